@@ -1,0 +1,121 @@
+# Makefile - builds libsrmem, its tools and tests (GNU make).
+#
+#   make                 library (mem/libsrmem.a, mem/libsrmem.so), tools, tests
+#   make test            the whole suite for the current configuration
+#   make test-all        the suite for every MEMMNG x MEMDBG x LOCK, plus
+#                        ASan/UBSan and the build-switch tests (what CI runs)
+#   make bench           the quick membench pass (scaled-down BENCH.md)
+#   make bench-full      BENCH.md at full size
+#   make MEMMNG=1 cfg    save switches to config.mak; `make cfg-show` prints them
+#   make install PREFIX=/usr/local DESTDIR=
+#   make deps            install the Debian packages the build and tests need
+#
+# Switches and their checks live in Makefile.defs.  Objects of each
+# configuration go to build/<tag>/, so configurations never mix.
+
+TOPDIR := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+include $(TOPDIR)/Makefile.defs
+
+MEM_SRC   := $(sort $(wildcard $(TOPDIR)/mem/*.c))
+MEM_OBJ   := $(patsubst $(TOPDIR)/mem/%.c,$(BUILD)/mem/%.o,$(MEM_SRC))
+MEM_HDR   := $(wildcard $(TOPDIR)/mem/*.h)
+LIB_A     := $(BUILD)/libsrmem.a
+LIB_SO    := $(BUILD)/libsrmem.so
+
+TEST_SRC  := $(sort $(wildcard $(TOPDIR)/tests/check_*.c)) $(TOPDIR)/tests/main.c
+TEST_OBJ  := $(patsubst $(TOPDIR)/tests/%.c,$(BUILD)/tests/%.o,$(TEST_SRC))
+TEST_BIN  := $(BUILD)/tests/srmem-tests
+EXAMPLE   := $(BUILD)/tests/example
+
+BENCH_SRC := $(sort $(wildcard $(TOPDIR)/utils/membench/*.c))
+
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
+
+.PHONY: all lib test test-all bench bench-full cfg cfg-show install clean \
+	deps tests-build
+
+all: lib tests-build
+	@echo "built $(CONFIG_TAG): $(BACKEND_NAME), MEMDBG=$(MEMDBG), LOCK=$(LOCK)$(if $(SAN), SAN=$(SAN))"
+
+lib: $(LIB_A) $(LIB_SO) $(BUILD)/srmem.pc
+	cp $(LIB_A) $(TOPDIR)/mem/libsrmem.a
+	cp $(LIB_SO) $(TOPDIR)/mem/libsrmem.so
+
+$(BUILD)/mem/%.o: $(TOPDIR)/mem/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_CFG) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB_A): $(MEM_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(LIB_SO): $(MEM_OBJ)
+	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/srmem.pc: $(TOPDIR)/mem/srmem.pc.in $(TOPDIR)/Makefile.defs
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    -e 's|@MEMDBG@|$(MEMDBG)|g' $< > $@
+
+# --- tests ----------------------------------------------------------------
+# Every tests/check_*.c that defines `Suite *NAME_suite(void)` is run by
+# tests/main.c; the list is generated so that a new suite is one new file.
+$(BUILD)/tests/suites.h: $(TEST_SRC)
+	@mkdir -p $(@D)
+	sed -n 's/^Suite \*\([a-z0-9_]*\)_suite(void)$$/SUITE(\1)/p' \
+	    $(filter %/check_%.c,$^) > $@
+
+$(BUILD)/tests/%.o: $(TOPDIR)/tests/%.c $(BUILD)/tests/suites.h
+	$(CC) $(CPPFLAGS_CFG) $(CFLAGS) $(CHECK_CFLAGS) -I$(TOPDIR)/mem \
+	    -I$(BUILD)/tests -MMD -MP -c $< -o $@
+
+$(TEST_BIN): $(TEST_OBJ) $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(LIB_A) $(CHECK_LIBS) $(LIBS)
+
+# The README's embedding example, built the way a user would build it.
+$(EXAMPLE): $(TOPDIR)/tests/example.c $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -Wall -Wextra $(CFLAGS_SAN) -DMEMDBG=$(MEMDBG) \
+	    -I$(TOPDIR)/mem $< $(LIB_A) -lpthread -o $@
+
+tests-build: $(TEST_BIN) $(EXAMPLE)
+
+test: tests-build
+	@$(TOPDIR)/tests/run.sh $(BUILD)
+
+test-all:
+	@$(TOPDIR)/tests/run-all.sh
+
+# --- benchmarks -----------------------------------------------------------
+bench bench-full:
+	@$(MAKE) -s -C $(TOPDIR)/utils/membench BUILD=$(BUILD)/membench \
+	    TOPDIR=$(TOPDIR) $@
+
+# --- configuration --------------------------------------------------------
+cfg:
+	@printf '%s\n' '# written by make cfg; edit with make VAR=value cfg' \
+	    'MEMMNG := $(MEMMNG)' 'MEMDBG := $(MEMDBG)' 'LOCK := $(LOCK)' \
+	    'SAN := $(SAN)' > $(TOPDIR)/config.mak
+	@echo "saved to config.mak: MEMMNG=$(MEMMNG) ($(BACKEND_NAME)) MEMDBG=$(MEMDBG) LOCK=$(LOCK) SAN=$(SAN)"
+
+cfg-show:
+	@echo "MEMMNG=$(MEMMNG) ($(BACKEND_NAME)) MEMDBG=$(MEMDBG) LOCK=$(LOCK) SAN=$(SAN)"
+	@if [ -f $(TOPDIR)/config.mak ]; then echo "(from config.mak)"; \
+	    else echo "(defaults; no config.mak)"; fi
+
+# --- install --------------------------------------------------------------
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/srmem \
+	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/libsrmem.a
+	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libsrmem.so
+	install -m 644 $(TOPDIR)/mem/mem.h $(DESTDIR)$(PREFIX)/include/srmem/mem.h
+	install -m 644 $(BUILD)/srmem.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/srmem.pc
+
+deps:
+	@$(TOPDIR)/tests/deps.sh
+
+clean:
+	rm -rf $(TOPDIR)/build $(TOPDIR)/mem/libsrmem.a $(TOPDIR)/mem/libsrmem.so
+
+-include $(MEM_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

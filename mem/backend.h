@@ -1,0 +1,82 @@
+/*
+ * backend.h - the narrow contract between the common layer (mem.c) and an
+ * allocation algorithm (tlsf.c, f_malloc.c, q_malloc.c).
+ *
+ * A backend manages one contiguous region [mem, mem + size) that it is
+ * handed by create(); its control structure lives at the start of that
+ * region, so a pool laid over shared memory is shared whole.  A backend
+ * never locks, never logs and never allocates anything itself: policy
+ * (NULL, size 0, size overflow, bad-pointer reports, call sites, locking,
+ * copy-on-realloc) is written once in mem.c.  What a backend may assume:
+ *
+ *   malloc(st, n)       1 <= n <= MEM_MAX_REQUEST.
+ *   free(st, p)         p is a used block of this pool, as block_state()
+ *                       has just said; never NULL.
+ *   resize(st, p, n)    p used, 1 <= n <= MEM_MAX_REQUEST; grow or shrink
+ *                       in place only (0), or change nothing (-1).  Moving
+ *                       is the common layer's job.
+ *   block_state(st, p)  any pointer inside the pool (the common layer has
+ *                       checked the range and 16-byte alignment); must not
+ *                       trust what it reads: answer MEM_BLOCK_BAD for
+ *                       anything that is not the start of a payload.
+ *
+ * What it must provide:
+ *   - payloads aligned to MEM_ALIGN, never overlapping;
+ *   - exact counters in info() at every moment (O(1), kept incrementally);
+ *   - the first 16 bytes of a freed payload are the only payload bytes the
+ *     backend may write while the block is free (free-list links); the rest
+ *     keeps what the common layer left there (MEMDBG free-site records).
+ *   - check() visits every block and verifies every invariant it keeps,
+ *     calling problem() once per violation and returning their count;
+ *   - walk() visits every block in address order, free ones included.
+ */
+#ifndef SRMEM_BACKEND_H
+#define SRMEM_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mem.h"
+
+#define MEM_ALIGN 16u
+/* Larger requests fail in the common layer, so that no backend has to
+ * think about size arithmetic overflowing. */
+#define MEM_MAX_REQUEST ((size_t)1 << 60)
+
+enum mem_block_state {
+	MEM_BLOCK_BAD = 0,  /* not the start of a payload */
+	MEM_BLOCK_USED,
+	MEM_BLOCK_FREE,
+};
+
+/* One block as the backend sees it: payload start and usable bytes. */
+struct mem_block {
+	void *payload;
+	uint64_t size;
+	int used;
+};
+
+typedef int (*mem_block_fn)(const struct mem_block *b, void *arg);
+typedef void (*mem_problem_fn)(void *arg, const void *where, const char *what);
+
+struct mem_backend {
+	const char *name;       /* short name: "fm", "qm", "tlsf" */
+	const char *long_name;  /* "f_malloc", "q_malloc", "tlsf_malloc" */
+	/* Lay a pool over [mem, mem + size); mem is MEM_ALIGN aligned.
+	 * Returns the backend state (inside the region) or NULL if too small. */
+	void *(*create)(void *mem, size_t size);
+	void *(*malloc)(void *st, size_t size);
+	void (*free)(void *st, void *p);
+	int (*resize)(void *st, void *p, size_t size);
+	size_t (*usable_size)(void *st, const void *p);
+	int (*block_state)(void *st, const void *p);
+	void (*info)(void *st, struct mem_info *mi);
+	int (*check)(void *st, mem_problem_fn problem, void *arg);
+	int (*walk)(void *st, mem_block_fn fn, void *arg);
+};
+
+extern const struct mem_backend mem_tlsf_backend;
+extern const struct mem_backend mem_fm_backend;
+extern const struct mem_backend mem_qm_backend;
+
+#endif /* SRMEM_BACKEND_H */

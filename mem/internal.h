@@ -1,0 +1,55 @@
+/*
+ * internal.h - what the files of libsrmem share with each other, grouped by
+ * the file that defines it.  Nothing here is part of the public API.
+ */
+#ifndef SRMEM_INTERNAL_H
+#define SRMEM_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "backend.h"
+#include "lock.h"
+#include "mem.h"
+
+/* A pool: one backend over one region.  It lives at the start of its own
+ * region (so the shm pool struct is itself shared), followed by the lock
+ * for shm, then the region handed to the backend. */
+struct mem_pool {
+	const struct mem_backend *be;
+	void *st;               /* backend state, inside [start, end) */
+	struct mem_lock *lock;  /* NULL for pkg: one process, no lock */
+	char *start, *end;      /* what the backend manages */
+	const char *name;       /* "pkg" or "shm" (static string) */
+};
+
+/* --- mem.c -------------------------------------------------------------- */
+/* Find a backend by its short or long name; NULL picks MEMMNG's.  Unknown
+ * names are logged with the list of valid ones and return NULL. */
+const struct mem_backend *mem_backend_find(const char *name);
+/* Lay a pool over [region, region + size): the struct at the start, then
+ * `lock` (if any, already in the region), then the heap.  Returns 0/-1. */
+int mem_pool_setup(struct mem_pool *pool, const char *name, char *heap,
+		char *end, const char *backend, struct mem_lock *lock);
+
+/* The pool's lock as every entry point takes it: a dead owner's heap is
+ * checked before the caller goes on (mem.c). */
+void mem_pool_lock(struct mem_pool *pool);
+void mem_pool_unlock(struct mem_pool *pool);
+
+/* --- status.c ----------------------------------------------------------- */
+/* mem_check() without the lock (the caller holds it). */
+int mem_check_unsafe(struct mem_pool *pool);
+
+/* --- log.c -------------------------------------------------------------- */
+#define MEM_L_CRIT 2
+#define MEM_L_ERR 3
+#define MEM_L_WARN 4
+#define MEM_L_INFO 6
+#define MEM_L_DBG 7
+void mem_log(int level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* "file:func:line [module]" or "unknown site" into buf. */
+const char *mem_site_str(const struct mem_site *s, char *buf, size_t len);
+
+#endif /* SRMEM_INTERNAL_H */

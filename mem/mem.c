@@ -1,0 +1,381 @@
+/*
+ * mem.c - the common layer: every policy that is the same for all backends,
+ * written once.
+ *
+ *   - NULL, size 0 and size overflow (SIZE_MAX and friends return NULL);
+ *   - the pointer checks of free and realloc: in the pool, 16-aligned, the
+ *     start of a used fragment (MEMDBG tag, then the backend's own view),
+ *     with one report naming every call site known, then mem_safety;
+ *   - call-site records and end canaries (debug.h, MEMDBG only);
+ *   - realloc that moves (backends only grow or shrink in place);
+ *   - the lock: x() takes the pool's lock around x_unsafe(); the algorithm
+ *     never locks (pkg pools have no lock at all);
+ *   - recovery when the lock's owner died: the heap is checked before it is
+ *     trusted again, and a damaged heap stops the process with a report.
+ *
+ * Costs: O(1) per operation on top of the backend; MEMDBG adds 40 bytes per
+ * fragment and two 8-byte compares per free.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "debug.h"
+#include "internal.h"
+#include "track.h"
+
+int mem_safety = 1;
+int mem_join = 1;
+int mem_summary = 0;
+
+static const struct mem_backend *const backends[] = {
+	&mem_fm_backend, &mem_qm_backend, &mem_tlsf_backend,
+};
+_Static_assert(sizeof(backends) / sizeof(backends[0]) == 3,
+		"index = MEMMNG value");
+
+#ifndef MEMMNG
+#define MEMMNG 2
+#endif
+
+/* --- backends ------------------------------------------------------------ */
+
+const char *const *mem_backend_names(void)
+{
+	static const char *const names[] = { "fm", "qm", "tlsf", NULL };
+	return names;
+}
+
+const char *mem_default_backend(void)
+{
+	return backends[MEMMNG]->long_name;
+}
+
+const char *mem_build_info(void)
+{
+#define STR_(x) #x
+#define STR(x) STR_(x)
+	return "MEMMNG=" STR(MEMMNG) " MEMDBG=" STR(MEMDBG)
+#if LOCK_PTHREAD
+		" LOCK=pthread";
+#else
+		" LOCK=futex";
+#endif
+}
+
+const struct mem_backend *mem_backend_find(const char *name)
+{
+	if (!name || !*name)
+		return backends[MEMMNG];
+	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+		if (!strcmp(name, backends[i]->name) ||
+		    !strcmp(name, backends[i]->long_name))
+			return backends[i];
+	mem_log(MEM_L_ERR, "unknown memory manager '%s': valid names are "
+		"fm (f_malloc), qm (q_malloc), tlsf (tlsf_malloc)", name);
+	return NULL;
+}
+
+int mem_pool_setup(struct mem_pool *pool, const char *name, char *heap,
+		char *end, const char *backend, struct mem_lock *lock)
+{
+	const struct mem_backend *be = mem_backend_find(backend);
+	if (!be)
+		return -1;
+	pool->be = be;
+	pool->lock = lock;
+	pool->start = heap;
+	pool->end = end;
+	pool->name = name;
+	pool->st = be->create(heap, (size_t)(end - heap));
+	if (!pool->st) {
+		mem_log(MEM_L_ERR, "%s: %zu bytes are too few for %s", name,
+			(size_t)(end - heap), be->long_name);
+		return -1;
+	}
+	return 0;
+}
+
+/* --- the lock, written once ---------------------------------------------- */
+
+static void heap_recovered(struct mem_pool *pool)
+{
+	mem_log(MEM_L_WARN, "%s: lock owner pid %d died holding the lock; "
+		"checking the heap", pool->name, (int)pool->lock->last_dead);
+	int bad = mem_check_unsafe(pool);
+	if (!bad) {
+		mem_log(MEM_L_WARN, "%s: heap intact after owner death; "
+			"going on", pool->name);
+		return;
+	}
+	mem_log(MEM_L_CRIT, "%s: heap damaged by a process that died in the "
+		"allocator (%d problems); stopping", pool->name, bad);
+	abort();
+}
+
+static inline void pool_lock(struct mem_pool *pool)
+{
+	if (pool->lock && mem_lock_get(pool->lock))
+		heap_recovered(pool);
+}
+
+static inline void pool_unlock(struct mem_pool *pool)
+{
+	if (pool->lock)
+		mem_lock_release(pool->lock);
+}
+
+/* --- reports ------------------------------------------------------------- */
+
+enum bad_kind { BAD_OUTSIDE, BAD_MIDDLE, BAD_DOUBLE, BAD_OVERFLOW };
+
+static const char *const bad_text[] = {
+	[BAD_OUTSIDE] = "pointer outside the pool",
+	[BAD_MIDDLE] = "pointer is not the start of a fragment",
+	[BAD_DOUBLE] = "double free",
+	[BAD_OVERFLOW] = "write past the end of the fragment",
+};
+
+/* One report for every kind of misuse: what, where, who. */
+static void report_bad(struct mem_pool *pool, const char *op, const void *p,
+		enum bad_kind kind, const struct mem_site *site)
+{
+	char here[256], alloc[256] = "", freed[256] = "";
+#if MEMDBG
+	if (kind == BAD_DOUBLE || kind == BAD_OVERFLOW) {
+		char b[240];
+		snprintf(alloc, sizeof(alloc), "; allocated at %s",
+			mem_site_str(dbg_hdr(p)->alloc, b, sizeof(b)));
+	}
+	if (kind == BAD_DOUBLE && dbg_state(p) == DBG_DEAD) {
+		char b[240];
+		snprintf(freed, sizeof(freed), "; first freed at %s",
+			mem_site_str(dbg_free_site(p), b, sizeof(b)));
+	}
+#endif
+	mem_log(MEM_L_ERR, "%s: %s: %s %p at %s%s%s", pool->name, op,
+		bad_text[kind], p, mem_site_str(site, here, sizeof(here)),
+		alloc, freed);
+	if (!mem_safety) {
+		mem_log(MEM_L_CRIT, "%s: mem_safety=0: aborting", pool->name);
+		abort();
+	}
+}
+
+/* Is p a used fragment of pool?  Reports and returns 0 if not.  An end
+ * canary broken by an overflow is reported, but the fragment is still
+ * released (it is a real fragment; keeping it would only leak it). */
+static int used_fragment(struct mem_pool *pool, const char *op, void *p,
+		const struct mem_site *site)
+{
+	enum bad_kind kind = BAD_MIDDLE;
+	if ((char *)p < pool->start + DBG_HEAD || (char *)p >= pool->end) {
+		kind = BAD_OUTSIDE;
+		goto bad;
+	}
+	if ((uintptr_t)p % MEM_ALIGN)
+		goto bad;
+#if MEMDBG
+	int ds = dbg_state(p);
+	if (ds != DBG_LIVE) {
+		kind = ds == DBG_DEAD ? BAD_DOUBLE : BAD_MIDDLE;
+		goto bad;
+	}
+#endif
+	int bs = pool->be->block_state(pool->st, dbg_payload(p));
+	if (bs != MEM_BLOCK_USED) {
+		kind = bs == MEM_BLOCK_FREE ? BAD_DOUBLE : BAD_MIDDLE;
+		goto bad;
+	}
+#if MEMDBG
+	if (!dbg_canary_ok(p))
+		report_bad(pool, op, p, BAD_OVERFLOW, site);
+#endif
+	return 1;
+bad:
+	report_bad(pool, op, p, kind, site);
+	return 0;
+}
+
+/* --- operations ---------------------------------------------------------- */
+
+static inline int too_big(size_t size)
+{
+	return size > MEM_MAX_REQUEST - DBG_EXTRA - MEM_ALIGN;
+}
+
+static void out_of_memory(struct mem_pool *pool, size_t size,
+		const struct mem_site *site)
+{
+	char here[256];
+	mem_log(MEM_L_ERR, "%s: not enough memory for %zu bytes at %s",
+		pool->name, size, mem_site_str(site, here, sizeof(here)));
+}
+
+void *mem_malloc_unsafe(struct mem_pool *pool, size_t size,
+		const struct mem_site *site)
+{
+	void *payload = NULL;
+	size_t req = size ? size : 1; /* malloc(0): a unique minimum fragment */
+	if (!too_big(size))
+		payload = pool->be->malloc(pool->st, req + DBG_EXTRA);
+	if (!payload) {
+		out_of_memory(pool, size, site);
+		return NULL;
+	}
+	void *user = dbg_on_alloc(payload, req, site);
+	track_alloc(user, req);
+	return user;
+}
+
+/* Hand a checked, used fragment back to the backend. */
+static void release(struct mem_pool *pool, void *p, const struct mem_site *site)
+{
+	dbg_on_free(p, site);
+	track_free(p, pool->be->usable_size(pool->st, dbg_payload(p)) - DBG_HEAD);
+	pool->be->free(pool->st, dbg_payload(p));
+}
+
+void mem_free_unsafe(struct mem_pool *pool, void *p, const struct mem_site *site)
+{
+	if (p && used_fragment(pool, "free", p, site))
+		release(pool, p, site);
+}
+
+static size_t user_size(struct mem_pool *pool, void *p)
+{
+#if MEMDBG
+	(void)pool;
+	return dbg_hdr(p)->req;
+#else
+	return pool->be->usable_size(pool->st, p);
+#endif
+}
+
+/* Realloc, written once: in place when the backend can, else move.  On
+ * failure p stays valid, or is released when free_on_fail (reallocxf). */
+static void *realloc_core(struct mem_pool *pool, void *p, size_t size,
+		const struct mem_site *site, int free_on_fail)
+{
+	if (!p)
+		return mem_malloc_unsafe(pool, size, site);
+	if (!size) {
+		mem_free_unsafe(pool, p, site);
+		return NULL;
+	}
+	if (!used_fragment(pool, "realloc", p, site))
+		return NULL;
+	size_t old = user_size(pool, p);
+	void *q = NULL;
+	if (too_big(size)) {
+		out_of_memory(pool, size, site);
+	} else if (pool->be->resize(pool->st, dbg_payload(p),
+				size + DBG_EXTRA) == 0) {
+		track_resize(p, old, size);
+		dbg_on_resize(p, size);
+		return p;
+	} else if ((q = mem_malloc_unsafe(pool, size, site))) {
+		memcpy(q, p, old < size ? old : size);
+	}
+	if (q || free_on_fail)
+		release(pool, p, site);
+	return q;
+}
+
+void *mem_realloc_unsafe(struct mem_pool *pool, void *p, size_t size,
+		const struct mem_site *site)
+{
+	return realloc_core(pool, p, size, site, 0);
+}
+
+/* The locked entry points: one wrapper shape for every operation. */
+void *mem_malloc(struct mem_pool *pool, size_t size, const struct mem_site *s)
+{
+	pool_lock(pool);
+	void *p = mem_malloc_unsafe(pool, size, s);
+	pool_unlock(pool);
+	return p;
+}
+
+void mem_free(struct mem_pool *pool, void *p, const struct mem_site *s)
+{
+	if (!p)
+		return;
+	pool_lock(pool);
+	mem_free_unsafe(pool, p, s);
+	pool_unlock(pool);
+}
+
+void *mem_realloc(struct mem_pool *pool, void *p, size_t size,
+		const struct mem_site *s)
+{
+	pool_lock(pool);
+	void *q = mem_realloc_unsafe(pool, p, size, s);
+	pool_unlock(pool);
+	return q;
+}
+
+void *mem_mallocxz(struct mem_pool *pool, size_t size, const struct mem_site *s)
+{
+	void *p = mem_malloc(pool, size, s);
+	if (p)
+		memset(p, 0, size);
+	return p;
+}
+
+void *mem_reallocxf(struct mem_pool *pool, void *p, size_t size,
+		const struct mem_site *s)
+{
+	pool_lock(pool);
+	void *q = realloc_core(pool, p, size, s, 1);
+	pool_unlock(pool);
+	return q;
+}
+
+/* --- accessors ----------------------------------------------------------- */
+
+void mem_pool_info(struct mem_pool *pool, struct mem_info *mi)
+{
+	pool_lock(pool);
+	pool->be->info(pool->st, mi);
+	pool_unlock(pool);
+}
+
+uint64_t mem_pool_available(struct mem_pool *pool)
+{
+	struct mem_info mi;
+	mem_pool_info(pool, &mi);
+	return mi.free_size;
+}
+
+size_t mem_usable_size(struct mem_pool *pool, const void *p)
+{
+	if (!p)
+		return 0;
+	pool_lock(pool);
+	size_t n = used_fragment(pool, "usable_size", (void *)p, NULL) ?
+		user_size(pool, (void *)p) : 0;
+	pool_unlock(pool);
+	return n;
+}
+
+const char *mem_pool_backend(struct mem_pool *pool)
+{
+	return pool->be->long_name;
+}
+
+int mem_pool_contains(struct mem_pool *pool, const void *p)
+{
+	return pool && (const char *)p >= pool->start &&
+		(const char *)p < pool->end;
+}
+
+void mem_pool_lock(struct mem_pool *pool)
+{
+	pool_lock(pool);
+}
+
+void mem_pool_unlock(struct mem_pool *pool)
+{
+	pool_unlock(pool);
+}

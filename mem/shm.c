@@ -1,0 +1,111 @@
+/*
+ * shm.c - the shared segment: one anonymous MAP_SHARED mapping made before
+ * fork, so every process sees the pool at the same address.
+ *
+ *   | struct shm_head: magic, lock, pool | backend heap ...................|
+ *
+ * The lock and the pool struct live in the segment itself: there is no
+ * per-process state but the pointer to it, which fork copies.  Options
+ * (set before shm_init): shm_force_alloc touches every page now, so no
+ * allocation later pays a page fault (the latency workloads want this);
+ * shm_mlock pins the segment in RAM; shm_huge_pages asks for transparent
+ * huge pages where the kernel allows.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+
+int shm_force_alloc = 0;
+int shm_mlock = 0;
+int shm_huge_pages = 0;
+
+struct mem_pool *mem_shm_pool;
+
+#define SHM_MAGIC 0x5352534d53484d31ull /* "SRSMSHM1" */
+
+struct shm_head {
+	uint64_t magic;
+	size_t size;            /* of the whole mapping */
+	struct mem_lock lock;
+	struct mem_pool pool;
+};
+
+#define SHM_HEAD ((sizeof(struct shm_head) + 63) & ~(size_t)63)
+
+static struct shm_head *shm_head;
+
+static void shm_options(char *seg, size_t size)
+{
+	if (shm_huge_pages && madvise(seg, size, MADV_HUGEPAGE) < 0)
+		mem_log(MEM_L_WARN, "shm: no transparent huge pages: %s",
+			strerror(errno));
+	if (shm_force_alloc) {
+		long page = sysconf(_SC_PAGESIZE);
+		for (size_t off = 0; off < size; off += (size_t)page)
+			((volatile char *)seg)[off] = 0;
+	}
+	if (shm_mlock && mlock(seg, size) < 0)
+		mem_log(MEM_L_WARN, "shm: mlock of %zu bytes failed: %s", size,
+			strerror(errno));
+}
+
+int shm_init(size_t size, const char *backend)
+{
+	if (shm_head) {
+		mem_log(MEM_L_ERR, "shm: already initialised");
+		return -1;
+	}
+	if (size < SHM_HEAD + 4096) {
+		mem_log(MEM_L_ERR, "shm: %zu bytes is too small a pool", size);
+		return -1;
+	}
+	char *seg = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (seg == MAP_FAILED) {
+		mem_log(MEM_L_ERR, "shm: cannot map %zu bytes: %s", size,
+			strerror(errno));
+		return -1;
+	}
+	shm_options(seg, size);
+	struct shm_head *h = (struct shm_head *)seg;
+	h->magic = SHM_MAGIC;
+	h->size = size;
+	if (mem_lock_init(&h->lock) < 0 ||
+	    mem_pool_setup(&h->pool, "shm", seg + SHM_HEAD, seg + size,
+			    backend, &h->lock) < 0) {
+		munmap(seg, size);
+		return -1;
+	}
+	shm_head = h;
+	mem_shm_pool = &h->pool;
+	return 0;
+}
+
+void shm_destroy(void)
+{
+	if (!shm_head)
+		return;
+	mem_lock_destroy(&shm_head->lock);
+	munmap(shm_head, shm_head->size);
+	shm_head = NULL;
+	mem_shm_pool = NULL;
+}
+
+void shm_global_lock(void)
+{
+	mem_pool_lock(mem_shm_pool);
+}
+
+void shm_global_unlock(void)
+{
+	mem_pool_unlock(mem_shm_pool);
+}
+
+int shm_address_in(const void *p)
+{
+	return shm_head && (const char *)p >= (const char *)shm_head &&
+		(const char *)p < (const char *)shm_head + shm_head->size;
+}

@@ -1,0 +1,59 @@
+#!/bin/sh
+# run-all.sh - what CI runs: the suite of every configuration
+#   MEMMNG 0,1,2 x MEMDBG 0,1 x LOCK futex,pthread
+# then the sanitizer builds (ASan+UBSan) and the build-switch tests.
+# Each configuration builds in its own build/<tag>/ folder.
+# Ends with "total: N passed, N failed" over everything.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 1
+MAKE=${MAKE:-make}
+jobs=$(nproc 2>/dev/null || echo 2)
+passed=0 failed=0 bad=""
+
+run_cfg() {
+	tag="$*"
+	log=$(mktemp)
+	echo "=== $tag"
+	if ! $MAKE -s -j"$jobs" tests-build "$@" > "$log" 2>&1; then
+		cat "$log"
+		echo "FAIL: build of $tag"
+		failed=$((failed + 1)) bad="$bad [$tag: build]"
+		rm -f "$log"
+		return
+	fi
+	$MAKE -s test "$@" > "$log" 2>&1
+	grep -E '^(FAIL|PASS|[0-9]+%: Checks|total:)|:[EF]:' "$log"
+	line=$(grep -E '^total: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
+	if [ -z "$line" ]; then
+		tail -n 30 "$log"
+		failed=$((failed + 1)) bad="$bad [$tag: no result]"
+	else
+		p=$(echo "$line" | cut -d' ' -f2) f=$(echo "$line" | cut -d' ' -f4)
+		passed=$((passed + p)) failed=$((failed + f))
+		[ "$f" -eq 0 ] || bad="$bad [$tag]"
+	fi
+	rm -f "$log"
+}
+
+for lock in futex pthread; do
+	for mm in 0 1 2; do
+		for dbg in 0 1; do
+			run_cfg MEMMNG=$mm MEMDBG=$dbg LOCK=$lock
+		done
+	done
+done
+for dbg in 1 0; do
+	ASAN_OPTIONS=detect_leaks=1 run_cfg MEMMNG=2 MEMDBG=$dbg SAN=asan,ubsan
+done
+
+echo "=== build switches"
+if sh tests/build-switches.sh; then
+	passed=$((passed + 1)); echo "PASS: build-switches"
+else
+	failed=$((failed + 1)); bad="$bad [build-switches]"; echo "FAIL: build-switches"
+fi
+
+[ -z "$bad" ] || echo "failing:$bad"
+echo "total: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

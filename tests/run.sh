@@ -1,0 +1,35 @@
+#!/bin/sh
+# run.sh BUILD - the whole suite of one configuration: the Check runner
+# (unit, conformance, model-based and multi-process suites), then every
+# integration driver tests/it_*.sh.  Ends with "total: N passed, N failed".
+set -u
+build=$1
+top=$(cd "$(dirname "$0")/.." && pwd)
+passed=0 failed=0
+
+out=$(mktemp)
+"$build/tests/srmem-tests" 2>&1 | tee "$out"
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)
+if [ -n "$line" ]; then
+	passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
+	failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
+else
+	echo "FAIL: the Check runner did not finish"
+	failed=$((failed + 1))
+fi
+rm -f "$out"
+
+for t in "$top"/tests/it_*.sh; do
+	[ -e "$t" ] || continue
+	name=$(basename "$t" .sh)
+	if BUILD="$build" TOP="$top" sh "$t" > "$build/tests/$name.log" 2>&1; then
+		echo "PASS: $name"
+		passed=$((passed + 1))
+	else
+		echo "FAIL: $name (log follows)"
+		sed 's/^/    /' "$build/tests/$name.log" | tail -n 40
+		failed=$((failed + 1))
+	fi
+done
+echo "total: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
