@@ -1,0 +1,800 @@
+/*
+ * q_malloc.c - q_malloc ("qm"), the careful backend.
+ *
+ * What: a boundary-tag allocator meant for debugging.  Every fragment
+ * carries a header and a footer, each with its size, a free flag and a
+ * guard word, so that free() joins both physical neighbours in O(1) and so
+ * that corruption is noticed instead of spread.
+ *
+ * Layout of the region handed to create():
+ *
+ *   | struct qm_state | frag | frag | ... | frag | end sentinel | slack |
+ *
+ * and of one fragment (all words 64-bit, every size a multiple of 16):
+ *
+ *   used: | size|0 | hcheck | payload (usable bytes) ........ | fcheck | size|0 |
+ *   free: | size|F | hcheck | next | prev | (left alone) .... | fcheck | size|F |
+ *         ^ header (16)      ^ payload, 16-aligned             ^ footer (16)
+ *
+ *   hcheck = QM_HDR_MAGIC  ^ address of the header ^ size|flags
+ *   fcheck = QM_FOOT_MAGIC ^ address of the footer ^ size|flags
+ *
+ * Mixing the size word into the guard catches a stray write to the size as
+ * well as one to the guard.  The footer starts right after the usable bytes
+ * and with its guard word, so writing even one byte past the usable size
+ * breaks fcheck, and check() reports it.  The end sentinel is a used
+ * header of size 0, so the last fragment never looks for a free successor.
+ *
+ * Free lists: QM_EXACT_MAX / 16 - 2 exact lists (usable 48, 64, ... 4096)
+ * then four lists per power of two above; a bitmap of non-empty lists makes
+ * "smallest list that can hold n" a bit scan.  An exact list holds only
+ * fragments that fit, so small requests are O(1); a logarithmic list is
+ * searched first fit, and failing that any fragment of a higher list fits.
+ * Lists are LIFO (a fragment just freed is cache-warm).
+ *
+ * Invariants (all verified by check()):
+ *   - fragments tile [first, end) exactly; every guard word is intact;
+ *   - no two free fragments are neighbours (free() joins at once);
+ *   - every free fragment is on the list of its size exactly once, with
+ *     consistent back links; a list's bitmap bit is set iff it is non-empty;
+ *   - a fragment absorbed by a neighbour has its header wiped, so a stale
+ *     pointer to it is MEM_BLOCK_BAD, never a second "used" block;
+ *   - real_used = size of the region not in fragments (state, alignment,
+ *     sentinel, slack) + full size of every used fragment, hence
+ *     free_size = total_size - real_used = full size of every free fragment.
+ *
+ * Overhead: 32 bytes per fragment (16 header + 16 footer); the smallest
+ * fragment is 80 bytes (48 usable), because a free fragment must hold its
+ * 16 bytes of links and leave payload + 16 .. + 40 (the common layer's
+ * records of a freed block) clear of its footer.  The state is ~3.8 KiB.
+ *
+ * Costs: malloc O(1) below QM_EXACT_MAX, else one list scan at most plus a
+ * bit scan of 8 words; free and resize O(1); block_state O(1) and safe on
+ * any pointer into the region; check() O(fragments).
+ *
+ * Corruption: the backend cannot report (no logging here), so it refuses to
+ * make things worse and leaves the evidence to check(): it joins, unlinks
+ * or allocates only fragments whose guards and links are all consistent; a
+ * broken footer of a block being freed is rewritten from its header; a
+ * block whose footer is broken is not resized (the common layer then moves
+ * it, and its own canary names the culprit).
+ */
+#include "q_malloc.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define QM_HDR_MAGIC   0x5a17c0de9e3779bbULL
+#define QM_FOOT_MAGIC  0xf007ba5e7f4a7c1dULL
+#define QM_FREE        1ULL
+#define QM_FLAG_MASK   ((uint64_t)MEM_ALIGN - 1)
+
+struct qm_hdr {
+	uint64_t size_flags;    /* whole fragment size | QM_FREE */
+	uint64_t check;         /* hcheck */
+};
+
+/* check first: an overflow out of the payload hits the guard before the
+ * size. */
+struct qm_foot {
+	uint64_t check;         /* fcheck */
+	uint64_t size_flags;    /* copy of the header's */
+};
+
+/* The first 16 payload bytes of a free fragment. */
+struct qm_links {
+	struct qm_hdr *next;
+	struct qm_hdr *prev;
+};
+
+_Static_assert(sizeof(struct qm_hdr) == QM_HDR_SIZE, "header is 16 bytes");
+_Static_assert(sizeof(struct qm_foot) == QM_FOOT_SIZE, "footer is 16 bytes");
+_Static_assert(offsetof(struct qm_foot, check) == 0,
+		"an overflow must hit the footer guard first");
+_Static_assert(sizeof(struct qm_links) <= 16,
+		"links use only the first 16 payload bytes");
+_Static_assert(QM_MIN_USABLE >= 40 && QM_MIN_USABLE % MEM_ALIGN == 0,
+		"free footer must stay clear of the records at payload+16..+40");
+_Static_assert(QM_HDR_SIZE % MEM_ALIGN == 0 && QM_FOOT_SIZE % MEM_ALIGN == 0,
+		"tags keep payloads and fragment sizes 16-aligned");
+_Static_assert((QM_HDR_MAGIC & QM_FLAG_MASK & ~QM_FREE) != 0,
+		"a zeroed (wiped) header never has a valid guard");
+_Static_assert(QM_EXACT_MAX == 4096, "qm_bucket() log classes start at 2^12");
+
+/* Exact lists for usable 48 .. QM_EXACT_MAX, then 4 per power of two from
+ * 2^12 up to 2^63. */
+#define QM_EXACT_N      (QM_EXACT_MAX / MEM_ALIGN - QM_MIN_USABLE / MEM_ALIGN + 1)
+#define QM_LOG_SUB      4
+#define QM_LOG_N        ((64 - 12) * QM_LOG_SUB)
+#define QM_NBUCKETS     (QM_EXACT_N + QM_LOG_N)
+#define QM_BITMAP_WORDS ((QM_NBUCKETS + 63) / 64)
+
+struct qm_state {
+	struct qm_hdr *first;   /* first fragment */
+	struct qm_hdr *end;     /* end sentinel: a used header of size 0 */
+	uint64_t total_size;
+	uint64_t used_size;
+	uint64_t real_used;
+	uint64_t max_used;
+	uint64_t free_frags;
+	uint64_t bitmap[QM_BITMAP_WORDS];
+	struct qm_hdr *bucket[QM_NBUCKETS];
+};
+
+/* --- header and footer accessors ---------------------------------------- */
+
+static inline uint64_t qm_size(const struct qm_hdr *h)
+{
+	return h->size_flags & ~QM_FLAG_MASK;
+}
+
+static inline bool qm_is_free(const struct qm_hdr *h)
+{
+	return (h->size_flags & QM_FREE) != 0;
+}
+
+static inline uint64_t qm_usable(const struct qm_hdr *h)
+{
+	return qm_size(h) - QM_OVERHEAD;
+}
+
+static inline void *qm_payload(const struct qm_hdr *h)
+{
+	return (char *)h + QM_HDR_SIZE;
+}
+
+static inline struct qm_hdr *qm_of_payload(const void *p)
+{
+	return (struct qm_hdr *)((char *)p - QM_HDR_SIZE);
+}
+
+static inline struct qm_hdr *qm_at(const struct qm_hdr *h, uint64_t off)
+{
+	return (struct qm_hdr *)((char *)h + off);
+}
+
+static inline struct qm_hdr *qm_next_phys(const struct qm_hdr *h)
+{
+	return qm_at(h, qm_size(h));
+}
+
+static inline struct qm_foot *qm_foot(const struct qm_hdr *h)
+{
+	return (struct qm_foot *)((char *)h + qm_size(h) - QM_FOOT_SIZE);
+}
+
+/* The footer of the physically previous fragment. */
+static inline struct qm_foot *qm_prev_foot(const struct qm_hdr *h)
+{
+	return (struct qm_foot *)((char *)h - QM_FOOT_SIZE);
+}
+
+static inline struct qm_links *qm_links(const struct qm_hdr *h)
+{
+	return (struct qm_links *)qm_payload(h);
+}
+
+static inline uint64_t qm_hdr_guard(const struct qm_hdr *h, uint64_t sf)
+{
+	return QM_HDR_MAGIC ^ (uint64_t)(uintptr_t)h ^ sf;
+}
+
+static inline uint64_t qm_foot_guard(const struct qm_foot *f, uint64_t sf)
+{
+	return QM_FOOT_MAGIC ^ (uint64_t)(uintptr_t)f ^ sf;
+}
+
+static inline bool qm_hdr_ok(const struct qm_hdr *h)
+{
+	return h->check == qm_hdr_guard(h, h->size_flags);
+}
+
+static inline bool qm_foot_valid(const struct qm_foot *f)
+{
+	return f->check == qm_foot_guard(f, f->size_flags);
+}
+
+/* The footer is intact and agrees with the header. */
+static inline bool qm_foot_ok(const struct qm_hdr *h)
+{
+	const struct qm_foot *f = qm_foot(h);
+
+	return qm_foot_valid(f) && f->size_flags == h->size_flags;
+}
+
+/* Write both tags of a fragment (and so repair a broken footer). */
+static void qm_set_tags(struct qm_hdr *h, uint64_t size, bool free)
+{
+	uint64_t sf = size | (free ? QM_FREE : 0);
+	struct qm_foot *f;
+
+	h->size_flags = sf;
+	h->check = qm_hdr_guard(h, sf);
+	f = qm_foot(h);
+	f->size_flags = sf;
+	f->check = qm_foot_guard(f, sf);
+}
+
+/* A header that just became payload of a neighbour: make sure a stale
+ * pointer to it is never taken for a block again. */
+static inline void qm_wipe_hdr(struct qm_hdr *h)
+{
+	h->size_flags = 0;
+	h->check = 0;
+}
+
+/* --- sanity of untrusted addresses -------------------------------------- */
+
+/* h could start a fragment: aligned, and a minimum fragment fits before
+ * the sentinel.  Says nothing of what is stored at h. */
+static inline bool qm_addr_ok(const struct qm_state *st, const void *h)
+{
+	const char *c = h;
+
+	return ((uintptr_t)c & QM_FLAG_MASK) == 0 && c >= (char *)st->first &&
+		c + QM_MIN_FRAG <= (char *)st->end;
+}
+
+/* Header guard intact and its size within the heap. */
+static bool qm_hdr_sane(const struct qm_state *st, const struct qm_hdr *h)
+{
+	uint64_t size = qm_size(h);
+
+	return qm_hdr_ok(h) && size >= QM_MIN_FRAG &&
+		size <= (uint64_t)((char *)st->end - (char *)h);
+}
+
+/* --- free lists --------------------------------------------------------- */
+
+static unsigned qm_bucket(uint64_t usable)
+{
+	unsigned k;
+
+	if (usable <= QM_EXACT_MAX)
+		return (unsigned)(usable / MEM_ALIGN - QM_MIN_USABLE / MEM_ALIGN);
+	k = 63u - (unsigned)__builtin_clzll(usable);
+	return QM_EXACT_N + (k - 12) * QM_LOG_SUB +
+		(unsigned)((usable >> (k - 2)) & (QM_LOG_SUB - 1));
+}
+
+static inline void qm_bit_set(struct qm_state *st, unsigned b)
+{
+	st->bitmap[b / 64] |= 1ULL << (b % 64);
+}
+
+static inline void qm_bit_clear(struct qm_state *st, unsigned b)
+{
+	st->bitmap[b / 64] &= ~(1ULL << (b % 64));
+}
+
+static inline bool qm_bit_test(const struct qm_state *st, unsigned b)
+{
+	return (st->bitmap[b / 64] >> (b % 64)) & 1;
+}
+
+/* The first non-empty list at or above b, or -1. */
+static int qm_next_bucket(const struct qm_state *st, unsigned b)
+{
+	unsigned w = b / 64;
+	uint64_t bits;
+
+	if (b >= QM_NBUCKETS)
+		return -1;
+	bits = st->bitmap[w] & (~0ULL << (b % 64));
+	while (!bits) {
+		if (++w == QM_BITMAP_WORDS)
+			return -1;
+		bits = st->bitmap[w];
+	}
+	return (int)(w * 64 + (unsigned)__builtin_ctzll(bits));
+}
+
+static void qm_insert(struct qm_state *st, struct qm_hdr *h)
+{
+	unsigned b = qm_bucket(qm_usable(h));
+	struct qm_links *l = qm_links(h);
+
+	l->prev = NULL;
+	l->next = st->bucket[b];
+	if (l->next)
+		qm_links(l->next)->prev = h;
+	st->bucket[b] = h;
+	qm_bit_set(st, b);
+	st->free_frags++;
+}
+
+static void qm_unlink(struct qm_state *st, struct qm_hdr *h)
+{
+	unsigned b = qm_bucket(qm_usable(h));
+	struct qm_links *l = qm_links(h);
+
+	if (l->prev)
+		qm_links(l->prev)->next = l->next;
+	else
+		st->bucket[b] = l->next;
+	if (l->next)
+		qm_links(l->next)->prev = l->prev;
+	if (!st->bucket[b])
+		qm_bit_clear(st, b);
+	st->free_frags--;
+}
+
+/* The links of free fragment h agree with its neighbours on the list, so
+ * unlinking it writes only where it should.  Following next from a list
+ * head while this holds can never cycle: the head's prev is NULL. */
+static bool qm_links_ok(const struct qm_state *st, const struct qm_hdr *h)
+{
+	const struct qm_links *l = qm_links(h);
+	const struct qm_hdr *head = st->bucket[qm_bucket(qm_usable(h))];
+
+	if (!l->prev) {
+		if (head != h)
+			return false;
+	} else if (head == h || !qm_addr_ok(st, l->prev) ||
+			qm_links(l->prev)->next != h) {
+		return false;
+	}
+	return !l->next ||
+		(qm_addr_ok(st, l->next) && qm_links(l->next)->prev == h);
+}
+
+/* h is a free fragment on its list, safe to walk past and to unlink.  The
+ * footer is left to the caller: it is a cache line away. */
+static bool qm_free_node_ok(const struct qm_state *st, const struct qm_hdr *h)
+{
+	return qm_hdr_sane(st, h) && qm_is_free(h) && qm_links_ok(st, h);
+}
+
+static bool qm_free_frag_ok(const struct qm_state *st, const struct qm_hdr *h)
+{
+	return qm_free_node_ok(st, h) && qm_foot_ok(h);
+}
+
+/* --- counters ----------------------------------------------------------- */
+
+static void qm_charge(struct qm_state *st, uint64_t size)
+{
+	st->used_size += size - QM_OVERHEAD;
+	st->real_used += size;
+	if (st->real_used > st->max_used)
+		st->max_used = st->real_used;
+}
+
+static void qm_credit(struct qm_state *st, uint64_t size)
+{
+	st->used_size -= size - QM_OVERHEAD;
+	st->real_used -= size;
+}
+
+/* --- create ------------------------------------------------------------- */
+
+static void *qm_create(void *mem, size_t size)
+{
+	struct qm_state *st = mem;
+	uint64_t skip = (sizeof(*st) + QM_FLAG_MASK) & ~QM_FLAG_MASK;
+	char *first = (char *)mem + skip;
+	char *end;
+
+	if (size < skip + QM_MIN_FRAG + QM_HDR_SIZE)
+		return NULL;
+	end = (char *)(((uintptr_t)mem + size) & ~(uintptr_t)QM_FLAG_MASK) -
+		QM_HDR_SIZE;
+	*st = (struct qm_state){
+		.first = (struct qm_hdr *)first,
+		.end = (struct qm_hdr *)end,
+		.total_size = size,
+		.real_used = size - (uint64_t)(end - first),
+	};
+	st->max_used = st->real_used;
+	st->end->size_flags = 0;
+	st->end->check = qm_hdr_guard(st->end, 0);
+	qm_set_tags(st->first, (uint64_t)(end - first), true);
+	qm_insert(st, st->first);
+	return st;
+}
+
+/* --- malloc ------------------------------------------------------------- */
+
+static uint64_t qm_frag_size(size_t n)
+{
+	uint64_t u = n < QM_MIN_USABLE ? QM_MIN_USABLE :
+		((uint64_t)n + MEM_ALIGN - 1) & ~QM_FLAG_MASK;
+
+	return u + QM_OVERHEAD;
+}
+
+/* First fit on list b; stops at the first entry that does not look right
+ * (check() will tell), since its links cannot be trusted either. */
+static struct qm_hdr *qm_first_fit(const struct qm_state *st, unsigned b,
+		uint64_t size)
+{
+	struct qm_hdr *h;
+
+	for (h = st->bucket[b]; h; h = qm_links(h)->next) {
+		if (!qm_free_node_ok(st, h))
+			return NULL;
+		if (qm_size(h) >= size && qm_foot_ok(h))
+			return h;
+	}
+	return NULL;
+}
+
+static struct qm_hdr *qm_find(const struct qm_state *st, uint64_t size)
+{
+	unsigned b = qm_bucket(size - QM_OVERHEAD);
+	struct qm_hdr *h;
+	int i;
+
+	/* Every fragment on an exact list fits; on a log list it may not. */
+	h = qm_first_fit(st, b, size);
+	if (h)
+		return h;
+	for (i = qm_next_bucket(st, b + 1); i >= 0;
+			i = qm_next_bucket(st, (unsigned)i + 1)) {
+		h = st->bucket[i];
+		if (qm_free_frag_ok(st, h))
+			return h;
+	}
+	return NULL;
+}
+
+/* Make h (unlinked, have bytes) a used fragment of size, putting the tail
+ * back on a list when it can be a fragment of its own. */
+static void qm_take(struct qm_state *st, struct qm_hdr *h, uint64_t have,
+		uint64_t size)
+{
+	if (have - size >= QM_MIN_FRAG) {
+		struct qm_hdr *rest = qm_at(h, size);
+
+		qm_set_tags(rest, have - size, true);
+		qm_insert(st, rest);
+		have = size;
+	}
+	qm_set_tags(h, have, false);
+	qm_charge(st, have);
+}
+
+static void *qm_malloc(void *vst, size_t n)
+{
+	struct qm_state *st = vst;
+	uint64_t size = qm_frag_size(n);
+	struct qm_hdr *h = qm_find(st, size);
+
+	if (!h)
+		return NULL;
+	qm_unlink(st, h);
+	qm_take(st, h, qm_size(h), size);
+	return qm_payload(h);
+}
+
+/* --- free --------------------------------------------------------------- */
+
+/* Absorb the next fragment if it is free and sound; returns the new size. */
+static uint64_t qm_join_next(struct qm_state *st, struct qm_hdr *h,
+		uint64_t size)
+{
+	struct qm_hdr *n = qm_at(h, size);
+
+	if (n == st->end || !qm_free_frag_ok(st, n))
+		return size;
+	qm_unlink(st, n);
+	size += qm_size(n);
+	qm_wipe_hdr(n);
+	return size;
+}
+
+/* Let the previous fragment absorb *hp if it is free and sound: its footer
+ * must agree with its header, found through that footer. */
+static uint64_t qm_join_prev(struct qm_state *st, struct qm_hdr **hp,
+		uint64_t size)
+{
+	struct qm_hdr *h = *hp, *p;
+	const struct qm_foot *f;
+	uint64_t psize;
+
+	if (h == st->first)
+		return size;
+	f = qm_prev_foot(h);
+	if (!qm_foot_valid(f) || !(f->size_flags & QM_FREE))
+		return size;
+	psize = f->size_flags & ~QM_FLAG_MASK;
+	if (psize < QM_MIN_FRAG ||
+			psize > (uint64_t)((char *)h - (char *)st->first))
+		return size;
+	p = (struct qm_hdr *)((char *)h - psize);
+	if (!qm_free_frag_ok(st, p) || qm_size(p) != psize)
+		return size;
+	qm_unlink(st, p);
+	qm_wipe_hdr(h);
+	*hp = p;
+	return size + psize;
+}
+
+/* block_state() has just vouched for the header, so its size is trusted;
+ * the footer is not read: qm_set_tags() below rewrites it (or the joined
+ * fragment's), which repairs a footer broken by an overflow. */
+static void qm_free(void *vst, void *p)
+{
+	struct qm_state *st = vst;
+	struct qm_hdr *h = qm_of_payload(p);
+	uint64_t size = qm_size(h);
+
+	qm_credit(st, size);
+	size = qm_join_next(st, h, size);
+	size = qm_join_prev(st, &h, size);
+	qm_set_tags(h, size, true);
+	qm_insert(st, h);
+}
+
+/* --- resize ------------------------------------------------------------- */
+
+static void qm_shrink(struct qm_state *st, struct qm_hdr *h, uint64_t size,
+		uint64_t want)
+{
+	struct qm_hdr *n = qm_at(h, size), *tail = qm_at(h, want);
+	uint64_t rest = size - want;
+
+	if (n != st->end && qm_free_frag_ok(st, n)) {
+		qm_unlink(st, n);
+		rest += qm_size(n);
+		qm_wipe_hdr(n);
+	} else if (rest < QM_MIN_FRAG) {
+		return;         /* too little to stand alone: keep it as slack */
+	}
+	qm_credit(st, size);
+	qm_set_tags(h, want, false);
+	qm_charge(st, want);
+	qm_set_tags(tail, rest, true);
+	qm_insert(st, tail);
+}
+
+static int qm_grow(struct qm_state *st, struct qm_hdr *h, uint64_t size,
+		uint64_t want)
+{
+	struct qm_hdr *n = qm_at(h, size);
+	uint64_t have;
+
+	if (n == st->end || !qm_free_frag_ok(st, n))
+		return -1;
+	have = size + qm_size(n);
+	if (have < want)
+		return -1;
+	qm_unlink(st, n);
+	qm_wipe_hdr(n);
+	qm_credit(st, size);
+	qm_take(st, h, have, want);
+	return 0;
+}
+
+static int qm_resize(void *vst, void *p, size_t n)
+{
+	struct qm_state *st = vst;
+	struct qm_hdr *h = qm_of_payload(p);
+	uint64_t size = qm_size(h), want = qm_frag_size(n);
+
+	/* Keep an overflowed block as it is, for check() to find. */
+	if (!qm_foot_ok(h))
+		return -1;
+	if (want > size)
+		return qm_grow(st, h, size, want);
+	if (want < size)
+		qm_shrink(st, h, size, want);
+	return 0;
+}
+
+/* --- queries ------------------------------------------------------------ */
+
+static size_t qm_usable_size(void *vst, const void *p)
+{
+	(void)vst;
+	return (size_t)qm_usable(qm_of_payload(p));
+}
+
+/* p may be anything in the region: read only words that lie inside the
+ * heap, and trust a size only after its guard matched. */
+static int qm_block_state(void *vst, const void *p)
+{
+	const struct qm_state *st = vst;
+	const struct qm_hdr *h = qm_of_payload(p);
+
+	if (!qm_addr_ok(st, h) || !qm_hdr_sane(st, h))
+		return MEM_BLOCK_BAD;
+	if (!qm_is_free(h))
+		return MEM_BLOCK_USED;  /* even with a broken footer: see check() */
+	return qm_foot_ok(h) ? MEM_BLOCK_FREE : MEM_BLOCK_BAD;
+}
+
+static void qm_info(void *vst, struct mem_info *mi)
+{
+	const struct qm_state *st = vst;
+
+	*mi = (struct mem_info){
+		.total_size = st->total_size,
+		.free_size = st->total_size - st->real_used,
+		.used_size = st->used_size,
+		.real_used = st->real_used,
+		.max_used = st->max_used,
+		.min_frag = QM_MIN_FRAG,
+		.total_frags = st->free_frags,
+	};
+}
+
+/* Visits fragments in address order; returns what fn returned to stop the
+ * walk, -1 if a broken header made the rest unreachable, else 0. */
+static int qm_walk(void *vst, mem_block_fn fn, void *arg)
+{
+	const struct qm_state *st = vst;
+	const struct qm_hdr *h;
+	int r;
+
+	for (h = st->first; h != st->end; h = qm_next_phys(h)) {
+		struct mem_block b;
+
+		if (!qm_hdr_sane(st, h))
+			return -1;
+		b = (struct mem_block){ qm_payload(h), qm_usable(h),
+			!qm_is_free(h) };
+		r = fn(&b, arg);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* --- check -------------------------------------------------------------- */
+
+struct qm_report {
+	mem_problem_fn fn;
+	void *arg;
+	int count;
+};
+
+/* What the heap walk found, to hold against the lists and the counters. */
+struct qm_tally {
+	uint64_t used_size;     /* usable bytes of used fragments */
+	uint64_t used_frag;     /* full size of used fragments */
+	uint64_t free_bytes;    /* full size of free fragments */
+	uint64_t free_frags;
+	bool complete;          /* the walk reached the sentinel */
+};
+
+static void qm_problem(struct qm_report *r, const void *where,
+		const char *what)
+{
+	if (r->fn)
+		r->fn(r->arg, where, what);
+	r->count++;
+}
+
+/* One fragment of the heap walk, already known to have a sane header. */
+static void qm_check_frag(const struct qm_state *st, const struct qm_hdr *h,
+		bool prev_free, struct qm_tally *t, struct qm_report *r)
+{
+	if (!qm_foot_ok(h))
+		qm_problem(r, qm_payload(h), qm_is_free(h) ?
+			"qm: free fragment footer guard broken" :
+			"qm: footer guard broken (write past the usable size?)");
+	if (!qm_is_free(h)) {
+		t->used_size += qm_usable(h);
+		t->used_frag += qm_size(h);
+		return;
+	}
+	t->free_bytes += qm_size(h);
+	t->free_frags++;
+	if (prev_free)
+		qm_problem(r, qm_payload(h),
+			"qm: free fragment next to a free fragment");
+	if (!qm_links_ok(st, h))
+		qm_problem(r, qm_payload(h),
+			"qm: free fragment not properly on its list");
+}
+
+static void qm_check_heap(const struct qm_state *st, struct qm_tally *t,
+		struct qm_report *r)
+{
+	const struct qm_hdr *h;
+	bool prev_free = false;
+
+	for (h = st->first; h != st->end; h = qm_next_phys(h)) {
+		if (!qm_hdr_sane(st, h)) {
+			qm_problem(r, qm_payload(h), qm_hdr_ok(h) ?
+				"qm: fragment size out of bounds, heap walk stopped" :
+				"qm: header guard broken, heap walk stopped");
+			return;
+		}
+		qm_check_frag(st, h, prev_free, t, r);
+		prev_free = qm_is_free(h);
+	}
+	if (st->end->size_flags != 0 || !qm_hdr_ok(st->end))
+		qm_problem(r, st->end, "qm: end sentinel damaged");
+	t->complete = true;
+}
+
+/* Walk list b forward, then back from its last entry; returns the number
+ * of entries found sound.  max bounds the walk on a corrupted list. */
+static uint64_t qm_check_list(const struct qm_state *st, unsigned b,
+		uint64_t max, struct qm_report *r)
+{
+	const struct qm_hdr *h = st->bucket[b], *prev = NULL, *last = NULL;
+	uint64_t n = 0, back = 0;
+
+	if ((h != NULL) != qm_bit_test(st, b))
+		qm_problem(r, &st->bitmap[b / 64], "qm: bitmap disagrees with list");
+	for (; h; prev = h, h = qm_links(h)->next) {
+		if (!qm_addr_ok(st, h) || !qm_hdr_sane(st, h) || !qm_is_free(h)) {
+			qm_problem(r, h, "qm: free list entry is not a free fragment");
+			return n;
+		}
+		if (qm_bucket(qm_usable(h)) != b)
+			qm_problem(r, qm_payload(h), "qm: free fragment on the wrong list");
+		if (qm_links(h)->prev != prev) {
+			qm_problem(r, qm_payload(h), "qm: free list back link broken");
+			return n;
+		}
+		if (++n > max) {
+			qm_problem(r, qm_payload(h), "qm: free list too long (cycle?)");
+			return n;
+		}
+		last = h;
+	}
+	for (h = last; h; h = qm_links(h)->prev)
+		back++;
+	if (back != n)
+		qm_problem(r, last, "qm: free list differs walked backwards");
+	return n;
+}
+
+static void qm_check_counters(const struct qm_state *st,
+		const struct qm_tally *t, uint64_t listed, struct qm_report *r)
+{
+	uint64_t heap = (uint64_t)((char *)st->end - (char *)st->first);
+	uint64_t fixed = st->total_size - heap;
+
+	if (listed != t->free_frags)
+		qm_problem(r, st, "qm: free lists and heap disagree on free fragments");
+	if (t->used_frag + t->free_bytes != heap)
+		qm_problem(r, st, "qm: fragment sizes do not add up to the heap");
+	if (st->free_frags != t->free_frags)
+		qm_problem(r, st, "qm: free fragment counter wrong");
+	if (st->used_size != t->used_size)
+		qm_problem(r, st, "qm: used_size counter wrong");
+	if (st->real_used != fixed + t->used_frag)
+		qm_problem(r, st, "qm: real_used counter wrong");
+	if (st->total_size - st->real_used != t->free_bytes)
+		qm_problem(r, st, "qm: free_size does not match free fragments");
+	if (st->max_used < st->real_used)
+		qm_problem(r, st, "qm: max_used below real_used");
+}
+
+static int qm_check(void *vst, mem_problem_fn problem, void *arg)
+{
+	const struct qm_state *st = vst;
+	struct qm_report r = { problem, arg, 0 };
+	struct qm_tally t = { 0 };
+	uint64_t listed = 0, max;
+	unsigned b;
+
+	qm_check_heap(st, &t, &r);
+	max = (uint64_t)((char *)st->end - (char *)st->first) / QM_MIN_FRAG;
+	for (b = 0; b < QM_NBUCKETS; b++)
+		listed += qm_check_list(st, b, max, &r);
+	/* Totals mean nothing once the walk stopped short. */
+	if (t.complete)
+		qm_check_counters(st, &t, listed, &r);
+	return r.count;
+}
+
+const struct mem_backend mem_qm_backend = {
+	.name = "qm",
+	.long_name = "q_malloc",
+	.create = qm_create,
+	.malloc = qm_malloc,
+	.free = qm_free,
+	.resize = qm_resize,
+	.usable_size = qm_usable_size,
+	.block_state = qm_block_state,
+	.info = qm_info,
+	.check = qm_check,
+	.walk = qm_walk,
+};
