@@ -63,10 +63,10 @@ $(BUILD)/srmem.pc: $(TOPDIR)/mem/srmem.pc.in $(TOPDIR)/Makefile.defs
 $(BUILD)/tests/suites.h: $(TEST_SRC)
 	@mkdir -p $(@D)
 	sed -n 's/^Suite \*\([a-z0-9_]*\)_suite(void)$$/SUITE(\1)/p' \
-	    $(filter %/check_%.c,$^) > $@
+	    $(filter $(TOPDIR)/tests/check_%.c,$^) > $@
 
 $(BUILD)/tests/%.o: $(TOPDIR)/tests/%.c $(BUILD)/tests/suites.h
-	$(CC) $(CPPFLAGS_CFG) $(CFLAGS) $(CHECK_CFLAGS) -I$(TOPDIR)/mem \
+	$(CC) $(CPPFLAGS_CFG) $(CFLAGS) -Wno-missing-prototypes $(CHECK_CFLAGS) -I$(TOPDIR)/mem \
 	    -I$(BUILD)/tests -MMD -MP -c $< -o $@
 
 $(TEST_BIN): $(TEST_OBJ) $(LIB_A)
@@ -95,11 +95,11 @@ bench bench-full:
 cfg:
 	@printf '%s\n' '# written by make cfg; edit with make VAR=value cfg' \
 	    'MEMMNG := $(MEMMNG)' 'MEMDBG := $(MEMDBG)' 'LOCK := $(LOCK)' \
-	    'SAN := $(SAN)' > $(TOPDIR)/config.mak
-	@echo "saved to config.mak: MEMMNG=$(MEMMNG) ($(BACKEND_NAME)) MEMDBG=$(MEMDBG) LOCK=$(LOCK) SAN=$(SAN)"
+	    'SHM_CACHE := $(SHM_CACHE)' 'SAN := $(SAN)' > $(TOPDIR)/config.mak
+	@echo "saved to config.mak: MEMMNG=$(MEMMNG) ($(BACKEND_NAME)) MEMDBG=$(MEMDBG) LOCK=$(LOCK) SHM_CACHE=$(SHM_CACHE) SAN=$(SAN)"
 
 cfg-show:
-	@echo "MEMMNG=$(MEMMNG) ($(BACKEND_NAME)) MEMDBG=$(MEMDBG) LOCK=$(LOCK) SAN=$(SAN)"
+	@echo "MEMMNG=$(MEMMNG) ($(BACKEND_NAME)) MEMDBG=$(MEMDBG) LOCK=$(LOCK) SHM_CACHE=$(SHM_CACHE) SAN=$(SAN)"
 	@if [ -f $(TOPDIR)/config.mak ]; then echo "(from config.mak)"; \
 	    else echo "(defaults; no config.mak)"; fi
 

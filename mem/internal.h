@@ -21,6 +21,7 @@ struct mem_pool {
 	struct mem_lock *lock;  /* NULL for pkg: one process, no lock */
 	char *start, *end;      /* what the backend manages */
 	const char *name;       /* "pkg" or "shm" (static string) */
+	struct mem_cache *cache; /* shm: per-process caches, or NULL */
 };
 
 /* --- mem.c -------------------------------------------------------------- */
@@ -32,6 +33,14 @@ const struct mem_backend *mem_backend_find(const char *name);
 int mem_pool_setup(struct mem_pool *pool, const char *name, char *heap,
 		char *end, const char *backend, struct mem_lock *lock);
 
+/* Is p a used fragment of pool?  If not, report it (op names the call,
+ * site the caller) and return 0; mem_safety applies. */
+int mem_used_fragment(struct mem_pool *pool, const char *op, void *p,
+		const struct mem_site *site, int heap_locked);
+enum mem_bad { BAD_OUTSIDE, BAD_MIDDLE, BAD_DOUBLE, BAD_OVERFLOW };
+/* The one report of misuse: what, where, every call site known. */
+void mem_report_bad(struct mem_pool *pool, const char *op, const void *p,
+		enum mem_bad kind, const struct mem_site *site);
 /* The pool's lock as every entry point takes it: a dead owner's heap is
  * checked before the caller goes on (mem.c). */
 void mem_pool_lock(struct mem_pool *pool);
@@ -40,6 +49,9 @@ void mem_pool_unlock(struct mem_pool *pool);
 /* --- status.c ----------------------------------------------------------- */
 /* mem_check() without the lock (the caller holds it). */
 int mem_check_unsafe(struct mem_pool *pool);
+
+/* --- cache.c ------------------------------------------------------------ */
+int cache_is_parked(const void *user);
 
 /* --- log.c -------------------------------------------------------------- */
 #define MEM_L_CRIT 2

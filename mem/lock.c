@@ -35,13 +35,13 @@ static void self_setup(void)
 
 pid_t mem_self_pid(void)
 {
-	pthread_once(&self_once, self_setup);
+	if (__builtin_expect(self_pid == 0, 0))
+		pthread_once(&self_once, self_setup);
 	return self_pid;
 }
 
-#if !LOCK_PTHREAD
 /* A zombie still answers kill(pid, 0); its /proc stat says 'Z'. */
-static int pid_is_dead(pid_t pid)
+int mem_pid_is_dead(pid_t pid)
 {
 	char path[64], buf[256];
 	if (pid <= 0)
@@ -60,7 +60,6 @@ static int pid_is_dead(pid_t pid)
 	const char *state = strrchr(buf, ')'); /* comm may contain spaces */
 	return state && (state[2] == 'Z' || state[2] == 'X');
 }
-#endif
 
 #if LOCK_PTHREAD
 
@@ -175,7 +174,7 @@ static int sleep_on(struct mem_lock *lk, uint32_t w)
 static int take_from_dead(struct mem_lock *lk, uint32_t w, uint32_t self)
 {
 	pid_t owner = (pid_t)(w & ~LOCK_WAITERS);
-	if (!pid_is_dead(owner))
+	if (!mem_pid_is_dead(owner))
 		return 0;
 	/* Keep the waiters bit: others may sleep on the word too. */
 	if (!word_cas(&lk->word, w, self | LOCK_WAITERS))

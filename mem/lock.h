@@ -56,6 +56,8 @@ int mem_lock_get(struct mem_lock *lk);
 void mem_lock_release(struct mem_lock *lk);
 /* The pid holding the lock, 0 if free or unknown (pthread build). */
 pid_t mem_lock_owner(const struct mem_lock *lk);
+/* Has pid exited (gone, or a zombie nobody has reaped yet)? */
+int mem_pid_is_dead(pid_t pid);
 /* This process's pid, cached (and refreshed in a forked child). */
 pid_t mem_self_pid(void);
 

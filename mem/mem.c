@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "debug.h"
+#include "cache.h"
 #include "internal.h"
 #include "track.h"
 
@@ -36,6 +37,9 @@ _Static_assert(sizeof(backends) / sizeof(backends[0]) == 3,
 
 #ifndef MEMMNG
 #define MEMMNG 2
+#endif
+#ifndef SHM_CACHE
+#define SHM_CACHE 1
 #endif
 
 /* --- backends ------------------------------------------------------------ */
@@ -56,6 +60,7 @@ const char *mem_build_info(void)
 #define STR_(x) #x
 #define STR(x) STR_(x)
 	return "MEMMNG=" STR(MEMMNG) " MEMDBG=" STR(MEMDBG)
+		" SHM_CACHE=" STR(SHM_CACHE)
 #if LOCK_PTHREAD
 		" LOCK=pthread";
 #else
@@ -87,6 +92,7 @@ int mem_pool_setup(struct mem_pool *pool, const char *name, char *heap,
 	pool->start = heap;
 	pool->end = end;
 	pool->name = name;
+	pool->cache = NULL;
 	pool->st = be->create(heap, (size_t)(end - heap));
 	if (!pool->st) {
 		mem_log(MEM_L_ERR, "%s: %zu bytes are too few for %s", name,
@@ -127,8 +133,6 @@ static inline void pool_unlock(struct mem_pool *pool)
 
 /* --- reports ------------------------------------------------------------- */
 
-enum bad_kind { BAD_OUTSIDE, BAD_MIDDLE, BAD_DOUBLE, BAD_OVERFLOW };
-
 static const char *const bad_text[] = {
 	[BAD_OUTSIDE] = "pointer outside the pool",
 	[BAD_MIDDLE] = "pointer is not the start of a fragment",
@@ -137,8 +141,8 @@ static const char *const bad_text[] = {
 };
 
 /* One report for every kind of misuse: what, where, who. */
-static void report_bad(struct mem_pool *pool, const char *op, const void *p,
-		enum bad_kind kind, const struct mem_site *site)
+void mem_report_bad(struct mem_pool *pool, const char *op, const void *p,
+		enum mem_bad kind, const struct mem_site *site)
 {
 	char here[256], alloc[256] = "", freed[256] = "";
 #if MEMDBG
@@ -164,11 +168,13 @@ static void report_bad(struct mem_pool *pool, const char *op, const void *p,
 
 /* Is p a used fragment of pool?  Reports and returns 0 if not.  An end
  * canary broken by an overflow is reported, but the fragment is still
- * released (it is a real fragment; keeping it would only leak it). */
-static int used_fragment(struct mem_pool *pool, const char *op, void *p,
-		const struct mem_site *site)
+ * released (it is a real fragment; keeping it would only leak it).
+ * Without the heap lock (the cache path) the backend's boundary tags are
+ * not read: neighbours may be rewriting them. */
+int mem_used_fragment(struct mem_pool *pool, const char *op, void *p,
+		const struct mem_site *site, int heap_locked)
 {
-	enum bad_kind kind = BAD_MIDDLE;
+	enum mem_bad kind = BAD_MIDDLE;
 	if ((char *)p < pool->start + DBG_HEAD || (char *)p >= pool->end) {
 		kind = BAD_OUTSIDE;
 		goto bad;
@@ -182,18 +188,23 @@ static int used_fragment(struct mem_pool *pool, const char *op, void *p,
 		goto bad;
 	}
 #endif
-	int bs = pool->be->block_state(pool->st, dbg_payload(p));
+	int bs = heap_locked ?
+		pool->be->block_state(pool->st, dbg_payload(p)) : MEM_BLOCK_USED;
 	if (bs != MEM_BLOCK_USED) {
 		kind = bs == MEM_BLOCK_FREE ? BAD_DOUBLE : BAD_MIDDLE;
 		goto bad;
 	}
+	if (!MEMDBG && pool->cache && cache_is_parked(p)) {
+		kind = BAD_DOUBLE;  /* parked in a per-process cache */
+		goto bad;
+	}
 #if MEMDBG
 	if (!dbg_canary_ok(p))
-		report_bad(pool, op, p, BAD_OVERFLOW, site);
+		mem_report_bad(pool, op, p, BAD_OVERFLOW, site);
 #endif
 	return 1;
 bad:
-	report_bad(pool, op, p, kind, site);
+	mem_report_bad(pool, op, p, kind, site);
 	return 0;
 }
 
@@ -212,20 +223,27 @@ static void out_of_memory(struct mem_pool *pool, size_t size,
 		pool->name, size, mem_site_str(site, here, sizeof(here)));
 }
 
-void *mem_malloc_unsafe(struct mem_pool *pool, size_t size,
+/* malloc without a report: NULL means the heap has no room. */
+static void *alloc_core(struct mem_pool *pool, size_t size,
 		const struct mem_site *site)
 {
-	void *payload = NULL;
 	size_t req = size ? size : 1; /* malloc(0): a unique minimum fragment */
-	if (!too_big(size))
-		payload = pool->be->malloc(pool->st, req + DBG_EXTRA);
-	if (!payload) {
-		out_of_memory(pool, size, site);
+	void *payload = too_big(size) ? NULL :
+		pool->be->malloc(pool->st, req + DBG_EXTRA);
+	if (!payload)
 		return NULL;
-	}
 	void *user = dbg_on_alloc(payload, req, site);
 	track_alloc(user, req);
 	return user;
+}
+
+void *mem_malloc_unsafe(struct mem_pool *pool, size_t size,
+		const struct mem_site *site)
+{
+	void *p = alloc_core(pool, size, site);
+	if (!p)
+		out_of_memory(pool, size, site);
+	return p;
 }
 
 /* Hand a checked, used fragment back to the backend. */
@@ -238,7 +256,7 @@ static void release(struct mem_pool *pool, void *p, const struct mem_site *site)
 
 void mem_free_unsafe(struct mem_pool *pool, void *p, const struct mem_site *site)
 {
-	if (p && used_fragment(pool, "free", p, site))
+	if (p && mem_used_fragment(pool, "free", p, site, 1))
 		release(pool, p, site);
 }
 
@@ -253,66 +271,109 @@ static size_t user_size(struct mem_pool *pool, void *p)
 }
 
 /* Realloc, written once: in place when the backend can, else move.  On
- * failure p stays valid, or is released when free_on_fail (reallocxf). */
+ * failure p stays valid; *oom says whether memory was what lacked. */
 static void *realloc_core(struct mem_pool *pool, void *p, size_t size,
-		const struct mem_site *site, int free_on_fail)
+		const struct mem_site *site, int *oom)
 {
-	if (!p)
-		return mem_malloc_unsafe(pool, size, site);
+	*oom = 0;
+	if (!p) {
+		void *q = alloc_core(pool, size, site);
+		*oom = !q;
+		return q;
+	}
 	if (!size) {
 		mem_free_unsafe(pool, p, site);
 		return NULL;
 	}
-	if (!used_fragment(pool, "realloc", p, site))
+	if (!mem_used_fragment(pool, "realloc", p, site, 1))
 		return NULL;
 	size_t old = user_size(pool, p);
 	void *q = NULL;
-	if (too_big(size)) {
-		out_of_memory(pool, size, site);
-	} else if (pool->be->resize(pool->st, dbg_payload(p),
+	if (!too_big(size) && pool->be->resize(pool->st, dbg_payload(p),
 				size + DBG_EXTRA) == 0) {
 		track_resize(p, old, size);
 		dbg_on_resize(p, size);
 		return p;
-	} else if ((q = mem_malloc_unsafe(pool, size, site))) {
-		memcpy(q, p, old < size ? old : size);
 	}
-	if (q || free_on_fail)
+	if ((q = alloc_core(pool, size, site))) {
+		memcpy(q, p, old < size ? old : size);
 		release(pool, p, site);
+	}
+	*oom = !q;
 	return q;
 }
 
 void *mem_realloc_unsafe(struct mem_pool *pool, void *p, size_t size,
 		const struct mem_site *site)
 {
-	return realloc_core(pool, p, size, site, 0);
+	int oom;
+	void *q = realloc_core(pool, p, size, site, &oom);
+	if (oom)
+		out_of_memory(pool, size, site);
+	return q;
 }
 
-/* The locked entry points: one wrapper shape for every operation. */
+/* The locked entry points.  Shm pools with per-process caches try the
+ * cache first (cache.c) and, before failing for lack of memory, drain
+ * every cache and try once more: parked memory is never the reason for a
+ * failure. */
 void *mem_malloc(struct mem_pool *pool, size_t size, const struct mem_site *s)
 {
+	void *p;
+	if (pool->cache && (p = cache_malloc(pool, size, s)))
+		return p;
 	pool_lock(pool);
-	void *p = mem_malloc_unsafe(pool, size, s);
+	p = alloc_core(pool, size, s);
 	pool_unlock(pool);
+	if (!p && pool->cache && cache_drain_all(pool)) {
+		pool_lock(pool);
+		p = alloc_core(pool, size, s);
+		pool_unlock(pool);
+	}
+	if (!p)
+		out_of_memory(pool, size, s);
 	return p;
 }
 
 void mem_free(struct mem_pool *pool, void *p, const struct mem_site *s)
 {
-	if (!p)
+	if (!p || (pool->cache && cache_free(pool, p, s)))
 		return;
 	pool_lock(pool);
 	mem_free_unsafe(pool, p, s);
 	pool_unlock(pool);
 }
 
+static void *realloc_locked(struct mem_pool *pool, void *p, size_t size,
+		const struct mem_site *s, int free_on_fail)
+{
+	int oom;
+	pool_lock(pool);
+	void *q = realloc_core(pool, p, size, s, &oom);
+	pool_unlock(pool);
+	if (oom && pool->cache && cache_drain_all(pool)) {
+		pool_lock(pool);
+		q = realloc_core(pool, p, size, s, &oom);
+		pool_unlock(pool);
+	}
+	if (oom) {
+		out_of_memory(pool, size, s);
+		if (free_on_fail)
+			mem_free(pool, p, s);
+	}
+	return q;
+}
+
 void *mem_realloc(struct mem_pool *pool, void *p, size_t size,
 		const struct mem_site *s)
 {
-	pool_lock(pool);
-	void *q = mem_realloc_unsafe(pool, p, size, s);
-	pool_unlock(pool);
-	return q;
+	return realloc_locked(pool, p, size, s, 0);
+}
+
+void *mem_reallocxf(struct mem_pool *pool, void *p, size_t size,
+		const struct mem_site *s)
+{
+	return realloc_locked(pool, p, size, s, 1);
 }
 
 void *mem_mallocxz(struct mem_pool *pool, size_t size, const struct mem_site *s)
@@ -323,19 +384,12 @@ void *mem_mallocxz(struct mem_pool *pool, size_t size, const struct mem_site *s)
 	return p;
 }
 
-void *mem_reallocxf(struct mem_pool *pool, void *p, size_t size,
-		const struct mem_site *s)
-{
-	pool_lock(pool);
-	void *q = realloc_core(pool, p, size, s, 1);
-	pool_unlock(pool);
-	return q;
-}
-
 /* --- accessors ----------------------------------------------------------- */
 
 void mem_pool_info(struct mem_pool *pool, struct mem_info *mi)
 {
+	if (pool->cache)
+		cache_reclaim_dead(pool);  /* a dead worker's cache is free */
 	pool_lock(pool);
 	pool->be->info(pool->st, mi);
 	pool_unlock(pool);
@@ -353,7 +407,7 @@ size_t mem_usable_size(struct mem_pool *pool, const void *p)
 	if (!p)
 		return 0;
 	pool_lock(pool);
-	size_t n = used_fragment(pool, "usable_size", (void *)p, NULL) ?
+	size_t n = mem_used_fragment(pool, "usable_size", (void *)p, NULL, 1) ?
 		user_size(pool, (void *)p) : 0;
 	pool_unlock(pool);
 	return n;

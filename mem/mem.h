@@ -85,6 +85,7 @@ struct mem_frag {
 	uint64_t size;                  /* usable bytes at addr */
 	uint64_t req_size;              /* bytes asked for; 0 if unknown/free */
 	int used;
+	int cached;                     /* free, but parked in a process cache */
 	const struct mem_site *alloc;   /* MEMDBG: who allocated it, or NULL */
 	const struct mem_site *freed;   /* MEMDBG: who freed it last, or NULL */
 };
@@ -99,6 +100,10 @@ extern int mem_summary;     /* 1 pkg status, 2 shm status, 4 pkg sums, 8 shm sum
 extern int shm_force_alloc; /* 1 touch every page of shm at init */
 extern int shm_mlock;       /* 1 mlock() the shm segment */
 extern int shm_huge_pages;  /* 1 ask for transparent huge pages for shm */
+/* Bytes of small freed fragments each process may keep for itself, so that
+ * most shm calls skip the global lock (0: no caches; default 512 KiB; the
+ * build switch SHM_CACHE=0 removes them).  Parked bytes count as used. */
+extern size_t shm_cache_size;
 
 /* Where reports go.  Default: stderr, "srmem: LEVEL: text".  Levels follow
  * syslog: 2 critical, 3 error, 4 warning, 6 info, 7 debug. */
@@ -167,6 +172,12 @@ void shm_destroy(void);
 void shm_global_lock(void);
 void shm_global_unlock(void);
 int shm_address_in(const void *p);
+/* Bytes and fragments parked in per-process caches now (all processes). */
+void shm_cache_stats(uint64_t *bytes, uint64_t *blocks);
+/* Give back the caches of processes that have exited; returns fragments.
+ * A server calls it when it reaps a worker; allocation failures and
+ * shm_info() do it too. */
+size_t shm_cache_reclaim(void);
 
 #define shm_malloc(s)         mem_malloc(mem_shm_pool, (s), MEM_HERE)
 #define shm_mallocxz(s)       mem_mallocxz(mem_shm_pool, (s), MEM_HERE)

@@ -9,13 +9,17 @@
  * (set before shm_init): shm_force_alloc touches every page now, so no
  * allocation later pays a page fault (the latency workloads want this);
  * shm_mlock pins the segment in RAM; shm_huge_pages asks for transparent
- * huge pages where the kernel allows.
+ * huge pages where the kernel allows.  With per-process caches (cache.c)
+ * their slots sit between the head and the heap:
+ *
+ *   | struct shm_head | struct mem_cache (slots) | backend heap ...       |
  */
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
 
+#include "cache.h"
 #include "internal.h"
 
 int shm_force_alloc = 0;
@@ -32,6 +36,10 @@ struct shm_head {
 	struct mem_lock lock;
 	struct mem_pool pool;
 };
+
+#ifndef SHM_CACHE
+#define SHM_CACHE 1
+#endif
 
 #define SHM_HEAD ((sizeof(struct shm_head) + 63) & ~(size_t)63)
 
@@ -73,12 +81,20 @@ int shm_init(size_t size, const char *backend)
 	struct shm_head *h = (struct shm_head *)seg;
 	h->magic = SHM_MAGIC;
 	h->size = size;
+	char *heap = seg + SHM_HEAD;
+	struct mem_cache *cache = NULL;
+	if (SHM_CACHE && shm_cache_size && size > 4 * (SHM_HEAD + cache_size())) {
+		cache = (struct mem_cache *)heap;
+		cache_init(cache, shm_cache_size);
+		heap += (cache_size() + 63) & ~(size_t)63;
+	}
 	if (mem_lock_init(&h->lock) < 0 ||
-	    mem_pool_setup(&h->pool, "shm", seg + SHM_HEAD, seg + size,
-			    backend, &h->lock) < 0) {
+	    mem_pool_setup(&h->pool, "shm", heap, seg + size, backend,
+			    &h->lock) < 0) {
 		munmap(seg, size);
 		return -1;
 	}
+	h->pool.cache = cache;
 	shm_head = h;
 	mem_shm_pool = &h->pool;
 	return 0;
@@ -102,6 +118,20 @@ void shm_global_lock(void)
 void shm_global_unlock(void)
 {
 	mem_pool_unlock(mem_shm_pool);
+}
+
+void shm_cache_stats(uint64_t *bytes, uint64_t *blocks)
+{
+	*bytes = *blocks = 0;
+	if (mem_shm_pool && mem_shm_pool->cache)
+		cache_totals(mem_shm_pool, bytes, blocks);
+}
+
+size_t shm_cache_reclaim(void)
+{
+	if (!mem_shm_pool || !mem_shm_pool->cache)
+		return 0;
+	return cache_reclaim_dead(mem_shm_pool);
 }
 
 int shm_address_in(const void *p)

@@ -18,11 +18,13 @@
 /* --- walking ------------------------------------------------------------- */
 
 struct walk_ctx {
+	struct mem_pool *pool;
 	mem_walk_fn fn;
 	void *arg;
 };
 
-static void frag_of_block(const struct mem_block *b, struct mem_frag *f)
+static void frag_of_block(struct mem_pool *pool, const struct mem_block *b,
+		struct mem_frag *f)
 {
 	void *user = dbg_user(b->payload);
 	memset(f, 0, sizeof(*f));
@@ -30,15 +32,23 @@ static void frag_of_block(const struct mem_block *b, struct mem_frag *f)
 	f->used = b->used;
 	f->size = b->size > DBG_EXTRA ? b->size - DBG_EXTRA : 0;
 #if MEMDBG
+	(void)pool;
 	if (b->size < DBG_EXTRA)
 		return;
 	int ds = dbg_state(user);
 	if (b->used && ds == DBG_LIVE) {
 		f->req_size = dbg_hdr(user)->req;
 		f->alloc = dbg_hdr(user)->alloc;
-	} else if (!b->used && ds == DBG_DEAD) {
+	} else if (ds == DBG_DEAD) {
 		f->alloc = dbg_hdr(user)->alloc;
 		f->freed = dbg_free_site(user);
+		f->cached = b->used;  /* used to the heap: parked in a cache */
+		f->used = 0;
+	}
+#else
+	if (pool->cache && b->used && b->size >= 16 && cache_is_parked(user)) {
+		f->cached = 1;
+		f->used = 0;
 	}
 #endif
 }
@@ -47,13 +57,13 @@ static int walk_block(const struct mem_block *b, void *arg)
 {
 	struct walk_ctx *w = arg;
 	struct mem_frag f;
-	frag_of_block(b, &f);
+	frag_of_block(w->pool, b, &f);
 	return w->fn(&f, w->arg);
 }
 
 static int walk_unsafe(struct mem_pool *pool, mem_walk_fn fn, void *arg)
 {
-	struct walk_ctx w = { fn, arg };
+	struct walk_ctx w = { pool, fn, arg };
 	return pool->be->walk(pool->st, walk_block, &w);
 }
 
@@ -86,8 +96,8 @@ static int check_record(const struct mem_block *b, void *arg)
 	struct check_ctx *c = arg;
 	void *user = dbg_user(b->payload);
 	char site[256];
-	if (!b->used)
-		return 0;
+	if (!b->used || (b->size >= DBG_EXTRA && dbg_state(user) == DBG_DEAD))
+		return 0;   /* free, or parked in a per-process cache */
 	if (b->size < DBG_EXTRA || dbg_state(user) != DBG_LIVE) {
 		mem_log(MEM_L_ERR, "%s: heap check: used fragment %p has a "
 			"broken debug record", c->pool->name, user);

@@ -1,7 +1,7 @@
 #!/bin/sh
 # run-all.sh - what CI runs: the suite of every configuration
 #   MEMMNG 0,1,2 x MEMDBG 0,1 x LOCK futex,pthread
-# then the sanitizer builds (ASan+UBSan) and the build-switch tests.
+# then every backend without the per-process shm caches, the sanitizer builds (ASan+UBSan) and the build-switch tests.
 # Each configuration builds in its own build/<tag>/ folder.
 # Ends with "total: N passed, N failed" over everything.
 set -u
@@ -42,6 +42,9 @@ for lock in futex pthread; do
 			run_cfg MEMMNG=$mm MEMDBG=$dbg LOCK=$lock
 		done
 	done
+done
+for mm in 0 1 2; do
+	run_cfg MEMMNG=$mm MEMDBG=1 SHM_CACHE=0
 done
 for dbg in 1 0; do
 	ASAN_OPTIONS=detect_leaks=1 run_cfg MEMMNG=2 MEMDBG=$dbg SAN=asan,ubsan
