@@ -1,0 +1,379 @@
+/*
+ * cache.c - per-process caches of small shm fragments (magazines in the
+ * sense of Bonwick and Adams, USENIX 2001, kept in the shared segment).
+ *
+ * Why.  With one global lock, two workers that allocate at full speed spend
+ * their time passing the lock's cache line and the heap's metadata back and
+ * forth, and a holder preempted by the scheduler stalls everyone.  Most
+ * shm traffic of a SIP server is small fragments freed soon after: a
+ * process that keeps its own small free fragments can serve most requests
+ * with no shared write at all.
+ *
+ * How.  Each process claims a slot in the segment.  A slot holds one LIFO
+ * list per exact 16-byte class of backend usable size, up to 4 KiB.
+ *   free    a checked fragment of class c goes on this process's list c,
+ *           marked as parked (MEMDBG: tag "freed" with the free site;
+ *           otherwise a cookie).  A list over its bound, or a slot over
+ *           its byte budget, sends half of that list back to the heap in one
+ *           global-lock section.
+ *   malloc  pop list c; on a miss take the global lock once and cut a batch
+ *           of fragments of class c.  Requests above 4 KiB go straight to
+ *           the heap.
+ * Any fragment can be parked by any process: a fragment allocated by one
+ * process and freed by another simply joins the freeing process's cache,
+ * and is reused or returned to the heap from there.
+ *
+ * Honest numbers.  Parked fragments are used fragments to the backend, so
+ * shm_info stays exact as it is documented: parked bytes count as used;
+ * shm_cache_stats() tells how many.  The heap checker and the walker see
+ * them as "cached" (a used block with a parked mark).
+ *
+ * Nothing stranded.  When the heap cannot serve a request, every slot (of
+ * live and dead processes alike) is drained and the request retried, so a
+ * request fails only if the memory is really not there.  A slot whose
+ * owner died is drained when a process looks for a slot, on shm_info() and
+ * on shm_cache_reclaim() (srproxy calls it when it reaps a worker).
+ *
+ * Locks.  Each slot has a lock of its own, taken by its owner on every
+ * operation (uncontended: nobody else touches that line) and by another
+ * process only to drain the slot.  Order: slot lock, then global lock;
+ * never the other way round.  Costs: a hit is two atomic operations on a
+ * private line and O(1) list work; a batch refill or a flush is one global
+ * lock section for up to CACHE_BATCH fragments.
+ */
+#include <string.h>
+
+#include "cache.h"
+#include "debug.h"
+#include "internal.h"
+#include "track.h"
+
+#define CACHE_MAX_USABLE ((uint64_t)CACHE_CLASSES * 16)
+#define CACHE_CLASS_BYTES (16u << 10) /* what one list may hold, about */
+#define CACHE_BATCH 16
+#define PARKED_COOKIE 0x5352ca5ed0c0ffeeull
+
+size_t shm_cache_size = 512u << 10;
+
+/* This process's slot: valid while my_pid is still our pid (a forked
+ * child must claim its own) and my_cache is still the segment's cache. */
+static struct cache_slot *my_slot;
+static struct mem_cache *my_cache;
+static pid_t my_pid;
+
+/* --- parked fragments ---------------------------------------------------- */
+
+static inline void **link_of(void *user)
+{
+	return (void **)((char *)user + 8);
+}
+
+static void park(void *user, const struct mem_site *site)
+{
+#if MEMDBG
+	dbg_on_free(user, site);
+#else
+	(void)site;
+	uint64_t cookie = (uint64_t)(uintptr_t)user ^ PARKED_COOKIE;
+	memcpy(user, &cookie, sizeof(cookie));
+#endif
+}
+
+static int is_parked(const void *user)
+{
+#if MEMDBG
+	return dbg_state(user) == DBG_DEAD;
+#else
+	uint64_t cookie;
+	memcpy(&cookie, user, sizeof(cookie));
+	return cookie == ((uint64_t)(uintptr_t)user ^ PARKED_COOKIE);
+#endif
+}
+
+static void *unpark(void *user, size_t size, const struct mem_site *site)
+{
+	size_t req = size ? size : 1;
+#if MEMDBG
+	dbg_on_alloc(dbg_payload(user), req, site);
+#else
+	(void)site;
+	memset(user, 0, sizeof(uint64_t));
+#endif
+	track_alloc(user, req);
+	return user;
+}
+
+/* A fresh fragment cut for a batch looks parked, with no sites. */
+static void *park_fresh(void *payload)
+{
+	void *user = dbg_user(payload);
+#if MEMDBG
+	struct dbg_hdr *h = payload;
+	h->req = 0;
+	h->alloc = NULL;
+#endif
+	park(user, NULL);
+	return user;
+}
+
+/* --- slot lists (slot lock held) ----------------------------------------- */
+
+static uint64_t usable_of(struct mem_pool *pool, void *user)
+{
+	return pool->be->usable_size(pool->st, dbg_payload(user));
+}
+
+static void push(struct mem_pool *pool, struct cache_slot *s, unsigned c,
+		void *user)
+{
+	*link_of(user) = s->cls[c].head;
+	s->cls[c].head = user;
+	s->cls[c].count++;
+	s->blocks++;
+	s->bytes += usable_of(pool, user);
+}
+
+static void *pop(struct mem_pool *pool, struct cache_slot *s, unsigned c)
+{
+	void *user = s->cls[c].head;
+	if (!user)
+		return NULL;
+	s->cls[c].head = *link_of(user);
+	s->cls[c].count--;
+	s->blocks--;
+	s->bytes -= usable_of(pool, user);
+	return user;
+}
+
+/* Detach the first n fragments of list c as a chain. */
+static void *detach(struct mem_pool *pool, struct cache_slot *s, unsigned c,
+		uint32_t n)
+{
+	void *chain = NULL;
+	while (n-- && s->cls[c].head) {
+		void *user = pop(pool, s, c);
+		*link_of(user) = chain;
+		chain = user;
+	}
+	return chain;
+}
+
+/* Give a chain back to the heap in one global-lock section.  Here, with
+ * the heap locked, the backend vouches for each fragment: one that was
+ * parked without being a used fragment (a bad pointer the unlocked
+ * checks could not see) is reported and dropped, never freed. */
+static size_t flush(struct mem_pool *pool, void *chain)
+{
+	size_t n = 0;
+	if (!chain)
+		return 0;
+	mem_pool_lock(pool);
+	while (chain) {
+		void *next = *link_of(chain);
+		void *payload = dbg_payload(chain);
+		if (pool->be->block_state(pool->st, payload) == MEM_BLOCK_USED) {
+			pool->be->free(pool->st, payload);
+			n++;
+		} else {
+			mem_report_bad(pool, "free (cached)", chain, BAD_MIDDLE,
+				NULL);
+		}
+		chain = next;
+	}
+	mem_pool_unlock(pool);
+	return n;
+}
+
+/* The slot of a process that died holding its lock: lists are sound (a
+ * push or pop is two stores, each leaving a list), counters may not be. */
+static void slot_repair(struct mem_pool *pool, struct cache_slot *s)
+{
+	s->blocks = s->bytes = 0;
+	for (unsigned c = 0; c < CACHE_CLASSES; c++) {
+		s->cls[c].count = 0;
+		for (void *u = s->cls[c].head; u; u = *link_of(u)) {
+			s->cls[c].count++;
+			s->blocks++;
+			s->bytes += usable_of(pool, u);
+		}
+	}
+}
+
+static void slot_lock(struct mem_pool *pool, struct cache_slot *s)
+{
+	if (mem_lock_get(&s->lock))
+		slot_repair(pool, s);
+}
+
+/* Empty a whole slot (its lock taken here); optionally free the slot. */
+static size_t slot_drain(struct mem_pool *pool, struct cache_slot *s,
+		int release_slot)
+{
+	size_t n = 0;
+	slot_lock(pool, s);
+	void *chains[CACHE_CLASSES];
+	for (unsigned c = 0; c < CACHE_CLASSES; c++)
+		chains[c] = detach(pool, s, c, UINT32_MAX);
+	if (release_slot)
+		__atomic_store_n(&s->pid, 0, __ATOMIC_RELEASE);
+	mem_lock_release(&s->lock);
+	for (unsigned c = 0; c < CACHE_CLASSES; c++)
+		n += flush(pool, chains[c]);
+	return n;
+}
+
+/* --- slots ---------------------------------------------------------------- */
+
+size_t cache_size(void)
+{
+	return sizeof(struct mem_cache);
+}
+
+void cache_init(struct mem_cache *c, size_t limit)
+{
+	memset(c, 0, sizeof(*c));
+	c->limit = limit;
+	for (unsigned i = 0; i < CACHE_SLOTS; i++) {
+		mem_lock_init(&c->slot[i].lock);
+		for (unsigned k = 1; k < CACHE_CLASSES; k++) {
+			uint32_t max = CACHE_CLASS_BYTES / (16 * k);
+			c->slot[i].cls[k].max = max < 4 ? 4 : max > 64 ? 64 : max;
+		}
+	}
+}
+
+/* Our own stale slot (same pid, earlier process) first, then a free one. */
+static struct cache_slot *slot_claim(struct mem_cache *c, int32_t self)
+{
+	for (unsigned i = 0; i < CACHE_SLOTS; i++)
+		if (__atomic_load_n(&c->slot[i].pid, __ATOMIC_ACQUIRE) == self)
+			return &c->slot[i];
+	for (unsigned i = 0; i < CACHE_SLOTS; i++) {
+		int32_t zero = 0;
+		if (__atomic_compare_exchange_n(&c->slot[i].pid, &zero, self, 0,
+				__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			return &c->slot[i];
+	}
+	return NULL;
+}
+
+static struct cache_slot *slot_get(struct mem_pool *pool)
+{
+	pid_t self = mem_self_pid();
+	if (my_pid == self && my_cache == pool->cache)
+		return my_slot;
+	my_slot = slot_claim(pool->cache, self);
+	if (!my_slot && cache_reclaim_dead(pool))
+		my_slot = slot_claim(pool->cache, self);
+	my_pid = self;
+	my_cache = pool->cache;
+	return my_slot;
+}
+
+size_t cache_reclaim_dead(struct mem_pool *pool)
+{
+	size_t n = 0;
+	int32_t self = mem_self_pid();
+	for (unsigned i = 0; i < CACHE_SLOTS; i++) {
+		struct cache_slot *s = &pool->cache->slot[i];
+		int32_t pid = __atomic_load_n(&s->pid, __ATOMIC_ACQUIRE);
+		if (pid && pid != self && mem_pid_is_dead(pid))
+			n += slot_drain(pool, s, 1);
+	}
+	if (n)
+		pool->cache->reclaimed += n;
+	return n;
+}
+
+size_t cache_drain_all(struct mem_pool *pool)
+{
+	size_t n = cache_reclaim_dead(pool);
+	for (unsigned i = 0; i < CACHE_SLOTS; i++)
+		if (__atomic_load_n(&pool->cache->slot[i].pid, __ATOMIC_ACQUIRE))
+			n += slot_drain(pool, &pool->cache->slot[i], 0);
+	return n;
+}
+
+void cache_totals(struct mem_pool *pool, uint64_t *bytes, uint64_t *blocks)
+{
+	*bytes = *blocks = 0;
+	for (unsigned i = 0; i < CACHE_SLOTS; i++) {
+		*bytes += __atomic_load_n(&pool->cache->slot[i].bytes,
+				__ATOMIC_RELAXED);
+		*blocks += __atomic_load_n(&pool->cache->slot[i].blocks,
+				__ATOMIC_RELAXED);
+	}
+}
+
+/* --- the fast paths ------------------------------------------------------- */
+
+/* Cut up to CACHE_BATCH fragments of class c in one global-lock section;
+ * keep the first, park the rest in s. */
+static void *refill(struct mem_pool *pool, struct cache_slot *s, unsigned c)
+{
+	void *batch[CACHE_BATCH];
+	unsigned want = s->cls[c].max / 4, got = 0;
+	want = want < 1 ? 1 : want > CACHE_BATCH ? CACHE_BATCH : want;
+	mem_pool_lock(pool);
+	while (got < want) {
+		void *payload = pool->be->malloc(pool->st, 16 * c);
+		if (!payload)
+			break;
+		batch[got++] = park_fresh(payload);
+	}
+	mem_pool_unlock(pool);
+	if (got > 1) {
+		slot_lock(pool, s);
+		for (unsigned i = 1; i < got; i++)
+			push(pool, s, c, batch[i]);
+		mem_lock_release(&s->lock);
+	}
+	return got ? batch[0] : NULL;
+}
+
+void *cache_malloc(struct mem_pool *pool, size_t size,
+		const struct mem_site *site)
+{
+	uint64_t need = (uint64_t)(size ? size : 1) + DBG_EXTRA;
+	unsigned c = (unsigned)((need + 15) / 16);
+	if (need > CACHE_MAX_USABLE || c >= CACHE_CLASSES)
+		return NULL;
+	struct cache_slot *s = slot_get(pool);
+	if (!s)
+		return NULL;
+	slot_lock(pool, s);
+	void *user = pop(pool, s, c);
+	mem_lock_release(&s->lock);
+	if (!user && !(user = refill(pool, s, c)))
+		return NULL;
+	return unpark(user, size, site);
+}
+
+int cache_free(struct mem_pool *pool, void *p, const struct mem_site *site)
+{
+	struct cache_slot *s = slot_get(pool);
+	if (!s || !mem_used_fragment(pool, "free", p, site, 0))
+		return s != NULL; /* no slot: locked path; bad: reported */
+	uint64_t usable = usable_of(pool, p);
+	unsigned c = (unsigned)(usable / 16);
+	/* Too big to cache, or too small to hold the mark and the link. */
+	if (c >= CACHE_CLASSES || usable < DBG_HEAD + 16)
+		return 0;
+	park(p, site);
+	track_free(p, usable - DBG_HEAD);
+	slot_lock(pool, s);
+	push(pool, s, c, p);
+	void *chain = NULL;
+	if (s->cls[c].count > s->cls[c].max)
+		chain = detach(pool, s, c, s->cls[c].count / 2);
+	else if (s->bytes > pool->cache->limit)
+		chain = detach(pool, s, c, UINT32_MAX);
+	mem_lock_release(&s->lock);
+	flush(pool, chain);
+	return 1;
+}
+
+int cache_is_parked(const void *user)
+{
+	return is_parked(user);
+}

@@ -1,0 +1,59 @@
+/*
+ * cache.h - per-process caches of small shm fragments, so that most
+ * shm_malloc/shm_free calls never touch the global lock (see cache.c for
+ * the design, its bounds and the figures that chose it).
+ */
+#ifndef SRMEM_CACHE_H
+#define SRMEM_CACHE_H
+
+#include <stddef.h>
+
+#include "lock.h"
+
+/* Exact 16-byte classes of backend usable size, up to CACHE_MAX_USABLE. */
+#define CACHE_CLASSES 256
+#define CACHE_SLOTS 64
+
+struct mem_pool;
+struct mem_site;
+
+struct cache_class {
+	void *head;             /* user pointers, linked through user + 8 */
+	uint32_t count;
+	uint32_t max;
+};
+
+/* One process's cache.  Its lock is taken by the owner on every operation
+ * (uncontended: one CAS and one exchange on a line nobody else touches) and
+ * by another process only to drain it: when memory runs out, or when the
+ * owner has died.  Lock order: a slot lock, then the global lock. */
+struct cache_slot {
+	struct mem_lock lock;
+	int32_t pid;            /* owner; 0 = free slot */
+	uint64_t bytes;         /* usable bytes parked here */
+	uint64_t blocks;
+	struct cache_class cls[CACHE_CLASSES];
+} __attribute__((aligned(64)));
+
+struct mem_cache {
+	uint64_t limit;         /* bytes one process may park */
+	uint64_t reclaimed;     /* blocks taken back from dead processes */
+	struct cache_slot slot[CACHE_SLOTS];
+};
+
+/* Bytes to reserve in the segment for the cache. */
+size_t cache_size(void);
+void cache_init(struct mem_cache *c, size_t limit);
+/* The fast paths.  NULL / 0: not served here, take the locked path. */
+void *cache_malloc(struct mem_pool *pool, size_t size,
+		const struct mem_site *site);
+int cache_free(struct mem_pool *pool, void *p, const struct mem_site *site);
+/* Give every block parked in any cache (and a dead process's slot) back to
+ * the heap; returns the number of blocks.  Not with the global lock held. */
+size_t cache_drain_all(struct mem_pool *pool);
+/* Free the slots of dead processes; returns blocks returned to the heap. */
+size_t cache_reclaim_dead(struct mem_pool *pool);
+/* Sum of parked bytes and blocks (racy but never torn). */
+void cache_totals(struct mem_pool *pool, uint64_t *bytes, uint64_t *blocks);
+
+#endif /* SRMEM_CACHE_H */
