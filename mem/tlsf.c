@@ -1,0 +1,821 @@
+/*
+ * tlsf.c - the TLSF backend: Two-Level Segregated Fit.
+ *
+ * What.  One pool over a region [mem, mem + size): the control structure
+ * (struct tlsf) at its start, then the heap, a run of blocks that tiles
+ * [first, sentinel) exactly.  What the backend may assume and must provide
+ * is in backend.h.
+ *
+ * Algorithm (Masmano, Ripoll, Crespo, Real, "TLSF: a New Dynamic Memory
+ * Allocator for Real-Time Systems", ECRTS 2004).  Free blocks live in
+ * doubly linked lists segregated by size on two levels: the first level
+ * (fl) splits sizes by powers of two, the second (sl) splits each power of
+ * two into SL_COUNT equal classes.  Sizes below SMALL_LIMIT (512) all sit in
+ * fl 0, one class per 16 bytes.  One bit per list in two bitmaps says which
+ * lists are non-empty, so a list is found with two find-first-set.
+ *   malloc  round the request to a block size, round that up once more to
+ *           the next class boundary so that ANY block of the found list fits
+ *           (good fit, no list search), take the head of the first
+ *           non-empty list at or above that class, give the tail back if it
+ *           can stand alone as a block.
+ *   free    coalesce at once with both physical neighbours (boundary tags),
+ *           put the result at the head of its list.  mem_join is ignored.
+ *   resize  in place only: shrink gives the tail back; grow takes the next
+ *           block when it is free and big enough.
+ *
+ * Block layout.  A block pointer b is the address of its header; block
+ * sizes (b to the next header) are multiples of 16, so each payload is
+ * 16-byte aligned:
+ *
+ *   b           b+8                  b+16                          b+size
+ *   | prev_phys | tag | size |0|0|P|F | next_free | prev_free | ... | prev_phys
+ *     '- last 8 bytes of the            '- payload; links only while free
+ *        previous block's payload,
+ *        valid only when P is set
+ *
+ *   F (BLOCK_FREE) this block is free; P (BLOCK_PREV_FREE) the previous one
+ *   is.  The top 16 bits of the size word are a tag, a hash of the header's
+ *   own address: block_state() must judge pointers into user data, and an
+ *   8-byte integer there that happens to look like a plausible size should
+ *   not pass; with the tag a forgery also needs the right 16-bit value
+ *   (sizes need only 48 bits, see MAX_LOG2).  It also lets check() see an
+ *   overflow that ran into a header.
+ *   A used block's usable size is size - 8: it owns the next block's
+ *   prev_phys slot, which only matters once the block is free.  So the
+ *   per-block overhead is 8 bytes plus rounding to 16; the minimum block is
+ *   32 bytes (24 usable), the room a free block needs for its links.
+ *
+ * What a free block's payload holds.  The backend writes only payload
+ * [0, 16) (the list links) and payload [size - 16, size - 8) (the boundary
+ * tag: the next block's prev_phys).  The common layer's free-site records at
+ * payload [16, 40) are therefore kept intact for blocks of 64 bytes and up;
+ * in 32- and 48-byte blocks the boundary tag falls inside that range, an
+ * unavoidable cost of 8-byte headers with boundary tags (harmless today:
+ * under MEMDBG the common layer asks for at least 41 bytes, so every block
+ * it frees has 64 bytes or more).  A header that
+ * coalescing swallows gets its size word zeroed, so that a stale copy can
+ * never pass block_state() later; that word lies at or past the survivor's
+ * old boundary tag, so never inside [16, 40) of a block of 48 bytes or
+ * more.  Nothing else of a swallowed block is touched.
+ *
+ * Invariants (all verified by tlsf_check):
+ *   1. block sizes are multiples of 16, >= MIN_BLOCK, and tile
+ *      [first, sentinel) exactly; the sentinel is a used block of size 0,
+ *      so every real block has a next block;
+ *   2. no two physically adjacent blocks are free;
+ *   3. P of a block == F of its predecessor; when set, prev_phys points at
+ *      the predecessor; the first block never has P;
+ *   4. every free block is on the list mapping_insert(size) names and on no
+ *      other; lists hold only free blocks, linked consistently both ways;
+ *   5. sl_map[fl] bit sl <=> heads[fl][sl] != NULL;
+ *      fl_map bit fl <=> sl_map[fl] != 0;
+ *   6. the counters equal what a walk of the heap recomputes.
+ *
+ * Counters.  total_size is the region managed, control structure included
+ * (the pool size asked for, unless above TLSF_MAX_REGION); real_used is the
+ * control structure, the
+ * alignment slack at both ends, the sentinel and the full size of every used
+ * block; so free_size = total_size - real_used is exactly the sum of the
+ * free block sizes.  used_size sums usable sizes; total_frags counts free
+ * blocks; min_frag is MIN_BLOCK.
+ *
+ * Costs.  malloc, free and resize are O(1): a bounded number of bit scans
+ * and list operations, no loop anywhere.  Waste per used block: 8 bytes of
+ * header, < 16 of rounding, < MIN_BLOCK of unsplit tail.  Good fit can
+ * fail a request of n bytes while a free block of n to about n + n/32 bytes
+ * exists (it lives in the class just below the rounded one).  The control
+ * structure takes about 10 KiB; sizes up to 2^48 bytes are indexed.
+ * block_state is O(1); check and walk are O(blocks + lists).
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "tlsf.h"
+
+#define ALIGN_LOG2   4
+#define ALIGN        ((uint64_t)1 << ALIGN_LOG2)
+#define SL_LOG2      5
+#define SL_COUNT     (1u << SL_LOG2)
+/* Below 2^SMALL_LOG2 = 512 every 16-byte size has its own list in fl 0. */
+#define SMALL_LOG2   (SL_LOG2 + ALIGN_LOG2)
+#define SMALL_LIMIT  ((uint64_t)1 << SMALL_LOG2)
+#define MAX_LOG2     48
+/* fl 0 is the linear range; fl k >= 1 holds [2^(k+8), 2^(k+9)). */
+#define FL_COUNT     (MAX_LOG2 - SMALL_LOG2 + 1)
+
+#define BLOCK_FREE       ((uint64_t)1)
+#define BLOCK_PREV_FREE  ((uint64_t)2)
+#define BLOCK_FLAGS      (ALIGN - 1)
+/* The size word: | tag (16 bits) | size (48 bits, low 4 are the flags) |. */
+#define SIZE_MASK        ((((uint64_t)1 << MAX_LOG2) - 1) & ~BLOCK_FLAGS)
+#define TAG_MASK         (~(((uint64_t)1 << MAX_LOG2) - 1))
+
+struct block {
+	struct block *prev_phys;  /* valid only when BLOCK_PREV_FREE */
+	uint64_t size;            /* tag | size | BLOCK_PREV_FREE | BLOCK_FREE */
+	struct block *next_free;  /* valid only when BLOCK_FREE */
+	struct block *prev_free;
+};
+
+#define BLOCK_HEADER   offsetof(struct block, next_free)
+#define MIN_BLOCK      ((uint64_t)sizeof(struct block))
+
+_Static_assert(ALIGN == MEM_ALIGN, "blocks are laid out on MEM_ALIGN");
+_Static_assert(offsetof(struct block, size) == 8, "size word after prev_phys");
+_Static_assert(BLOCK_HEADER == 16, "payload follows the 16-byte header");
+_Static_assert(BLOCK_HEADER % ALIGN == 0, "payloads must stay aligned");
+_Static_assert(MIN_BLOCK == TLSF_MIN_BLOCK, "tlsf.h states MIN_BLOCK");
+_Static_assert(MIN_BLOCK % ALIGN == 0, "the minimum block is a block size");
+_Static_assert(BLOCK_HEADER - offsetof(struct block, size)
+		== TLSF_BLOCK_OVERHEAD, "a used block pays only its size word");
+_Static_assert(((BLOCK_FREE | BLOCK_PREV_FREE) & ~BLOCK_FLAGS) == 0,
+		"flags fit below the alignment");
+_Static_assert((SIZE_MASK & TAG_MASK) == 0 && (TAG_MASK & BLOCK_FLAGS) == 0
+		&& (SIZE_MASK | TAG_MASK | BLOCK_FLAGS) == UINT64_MAX,
+		"tag, size and flags share the size word exactly");
+_Static_assert(SL_COUNT <= 32, "one uint32_t second-level bitmap per fl");
+_Static_assert(FL_COUNT <= 64, "one uint64_t first-level bitmap");
+_Static_assert(TLSF_MAX_REGION == (uint64_t)1 << MAX_LOG2,
+		"every block of a maximal region is indexed");
+
+struct tlsf {
+	uint64_t fl_map;
+	uint32_t sl_map[FL_COUNT];
+	struct block *heads[FL_COUNT][SL_COUNT];
+	struct block *first;      /* first block of the heap */
+	struct block *sentinel;   /* size 0, used, ends the heap */
+	uint64_t total_size;
+	uint64_t used_size;
+	uint64_t real_used;
+	uint64_t max_used;
+	uint64_t free_count;
+};
+
+struct list_index {
+	unsigned fl, sl;
+};
+
+/* --- header accessors ----------------------------------------------- */
+
+static inline uint64_t block_size(const struct block *b)
+{
+	return b->size & SIZE_MASK;
+}
+
+static inline void block_set_size(struct block *b, uint64_t size)
+{
+	b->size = size | (b->size & ~SIZE_MASK);
+}
+
+/* The check value a header at this address carries: 16 bits of a
+ * multiplicative hash of the address. */
+static inline uint64_t block_tag(const struct block *b)
+{
+	return ((uintptr_t)b >> ALIGN_LOG2) * 0x9e3779b97f4a7c15ull & TAG_MASK;
+}
+
+static inline bool block_tag_ok(const struct block *b)
+{
+	return (b->size & TAG_MASK) == block_tag(b);
+}
+
+/* A new header: its tag and size, both flags clear. */
+static inline void block_init(struct block *b, uint64_t size)
+{
+	b->size = block_tag(b) | size;
+}
+
+static inline bool block_is_free(const struct block *b)
+{
+	return b->size & BLOCK_FREE;
+}
+
+static inline void block_set_free(struct block *b)
+{
+	b->size |= BLOCK_FREE;
+}
+
+static inline void block_set_used(struct block *b)
+{
+	b->size &= ~BLOCK_FREE;
+}
+
+static inline bool block_is_prev_free(const struct block *b)
+{
+	return b->size & BLOCK_PREV_FREE;
+}
+
+static inline void block_set_prev_free(struct block *b)
+{
+	b->size |= BLOCK_PREV_FREE;
+}
+
+static inline void block_set_prev_used(struct block *b)
+{
+	b->size &= ~BLOCK_PREV_FREE;
+}
+
+/* Flag bits that no block may carry. */
+static inline uint64_t block_stray_flags(const struct block *b)
+{
+	return b->size & BLOCK_FLAGS & ~(BLOCK_FREE | BLOCK_PREV_FREE);
+}
+
+static inline struct block *block_at(const struct block *b, uint64_t offset)
+{
+	return (struct block *)((uintptr_t)b + offset);
+}
+
+static inline struct block *block_next(const struct block *b)
+{
+	return block_at(b, block_size(b));
+}
+
+static inline void *block_payload(const struct block *b)
+{
+	return (void *)((uintptr_t)b + BLOCK_HEADER);
+}
+
+static inline struct block *block_from_payload(const void *p)
+{
+	return (struct block *)((uintptr_t)p - BLOCK_HEADER);
+}
+
+static inline uint64_t block_usable(const struct block *b)
+{
+	return block_size(b) - TLSF_BLOCK_OVERHEAD;
+}
+
+/* A header merged into a neighbour loses size and tag, so that a stale
+ * copy left in a payload can never pass block_state() as a block. */
+static inline void block_forget(struct block *b)
+{
+	b->size = 0;
+}
+
+/* Free b: set F and the boundary tag the next block coalesces through. */
+static void block_mark_free(struct block *b)
+{
+	struct block *next = block_next(b);
+
+	next->prev_phys = b;
+	block_set_prev_free(next);
+	block_set_free(b);
+}
+
+static void block_mark_used(struct block *b)
+{
+	block_set_prev_used(block_next(b));
+	block_set_used(b);
+}
+
+/* --- size classes --------------------------------------------------- */
+
+static inline unsigned msb64(uint64_t x)
+{
+	return 63u - (unsigned)__builtin_clzll(x);
+}
+
+/* Block size for a request of n usable bytes (n <= MEM_MAX_REQUEST, so
+ * this cannot overflow). */
+static uint64_t request_to_size(size_t n)
+{
+	uint64_t size = ((uint64_t)n + TLSF_BLOCK_OVERHEAD + ALIGN - 1)
+			& ~(ALIGN - 1);
+
+	return size < MIN_BLOCK ? MIN_BLOCK : size;
+}
+
+/* The list a free block of this size belongs on. */
+static struct list_index mapping_insert(uint64_t size)
+{
+	unsigned m;
+
+	if (size < SMALL_LIMIT)
+		return (struct list_index){ 0, (unsigned)(size >> ALIGN_LOG2) };
+	m = msb64(size);
+	return (struct list_index){
+		m - (SMALL_LOG2 - 1),
+		(unsigned)(size >> (m - SL_LOG2)) ^ SL_COUNT,
+	};
+}
+
+/* The first list all of whose blocks are >= size: round size up to the
+ * next class boundary.  May name a list past FL_COUNT (no block fits). */
+static struct list_index mapping_search(uint64_t size)
+{
+	if (size >= SMALL_LIMIT)
+		size += ((uint64_t)1 << (msb64(size) - SL_LOG2)) - 1;
+	return mapping_insert(size);
+}
+
+/* --- free lists ----------------------------------------------------- */
+
+/* Head of the first non-empty list at or above i, or NULL. */
+static struct block *find_suitable(const struct tlsf *t, struct list_index i)
+{
+	uint32_t sl_map;
+
+	if (i.fl >= FL_COUNT)
+		return NULL;
+	sl_map = t->sl_map[i.fl] & (~0u << i.sl);
+	if (!sl_map) {
+		uint64_t fl_map = t->fl_map & (~(uint64_t)0 << (i.fl + 1));
+
+		if (!fl_map)
+			return NULL;
+		i.fl = (unsigned)__builtin_ctzll(fl_map);
+		sl_map = t->sl_map[i.fl];
+	}
+	return t->heads[i.fl][__builtin_ctz(sl_map)];
+}
+
+static void list_insert(struct tlsf *t, struct block *b)
+{
+	struct list_index i = mapping_insert(block_size(b));
+	struct block *head = t->heads[i.fl][i.sl];
+
+	b->next_free = head;
+	b->prev_free = NULL;
+	if (head)
+		head->prev_free = b;
+	t->heads[i.fl][i.sl] = b;
+	t->sl_map[i.fl] |= 1u << i.sl;
+	t->fl_map |= (uint64_t)1 << i.fl;
+	t->free_count++;
+}
+
+/* b must still have the size it was listed with. */
+static void list_remove(struct tlsf *t, struct block *b)
+{
+	struct list_index i = mapping_insert(block_size(b));
+
+	if (b->next_free)
+		b->next_free->prev_free = b->prev_free;
+	if (b->prev_free) {
+		b->prev_free->next_free = b->next_free;
+	} else {
+		t->heads[i.fl][i.sl] = b->next_free;
+		if (!b->next_free)
+			t->sl_map[i.fl] &= ~(1u << i.sl);
+		if (!t->sl_map[i.fl])
+			t->fl_map &= ~((uint64_t)1 << i.fl);
+	}
+	t->free_count--;
+}
+
+/* --- splitting and coalescing -------------------------------------- */
+
+/* Give back the part of b beyond size when it can stand alone.  b is used
+ * (or about to be) and its next block is not free, so the tail is a free
+ * block with a used predecessor and a used successor. */
+static void block_trim(struct tlsf *t, struct block *b, uint64_t size)
+{
+	struct block *rest;
+
+	if (block_size(b) - size < MIN_BLOCK)
+		return;
+	rest = block_at(b, size);
+	block_init(rest, block_size(b) - size);
+	block_set_size(b, size);
+	block_mark_free(rest);
+	list_insert(t, rest);
+}
+
+/* Take b's free predecessor off its list and return it grown over b. */
+static struct block *merge_prev(struct tlsf *t, struct block *b)
+{
+	struct block *prev;
+
+	if (!block_is_prev_free(b))
+		return b;
+	prev = b->prev_phys;
+	list_remove(t, prev);
+	block_set_size(prev, block_size(prev) + block_size(b));
+	block_forget(b);
+	return prev;
+}
+
+/* Grow b over its next block if that is free.  The new next block keeps a
+ * stale P; the caller marks b free or used, which sets it right. */
+static void merge_next(struct tlsf *t, struct block *b)
+{
+	struct block *next = block_next(b);
+
+	if (!block_is_free(next))
+		return;
+	list_remove(t, next);
+	block_set_size(b, block_size(b) + block_size(next));
+	block_forget(next);
+}
+
+/* --- counters ------------------------------------------------------- */
+
+static void count_used(struct tlsf *t, uint64_t size)
+{
+	t->real_used += size;
+	t->used_size += size - TLSF_BLOCK_OVERHEAD;
+	if (t->real_used > t->max_used)
+		t->max_used = t->real_used;
+}
+
+static void count_freed(struct tlsf *t, uint64_t size)
+{
+	t->real_used -= size;
+	t->used_size -= size - TLSF_BLOCK_OVERHEAD;
+}
+
+/* --- the backend operations ----------------------------------------- */
+
+static void *tlsf_create(void *mem, size_t size)
+{
+	struct tlsf *t = mem;
+	uintptr_t base = (uintptr_t)mem, first, sentinel;
+
+	if (size > TLSF_MAX_REGION)
+		size = TLSF_MAX_REGION;
+	if (size < sizeof(*t) + MIN_BLOCK + 2 * ALIGN)
+		return NULL;
+	/* The first block never has a free predecessor, so its prev_phys
+	 * slot is never used and may overlap the end of the control block. */
+	first = (base + sizeof(*t) - 8 + ALIGN - 1) & ~(ALIGN - 1);
+	/* The sentinel needs its size word inside the region. */
+	sentinel = (base + size - BLOCK_HEADER) & ~(ALIGN - 1);
+	if (sentinel < first + MIN_BLOCK)
+		return NULL;
+	memset(t, 0, sizeof(*t));
+	t->first = (struct block *)first;
+	t->sentinel = (struct block *)sentinel;
+	block_init(t->first, sentinel - first);
+	block_init(t->sentinel, 0);
+	block_mark_free(t->first);
+	list_insert(t, t->first);
+	t->total_size = size;
+	t->real_used = size - (sentinel - first);
+	t->max_used = t->real_used;
+	return t;
+}
+
+static void *tlsf_malloc(void *st, size_t n)
+{
+	struct tlsf *t = st;
+	uint64_t size = request_to_size(n);
+	struct block *b = find_suitable(t, mapping_search(size));
+
+	if (!b)
+		return NULL;
+	list_remove(t, b);
+	block_trim(t, b, size);
+	block_mark_used(b);
+	count_used(t, block_size(b));
+	return block_payload(b);
+}
+
+static void tlsf_free(void *st, void *p)
+{
+	struct tlsf *t = st;
+	struct block *b = block_from_payload(p);
+
+	count_freed(t, block_size(b));
+	b = merge_prev(t, b);
+	merge_next(t, b);
+	block_mark_free(b);
+	list_insert(t, b);
+}
+
+static int tlsf_resize(void *st, void *p, size_t n)
+{
+	struct tlsf *t = st;
+	struct block *b = block_from_payload(p);
+	struct block *next = block_next(b);
+	uint64_t old = block_size(b), size = request_to_size(n);
+
+	if (size == old)
+		return 0;
+	if (size > old && (!block_is_free(next)
+			|| old + block_size(next) < size))
+		return -1;
+	/* Shrinking into a free next block moves its start down even when
+	 * the freed tail alone would be too small to stand as a block. */
+	merge_next(t, b);
+	block_trim(t, b, size);
+	block_mark_used(b);
+	count_freed(t, old);
+	count_used(t, block_size(b));
+	return 0;
+}
+
+static size_t tlsf_usable_size(void *st, const void *p)
+{
+	(void)st;
+	return block_usable(block_from_payload(p));
+}
+
+/* --- validation: nothing read here is trusted ----------------------- */
+
+/* A header address inside the heap (sentinel excluded), on a block
+ * boundary; reading the whole struct block at it stays in the region. */
+static bool header_in_heap(const struct tlsf *t, const struct block *b)
+{
+	uintptr_t a = (uintptr_t)b;
+
+	return a >= (uintptr_t)t->first && a < (uintptr_t)t->sentinel
+		&& a % ALIGN == 0;
+}
+
+/* b is a header in the heap; its size keeps the next header in it. */
+static bool size_sane(const struct tlsf *t, const struct block *b)
+{
+	uint64_t size = block_size(b);
+
+	return size >= MIN_BLOCK && size % ALIGN == 0
+		&& size <= (uintptr_t)t->sentinel - (uintptr_t)b;
+}
+
+/* Everything one header says about itself. */
+static bool header_sane(const struct tlsf *t, const struct block *b)
+{
+	return block_tag_ok(b) && !block_stray_flags(b) && size_sane(t, b);
+}
+
+/* b has P set: its predecessor must be a free block ending at b. */
+static bool prev_sane(const struct tlsf *t, const struct block *b)
+{
+	const struct block *prev = b->prev_phys;
+
+	return header_in_heap(t, prev) && prev < b && block_tag_ok(prev)
+		&& block_is_free(prev)
+		&& (uintptr_t)prev + block_size(prev) == (uintptr_t)b;
+}
+
+static bool link_sane(const struct tlsf *t, const struct block *b,
+		const struct block *link)
+{
+	return !link || (link != b && header_in_heap(t, link));
+}
+
+/* b is free with a sane size: its tag, neighbours and links must agree. */
+static bool free_sane(const struct tlsf *t, const struct block *b)
+{
+	const struct block *next = block_next(b);
+	struct list_index i = mapping_insert(block_size(b));
+
+	if (!block_is_prev_free(next) || next->prev_phys != b
+			|| !block_tag_ok(next) || block_is_free(next)
+			|| block_is_prev_free(b))
+		return false;
+	if (!link_sane(t, b, b->next_free) || !link_sane(t, b, b->prev_free))
+		return false;
+	if (b->next_free && b->next_free->prev_free != b)
+		return false;
+	if (b->prev_free)
+		return b->prev_free->next_free == b;
+	return t->heads[i.fl][i.sl] == b;
+}
+
+/* b is used with a sane size: its next block must look like a block too. */
+static bool used_sane(const struct tlsf *t, const struct block *b)
+{
+	const struct block *next = block_next(b);
+
+	if (block_is_prev_free(next) || !block_tag_ok(next))
+		return false;
+	return next == t->sentinel || header_sane(t, next);
+}
+
+static int tlsf_block_state(void *st, const void *p)
+{
+	const struct tlsf *t = st;
+	const struct block *b = block_from_payload(p);
+
+	if (!header_in_heap(t, b) || !header_sane(t, b))
+		return MEM_BLOCK_BAD;
+	if (block_is_prev_free(b) && !prev_sane(t, b))
+		return MEM_BLOCK_BAD;
+	if (block_is_free(b))
+		return free_sane(t, b) ? MEM_BLOCK_FREE : MEM_BLOCK_BAD;
+	return used_sane(t, b) ? MEM_BLOCK_USED : MEM_BLOCK_BAD;
+}
+
+static void tlsf_info(void *st, struct mem_info *mi)
+{
+	const struct tlsf *t = st;
+
+	mi->total_size = t->total_size;
+	mi->free_size = t->total_size - t->real_used;
+	mi->used_size = t->used_size;
+	mi->real_used = t->real_used;
+	mi->max_used = t->max_used;
+	mi->min_frag = MIN_BLOCK;
+	mi->total_frags = t->free_count;
+}
+
+/* --- check ---------------------------------------------------------- */
+
+struct checker {
+	const struct tlsf *t;
+	mem_problem_fn problem;
+	void *arg;
+	int count;
+	bool walked;            /* the physical walk reached the sentinel */
+	uint64_t free_blocks;   /* recomputed by the physical walk */
+	uint64_t free_bytes;
+	uint64_t used_bytes;
+	uint64_t usable_bytes;
+};
+
+static void report(struct checker *c, const void *where, const char *what)
+{
+	c->count++;
+	if (c->problem)
+		c->problem(c->arg, where, what);
+}
+
+/* Invariants 2 and 3 between b and its physical predecessor prev. */
+static void check_boundary(struct checker *c, const struct block *b,
+		const struct block *prev)
+{
+	bool prev_free = prev && block_is_free(prev);
+
+	if (block_is_prev_free(b) != prev_free)
+		report(c, b, "PREV_FREE flag disagrees with the previous block");
+	if (prev_free && b->prev_phys != prev)
+		report(c, b, "prev_phys does not point at the free previous block");
+	if (prev_free && block_is_free(b))
+		report(c, b, "two adjacent free blocks");
+}
+
+static void tally(struct checker *c, const struct block *b)
+{
+	if (block_stray_flags(b))
+		report(c, b, "unknown flag bits in the size word");
+	if (!block_tag_ok(b))
+		report(c, b, "header check value wrong (overwritten?)");
+	if (block_is_free(b)) {
+		c->free_blocks++;
+		c->free_bytes += block_size(b);
+	} else {
+		c->used_bytes += block_size(b);
+		c->usable_bytes += block_usable(b);
+	}
+}
+
+/* Invariant 1, with 2 and 3 checked at every boundary on the way. */
+static void check_heap(struct checker *c)
+{
+	const struct block *b = c->t->first, *prev = NULL;
+
+	while (b != c->t->sentinel) {
+		if (!size_sane(c->t, b)) {
+			report(c, b, "block size out of range, heap walk stopped");
+			return;
+		}
+		check_boundary(c, b, prev);
+		tally(c, b);
+		prev = b;
+		b = block_next(b);
+	}
+	check_boundary(c, b, prev);
+	if (block_size(b) != 0 || block_is_free(b) || block_stray_flags(b)
+			|| !block_tag_ok(b))
+		report(c, b, "sentinel header overwritten");
+	c->walked = true;
+}
+
+static void check_listed(struct checker *c, const struct block *b,
+		const struct block *prev, unsigned fl, unsigned sl)
+{
+	struct list_index i = mapping_insert(block_size(b));
+
+	if (!block_is_free(b))
+		report(c, b, "used block on a free list");
+	if (b->prev_free != prev)
+		report(c, b, "free list back link broken");
+	if (i.fl != fl || i.sl != sl)
+		report(c, b, "free block on the wrong list for its size");
+}
+
+/* Invariant 4 for one list; returns how many blocks it holds.  A list
+ * longer than limit has a cycle or strays, so the walk stops there. */
+static uint64_t check_list(struct checker *c, unsigned fl, unsigned sl,
+		uint64_t limit)
+{
+	const struct block *b = c->t->heads[fl][sl], *prev = NULL;
+	uint64_t n = 0;
+
+	for (; b; prev = b, b = b->next_free) {
+		if (!header_in_heap(c->t, b) || !size_sane(c->t, b)) {
+			report(c, b, "free list link outside the heap");
+			break;
+		}
+		if (++n > limit) {
+			report(c, b, "free list longer than the free blocks");
+			break;
+		}
+		check_listed(c, b, prev, fl, sl);
+	}
+	return n;
+}
+
+/* Invariant 5 for one first-level index. */
+static void check_bitmaps(struct checker *c, unsigned fl)
+{
+	const struct tlsf *t = c->t;
+	bool fl_bit = (t->fl_map >> fl) & 1;
+
+	for (unsigned sl = 0; sl < SL_COUNT; sl++) {
+		bool sl_bit = (t->sl_map[fl] >> sl) & 1;
+
+		if (sl_bit != (t->heads[fl][sl] != NULL))
+			report(c, &t->heads[fl][sl],
+				"second-level bitmap disagrees with its list");
+	}
+	if (fl_bit != (t->sl_map[fl] != 0))
+		report(c, &t->sl_map[fl],
+			"first-level bitmap disagrees with second level");
+}
+
+static void check_lists(struct checker *c)
+{
+	uint64_t limit = c->walked ? c->free_blocks : c->t->free_count;
+	uint64_t listed = 0;
+
+	if (c->t->fl_map >> FL_COUNT)
+		report(c, &c->t->fl_map, "first-level bitmap beyond FL_COUNT");
+	for (unsigned fl = 0; fl < FL_COUNT; fl++) {
+		check_bitmaps(c, fl);
+		for (unsigned sl = 0; sl < SL_COUNT; sl++)
+			listed += check_list(c, fl, sl, limit);
+	}
+	if (c->walked && listed != c->free_blocks)
+		report(c, c->t, "free blocks and listed blocks differ in number");
+}
+
+/* Invariant 6. */
+static void check_counters(struct checker *c)
+{
+	const struct tlsf *t = c->t;
+	uint64_t span = (uintptr_t)t->sentinel - (uintptr_t)t->first;
+
+	if (t->free_count != c->free_blocks)
+		report(c, t, "free block counter is wrong");
+	if (t->used_size != c->usable_bytes)
+		report(c, t, "used_size counter is wrong");
+	if (t->real_used != t->total_size - span + c->used_bytes)
+		report(c, t, "real_used counter is wrong");
+	if (t->total_size - t->real_used != c->free_bytes)
+		report(c, t, "free bytes differ from the free blocks");
+	if (t->max_used < t->real_used)
+		report(c, t, "max_used below real_used");
+}
+
+static int tlsf_check(void *st, mem_problem_fn problem, void *arg)
+{
+	struct checker c = { .t = st, .problem = problem, .arg = arg };
+
+	check_heap(&c);
+	check_lists(&c);
+	if (c.walked)
+		check_counters(&c);
+	return c.count;
+}
+
+/* Stops with -1 at a block whose size is corrupt (check() says more). */
+static int tlsf_walk(void *st, mem_block_fn fn, void *arg)
+{
+	const struct tlsf *t = st;
+
+	for (const struct block *b = t->first; b != t->sentinel;
+			b = block_next(b)) {
+		struct mem_block mb;
+		int rc;
+
+		if (!size_sane(t, b))
+			return -1;
+		mb = (struct mem_block){
+			.payload = block_payload(b),
+			.size = block_usable(b),
+			.used = !block_is_free(b),
+		};
+		rc = fn(&mb, arg);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+const struct mem_backend mem_tlsf_backend = {
+	.name = "tlsf",
+	.long_name = "tlsf_malloc",
+	.create = tlsf_create,
+	.malloc = tlsf_malloc,
+	.free = tlsf_free,
+	.resize = tlsf_resize,
+	.usable_size = tlsf_usable_size,
+	.block_state = tlsf_block_state,
+	.info = tlsf_info,
+	.check = tlsf_check,
+	.walk = tlsf_walk,
+};
