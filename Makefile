@@ -26,6 +26,9 @@ TEST_SRC  := $(sort $(wildcard $(TOPDIR)/tests/check_*.c)) $(TOPDIR)/tests/main.
 TEST_OBJ  := $(patsubst $(TOPDIR)/tests/%.c,$(BUILD)/tests/%.o,$(TEST_SRC))
 TEST_BIN  := $(BUILD)/tests/srmem-tests
 EXAMPLE   := $(BUILD)/tests/example
+# Small programs the integration drivers (tests/it_*.sh) run.
+TEST_PROGS := $(patsubst $(TOPDIR)/tests/%.c,$(BUILD)/tests/%,\
+	$(wildcard $(TOPDIR)/tests/prog_*.c))
 
 BENCH_SRC := $(sort $(wildcard $(TOPDIR)/utils/membench/*.c))
 
@@ -33,7 +36,7 @@ CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 
 .PHONY: all lib test test-all bench bench-full cfg cfg-show install clean \
-	deps tests-build
+	deps tests-build FORCE
 
 all: lib tests-build
 	@echo "built $(CONFIG_TAG): $(BACKEND_NAME), MEMDBG=$(MEMDBG), LOCK=$(LOCK)$(if $(SAN), SAN=$(SAN))"
@@ -78,7 +81,18 @@ $(EXAMPLE): $(TOPDIR)/tests/example.c $(LIB_A)
 	$(CC) -std=gnu11 -Wall -Wextra $(CFLAGS_SAN) -DMEMDBG=$(MEMDBG) \
 	    -I$(TOPDIR)/mem $< $(LIB_A) -lpthread -o $@
 
-tests-build: $(TEST_BIN) $(EXAMPLE)
+$(BUILD)/tests/prog_%: $(TOPDIR)/tests/prog_%.c $(LIB_A)
+	$(CC) $(CPPFLAGS_CFG) $(CFLAGS) -I$(TOPDIR)/mem $< $(LIB_A) $(LIBS) -o $@
+
+# What the drivers need to know of the build.
+$(BUILD)/flags: FORCE
+	@mkdir -p $(@D)
+	@echo '$(CPPFLAGS_CFG) $(CFLAGS)' | cmp -s - $@ || \
+	    echo '$(CPPFLAGS_CFG) $(CFLAGS)' > $@
+
+tests-build: $(TEST_BIN) $(EXAMPLE) $(TEST_PROGS) $(BUILD)/flags
+
+FORCE:
 
 test: tests-build
 	@$(TOPDIR)/tests/run.sh $(BUILD)
