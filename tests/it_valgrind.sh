@@ -13,6 +13,9 @@ line=$(grep -n 'LEAK_PKG' "$TOP/tests/prog_leak.c" | cut -d: -f1)
 uline=$(grep -n 'UNINIT_READ' "$TOP/tests/prog_leak.c" | cut -d: -f1)
 grep -q '123 bytes in 1 blocks are definitely lost' "$log"
 grep -q "prog_leak.c:$line" "$log"
+sline=$(grep -n 'LEAK_SHM' "$TOP/tests/prog_leak.c" | cut -d: -f1)
+grep -q '321 bytes in 1 blocks are definitely lost' "$log"
+grep -q "prog_leak.c:$sline" "$log"
 grep -q 'Conditional jump or move depends on uninitialised value' "$log"
 grep -q "prog_leak.c:$uline" "$log"
 rm -f "$log"
