@@ -1,0 +1,780 @@
+/*
+ * f_malloc.c - the f_malloc ("fm") backend: segregated fit with exact size
+ * classes, "the fast one".
+ *
+ * What
+ *   One pool over one region [mem, mem + size): the control structure
+ *   (struct fm_pool) at the start, then the heap, a tiling of fragments that
+ *   ends in a zero-size used sentinel header.
+ *
+ * Fragment layout (every fragment size is a multiple of 16, at least 32):
+ *
+ *     previous fragment's tail   header (8 bytes)      payload, 16-aligned
+ *   | prev_size (prev free, >= 64) | size | PS | P | F | next | prev | ...
+ *     ^ this fragment's footer slot                     ^ links, free only
+ *
+ *     F   FREE       this fragment is free (on a class list)
+ *     P   PREV_FREE  the physically previous fragment is free
+ *     PS  PREV_SMALL 2 bits: the previous free fragment's size / 16 when it
+ *                    is 32 or 48 bytes, 0 when its size is in the footer
+ *
+ *   The header is the one size word just below the payload, so the
+ *   per-fragment overhead is 8 bytes and usable = size - 8.  A free
+ *   fragment keeps its class-list links in the first 16 bytes of its payload
+ *   and, when it is 64 bytes or more, its size again in its last 8 bytes
+ *   (the next fragment's footer slot) so that the next fragment can find its
+ *   start.  Backend contract: besides the 16 link bytes nothing may be
+ *   written into a free payload below payload+40 (the common layer keeps its
+ *   free-site record at +16..+40).  The tail of a 32- or 48-byte fragment
+ *   lies inside that record, so for those two sizes the size travels in the
+ *   PS bits of the next header instead of the footer.  A fragment of 64 or
+ *   more has its tail at payload+48 or beyond, clear of the record.
+ *
+ * Algorithm
+ *   Free fragments sit in doubly linked, NULL-terminated size-class lists:
+ *   - exact classes, one per 16-byte step, for sizes below FM_EXACT_LIMIT
+ *     (32 KiB, 2048 classes): any fragment of the class fits a request of
+ *     the class, so a small malloc takes the list head;
+ *   - logarithmic classes above, FM_SUBS (8) per power of two: a request
+ *     probes at most FM_PROBES fragments of its own class first-fit, then
+ *     takes the head of the next non-empty class (whose every fragment is
+ *     larger than the whole class asked for).
+ *   A two-level bitmap (one summary word over FM_WORDS words, one bit per
+ *   class) finds the first non-empty class at or above a class with two bit
+ *   scans; when it finds none, malloc fails at once.  A found fragment is
+ *   split when the remainder is a whole minimum fragment; the remainder goes
+ *   back to its class.
+ *   free() with mem_join (read once, at create()) joins the fragment with a
+ *   free next neighbour (its header follows) and a free previous one
+ *   (PREV_FREE plus the size from PS or the footer): O(1) in every order,
+ *   because the doubly linked lists unlink a neighbour without searching.
+ *   Without mem_join nothing is ever joined: same-size fragments are reused
+ *   exactly, and a request that no class can meet fails rather than walking
+ *   the heap to join neighbours (a pool run that way can end up fragmented).
+ *
+ * Invariants (all verified by fm_check)
+ *   - fragments tile [first, end) exactly; end is a 0-size used header;
+ *   - P of every header equals F of the previous fragment (first: clear);
+ *     when set, PS or the footer holds the previous fragment's exact size;
+ *   - with mem_join, no two free fragments are adjacent;
+ *   - every free fragment is on exactly the list of size_class(size);
+ *     class bit set <=> list non-empty; summary bit set <=> word non-zero;
+ *   - free_bytes, nfree and used_size equal what a heap walk recomputes;
+ *     real_used = total_size - free_bytes.
+ *
+ * Accounting (struct mem_info)
+ *   total_size  the whole region handed to create();
+ *   free_size   full sizes (headers included) of the free fragments;
+ *   real_used   total_size - free_size: full sizes of the used fragments plus
+ *               the control structure, its alignment padding, the sentinel
+ *               header and the < 16 bytes of slack cut off the region's end,
+ *               so free_size + real_used == total_size exactly;
+ *   used_size   sum of usable sizes (size - 8) of the used fragments;
+ *   min_frag    FM_MIN_FRAG (32); total_frags: the number of free fragments.
+ *
+ * Costs and bounds
+ *   malloc, free, resize, usable_size, block_state, info: O(1) - at most
+ *   FM_PROBES list probes, two bit scans, two unlinks and one link.
+ *   Freeing costs the same in random as in FIFO or LIFO order while the heap
+ *   is in cache; on a heap far larger than the caches, random order is bound
+ *   by the cache misses of touching the neighbours and their list
+ *   neighbours, which every boundary-tag allocator pays (measured: 7 ns
+ *   FIFO/LIFO vs 16-21 ns random in cache, ~100 ns random at 80 MB).
+ *   check and walk: O(fragments + classes).  Memory: the control structure
+ *   is ~20 KiB (one list head per class plus the bitmap); a request of n
+ *   bytes uses a fragment of round16(n + 8), at least 32, plus at most 16
+ *   bytes when the remainder is too small to split.  A log-class request
+ *   may fail although a fragment of its own class (within 1/8 of its size)
+ *   would fit, when the first FM_PROBES of that list are smaller and no
+ *   larger class has anything: the price of never walking a list.
+ *
+ * No locking, no logging, no allocation: see backend.h.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "f_malloc.h"
+#include "mem.h"
+
+#define FM_GRAIN        ((uint64_t)MEM_ALIGN)
+#define FM_HDR          ((uint64_t)8)   /* the size word */
+#define FM_MIN_FRAG     ((uint64_t)32)  /* header + links, 16-byte steps */
+#define FM_BIG_FRAG     ((uint64_t)64)  /* smallest size using the footer */
+#define FM_RECORD_END   40u             /* common layer's free record end */
+
+#define FM_LOG_MIN      15u             /* log2(FM_EXACT_LIMIT) */
+#define FM_EXACT_LIMIT  ((uint64_t)1 << FM_LOG_MIN)
+#define FM_EXACT        ((unsigned)(FM_EXACT_LIMIT / FM_GRAIN))
+#define FM_SUB_BITS     3u
+#define FM_SUBS         (1u << FM_SUB_BITS)
+#define FM_CLASSES      (FM_EXACT + (64u - FM_LOG_MIN) * FM_SUBS)
+#define FM_WORDS        ((FM_CLASSES + 63u) / 64u)
+#define FM_PROBES       8
+
+/* Header bits; the rest of the word is the size. */
+#define FM_FREE         ((uint64_t)1)
+#define FM_PREV_FREE    ((uint64_t)2)
+#define FM_PS_SHIFT     2u
+#define FM_PS_MASK      ((uint64_t)3 << FM_PS_SHIFT)
+#define FM_PREV_BITS    (FM_PREV_FREE | FM_PS_MASK)
+#define FM_FLAGS        (FM_GRAIN - 1)
+
+/* A fragment, seen from its header; next/prev exist only while free. */
+struct fm_frag {
+	uint64_t word;          /* size | PS | PREV_FREE | FREE */
+	struct fm_frag *next;   /* payload bytes 0..7 */
+	struct fm_frag *prev;   /* payload bytes 8..15 */
+};
+
+_Static_assert(offsetof(struct fm_frag, next) == FM_HDR,
+		"the links must start the payload");
+_Static_assert(sizeof(struct fm_frag) - FM_HDR == 16,
+		"the links must fit the 16 payload bytes a free block may use");
+_Static_assert(FM_MIN_FRAG >= sizeof(struct fm_frag) && FM_MIN_FRAG % 16 == 0,
+		"a minimum fragment holds header and links");
+_Static_assert(FM_BIG_FRAG - 2 * FM_HDR >= FM_RECORD_END,
+		"a footer lies past the common layer's free record");
+_Static_assert(FM_BIG_FRAG - FM_GRAIN - 2 * FM_HDR < FM_RECORD_END,
+		"FM_BIG_FRAG is the smallest size whose footer clears the record");
+_Static_assert(FM_BIG_FRAG / FM_GRAIN <= (FM_PS_MASK >> FM_PS_SHIFT) + 1,
+		"every size below FM_BIG_FRAG fits the PS bits");
+_Static_assert(FM_FLAGS == (FM_FREE | FM_PREV_BITS),
+		"flag bits are exactly the bits sizes leave clear");
+_Static_assert(FM_WORDS <= 64, "the summary word covers every bitmap word");
+
+struct fm_pool {
+	char *first;            /* header of the first fragment */
+	struct fm_frag *end;    /* the sentinel header */
+	uint64_t total_size;    /* the region */
+	uint64_t overhead;      /* region bytes outside [first, end) */
+	uint64_t free_bytes;    /* full sizes of listed fragments */
+	uint64_t nfree;         /* listed fragments */
+	uint64_t used_size;     /* usable bytes of used fragments */
+	uint64_t max_used;      /* peak of total_size - free_bytes */
+	int join;               /* mem_join at create() */
+	uint64_t summary;       /* bit w: map[w] != 0 */
+	uint64_t map[FM_WORDS]; /* bit c: head[c] != NULL */
+	struct fm_frag *head[FM_CLASSES];
+};
+
+/* --- header accessors ---------------------------------------------------- */
+
+static inline uint64_t frag_size(const struct fm_frag *f)
+{
+	return f->word & ~FM_FLAGS;
+}
+
+static inline bool frag_is_free(const struct fm_frag *f)
+{
+	return (f->word & FM_FREE) != 0;
+}
+
+static inline bool frag_prev_is_free(const struct fm_frag *f)
+{
+	return (f->word & FM_PREV_FREE) != 0;
+}
+
+static inline struct fm_frag *frag_at(const void *base, uint64_t off)
+{
+	return (struct fm_frag *)((char *)base + off);
+}
+
+static inline struct fm_frag *frag_before(const void *base, uint64_t off)
+{
+	return (struct fm_frag *)((char *)base - off);
+}
+
+static inline struct fm_frag *frag_next(const struct fm_frag *f)
+{
+	return frag_at(f, frag_size(f));
+}
+
+static inline void *frag_payload(const struct fm_frag *f)
+{
+	return (char *)f + FM_HDR;
+}
+
+static inline struct fm_frag *payload_frag(const void *p)
+{
+	return (struct fm_frag *)((char *)p - FM_HDR);
+}
+
+/* The last 8 bytes of the previous fragment. */
+static inline uint64_t *frag_footer(const struct fm_frag *f)
+{
+	return (uint64_t *)((char *)f - FM_HDR);
+}
+
+/* Size of the previous fragment; meaningful only while it is free. */
+static inline uint64_t frag_prev_size(const struct fm_frag *f)
+{
+	uint64_t units = (f->word & FM_PS_MASK) >> FM_PS_SHIFT;
+
+	return units ? units * FM_GRAIN : *frag_footer(f);
+}
+
+/* Tell f about its predecessor: free of psize bytes, or used. */
+static void frag_set_prev(struct fm_frag *f, bool free, uint64_t psize)
+{
+	uint64_t bits = 0;
+
+	if (free) {
+		bits = FM_PREV_FREE;
+		if (psize < FM_BIG_FRAG)
+			bits |= (psize / FM_GRAIN) << FM_PS_SHIFT;
+		else
+			*frag_footer(f) = psize;
+	}
+	f->word = (f->word & ~FM_PREV_BITS) | bits;
+}
+
+/* Give f its size and state, keep its PREV bits, and tell its successor:
+ * the one place that keeps the boundary information right. */
+static void frag_set(struct fm_frag *f, uint64_t size, bool free)
+{
+	f->word = size | (f->word & FM_PREV_BITS) | (free ? FM_FREE : 0);
+	frag_set_prev(frag_at(f, size), free, size);
+}
+
+/* --- size classes and the bitmap ----------------------------------------- */
+
+static unsigned size_class(uint64_t size)
+{
+	unsigned k, sub;
+
+	if (size < FM_EXACT_LIMIT)
+		return (unsigned)(size / FM_GRAIN);
+	k = 63u - (unsigned)__builtin_clzll(size);
+	sub = (unsigned)(size >> (k - FM_SUB_BITS)) & (FM_SUBS - 1);
+	return FM_EXACT + (k - FM_LOG_MIN) * FM_SUBS + sub;
+}
+
+static void map_set(struct fm_pool *pool, unsigned c)
+{
+	pool->map[c / 64] |= (uint64_t)1 << (c % 64);
+	pool->summary |= (uint64_t)1 << (c / 64);
+}
+
+static void map_clear(struct fm_pool *pool, unsigned c)
+{
+	pool->map[c / 64] &= ~((uint64_t)1 << (c % 64));
+	if (!pool->map[c / 64])
+		pool->summary &= ~((uint64_t)1 << (c / 64));
+}
+
+static bool map_test(const struct fm_pool *pool, unsigned c)
+{
+	return (pool->map[c / 64] >> (c % 64)) & 1;
+}
+
+/* First non-empty class >= from, or -1: two bit scans, no loop. */
+static int find_class(const struct fm_pool *pool, unsigned from)
+{
+	unsigned w = from / 64;
+	uint64_t bits, words;
+
+	if (from >= FM_CLASSES)
+		return -1;
+	bits = pool->map[w] & (~(uint64_t)0 << (from % 64));
+	if (!bits) {
+		/* Words above w; a shift by 64 would be undefined. */
+		words = w + 1 < 64 ? pool->summary & (~(uint64_t)0 << (w + 1)) : 0;
+		if (!words)
+			return -1;
+		w = (unsigned)__builtin_ctzll(words);
+		bits = pool->map[w];
+	}
+	return (int)(w * 64 + (unsigned)__builtin_ctzll(bits));
+}
+
+/* --- free lists ---------------------------------------------------------- */
+
+static void fl_insert(struct fm_pool *pool, struct fm_frag *f)
+{
+	unsigned c = size_class(frag_size(f));
+
+	f->prev = NULL;
+	f->next = pool->head[c];
+	if (f->next)
+		f->next->prev = f;
+	else
+		map_set(pool, c);
+	pool->head[c] = f;
+	pool->nfree++;
+	pool->free_bytes += frag_size(f);
+}
+
+/* Call before f's size changes: the size names its list. */
+static void fl_remove(struct fm_pool *pool, struct fm_frag *f)
+{
+	unsigned c = size_class(frag_size(f));
+
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		pool->head[c] = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	if (!pool->head[c])
+		map_clear(pool, c);
+	pool->nfree--;
+	pool->free_bytes -= frag_size(f);
+}
+
+/* --- malloc, free, resize ------------------------------------------------ */
+
+static uint64_t frag_size_for(size_t n)
+{
+	uint64_t s = ((uint64_t)n + FM_HDR + FM_GRAIN - 1) & ~(FM_GRAIN - 1);
+
+	return s < FM_MIN_FRAG ? FM_MIN_FRAG : s;
+}
+
+static void note_peak(struct fm_pool *pool)
+{
+	uint64_t real_used = pool->total_size - pool->free_bytes;
+
+	if (real_used > pool->max_used)
+		pool->max_used = real_used;
+}
+
+/* First fit among the first FM_PROBES of one log class. */
+static struct fm_frag *probe_class(struct fm_pool *pool, unsigned c,
+		uint64_t want)
+{
+	struct fm_frag *f = pool->head[c];
+
+	for (int i = 0; f && i < FM_PROBES; i++, f = f->next)
+		if (frag_size(f) >= want)
+			return f;
+	return NULL;
+}
+
+static struct fm_frag *find_fit(struct fm_pool *pool, uint64_t want)
+{
+	unsigned c = size_class(want);
+	struct fm_frag *f;
+	int found;
+
+	/* An exact class holds only fragments of exactly `want`. */
+	if (c >= FM_EXACT) {
+		f = probe_class(pool, c, want);
+		if (f)
+			return f;
+		c++;
+	}
+	found = find_class(pool, c);
+	return found < 0 ? NULL : pool->head[found];
+}
+
+/* f is off the lists: make it a used fragment of `want` bytes and give the
+ * remainder, if it is a whole fragment, back to the lists. */
+static void frag_carve(struct fm_pool *pool, struct fm_frag *f, uint64_t want)
+{
+	uint64_t size = frag_size(f);
+	struct fm_frag *rest;
+
+	if (size - want < FM_MIN_FRAG) {
+		frag_set(f, size, false);
+		return;
+	}
+	frag_set(f, want, false);
+	rest = frag_at(f, want);
+	frag_set(rest, size - want, true);
+	fl_insert(pool, rest);
+}
+
+static void *fm_malloc(void *st, size_t n)
+{
+	struct fm_pool *pool = st;
+	uint64_t want = frag_size_for(n);
+	struct fm_frag *f = find_fit(pool, want);
+
+	if (!f)
+		return NULL;
+	fl_remove(pool, f);
+	frag_carve(pool, f, want);
+	pool->used_size += frag_size(f) - FM_HDR;
+	note_peak(pool);
+	return frag_payload(f);
+}
+
+/* Join f (not listed) with its free neighbours; returns the joined start
+ * and adds their sizes to *size. */
+static struct fm_frag *join_neighbours(struct fm_pool *pool, struct fm_frag *f,
+		uint64_t *size)
+{
+	struct fm_frag *next = frag_next(f), *prev;
+
+	if (frag_is_free(next)) {
+		fl_remove(pool, next);
+		*size += frag_size(next);
+	}
+	if (frag_prev_is_free(f)) {
+		prev = frag_before(f, frag_prev_size(f));
+		fl_remove(pool, prev);
+		*size += frag_size(prev);
+		f = prev;
+	}
+	return f;
+}
+
+static void fm_free(void *st, void *p)
+{
+	struct fm_pool *pool = st;
+	struct fm_frag *f = payload_frag(p);
+	uint64_t size = frag_size(f);
+
+	pool->used_size -= size - FM_HDR;
+	if (pool->join)
+		f = join_neighbours(pool, f, &size);
+	frag_set(f, size, true);
+	fl_insert(pool, f);
+}
+
+static void frag_shrink(struct fm_pool *pool, struct fm_frag *f, uint64_t want)
+{
+	uint64_t cur = frag_size(f);
+	struct fm_frag *next = frag_next(f), *tail;
+	uint64_t tail_size;
+
+	if (!pool->join || !frag_is_free(next)) {
+		frag_carve(pool, f, want);
+		return;
+	}
+	/* The cut-off tail joins the free neighbour, even when it is too
+	 * small to stand alone. */
+	tail_size = cur - want + frag_size(next);
+	fl_remove(pool, next);
+	frag_set(f, want, false);
+	tail = frag_at(f, want);
+	frag_set(tail, tail_size, true);
+	fl_insert(pool, tail);
+}
+
+static int frag_grow(struct fm_pool *pool, struct fm_frag *f, uint64_t want)
+{
+	struct fm_frag *next = frag_next(f);
+
+	if (!frag_is_free(next) || frag_size(f) + frag_size(next) < want)
+		return -1;
+	fl_remove(pool, next);
+	frag_set(f, frag_size(f) + frag_size(next), false);
+	frag_carve(pool, f, want);
+	return 0;
+}
+
+static int fm_resize(void *st, void *p, size_t n)
+{
+	struct fm_pool *pool = st;
+	struct fm_frag *f = payload_frag(p);
+	uint64_t cur = frag_size(f), want = frag_size_for(n);
+
+	if (want == cur)
+		return 0;
+	if (want < cur)
+		frag_shrink(pool, f, want);
+	else if (frag_grow(pool, f, want) < 0)
+		return -1;
+	pool->used_size += frag_size(f) - cur;  /* wraps right when shrinking */
+	note_peak(pool);
+	return 0;
+}
+
+static size_t fm_usable_size(void *st, const void *p)
+{
+	(void)st;
+	return (size_t)(frag_size(payload_frag(p)) - FM_HDR);
+}
+
+/* --- validation without trusting the heap -------------------------------- */
+
+/* h could be a fragment header: 8 mod 16, in [first, end). */
+static bool in_heap(const struct fm_pool *pool, const void *h)
+{
+	const char *c = h;
+
+	return c >= pool->first && c < (const char *)pool->end &&
+		((uintptr_t)c & (FM_GRAIN - 1)) == FM_HDR;
+}
+
+/* size is a fragment size that fits between f and the sentinel. */
+static bool size_fits(const struct fm_pool *pool, const struct fm_frag *f,
+		uint64_t size)
+{
+	return size >= FM_MIN_FRAG && size % FM_GRAIN == 0 &&
+		size <= (uint64_t)((const char *)pool->end - (const char *)f);
+}
+
+/* f says its predecessor is free: is there such a free fragment? */
+static bool prev_ok(const struct fm_pool *pool, const struct fm_frag *f)
+{
+	uint64_t ps;
+	const struct fm_frag *prev;
+
+	if ((const char *)f == pool->first)
+		return false;
+	ps = frag_prev_size(f);
+	if (ps < FM_MIN_FRAG || ps % FM_GRAIN ||
+			ps > (uint64_t)((const char *)f - pool->first))
+		return false;
+	prev = frag_before(f, ps);
+	return frag_is_free(prev) && frag_size(prev) == ps;
+}
+
+/* f is free: its links point at headers that point back at f. */
+static bool links_ok(const struct fm_pool *pool, const struct fm_frag *f)
+{
+	const struct fm_frag *n = f->next, *p = f->prev;
+
+	/* in_heap() leaves room to read n->prev: at worst the sentinel. */
+	if (n && (!in_heap(pool, n) || n == f || n->prev != f))
+		return false;
+	if (p)
+		return in_heap(pool, p) && p != f && p->next == f;
+	return pool->head[size_class(frag_size(f))] == f;
+}
+
+static int fm_block_state(void *st, const void *p)
+{
+	const struct fm_pool *pool = st;
+	const struct fm_frag *f = payload_frag(p), *next;
+	uint64_t size;
+
+	if (!in_heap(pool, f))
+		return MEM_BLOCK_BAD;
+	size = frag_size(f);
+	if (!size_fits(pool, f, size))
+		return MEM_BLOCK_BAD;
+	next = frag_at(f, size);
+	if (next != pool->end && !size_fits(pool, next, frag_size(next)))
+		return MEM_BLOCK_BAD;
+	if (frag_prev_is_free(next) != frag_is_free(f))
+		return MEM_BLOCK_BAD;
+	if (frag_prev_is_free(f) && !prev_ok(pool, f))
+		return MEM_BLOCK_BAD;
+	if (!frag_is_free(f))
+		return MEM_BLOCK_USED;
+	if (frag_prev_size(next) != size || !links_ok(pool, f))
+		return MEM_BLOCK_BAD;
+	return MEM_BLOCK_FREE;
+}
+
+/* --- create, info, walk -------------------------------------------------- */
+
+static void *fm_create(void *mem, size_t size)
+{
+	struct fm_pool *pool = mem;
+	uintptr_t base = (uintptr_t)mem, first, end;
+	/* First header at 8 mod 16, so that payloads are 16-aligned. */
+	uint64_t head = (sizeof(*pool) + FM_HDR + FM_GRAIN - 1) &
+		~(FM_GRAIN - 1);
+
+	if (size < head + FM_MIN_FRAG + FM_GRAIN)
+		return NULL;
+	first = base + head - FM_HDR;
+	/* The sentinel: the last 8-mod-16 address with 8 bytes after it. */
+	end = ((base + size - 2 * FM_HDR) & ~(uintptr_t)(FM_GRAIN - 1)) + FM_HDR;
+	if (end - first < FM_MIN_FRAG)
+		return NULL;
+
+	memset(pool, 0, sizeof(*pool));
+	pool->first = (char *)first;
+	pool->end = (struct fm_frag *)end;
+	pool->total_size = size;
+	pool->overhead = size - (end - first);
+	pool->join = mem_join != 0;
+	pool->end->word = 0;
+	((struct fm_frag *)first)->word = 0;
+	frag_set((struct fm_frag *)first, end - first, true);
+	fl_insert(pool, (struct fm_frag *)first);
+	note_peak(pool);
+	return pool;
+}
+
+static void fm_info(void *st, struct mem_info *mi)
+{
+	const struct fm_pool *pool = st;
+
+	mi->total_size = pool->total_size;
+	mi->free_size = pool->free_bytes;
+	mi->used_size = pool->used_size;
+	mi->real_used = pool->total_size - pool->free_bytes;
+	mi->max_used = pool->max_used;
+	mi->min_frag = FM_MIN_FRAG;
+	mi->total_frags = pool->nfree;
+}
+
+static int fm_walk(void *st, mem_block_fn fn, void *arg)
+{
+	const struct fm_pool *pool = st;
+	const struct fm_frag *f = (const struct fm_frag *)pool->first;
+	struct mem_block b;
+	int r;
+
+	for (; f != pool->end; f = frag_next(f)) {
+		if (!size_fits(pool, f, frag_size(f)))
+			return -1;      /* corrupt: stop rather than stray */
+		b.payload = frag_payload(f);
+		b.size = frag_size(f) - FM_HDR;
+		b.used = !frag_is_free(f);
+		r = fn(&b, arg);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* --- check --------------------------------------------------------------- */
+
+struct fm_check {
+	const struct fm_pool *pool;
+	mem_problem_fn problem;
+	void *arg;
+	int count;
+	/* recomputed by the heap walk */
+	uint64_t nfree, free_bytes, used_size, heap_bytes;
+};
+
+static void report(struct fm_check *c, const void *where, const char *what)
+{
+	c->count++;
+	if (c->problem)
+		c->problem(c->arg, where, what);
+}
+
+/* f's PREV bits against what the walk saw just before it. */
+static void check_boundary(struct fm_check *c, const struct fm_frag *f,
+		const struct fm_frag *prev)
+{
+	bool prev_free = prev && frag_is_free(prev);
+
+	if (frag_prev_is_free(f) != prev_free)
+		report(c, f, "fm: PREV_FREE disagrees with the previous fragment");
+	else if (prev_free && frag_prev_size(f) != frag_size(prev))
+		report(c, f, "fm: previous size (PS bits or footer) is wrong");
+	if (prev_free && frag_is_free(f) && c->pool->join)
+		report(c, f, "fm: two adjacent free fragments with mem_join");
+}
+
+static void check_fragment(struct fm_check *c, const struct fm_frag *f)
+{
+	uint64_t size = frag_size(f);
+
+	if (!frag_is_free(f)) {
+		c->used_size += size - FM_HDR;
+		return;
+	}
+	c->nfree++;
+	c->free_bytes += size;
+	if (!links_ok(c->pool, f))
+		report(c, f, "fm: free fragment not linked into its class list");
+}
+
+static void check_heap(struct fm_check *c)
+{
+	const struct fm_pool *pool = c->pool;
+	const struct fm_frag *f = (const struct fm_frag *)pool->first;
+	const struct fm_frag *prev = NULL;
+
+	for (; f != pool->end; prev = f, f = frag_next(f)) {
+		if (!size_fits(pool, f, frag_size(f))) {
+			report(c, f, "fm: fragment size out of bounds, walk stopped");
+			return;
+		}
+		check_boundary(c, f, prev);
+		check_fragment(c, f);
+		c->heap_bytes += frag_size(f);
+	}
+	if (frag_size(f) != 0 || frag_is_free(f))
+		report(c, f, "fm: sentinel header damaged");
+	check_boundary(c, f, prev);
+}
+
+/* One class list, forwards and back; returns its length. */
+static uint64_t check_list(struct fm_check *c, unsigned cls)
+{
+	const struct fm_pool *pool = c->pool;
+	const struct fm_frag *f = pool->head[cls], *back = NULL;
+	uint64_t n = 0, m = 0;
+
+	for (; f; back = f, f = f->next, n++) {
+		if (!in_heap(pool, f) || n > c->nfree) {
+			report(c, f, "fm: class list leaves the heap or loops");
+			return n;
+		}
+		if (f->prev != back)
+			report(c, f, "fm: class list prev link broken");
+		if (!frag_is_free(f))
+			report(c, f, "fm: used fragment on a class list");
+		else if (size_class(frag_size(f)) != cls)
+			report(c, f, "fm: fragment on the wrong class list");
+	}
+	for (f = back; f && m <= n; f = f->prev)
+		m++;
+	if (m != n)
+		report(c, back, "fm: class list differs walked backwards");
+	if (map_test(pool, cls) != (n != 0))
+		report(c, pool->head[cls], "fm: class bit disagrees with its list");
+	return n;
+}
+
+static void check_lists(struct fm_check *c)
+{
+	const struct fm_pool *pool = c->pool;
+	uint64_t listed = 0;
+
+	for (unsigned cls = 0; cls < FM_CLASSES; cls++)
+		listed += check_list(c, cls);
+	if (listed != c->nfree)
+		report(c, pool, "fm: listed fragments != free fragments in heap");
+	for (unsigned w = 0; w < FM_WORDS; w++)
+		if (((pool->summary >> w) & 1) != (pool->map[w] != 0))
+			report(c, pool, "fm: summary bit disagrees with its word");
+	if (FM_CLASSES % 64 && pool->map[FM_WORDS - 1] >> (FM_CLASSES % 64))
+		report(c, pool, "fm: bitmap bit beyond the last class");
+	if (FM_WORDS < 64 && pool->summary >> (FM_WORDS % 64))
+		report(c, pool, "fm: summary bit beyond the last word");
+}
+
+static void check_counters(struct fm_check *c)
+{
+	const struct fm_pool *pool = c->pool;
+
+	if (pool->nfree != c->nfree)
+		report(c, pool, "fm: free fragment count is wrong");
+	if (pool->free_bytes != c->free_bytes)
+		report(c, pool, "fm: free byte count is wrong");
+	if (pool->used_size != c->used_size)
+		report(c, pool, "fm: used_size is wrong");
+	if (pool->max_used < pool->total_size - pool->free_bytes)
+		report(c, pool, "fm: max_used below real_used");
+	if (pool->overhead + c->heap_bytes != pool->total_size)
+		report(c, pool, "fm: fragments do not add up to the heap");
+}
+
+static int fm_check(void *st, mem_problem_fn problem, void *arg)
+{
+	struct fm_check c = { .pool = st, .problem = problem, .arg = arg };
+
+	check_heap(&c);
+	check_lists(&c);
+	check_counters(&c);
+	return c.count;
+}
+
+const struct mem_backend mem_fm_backend = {
+	.name = "fm",
+	.long_name = "f_malloc",
+	.create = fm_create,
+	.malloc = fm_malloc,
+	.free = fm_free,
+	.resize = fm_resize,
+	.usable_size = fm_usable_size,
+	.block_state = fm_block_state,
+	.info = fm_info,
+	.check = fm_check,
+	.walk = fm_walk,
+};
