@@ -349,16 +349,24 @@ void *cache_malloc(struct mem_pool *pool, size_t size,
 	return unpark(user, size, site);
 }
 
-int cache_free(struct mem_pool *pool, void *p, const struct mem_site *site)
+/* The class a fragment parks in, or -1 when it cannot be cached: outside
+ * the pool (the locked path reports it), too big, or too small to hold the
+ * parked mark and the link.  Reads only p's own size word. */
+static int park_class(struct mem_pool *pool, void *p, uint64_t *usable)
 {
-	struct cache_slot *s = slot_get(pool);
-	if (!s || !mem_used_fragment(pool, "free", p, site, 0))
-		return s != NULL; /* no slot: locked path; bad: reported */
-	uint64_t usable = usable_of(pool, p);
-	unsigned c = (unsigned)(usable / 16);
-	/* Too big to cache, or too small to hold the mark and the link. */
-	if (c >= CACHE_CLASSES || usable < DBG_HEAD + 16)
-		return 0;
+	if (!mem_pool_contains(pool, (char *)p - DBG_HEAD) ||
+	    (uintptr_t)p % MEM_ALIGN)
+		return -1;
+	*usable = usable_of(pool, p);
+	if (*usable / 16 >= CACHE_CLASSES || *usable < DBG_HEAD + 16)
+		return -1;
+	return (int)(*usable / 16);
+}
+
+/* Park a checked fragment of class c in s; flush what overflows. */
+static void park_checked(struct mem_pool *pool, struct cache_slot *s,
+		void *p, unsigned c, uint64_t usable, const struct mem_site *site)
+{
 	park(p, site);
 	track_free(p, usable - DBG_HEAD);
 	slot_lock(pool, s);
@@ -370,7 +378,50 @@ int cache_free(struct mem_pool *pool, void *p, const struct mem_site *site)
 		chain = detach(pool, s, c, UINT32_MAX);
 	mem_lock_release(&s->lock);
 	flush(pool, chain);
+}
+
+int cache_free(struct mem_pool *pool, void *p, const struct mem_site *site)
+{
+	uint64_t usable;
+	int c = park_class(pool, p, &usable);
+	struct cache_slot *s = c < 0 ? NULL : slot_get(pool);
+	if (!s)
+		return 0;
+	if (mem_used_fragment(pool, "free", p, site, 0))
+		park_checked(pool, s, p, (unsigned)c, usable, site);
 	return 1;
+}
+
+/* Realloc between small sizes without the global lock: keep the fragment
+ * when the new size fits and uses at least half of it, else move it to a
+ * fragment from the cache.  *done = 0: not for this path (or no memory
+ * here; the locked path then drains caches before it gives up). */
+void *cache_realloc(struct mem_pool *pool, void *p, size_t size,
+		const struct mem_site *site, int *done)
+{
+	uint64_t usable, need = (uint64_t)size + DBG_EXTRA;
+	int c = park_class(pool, p, &usable);
+	struct cache_slot *s;
+	*done = 0;
+	if (c < 0 || need > CACHE_MAX_USABLE || !(s = slot_get(pool)))
+		return NULL;
+	*done = 1;
+	if (!mem_used_fragment(pool, "realloc", p, site, 0))
+		return NULL;
+	size_t old = mem_user_size(pool, p);
+	if (need <= usable && 2 * need >= usable) {
+		track_resize(p, old, size);
+		dbg_on_resize(p, size);
+		return p;
+	}
+	void *q = cache_malloc(pool, size, site);
+	if (!q) {
+		*done = 0;
+		return NULL;
+	}
+	memcpy(q, p, old < size ? old : size);
+	park_checked(pool, s, p, (unsigned)c, usable, site);
+	return q;
 }
 
 int cache_is_parked(const void *user)

@@ -48,6 +48,8 @@ void cache_init(struct mem_cache *c, size_t limit);
 void *cache_malloc(struct mem_pool *pool, size_t size,
 		const struct mem_site *site);
 int cache_free(struct mem_pool *pool, void *p, const struct mem_site *site);
+void *cache_realloc(struct mem_pool *pool, void *p, size_t size,
+		const struct mem_site *site, int *done);
 /* Give every block parked in any cache (and a dead process's slot) back to
  * the heap; returns the number of blocks.  Not with the global lock held. */
 size_t cache_drain_all(struct mem_pool *pool);

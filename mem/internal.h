@@ -37,6 +37,8 @@ int mem_pool_setup(struct mem_pool *pool, const char *name, char *heap,
  * site the caller) and return 0; mem_safety applies. */
 int mem_used_fragment(struct mem_pool *pool, const char *op, void *p,
 		const struct mem_site *site, int heap_locked);
+/* Bytes the caller may use at p (what it asked for, with MEMDBG). */
+size_t mem_user_size(struct mem_pool *pool, void *p);
 enum mem_bad { BAD_OUTSIDE, BAD_MIDDLE, BAD_DOUBLE, BAD_OVERFLOW };
 /* The one report of misuse: what, where, every call site known. */
 void mem_report_bad(struct mem_pool *pool, const char *op, const void *p,

@@ -260,7 +260,7 @@ void mem_free_unsafe(struct mem_pool *pool, void *p, const struct mem_site *site
 		release(pool, p, site);
 }
 
-static size_t user_size(struct mem_pool *pool, void *p)
+size_t mem_user_size(struct mem_pool *pool, void *p)
 {
 #if MEMDBG
 	(void)pool;
@@ -287,7 +287,7 @@ static void *realloc_core(struct mem_pool *pool, void *p, size_t size,
 	}
 	if (!mem_used_fragment(pool, "realloc", p, site, 1))
 		return NULL;
-	size_t old = user_size(pool, p);
+	size_t old = mem_user_size(pool, p);
 	void *q = NULL;
 	if (!too_big(size) && pool->be->resize(pool->st, dbg_payload(p),
 				size + DBG_EXTRA) == 0) {
@@ -347,7 +347,12 @@ void mem_free(struct mem_pool *pool, void *p, const struct mem_site *s)
 static void *realloc_locked(struct mem_pool *pool, void *p, size_t size,
 		const struct mem_site *s, int free_on_fail)
 {
-	int oom;
+	int oom, done;
+	if (pool->cache && p && size) {
+		void *q = cache_realloc(pool, p, size, s, &done);
+		if (done)   /* served by the cache path, or reported there */
+			return q;
+	}
 	pool_lock(pool);
 	void *q = realloc_core(pool, p, size, s, &oom);
 	pool_unlock(pool);
@@ -408,7 +413,7 @@ size_t mem_usable_size(struct mem_pool *pool, const void *p)
 		return 0;
 	pool_lock(pool);
 	size_t n = mem_used_fragment(pool, "usable_size", (void *)p, NULL, 1) ?
-		user_size(pool, (void *)p) : 0;
+		mem_user_size(pool, (void *)p) : 0;
 	pool_unlock(pool);
 	return n;
 }
