@@ -19,6 +19,13 @@
  *                       checked the range and 16-byte alignment); must not
  *                       trust what it reads: answer MEM_BLOCK_BAD for
  *                       anything that is not the start of a payload.
+ *                       It may be called WITHOUT the pool lock (the shm
+ *                       cache path, for a pointer a process is freeing):
+ *                       to judge a used block it reads only that block's
+ *                       own header and the next block's header, words that
+ *                       other operations replace whole and that keep
+ *                       their meaning for this block while it is used;
+ *                       never the previous block, which may be joining.
  *
  * What it must provide:
  *   - payloads aligned to MEM_ALIGN, never overlapping;

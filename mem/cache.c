@@ -158,26 +158,16 @@ static void *detach(struct mem_pool *pool, struct cache_slot *s, unsigned c,
 	return chain;
 }
 
-/* Give a chain back to the heap in one global-lock section.  Here, with
- * the heap locked, the backend vouches for each fragment: one that was
- * parked without being a used fragment (a bad pointer the unlocked
- * checks could not see) is reported and dropped, never freed. */
+/* Give a chain back to the heap in one global-lock section. */
 static size_t flush(struct mem_pool *pool, void *chain)
 {
 	size_t n = 0;
 	if (!chain)
 		return 0;
 	mem_pool_lock(pool);
-	while (chain) {
+	for (; chain; n++) {
 		void *next = *link_of(chain);
-		void *payload = dbg_payload(chain);
-		if (pool->be->block_state(pool->st, payload) == MEM_BLOCK_USED) {
-			pool->be->free(pool->st, payload);
-			n++;
-		} else {
-			mem_report_bad(pool, "free (cached)", chain, BAD_MIDDLE,
-				NULL);
-		}
+		pool->be->free(pool->st, dbg_payload(chain));
 		chain = next;
 	}
 	mem_pool_unlock(pool);
@@ -387,7 +377,7 @@ int cache_free(struct mem_pool *pool, void *p, const struct mem_site *site)
 	struct cache_slot *s = c < 0 ? NULL : slot_get(pool);
 	if (!s)
 		return 0;
-	if (mem_used_fragment(pool, "free", p, site, 0))
+	if (mem_used_fragment(pool, "free", p, site))
 		park_checked(pool, s, p, (unsigned)c, usable, site);
 	return 1;
 }
@@ -406,7 +396,7 @@ void *cache_realloc(struct mem_pool *pool, void *p, size_t size,
 	if (c < 0 || need > CACHE_MAX_USABLE || !(s = slot_get(pool)))
 		return NULL;
 	*done = 1;
-	if (!mem_used_fragment(pool, "realloc", p, site, 0))
+	if (!mem_used_fragment(pool, "realloc", p, site))
 		return NULL;
 	size_t old = mem_user_size(pool, p);
 	if (need <= usable && 2 * need >= usable) {

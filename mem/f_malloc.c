@@ -553,10 +553,10 @@ static int fm_block_state(void *st, const void *p)
 		return MEM_BLOCK_BAD;
 	if (frag_prev_is_free(next) != frag_is_free(f))
 		return MEM_BLOCK_BAD;
+	if (!frag_is_free(f))   /* own header and next's only: see backend.h */
+		return MEM_BLOCK_USED;
 	if (frag_prev_is_free(f) && !prev_ok(pool, f))
 		return MEM_BLOCK_BAD;
-	if (!frag_is_free(f))
-		return MEM_BLOCK_USED;
 	if (frag_prev_size(next) != size || !links_ok(pool, f))
 		return MEM_BLOCK_BAD;
 	return MEM_BLOCK_FREE;

@@ -36,7 +36,7 @@ int mem_pool_setup(struct mem_pool *pool, const char *name, char *heap,
 /* Is p a used fragment of pool?  If not, report it (op names the call,
  * site the caller) and return 0; mem_safety applies. */
 int mem_used_fragment(struct mem_pool *pool, const char *op, void *p,
-		const struct mem_site *site, int heap_locked);
+		const struct mem_site *site);
 /* Bytes the caller may use at p (what it asked for, with MEMDBG). */
 size_t mem_user_size(struct mem_pool *pool, void *p);
 enum mem_bad { BAD_OUTSIDE, BAD_MIDDLE, BAD_DOUBLE, BAD_OVERFLOW };

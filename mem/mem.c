@@ -169,10 +169,10 @@ void mem_report_bad(struct mem_pool *pool, const char *op, const void *p,
 /* Is p a used fragment of pool?  Reports and returns 0 if not.  An end
  * canary broken by an overflow is reported, but the fragment is still
  * released (it is a real fragment; keeping it would only leak it).
- * Without the heap lock (the cache path) the backend's boundary tags are
- * not read: neighbours may be rewriting them. */
+ * Safe without the heap lock (the cache path): see block_state in
+ * backend.h. */
 int mem_used_fragment(struct mem_pool *pool, const char *op, void *p,
-		const struct mem_site *site, int heap_locked)
+		const struct mem_site *site)
 {
 	enum mem_bad kind = BAD_MIDDLE;
 	if ((char *)p < pool->start + DBG_HEAD || (char *)p >= pool->end) {
@@ -188,8 +188,7 @@ int mem_used_fragment(struct mem_pool *pool, const char *op, void *p,
 		goto bad;
 	}
 #endif
-	int bs = heap_locked ?
-		pool->be->block_state(pool->st, dbg_payload(p)) : MEM_BLOCK_USED;
+	int bs = pool->be->block_state(pool->st, dbg_payload(p));
 	if (bs != MEM_BLOCK_USED) {
 		kind = bs == MEM_BLOCK_FREE ? BAD_DOUBLE : BAD_MIDDLE;
 		goto bad;
@@ -256,7 +255,7 @@ static void release(struct mem_pool *pool, void *p, const struct mem_site *site)
 
 void mem_free_unsafe(struct mem_pool *pool, void *p, const struct mem_site *site)
 {
-	if (p && mem_used_fragment(pool, "free", p, site, 1))
+	if (p && mem_used_fragment(pool, "free", p, site))
 		release(pool, p, site);
 }
 
@@ -285,7 +284,7 @@ static void *realloc_core(struct mem_pool *pool, void *p, size_t size,
 		mem_free_unsafe(pool, p, site);
 		return NULL;
 	}
-	if (!mem_used_fragment(pool, "realloc", p, site, 1))
+	if (!mem_used_fragment(pool, "realloc", p, site))
 		return NULL;
 	size_t old = mem_user_size(pool, p);
 	void *q = NULL;
@@ -412,7 +411,7 @@ size_t mem_usable_size(struct mem_pool *pool, const void *p)
 	if (!p)
 		return 0;
 	pool_lock(pool);
-	size_t n = mem_used_fragment(pool, "usable_size", (void *)p, NULL, 1) ?
+	size_t n = mem_used_fragment(pool, "usable_size", (void *)p, NULL) ?
 		mem_user_size(pool, (void *)p) : 0;
 	pool_unlock(pool);
 	return n;

@@ -592,11 +592,11 @@ static int tlsf_block_state(void *st, const void *p)
 
 	if (!header_in_heap(t, b) || !header_sane(t, b))
 		return MEM_BLOCK_BAD;
+	if (!block_is_free(b))  /* own header and next's only: see backend.h */
+		return used_sane(t, b) ? MEM_BLOCK_USED : MEM_BLOCK_BAD;
 	if (block_is_prev_free(b) && !prev_sane(t, b))
 		return MEM_BLOCK_BAD;
-	if (block_is_free(b))
-		return free_sane(t, b) ? MEM_BLOCK_FREE : MEM_BLOCK_BAD;
-	return used_sane(t, b) ? MEM_BLOCK_USED : MEM_BLOCK_BAD;
+	return free_sane(t, b) ? MEM_BLOCK_FREE : MEM_BLOCK_BAD;
 }
 
 static void tlsf_info(void *st, struct mem_info *mi)
