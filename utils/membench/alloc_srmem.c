@@ -1,0 +1,160 @@
+/*
+ * alloc_srmem.c - our three backends (fm, qm, tlsf) for membench, through
+ * the public API only: pkg_* for the private workloads (W1, W2, W5, W6),
+ * shm_* for the shared ones (W3, W4), so the shm lock is in every shared
+ * op.  Linked with libsrmem.a of the configuration being measured
+ * (MEMMNG only picks the default; MEMDBG and LOCK change what is timed).
+ *
+ * Accounting comes from the pool itself: real_used and max_used (an
+ * exact peak, kept by the pool) from mem_pool_info(); the largest free
+ * block from a mem_walk() over the heap.  Out-of-memory reports are
+ * expected in W6 and are dropped; every other report reaches stderr.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "mem.h"       /* -I mem: the public API only */
+#include "bench.h"
+
+static void quiet_log(int level, const char *msg)
+{
+	if (strstr(msg, "not enough memory"))
+		return;
+	fprintf(stderr, "srmem: level %d: %s\n", level, msg);
+}
+
+static int walk_largest(const struct mem_frag *f, void *arg)
+{
+	uint64_t *largest = arg;
+	if (!f->used && f->size > *largest)
+		*largest = f->size;
+	return 0;
+}
+
+static void pool_usage(struct mem_pool *pool, struct bench_usage *u)
+{
+	struct mem_info mi;
+	mem_pool_info(pool, &mi);
+	u->real_used = mi.real_used;
+	u->peak_used = mi.max_used;
+	u->free_total = mi.free_size;
+	u->free_largest = 0;
+	mem_walk(pool, walk_largest, &u->free_largest);
+}
+
+/* --- pkg ------------------------------------------------------------------ */
+
+static int pkg_setup(const char *name, size_t size)
+{
+	mem_set_log(quiet_log);
+	if (pkg_init(size, name) < 0) {
+		fprintf(stderr, "membench: pkg_init(%zu, %s) failed\n", size, name);
+		return -1;
+	}
+	return 0;
+}
+
+static void *pkg_m(size_t size)
+{
+	return pkg_malloc(size);
+}
+
+static void *pkg_r(void *p, size_t size)
+{
+	return pkg_realloc(p, size);
+}
+
+static void pkg_f(void *p)
+{
+	pkg_free(p);
+}
+
+static void pkg_usage(struct bench_usage *u)
+{
+	pool_usage(mem_pkg_pool, u);
+}
+
+/* pkg_init maps with MAP_NORESERVE and touches nothing: fault the heap in
+ * by taking all of it in 1 MiB and then 4 KiB pieces, writing them, and
+ * giving them back. */
+static void pkg_prefault(void)
+{
+	static void *piece[4096];
+	static const size_t sizes[] = { MiB, 4096 };
+	size_t n = 0;
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++)
+		while (n < sizeof(piece) / sizeof(piece[0]) &&
+		       (piece[n] = pkg_malloc(sizes[k])))
+			memset(piece[n++], 0, sizes[k]);
+	while (n)
+		pkg_free(piece[--n]);
+}
+
+static const struct bench_alloc srmem_pkg = {
+	.init = pkg_setup,
+	.malloc = pkg_m,
+	.realloc = pkg_r,
+	.free = pkg_f,
+	.usage = pkg_usage,
+	.prefault = pkg_prefault,
+	.used_src = "mem_pool_info real_used, peak = max_used (exact)",
+	.free_src = "mem_pool_info free_size; largest from mem_walk",
+};
+
+/* --- shm ------------------------------------------------------------------ */
+
+static int shm_setup(const char *name, size_t size)
+{
+	mem_set_log(quiet_log);
+	if (shm_init(size, name) < 0) {
+		fprintf(stderr, "membench: shm_init(%zu, %s) failed\n", size, name);
+		return -1;
+	}
+	return 0;
+}
+
+static void *shm_m(size_t size)
+{
+	return shm_malloc(size);
+}
+
+static void *shm_r(void *p, size_t size)
+{
+	return shm_realloc(p, size);
+}
+
+static void shm_f(void *p)
+{
+	shm_free(p);
+}
+
+static void shm_usage(struct bench_usage *u)
+{
+	pool_usage(mem_shm_pool, u);
+}
+
+static const struct bench_alloc srmem_shm = {
+	.init = shm_setup,
+	.malloc = shm_m,
+	.realloc = shm_r,
+	.free = shm_f,
+	.usage = shm_usage,
+	.used_src = "mem_pool_info real_used, peak = max_used (exact)",
+	.free_src = "mem_pool_info free_size; largest from mem_walk",
+};
+
+static const char *srmem_version(void)
+{
+	static char v[128];
+	snprintf(v, sizeof(v), "srmem %s", mem_build_info());
+	return v;
+}
+
+static const char *const srmem_names[] = { "fm", "qm", "tlsf", NULL };
+
+const struct bench_family bench_family = {
+	.names = srmem_names,
+	.version = srmem_version,
+	.priv = &srmem_pkg,
+	.shared = &srmem_shm,
+};
