@@ -221,6 +221,9 @@ size_t cache_size(void)
 
 void cache_init(struct mem_cache *c, size_t limit)
 {
+	my_slot = NULL;    /* a new segment may reuse the old one's address */
+	my_cache = NULL;
+	my_pid = 0;
 	memset(c, 0, sizeof(*c));
 	c->limit = limit;
 	for (unsigned i = 0; i < CACHE_SLOTS; i++) {
@@ -324,6 +327,8 @@ static void *refill(struct mem_pool *pool, struct cache_slot *s, unsigned c)
 void *cache_malloc(struct mem_pool *pool, size_t size,
 		const struct mem_site *site)
 {
+	if (size > CACHE_MAX_USABLE)   /* before any sum can wrap */
+		return NULL;
 	uint64_t need = (uint64_t)(size ? size : 1) + DBG_EXTRA;
 	unsigned c = (unsigned)((need + 15) / 16);
 	if (need > CACHE_MAX_USABLE || c >= CACHE_CLASSES)
@@ -393,7 +398,8 @@ void *cache_realloc(struct mem_pool *pool, void *p, size_t size,
 	int c = park_class(pool, p, &usable);
 	struct cache_slot *s;
 	*done = 0;
-	if (c < 0 || need > CACHE_MAX_USABLE || !(s = slot_get(pool)))
+	if (c < 0 || size > CACHE_MAX_USABLE || need > CACHE_MAX_USABLE ||
+	    !(s = slot_get(pool)))
 		return NULL;
 	*done = 1;
 	if (!mem_used_fragment(pool, "realloc", p, site))

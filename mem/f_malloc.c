@@ -80,13 +80,14 @@
  *   by the cache misses of touching the neighbours and their list
  *   neighbours, which every boundary-tag allocator pays (measured: 7 ns
  *   FIFO/LIFO vs 16-21 ns random in cache, ~100 ns random at 80 MB).
- *   check and walk: O(fragments + classes).  Memory: the control structure
- *   is ~20 KiB (one list head per class plus the bitmap); a request of n
- *   bytes uses a fragment of round16(n + 8), at least 32, plus at most 16
- *   bytes when the remainder is too small to split.  A log-class request
- *   may fail although a fragment of its own class (within 1/8 of its size)
- *   would fit, when the first FM_PROBES of that list are smaller and no
- *   larger class has anything: the price of never walking a list.
+ *   check and walk: O(fragments + classes); walk_from: O(max).  Memory:
+ *   the control structure is ~20 KiB (one list head per class plus the
+ *   bitmap); a request of n bytes uses a fragment of round16(n + 8), at
+ *   least 32, plus at most 16 bytes when the remainder is too small to
+ *   split.  A log-class request may fail although a fragment of its own
+ *   class (within 1/8 of its size) would fit, when the first FM_PROBES of
+ *   that list are smaller and no larger class has anything: the price of
+ *   never walking a list.
  *
  * No locking, no logging, no allocation: see backend.h.
  */
@@ -401,6 +402,16 @@ static void *fm_malloc(void *st, size_t n)
 	return frag_payload(f);
 }
 
+/* A header swallowed by a join is cleared, so that a stale pointer to it
+ * reads as "not a fragment" in block_state() instead of passing for the
+ * used fragment it once was.  The word lies at least 56 bytes into the
+ * survivor's payload whenever MEMDBG records exist (fragments >= 64 bytes),
+ * so never inside them. */
+static void frag_forget(struct fm_frag *f)
+{
+	f->word = 0;
+}
+
 /* Join f (not listed) with its free neighbours; returns the joined start
  * and adds their sizes to *size. */
 static struct fm_frag *join_neighbours(struct fm_pool *pool, struct fm_frag *f,
@@ -411,11 +422,13 @@ static struct fm_frag *join_neighbours(struct fm_pool *pool, struct fm_frag *f,
 	if (frag_is_free(next)) {
 		fl_remove(pool, next);
 		*size += frag_size(next);
+		frag_forget(next);
 	}
 	if (frag_prev_is_free(f)) {
 		prev = frag_before(f, frag_prev_size(f));
 		fl_remove(pool, prev);
 		*size += frag_size(prev);
+		frag_forget(f);
 		f = prev;
 	}
 	return f;
@@ -448,6 +461,7 @@ static void frag_shrink(struct fm_pool *pool, struct fm_frag *f, uint64_t want)
 	 * small to stand alone. */
 	tail_size = cur - want + frag_size(next);
 	fl_remove(pool, next);
+	frag_forget(next);
 	frag_set(f, want, false);
 	tail = frag_at(f, want);
 	frag_set(tail, tail_size, true);
@@ -460,8 +474,10 @@ static int frag_grow(struct fm_pool *pool, struct fm_frag *f, uint64_t want)
 
 	if (!frag_is_free(next) || frag_size(f) + frag_size(next) < want)
 		return -1;
+	uint64_t size = frag_size(f) + frag_size(next);
 	fl_remove(pool, next);
-	frag_set(f, frag_size(f) + frag_size(next), false);
+	frag_forget(next);
+	frag_set(f, size, false);
 	frag_carve(pool, f, want);
 	return 0;
 }
@@ -607,24 +623,37 @@ static void fm_info(void *st, struct mem_info *mi)
 	mi->total_frags = pool->nfree;
 }
 
-static int fm_walk(void *st, mem_block_fn fn, void *arg)
+/* Stops with -1 at a fragment whose size is corrupt, rather than stray. */
+static int fm_walk_from(void *st, void **from, uint64_t max, mem_block_fn fn,
+		void *arg)
 {
 	const struct fm_pool *pool = st;
-	const struct fm_frag *f = (const struct fm_frag *)pool->first;
-	struct mem_block b;
-	int r;
+	const struct fm_frag *f = *from ? payload_frag(*from) :
+		(const struct fm_frag *)pool->first;
+	int r = 0;
 
-	for (; f != pool->end; f = frag_next(f)) {
-		if (!size_fits(pool, f, frag_size(f)))
-			return -1;      /* corrupt: stop rather than stray */
+	for (; f != pool->end && max && !r; max--) {
+		struct mem_block b;
+
+		if (!size_fits(pool, f, frag_size(f))) {
+			*from = NULL;
+			return -1;
+		}
 		b.payload = frag_payload(f);
 		b.size = frag_size(f) - FM_HDR;
 		b.used = !frag_is_free(f);
 		r = fn(&b, arg);
-		if (r)
-			return r;
+		f = frag_next(f);
 	}
-	return 0;
+	*from = f == pool->end ? NULL : frag_payload(f);
+	return r;
+}
+
+static int fm_walk(void *st, mem_block_fn fn, void *arg)
+{
+	void *from = NULL;
+
+	return fm_walk_from(st, &from, UINT64_MAX, fn, arg);
 }
 
 /* --- check --------------------------------------------------------------- */
@@ -777,4 +806,5 @@ const struct mem_backend mem_fm_backend = {
 	.info = fm_info,
 	.check = fm_check,
 	.walk = fm_walk,
+	.walk_from = fm_walk_from,
 };
