@@ -145,11 +145,10 @@ static void *pop(struct mem_pool *pool, struct cache_slot *s, unsigned c)
 	return user;
 }
 
-/* Detach the first n fragments of list c as a chain. */
+/* Move the first n fragments of list c onto chain; returns the chain. */
 static void *detach(struct mem_pool *pool, struct cache_slot *s, unsigned c,
-		uint32_t n)
+		uint32_t n, void *chain)
 {
-	void *chain = NULL;
 	while (n-- && s->cls[c].head) {
 		void *user = pop(pool, s, c);
 		*link_of(user) = chain;
@@ -203,7 +202,7 @@ static size_t slot_drain(struct mem_pool *pool, struct cache_slot *s,
 	slot_lock(pool, s);
 	void *chains[CACHE_CLASSES];
 	for (unsigned c = 0; c < CACHE_CLASSES; c++)
-		chains[c] = detach(pool, s, c, UINT32_MAX);
+		chains[c] = detach(pool, s, c, UINT32_MAX, NULL);
 	if (release_slot)
 		__atomic_store_n(&s->pid, 0, __ATOMIC_RELEASE);
 	mem_lock_release(&s->lock);
@@ -306,6 +305,9 @@ static void *refill(struct mem_pool *pool, struct cache_slot *s, unsigned c)
 {
 	void *batch[CACHE_BATCH];
 	unsigned want = s->cls[c].max / 4, got = 0;
+	uint64_t room = pool->cache->limit > s->bytes ?
+		(pool->cache->limit - s->bytes) / (16 * c) : 0;
+	want = want > room + 1 ? (unsigned)room + 1 : want;   /* the budget */
 	want = want < 1 ? 1 : want > CACHE_BATCH ? CACHE_BATCH : want;
 	mem_pool_lock(pool);
 	while (got < want) {
@@ -358,6 +360,22 @@ static int park_class(struct mem_pool *pool, void *p, uint64_t *usable)
 	return (int)(*usable / 16);
 }
 
+/* Over its byte budget, a slot gives back class c, then whole classes
+ * from a rotating cursor, until it is within budget again.  Bounded by the
+ * number of classes. */
+static void *over_budget(struct mem_pool *pool, struct cache_slot *s,
+		unsigned c, void *chain)
+{
+	uint64_t limit = pool->cache->limit;
+	if (s->bytes > limit)
+		chain = detach(pool, s, c, UINT32_MAX, chain);
+	for (unsigned k = 0; s->bytes > limit && k < CACHE_CLASSES; k++) {
+		s->evict = (s->evict + 1) % CACHE_CLASSES;
+		chain = detach(pool, s, s->evict, UINT32_MAX, chain);
+	}
+	return chain;
+}
+
 /* Park a checked fragment of class c in s; flush what overflows. */
 static void park_checked(struct mem_pool *pool, struct cache_slot *s,
 		void *p, unsigned c, uint64_t usable, const struct mem_site *site)
@@ -368,9 +386,8 @@ static void park_checked(struct mem_pool *pool, struct cache_slot *s,
 	push(pool, s, c, p);
 	void *chain = NULL;
 	if (s->cls[c].count > s->cls[c].max)
-		chain = detach(pool, s, c, s->cls[c].count / 2);
-	else if (s->bytes > pool->cache->limit)
-		chain = detach(pool, s, c, UINT32_MAX);
+		chain = detach(pool, s, c, s->cls[c].count / 2, NULL);
+	chain = over_budget(pool, s, c, chain);
 	mem_lock_release(&s->lock);
 	flush(pool, chain);
 }

@@ -32,6 +32,7 @@ struct cache_slot {
 	int32_t pid;            /* owner; 0 = free slot */
 	uint64_t bytes;         /* usable bytes parked here */
 	uint64_t blocks;
+	uint32_t evict;         /* next class to give back when over budget */
 	struct cache_class cls[CACHE_CLASSES];
 } __attribute__((aligned(64)));
 

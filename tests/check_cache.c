@@ -1,0 +1,301 @@
+/*
+ * check_cache.c - the per-process shm caches (mem/cache.c), per backend.
+ *
+ * What users must not lose when small shm frees skip the global lock:
+ *   - honest numbers: parked bytes are used to shm_info(), "cached" to the
+ *     walker, and shm_cache_stats() says how many;
+ *   - bounds: one process parks at most about shm_cache_size bytes;
+ *   - nothing stranded: memory parked in another (live, sleeping) process's
+ *     cache serves a request that needs it, and a dead process's cache is
+ *     given back (SIGKILL included);
+ *   - misuse still reported: a double free of a parked fragment;
+ *   - cross-process free of every size;
+ *   - off switch: shm_cache_size = 0 parks nothing.
+ * With SHM_CACHE=0 builds the suite checks that nothing is ever parked.
+ * Pools are small (8 MiB) so that filling them is quick.
+ */
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "memtest.h"
+
+#ifndef SHM_CACHE
+#define SHM_CACHE 1
+#endif
+
+#define POOL (8u << 20)
+
+static uint64_t parked_bytes(void)
+{
+	uint64_t bytes, blocks;
+	shm_cache_stats(&bytes, &blocks);
+	return bytes;
+}
+
+static uint64_t parked_blocks(void)
+{
+	uint64_t bytes, blocks;
+	shm_cache_stats(&bytes, &blocks);
+	return blocks;
+}
+
+static void start(int i, size_t limit)
+{
+	shm_cache_size = limit;
+	t_log_start();
+	ck_assert_int_eq(shm_init(POOL, t_backend(i)), 0);
+}
+
+static void finish(void)
+{
+	ck_assert_int_eq(shm_check(), 0);
+	shm_destroy();
+	shm_cache_size = 512u << 10;
+}
+
+struct walk_count {
+	uint64_t cached, used;
+};
+
+static int count_frag(const struct mem_frag *f, void *arg)
+{
+	struct walk_count *c = arg;
+	c->cached += f->cached;
+	c->used += f->used;
+	return 0;
+}
+
+START_TEST(test_parked_is_used)
+{
+	struct mem_info before, after;
+	start(_i, 512u << 10);
+	void *keep = shm_malloc(100);   /* the process claims its slot */
+	shm_free(keep);
+	shm_info(&before);
+	void *p[64];
+	for (int k = 0; k < 64; k++)
+		p[k] = shm_malloc(200);
+	for (int k = 0; k < 64; k++)
+		shm_free(p[k]);
+	shm_info(&after);
+	struct walk_count c = { 0, 0 };
+	mem_walk(mem_shm_pool, count_frag, &c);
+	if (SHM_CACHE) {
+		ck_assert_uint_gt(parked_blocks(), 0);
+		ck_assert_uint_eq(c.cached, parked_blocks());
+		ck_assert_uint_ge(after.real_used, before.real_used);
+	} else {
+		ck_assert_uint_eq(parked_blocks(), 0);
+		ck_assert_uint_eq(c.cached, 0);
+	}
+	ck_assert_uint_eq(c.used, 0);
+	ck_assert_uint_eq(after.free_size + after.real_used, after.total_size);
+	finish();
+}
+END_TEST
+
+START_TEST(test_bounded)
+{
+	size_t limit = 64u << 10;
+	start(_i, limit);
+	enum { N = 2000 };
+	static void *p[N];
+	uint64_t s = 7;
+	for (int k = 0; k < N; k++)
+		p[k] = shm_malloc(t_range(&s, 16, 4000));
+	for (int k = 0; k < N; k++) {
+		shm_free(p[k]);
+		/* one fragment may be pushed before its class is flushed */
+		T_ASSERT(parked_bytes() <= limit + 4096 + DBG_EXTRA,
+			"%llu bytes parked, limit %zu",
+			(unsigned long long)parked_bytes(), limit);
+	}
+	finish();
+}
+END_TEST
+
+START_TEST(test_off_switch)
+{
+	start(_i, 0);
+	void *p = shm_malloc(64);
+	shm_free(p);
+	ck_assert_uint_eq(parked_blocks(), 0);
+	finish();
+}
+END_TEST
+
+/* A sleeping worker parks most of the pool in its cache; the parent's
+ * request for almost the whole pool must still succeed. */
+START_TEST(test_live_cache_drained)
+{
+	start(_i, POOL);  /* let one process park anything */
+	int ready[2], go[2];
+	ck_assert_int_eq(pipe(ready), 0);
+	ck_assert_int_eq(pipe(go), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		static void *p[40000];   /* every class, until the pool is full */
+		int n = 0;
+		while (n < 40000 && (p[n] = shm_malloc(16 + (size_t)n * 16 % 4000)))
+			n++;
+		for (int k = 0; k < n; k++)
+			shm_free(p[k]);
+		char c = 1;
+		(void)!write(ready[1], &c, 1);
+		(void)!read(go[0], &c, 1);   /* stay alive, cache full */
+		_exit(0);
+	}
+	char c;
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	uint64_t parked = parked_bytes();
+	struct mem_info mi;
+	shm_info(&mi);
+	/* more than the heap has free: it only fits once the cache is back */
+	size_t want = (size_t)(mi.free_size + parked / 2) - 4096;
+	if (SHM_CACHE)
+		ck_assert_uint_gt(parked, 64u << 10);
+	void *big = shm_malloc(want);
+	ck_assert_ptr_nonnull(big);
+	shm_free(big);
+	(void)!write(go[1], &c, 1);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	finish();
+}
+END_TEST
+
+/* A worker killed with fragments in its cache: they come back. */
+START_TEST(test_dead_cache_reclaimed)
+{
+	start(_i, 512u << 10);
+	struct mem_info base, mi;
+	void *keep = shm_malloc(64);
+	shm_free(keep);
+	shm_info(&base);
+	uint64_t parked_base = parked_bytes();
+	int ready[2];
+	ck_assert_int_eq(pipe(ready), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		void *p[500];
+		for (int k = 0; k < 500; k++)
+			p[k] = shm_malloc(64 + (k % 50) * 16);
+		for (int k = 0; k < 500; k++)
+			shm_free(p[k]);
+		char c = 1;
+		(void)!write(ready[1], &c, 1);
+		pause();
+		_exit(0);
+	}
+	char c;
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	if (SHM_CACHE)
+		ck_assert_uint_gt(parked_bytes(), parked_base);
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	size_t n = shm_cache_reclaim();
+	if (SHM_CACHE)
+		ck_assert_uint_gt(n, 0);
+	ck_assert_uint_eq(parked_bytes(), parked_base);
+	shm_info(&mi);
+	ck_assert_uint_eq(mi.real_used, base.real_used);
+	ck_assert_uint_eq(mi.used_size, base.used_size);
+	finish();
+}
+END_TEST
+
+/* Every size allocated in one process and freed in another, both ways
+ * through the caches; the heap must end as it began. */
+START_TEST(test_cross_process_free)
+{
+	start(_i, 512u << 10);
+	struct mem_info base, mi;
+	shm_info(&base);
+	enum { N = 300 };
+	void **slot = shm_malloc(N * sizeof(void *));
+	pid_t pid = fork();
+	if (pid == 0) {
+		for (int k = 0; k < N; k++) {
+			slot[k] = shm_malloc((size_t)k * 37 + 1);
+			memset(slot[k], k & 0xff, (size_t)k * 37 + 1);
+		}
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	for (int k = 0; k < N; k++) {
+		unsigned char *b = slot[k];
+		ck_assert_ptr_nonnull(b);
+		ck_assert_uint_eq(b[k * 37], (unsigned)(k & 0xff));
+		shm_free(b);
+	}
+	shm_free(slot);
+	shm_cache_reclaim();
+	t_shm_drain();
+	shm_info(&mi);
+	ck_assert_uint_eq(mi.real_used, base.real_used);
+	ck_assert_uint_eq(mi.total_frags, base.total_frags);
+	finish();
+}
+END_TEST
+
+/* A double free of a parked fragment is reported, and parks nothing. */
+START_TEST(test_double_free_parked)
+{
+	start(_i, 512u << 10);
+	char *p = shm_malloc(80);
+	shm_free(p);
+	uint64_t blocks = parked_blocks();
+	t_log_clear();
+	shm_free(p);
+	T_LOG_HAS("double free");
+	ck_assert_uint_eq(parked_blocks(), blocks);
+	/* the pool goes on working: the fragment comes back exactly once */
+	char *a = shm_malloc(80), *b = shm_malloc(80);
+	ck_assert_ptr_ne(a, b);
+	shm_free(a);
+	shm_free(b);
+	finish();
+}
+END_TEST
+
+/* realloc between small sizes keeps contents, in place or moved. */
+START_TEST(test_small_realloc)
+{
+	start(_i, 512u << 10);
+	char *p = shm_malloc(40);
+	memset(p, 'x', 40);
+	for (size_t n = 41; n < 3000; n = n * 3 / 2) {
+		p = shm_realloc(p, n);
+		ck_assert_ptr_nonnull(p);
+		for (size_t k = 0; k < 40; k++)
+			T_ASSERT(p[k] == 'x', "byte %zu lost at size %zu", k, n);
+		ck_assert_int_eq(shm_check(), 0);
+	}
+	p = shm_realloc(p, 20);
+	ck_assert_int_eq(memcmp(p, "xxxxxxxxxxxxxxxxxxxx", 20), 0);
+	shm_free(p);
+	finish();
+}
+END_TEST
+
+Suite *cache_suite(void)
+{
+	Suite *s = suite_create("shm_cache");
+	struct { const char *name; const TTest *fn; } cases[] = {
+		{ "parked_is_used", test_parked_is_used },
+		{ "bounded", test_bounded },
+		{ "off_switch", test_off_switch },
+		{ "live_cache_drained", test_live_cache_drained },
+		{ "dead_cache_reclaimed", test_dead_cache_reclaimed },
+		{ "cross_process_free", test_cross_process_free },
+		{ "double_free_parked", test_double_free_parked },
+		{ "small_realloc", test_small_realloc },
+	};
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		TCase *tc = tcase_create(cases[k].name);
+		tcase_set_timeout(tc, 120);
+		tcase_add_loop_test(tc, cases[k].fn, 0, T_NBACKENDS);
+		suite_add_tcase(s, tc);
+	}
+	return s;
+}
