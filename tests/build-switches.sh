@@ -20,12 +20,12 @@ expect_backend() {   # expect_backend NAME: the example says which backend
 }
 
 make -s MEMMNG=0 MEMDBG=0 cfg
-make -s cfg-show | grep -q 'MEMMNG=0 (f_malloc) MEMDBG=0'
+make -s cfg-show | grep 'MEMMNG=0 (f_malloc) MEMDBG=0' >/dev/null
 make -s all >/dev/null
 expect_backend f_malloc
 make -s MEMMNG=1 cfg && make -s all >/dev/null && expect_backend q_malloc
 make -s cfg && make -s all >/dev/null && expect_backend tlsf_malloc
-make -s cfg-show | grep -q 'defaults'
+make -s cfg-show | grep 'defaults' >/dev/null
 
 for bad in MEMMNG=7 MEMDBG=2 LOCK=spin SAN=tsan; do
 	if make -s $bad all > out.txt 2>&1; then echo "$bad accepted"; exit 1; fi
