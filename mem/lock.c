@@ -87,12 +87,15 @@ void mem_lock_destroy(struct mem_lock *lk)
 int mem_lock_get(struct mem_lock *lk)
 {
 	int rc = pthread_mutex_lock(&lk->mutex);
-	if (rc == 0)
+	if (rc == 0) {
+		lk->owner = mem_self_pid();
 		return 0;
+	}
 	if (rc == EOWNERDEAD) {
 		pthread_mutex_consistent(&lk->mutex);
 		lk->recoveries++;
-		lk->last_dead = 0;
+		lk->last_dead = lk->owner;
+		lk->owner = mem_self_pid();
 		return 1;
 	}
 	/* ENOTRECOVERABLE or worse: nothing sane is left to do. */
@@ -103,13 +106,13 @@ int mem_lock_get(struct mem_lock *lk)
 
 void mem_lock_release(struct mem_lock *lk)
 {
+	lk->owner = 0;
 	pthread_mutex_unlock(&lk->mutex);
 }
 
 pid_t mem_lock_owner(const struct mem_lock *lk)
 {
-	(void)lk;
-	return 0;
+	return __atomic_load_n(&lk->owner, __ATOMIC_RELAXED);
 }
 
 #else /* futex */

@@ -42,6 +42,7 @@
 struct mem_lock {
 #if LOCK_PTHREAD
 	pthread_mutex_t mutex;
+	int32_t owner;       /* written by the holder, for reports */
 #else
 	uint32_t word;
 #endif
