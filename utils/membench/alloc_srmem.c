@@ -44,8 +44,12 @@ static void pool_usage(struct mem_pool *pool, struct bench_usage *u)
 
 /* --- pkg ------------------------------------------------------------------ */
 
+static const char *backend_of(const char *name, char *buf, size_t len);
+
 static int pkg_setup(const char *name, size_t size)
 {
+	char base[16];
+	name = backend_of(name, base, sizeof(base));
 	mem_set_log(quiet_log);
 	if (pkg_init(size, name) < 0) {
 		fprintf(stderr, "membench: pkg_init(%zu, %s) failed\n", size, name);
@@ -103,9 +107,23 @@ static const struct bench_alloc srmem_pkg = {
 
 /* --- shm ------------------------------------------------------------------ */
 
+/* "NAME-lock": the same backend with the per-process caches off. */
+static const char *backend_of(const char *name, char *buf, size_t len)
+{
+	const char *dash = strchr(name, '-');
+	if (!dash)
+		return name;
+	snprintf(buf, len, "%.*s", (int)(dash - name), name);
+	return buf;
+}
+
 static int shm_setup(const char *name, size_t size)
 {
+	char base[16];
 	mem_set_log(quiet_log);
+	if (strstr(name, "-lock"))
+		shm_cache_size = 0;
+	name = backend_of(name, base, sizeof(base));
 	if (shm_init(size, name) < 0) {
 		fprintf(stderr, "membench: shm_init(%zu, %s) failed\n", size, name);
 		return -1;
@@ -150,7 +168,9 @@ static const char *srmem_version(void)
 	return v;
 }
 
-static const char *const srmem_names[] = { "fm", "qm", "tlsf", NULL };
+static const char *const srmem_names[] = {
+	"fm", "qm", "tlsf", "fm-lock", "qm-lock", "tlsf-lock", NULL,
+};
 
 const struct bench_family bench_family = {
 	.names = srmem_names,

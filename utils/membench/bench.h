@@ -84,6 +84,7 @@ int w3_shm_scale(const struct bench_params *bp);
 int w4_handoff(const struct bench_params *bp);
 int w5_latency(const struct bench_params *bp);
 int w6_fill(const struct bench_params *bp);
+int w6_fill_shm(const struct bench_params *bp);
 
 /* --- helpers (worker.c) -------------------------------------------------- */
 static inline uint64_t splitmix64(uint64_t *s)

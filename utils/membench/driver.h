@@ -17,9 +17,11 @@
 #define MAX_RUNS 101
 #define MAX_METRICS 40
 #define MAX_PARAMS 4
-#define NALLOCS 8
+#define NALLOCS 11
 
-enum alloc_kind { K_OURS = 1, K_SYS = 2, K_HARNESS = 4 };
+/* K_LOCKED: our backends with the per-process shm caches off (every shm
+ * call takes the global lock), for the shared workloads only. */
+enum alloc_kind { K_OURS = 1, K_SYS = 2, K_HARNESS = 4, K_LOCKED = 8 };
 
 struct alloc_def {
 	const char *name;       /* as on the command line and in JSON */
@@ -63,7 +65,7 @@ struct workload_def {
 	void (*describe)(char *buf, size_t len, double scale);
 	void (*table)(const struct wl_result *r);
 };
-extern const struct workload_def workload_defs[6];
+extern const struct workload_def workload_defs[7];
 
 /* --- report.c --------------------------------------------------------- */
 const struct series *cell_get(const struct cell *c, const char *metric);

@@ -38,6 +38,9 @@ const struct alloc_def alloc_defs[NALLOCS] = {
 	{ "tlsf", "membench-srmem", "tlsf", K_OURS },
 	{ "fm", "membench-srmem", "f_malloc", K_OURS },
 	{ "qm", "membench-srmem", "q_malloc", K_OURS },
+	{ "tlsf-lock", "membench-srmem", "tlsf, global lock only", K_LOCKED },
+	{ "fm-lock", "membench-srmem", "f_malloc, global lock only", K_LOCKED },
+	{ "qm-lock", "membench-srmem", "q_malloc, global lock only", K_LOCKED },
 	{ "glibc", "membench-glibc", "glibc malloc", K_SYS },
 	{ "jemalloc", "membench-jemalloc", "jemalloc", K_SYS },
 	{ "mimalloc", "membench-mimalloc", "mimalloc", K_SYS },
@@ -108,18 +111,29 @@ static void describe_w6(char *buf, size_t len, double scale)
 		"free a random half (never scaled)");
 }
 
-const struct workload_def workload_defs[6] = {
+static void describe_w6s(char *buf, size_t len, double scale)
+{
+	(void)scale;
+	snprintf(buf, len, "W6 on a 64 MiB shm pool through shm_* (per-process "
+		"caches included; never scaled)");
+}
+
+const struct workload_def workload_defs[7] = {
 	{ "w1", "same-size", K_OURS | K_SYS | K_HARNESS, 1, { 1 },
 		describe_w1, table_w1 },
 	{ "w2", "sip-mix", K_OURS | K_SYS | K_HARNESS, 1, { 1 },
 		describe_w2, table_w2 },
-	{ "w3", "shm-scale", K_OURS | K_SYS | K_HARNESS, 4, { 1, 2, 4, 8 },
+	{ "w3", "shm-scale", K_OURS | K_LOCKED | K_SYS | K_HARNESS, 4,
+		{ 1, 2, 4, 8 },
 		describe_w3, table_w3 },
-	{ "w4", "handoff", K_OURS, 2, { 1, 2 }, describe_w4, table_w4 },
+	{ "w4", "handoff", K_OURS | K_LOCKED, 2, { 1, 2 }, describe_w4,
+		table_w4 },
 	{ "w5", "latency", K_OURS | K_SYS, 1, { 1 }, describe_w5, table_w5 },
 	{ "w6", "fill", K_OURS, 1, { 1 }, describe_w6, table_w6 },
+	{ "w6s", "fill-shm", K_OURS | K_LOCKED, 1, { 1 }, describe_w6s,
+		table_w6 },
 };
-#define NWORKLOADS 6
+#define NWORKLOADS 7
 
 /* --- options -------------------------------------------------------------- */
 
@@ -193,8 +207,9 @@ static void usage(void)
 		"[--runs N] [--scale F]\n                [--seed S] "
 		"[--timeout SEC] [--json]\n       membench --list\n"
 		"allocators: fm qm tlsf glibc jemalloc mimalloc tcmalloc\n"
+		"            fm-lock qm-lock tlsf-lock (shm caches off)\n"
 		"workloads: w1 same-size, w2 sip-mix, w3 shm-scale, w4 handoff, "
-		"w5 latency, w6 fill\n", stderr);
+		"w5 latency, w6 fill,\n           w6s fill-shm\n", stderr);
 	exit(2);
 }
 

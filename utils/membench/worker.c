@@ -111,6 +111,7 @@ static const struct {
 	{ "w4", "handoff", w4_handoff },
 	{ "w5", "latency", w5_latency },
 	{ "w6", "fill", w6_fill },
+	{ "w6s", "fill-shm", w6_fill_shm },
 };
 #define NWORKLOADS (sizeof(workloads) / sizeof(workloads[0]))
 

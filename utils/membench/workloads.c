@@ -526,10 +526,9 @@ static void w6_free_half(const struct bench_alloc *a, struct w6 *f,
 	f->n = keep;
 }
 
-int w6_fill(const struct bench_params *bp)
+static int w6_run(const struct bench_params *bp, const struct bench_alloc *a)
 {
-	const struct bench_alloc *a = bp->a;
-	if (a->init(bp->name, W6_POOL) < 0)
+	if (!a || a->init(bp->name, W6_POOL) < 0)
 		return -1;
 	struct w6 f = { .cap = W6_POOL / 16 };
 	f.p = bench_map(f.cap * sizeof(void *), 0);
@@ -547,4 +546,16 @@ int w6_fill(const struct bench_params *bp)
 	bench_metric("utilisation_min", lo);
 	bench_metric("rounds", W6_ROUNDS);
 	return 0;
+}
+
+int w6_fill(const struct bench_params *bp)
+{
+	return w6_run(bp, bp->a);
+}
+
+/* The same fill on the shared pool: what the per-process caches cost in
+ * usable memory (a new workload, so W6 keeps its definition). */
+int w6_fill_shm(const struct bench_params *bp)
+{
+	return w6_run(bp, bp->shared);
 }
