@@ -118,22 +118,23 @@ static void *park_fresh(void *payload)
 
 /* --- slot lists (slot lock held) ----------------------------------------- */
 
-static uint64_t usable_of(struct mem_pool *pool, void *user)
+/* Parked bytes are counted by class (usable size rounded down to 16), so
+ * that pushing and popping never read a fragment's header. */
+static inline uint64_t class_bytes(unsigned c)
 {
-	return pool->be->usable_size(pool->st, dbg_payload(user));
+	return 16 * (uint64_t)c;
 }
 
-static void push(struct mem_pool *pool, struct cache_slot *s, unsigned c,
-		void *user)
+static void push(struct cache_slot *s, unsigned c, void *user)
 {
 	*link_of(user) = s->cls[c].head;
 	s->cls[c].head = user;
 	s->cls[c].count++;
 	s->blocks++;
-	s->bytes += usable_of(pool, user);
+	s->bytes += class_bytes(c);
 }
 
-static void *pop(struct mem_pool *pool, struct cache_slot *s, unsigned c)
+static void *pop(struct cache_slot *s, unsigned c)
 {
 	void *user = s->cls[c].head;
 	if (!user)
@@ -141,16 +142,15 @@ static void *pop(struct mem_pool *pool, struct cache_slot *s, unsigned c)
 	s->cls[c].head = *link_of(user);
 	s->cls[c].count--;
 	s->blocks--;
-	s->bytes -= usable_of(pool, user);
+	s->bytes -= class_bytes(c);
 	return user;
 }
 
 /* Move the first n fragments of list c onto chain; returns the chain. */
-static void *detach(struct mem_pool *pool, struct cache_slot *s, unsigned c,
-		uint32_t n, void *chain)
+static void *detach(struct cache_slot *s, unsigned c, uint32_t n, void *chain)
 {
 	while (n-- && s->cls[c].head) {
-		void *user = pop(pool, s, c);
+		void *user = pop(s, c);
 		*link_of(user) = chain;
 		chain = user;
 	}
@@ -175,7 +175,7 @@ static size_t flush(struct mem_pool *pool, void *chain)
 
 /* The slot of a process that died holding its lock: lists are sound (a
  * push or pop is two stores, each leaving a list), counters may not be. */
-static void slot_repair(struct mem_pool *pool, struct cache_slot *s)
+static void slot_repair(struct cache_slot *s)
 {
 	s->blocks = s->bytes = 0;
 	for (unsigned c = 0; c < CACHE_CLASSES; c++) {
@@ -183,15 +183,15 @@ static void slot_repair(struct mem_pool *pool, struct cache_slot *s)
 		for (void *u = s->cls[c].head; u; u = *link_of(u)) {
 			s->cls[c].count++;
 			s->blocks++;
-			s->bytes += usable_of(pool, u);
+			s->bytes += class_bytes(c);
 		}
 	}
 }
 
-static void slot_lock(struct mem_pool *pool, struct cache_slot *s)
+static void slot_lock(struct cache_slot *s)
 {
 	if (mem_lock_get(&s->lock))
-		slot_repair(pool, s);
+		slot_repair(s);
 }
 
 /* Empty a whole slot (its lock taken here); optionally free the slot. */
@@ -199,10 +199,10 @@ static size_t slot_drain(struct mem_pool *pool, struct cache_slot *s,
 		int release_slot)
 {
 	size_t n = 0;
-	slot_lock(pool, s);
+	slot_lock(s);
 	void *chains[CACHE_CLASSES];
 	for (unsigned c = 0; c < CACHE_CLASSES; c++)
-		chains[c] = detach(pool, s, c, UINT32_MAX, NULL);
+		chains[c] = detach(s, c, UINT32_MAX, NULL);
 	if (release_slot)
 		__atomic_store_n(&s->pid, 0, __ATOMIC_RELEASE);
 	mem_lock_release(&s->lock);
@@ -318,9 +318,9 @@ static void *refill(struct mem_pool *pool, struct cache_slot *s, unsigned c)
 	}
 	mem_pool_unlock(pool);
 	if (got > 1) {
-		slot_lock(pool, s);
+		slot_lock(s);
 		for (unsigned i = 1; i < got; i++)
-			push(pool, s, c, batch[i]);
+			push(s, c, batch[i]);
 		mem_lock_release(&s->lock);
 	}
 	return got ? batch[0] : NULL;
@@ -338,8 +338,8 @@ void *cache_malloc(struct mem_pool *pool, size_t size,
 	struct cache_slot *s = slot_get(pool);
 	if (!s)
 		return NULL;
-	slot_lock(pool, s);
-	void *user = pop(pool, s, c);
+	slot_lock(s);
+	void *user = pop(s, c);
 	mem_lock_release(&s->lock);
 	if (!user && !(user = refill(pool, s, c)))
 		return NULL;
@@ -348,13 +348,22 @@ void *cache_malloc(struct mem_pool *pool, size_t size,
 
 /* The class a fragment parks in, or -1 when it cannot be cached: outside
  * the pool (the locked path reports it), too big, or too small to hold the
- * parked mark and the link.  Reads only p's own size word. */
+ * parked mark and the link.  *usable is a lower bound of its usable bytes.
+ * With MEMDBG a live record gives the size (its line is read anyway for
+ * the tag), and the backend's header is not touched; a record that is not
+ * live goes to the cache path's own report.  Otherwise the backend says. */
 static int park_class(struct mem_pool *pool, void *p, uint64_t *usable)
 {
 	if (!mem_pool_contains(pool, (char *)p - DBG_HEAD) ||
 	    (uintptr_t)p % MEM_ALIGN)
 		return -1;
-	*usable = usable_of(pool, p);
+#if MEMDBG
+	if (dbg_state(p) != DBG_LIVE)
+		return 1;   /* any class: mem_used_fragment() will report it */
+	*usable = (dbg_hdr(p)->req + DBG_EXTRA) & ~(uint64_t)15; /* <= real */
+#else
+	*usable = pool->be->usable_size(pool->st, dbg_payload(p));
+#endif
 	if (*usable / 16 >= CACHE_CLASSES || *usable < DBG_HEAD + 16)
 		return -1;
 	return (int)(*usable / 16);
@@ -368,10 +377,10 @@ static void *over_budget(struct mem_pool *pool, struct cache_slot *s,
 {
 	uint64_t limit = pool->cache->limit;
 	if (s->bytes > limit)
-		chain = detach(pool, s, c, UINT32_MAX, chain);
+		chain = detach(s, c, UINT32_MAX, chain);
 	for (unsigned k = 0; s->bytes > limit && k < CACHE_CLASSES; k++) {
 		s->evict = (s->evict + 1) % CACHE_CLASSES;
-		chain = detach(pool, s, s->evict, UINT32_MAX, chain);
+		chain = detach(s, s->evict, UINT32_MAX, chain);
 	}
 	return chain;
 }
@@ -382,11 +391,11 @@ static void park_checked(struct mem_pool *pool, struct cache_slot *s,
 {
 	park(p, site);
 	track_free(p, usable - DBG_HEAD);
-	slot_lock(pool, s);
-	push(pool, s, c, p);
+	slot_lock(s);
+	push(s, c, p);
 	void *chain = NULL;
 	if (s->cls[c].count > s->cls[c].max)
-		chain = detach(pool, s, c, s->cls[c].count / 2, NULL);
+		chain = detach(s, c, s->cls[c].count / 2, NULL);
 	chain = over_budget(pool, s, c, chain);
 	mem_lock_release(&s->lock);
 	flush(pool, chain);
@@ -399,7 +408,7 @@ int cache_free(struct mem_pool *pool, void *p, const struct mem_site *site)
 	struct cache_slot *s = c < 0 ? NULL : slot_get(pool);
 	if (!s)
 		return 0;
-	if (mem_used_fragment(pool, "free", p, site))
+	if (mem_used_fragment(pool, "free", p, site, 1))
 		park_checked(pool, s, p, (unsigned)c, usable, site);
 	return 1;
 }
@@ -419,7 +428,7 @@ void *cache_realloc(struct mem_pool *pool, void *p, size_t size,
 	    !(s = slot_get(pool)))
 		return NULL;
 	*done = 1;
-	if (!mem_used_fragment(pool, "realloc", p, site))
+	if (!mem_used_fragment(pool, "realloc", p, site, 1))
 		return NULL;
 	size_t old = mem_user_size(pool, p);
 	if (need <= usable && 2 * need >= usable) {

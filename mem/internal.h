@@ -36,7 +36,7 @@ int mem_pool_setup(struct mem_pool *pool, const char *name, char *heap,
 /* Is p a used fragment of pool?  If not, report it (op names the call,
  * site the caller) and return 0; mem_safety applies. */
 int mem_used_fragment(struct mem_pool *pool, const char *op, void *p,
-		const struct mem_site *site);
+		const struct mem_site *site, int trust_record);
 /* Bytes the caller may use at p (what it asked for, with MEMDBG). */
 size_t mem_user_size(struct mem_pool *pool, void *p);
 enum mem_bad { BAD_OUTSIDE, BAD_MIDDLE, BAD_DOUBLE, BAD_OVERFLOW };
@@ -51,6 +51,21 @@ void mem_pool_unlock(struct mem_pool *pool);
 /* --- status.c ----------------------------------------------------------- */
 /* mem_check() without the lock (the caller holds it). */
 int mem_check_unsafe(struct mem_pool *pool);
+/* A site's module as reports name it (a record without one is "core"). */
+static inline const char *mem_site_mod(const struct mem_site *s)
+{
+	return s->mod ? s->mod : "core";
+}
+
+/* --- dump.c ------------------------------------------------------------- */
+/* The calling process is the main one: its exit and SIGUSR1 summaries
+ * include shm (shm_init() calls it; else mem_summary_install()). */
+void mem_summary_set_main(void);
+
+/* --- scratch.c ---------------------------------------------------------- */
+/* Zeroed memory of its own mapping for diagnostic results (NULL logged). */
+void *mem_scratch_alloc(size_t len);
+void mem_scratch_free(void *p);
 
 /* --- cache.c ------------------------------------------------------------ */
 int cache_is_parked(const void *user);
