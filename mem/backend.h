@@ -35,7 +35,16 @@
  *     keeps what the common layer left there (MEMDBG free-site records).
  *   - check() visits every block and verifies every invariant it keeps,
  *     calling problem() once per violation and returning their count;
- *   - walk() visits every block in address order, free ones included.
+ *   - walk() visits every block in address order, free ones included;
+ *   - walk_from() does the same in pieces, so that a caller can let go of
+ *     the pool's lock between them: it visits at most max blocks, starting
+ *     at the block whose payload is *from (NULL: the first block), and
+ *     leaves in *from the payload of the next block to visit (NULL: none
+ *     left).  *from is NULL, what the previous call left there with the
+ *     heap unchanged since, or a payload block_state() has just accepted.
+ *     walk() is walk_from() from the start with no limit.  Both return
+ *     0, what fn returned when it stopped them (non-zero), or -1 at a
+ *     block whose size is corrupt (*from is then NULL; check() says more).
  */
 #ifndef SRMEM_BACKEND_H
 #define SRMEM_BACKEND_H
@@ -80,6 +89,8 @@ struct mem_backend {
 	void (*info)(void *st, struct mem_info *mi);
 	int (*check)(void *st, mem_problem_fn problem, void *arg);
 	int (*walk)(void *st, mem_block_fn fn, void *arg);
+	int (*walk_from)(void *st, void **from, uint64_t max, mem_block_fn fn,
+			void *arg);
 };
 
 extern const struct mem_backend mem_tlsf_backend;

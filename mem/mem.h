@@ -79,20 +79,6 @@ struct mem_info {
 
 struct mem_pool;
 
-/* One fragment as the walker reports it (see mem_walk). */
-struct mem_frag {
-	const void *addr;               /* what the caller got (or would get) */
-	uint64_t size;                  /* usable bytes at addr */
-	uint64_t req_size;              /* bytes asked for; 0 if unknown/free */
-	int used;
-	int cached;                     /* free, but parked in a process cache */
-	const struct mem_site *alloc;   /* MEMDBG: who allocated it, or NULL */
-	const struct mem_site *freed;   /* MEMDBG: who freed it last, or NULL */
-};
-
-/* Return non-zero to stop the walk. */
-typedef int (*mem_walk_fn)(const struct mem_frag *frag, void *arg);
-
 /* --- settings: set before pkg_init()/shm_init() ------------------------ */
 extern int mem_safety;      /* 1 report bad frees and go on, 0 abort */
 extern int mem_join;        /* 1 join free neighbours at once (f_malloc) */
@@ -104,6 +90,9 @@ extern int shm_huge_pages;  /* 1 ask for transparent huge pages for shm */
  * most shm calls skip the global lock (0: no caches; default 512 KiB; the
  * build switch SHM_CACHE=0 removes them).  Parked bytes count as used. */
 extern size_t shm_cache_size;
+/* Fragments a diagnostic scan (mem_scan) copies per hold of a pool's lock
+ * (default 256; doc/DIAGNOSTICS.md has the hold times it gives). */
+extern unsigned mem_scan_chunk;
 
 /* Where reports go.  Default: stderr, "srmem: LEVEL: text".  Levels follow
  * syslog: 2 critical, 3 error, 4 warning, 6 info, 7 debug. */
@@ -128,16 +117,6 @@ void mem_free_unsafe(struct mem_pool *pool, void *p, const struct mem_site *s);
 void mem_pool_info(struct mem_pool *pool, struct mem_info *mi);
 uint64_t mem_pool_available(struct mem_pool *pool);
 size_t mem_usable_size(struct mem_pool *pool, const void *p);
-/* Verify every invariant of the heap; report problems through the log and
- * return their number (0: healthy). */
-int mem_check(struct mem_pool *pool);
-/* Call fn for every fragment in address order.  The pool is locked while it
- * runs; fn must not allocate from the same pool. */
-int mem_walk(struct mem_pool *pool, mem_walk_fn fn, void *arg);
-/* Log every fragment (filter: NULL, or a file or module name to match). */
-void mem_status(struct mem_pool *pool, const char *filter);
-/* Log per-call-site totals (count and bytes), largest first. */
-void mem_sums(struct mem_pool *pool);
 const char *mem_pool_backend(struct mem_pool *pool);
 int mem_pool_contains(struct mem_pool *pool, const void *p);
 
@@ -146,6 +125,127 @@ int mem_pool_contains(struct mem_pool *pool, const void *p);
 const char *const *mem_backend_names(void);
 const char *mem_build_info(void);
 const char *mem_default_backend(void);
+
+/* --- diagnostics: the heap as data ---------------------------------------
+ * The walker turns every fragment into a struct mem_frag; everything below
+ * is built on it, and only the last group writes to the log.  Results live
+ * in memory of their own (never the pool looked at): release them with the
+ * matching *_release().  doc/DIAGNOSTICS.md has the details and formats. */
+
+/* One fragment as the walker reports it. */
+struct mem_frag {
+	const void *addr;               /* what the caller got (or would get) */
+	uint64_t size;                  /* usable bytes at addr */
+	uint64_t req_size;              /* bytes asked for; 0 if unknown/free */
+	int used;
+	int cached;                     /* free, but parked in a process cache */
+	int broken;                     /* MEMDBG: record or end canary hit */
+	/* MEMDBG: who allocated it and who freed it, or NULL.  A free
+	 * fragment made of several joined ones names its first piece's. */
+	const struct mem_site *alloc;
+	const struct mem_site *freed;
+};
+
+/* Return non-zero to stop the walk. */
+typedef int (*mem_walk_fn)(const struct mem_frag *frag, void *arg);
+
+/* Verify every invariant of the heap; report problems through the log and
+ * return their number (0: healthy).  Holds the lock for the whole heap. */
+int mem_check(struct mem_pool *pool);
+/* Call fn for every fragment in address order, all under the pool's lock:
+ * an exact picture, for tests and tools; fn must not use the pool. */
+int mem_walk(struct mem_pool *pool, mem_walk_fn fn, void *arg);
+
+/* What a scan cost the pool's lock. */
+struct mem_scan_stats {
+	uint64_t frags;                 /* fragments seen (before filter) */
+	uint64_t sections;              /* times the lock was taken */
+	uint64_t max_hold_ns;           /* longest hold */
+	uint64_t total_hold_ns;
+	uint64_t resyncs;               /* resume points changed meanwhile */
+	int result;                     /* what mem_scan() returned */
+};
+
+/* The walk for live servers: fragments are copied mem_scan_chunk at a time
+ * under the lock, and fn runs with the lock released (it may even use the
+ * pool).  Each chunk is exact; between chunks other processes go on, so a
+ * fragment that changes meanwhile is seen before or after, or not at all.
+ * filter: NULL for every fragment, else only used fragments whose call
+ * site's file contains it or whose module is it.  stats may be NULL.
+ * Returns 0, what fn returned to stop it, -1 (heap corrupt: mem_check()
+ * tells) or -2 (lost its way too often: the heap changed too fast to
+ * follow, or damage makes the backend refuse blocks). */
+int mem_scan(struct mem_pool *pool, const char *filter, mem_walk_fn fn,
+		void *arg, struct mem_scan_stats *stats);
+
+/* Used fragments of one call site.  file == NULL: no call site known
+ * (MEMDBG=0, or a caller built without it): all such fragments in one row. */
+struct mem_site_sum {
+	const char *file, *func, *mod;
+	unsigned line;
+	uint64_t count;                 /* used fragments */
+	uint64_t bytes;                 /* asked for (usable if unknown) */
+	uint64_t usable;                /* usable bytes */
+};
+
+/* The same per module (mod == NULL: no call site), with its sites. */
+struct mem_mod_sum {
+	const char *mod;
+	uint64_t count, bytes, usable;
+	size_t nsites;
+	const size_t *sites;            /* in mem_sums_data.sites, largest 1st */
+};
+
+struct mem_sums_data {
+	const char *pool, *backend;     /* "pkg"/"shm", "tlsf_malloc"... */
+	int sites_known;                /* the library records call sites */
+	uint64_t count, bytes, usable;  /* every row together */
+	size_t nsites, nmods;
+	struct mem_site_sum *sites;     /* largest bytes first */
+	struct mem_mod_sum *mods;       /* largest bytes first */
+	struct mem_scan_stats scan;
+};
+
+/* Per-call-site and per-module totals of the used fragments (cached ones
+ * are not used).  mod: NULL or "all", else only that module's sites.
+ * NULL when no scratch memory could be had (logged). */
+struct mem_sums_data *mem_sums_get(struct mem_pool *pool, const char *mod);
+void mem_sums_release(struct mem_sums_data *d);
+
+/* Counts and extremes of one scan.  A min_* / max_* / first_broken entry
+ * is valid when its count is non-zero; sizes are usable bytes. */
+struct mem_report_data {
+	const char *pool, *backend;
+	struct mem_info info;           /* mem_pool_info() before the scan */
+	uint64_t used_frags, free_frags, cached_frags, broken_frags;
+	uint64_t used_bytes, free_bytes, cached_bytes;
+	uint64_t asked_bytes;           /* MEMDBG: asked for by used fragments */
+	struct mem_frag min_used, max_used, min_free, max_free, first_broken;
+	struct mem_scan_stats scan;
+};
+
+/* 0, or what mem_scan() returned (the data then covers what was seen). */
+int mem_report_get(struct mem_pool *pool, struct mem_report_data *r);
+
+/* Log forms of the above, at level info (formats in doc/DIAGNOSTICS.md). */
+/* Every fragment (filter: as mem_scan). */
+void mem_status(struct mem_pool *pool, const char *filter);
+/* Per-call-site totals, largest first. */
+void mem_sums(struct mem_pool *pool);
+/* Per-module totals and each module's sites (mod: NULL/"all", or one). */
+void mem_mod_sums(struct mem_pool *pool, const char *mod);
+/* Counts, totals, smallest and largest fragments, overflows. */
+void mem_report(struct mem_pool *pool);
+
+/* mem_summary at exit and on SIGUSR1: call mem_summary_install() once in
+ * the main process (the one that calls shm_init()), before fork.  At exit
+ * every process logs its pkg parts; only the main one the shm parts.
+ * SIGUSR1 only sets a flag (formatting is not async-signal-safe): the
+ * program's main loop calls mem_summary_poll(), which dumps if it was set
+ * and returns 1 then.  mem_summary_dump() dumps now. */
+void mem_summary_install(void);
+int mem_summary_poll(void);
+void mem_summary_dump(void);
 
 /* --- pkg: private memory ------------------------------------------------ */
 extern struct mem_pool *mem_pkg_pool;
@@ -163,6 +263,7 @@ void pkg_destroy(void);
 #define pkg_check()           mem_check(mem_pkg_pool)
 #define pkg_status()          mem_status(mem_pkg_pool, NULL)
 #define pkg_sums()            mem_sums(mem_pkg_pool)
+#define pkg_report()          mem_report(mem_pkg_pool)
 
 /* --- shm: shared memory ------------------------------------------------- */
 extern struct mem_pool *mem_shm_pool;
@@ -193,5 +294,6 @@ size_t shm_cache_reclaim(void);
 #define shm_check()           mem_check(mem_shm_pool)
 #define shm_status()          mem_status(mem_shm_pool, NULL)
 #define shm_sums()            mem_sums(mem_shm_pool)
+#define shm_report()          mem_report(mem_shm_pool)
 
 #endif /* SRMEM_MEM_H */

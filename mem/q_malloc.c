@@ -50,7 +50,7 @@
  *
  * Costs: malloc O(1) below QM_EXACT_MAX, else one list scan at most plus a
  * bit scan of 8 words; free and resize O(1); block_state O(1) and safe on
- * any pointer into the region; check() O(fragments).
+ * any pointer into the region; check() O(fragments); walk_from() O(max).
  *
  * Corruption: the backend cannot report (no logging here), so it refuses to
  * make things worse and leaves the evidence to check(): it joins, unlinks
@@ -622,24 +622,34 @@ static void qm_info(void *vst, struct mem_info *mi)
 
 /* Visits fragments in address order; returns what fn returned to stop the
  * walk, -1 if a broken header made the rest unreachable, else 0. */
-static int qm_walk(void *vst, mem_block_fn fn, void *arg)
+static int qm_walk_from(void *vst, void **from, uint64_t max, mem_block_fn fn,
+		void *arg)
 {
 	const struct qm_state *st = vst;
-	const struct qm_hdr *h;
-	int r;
+	const struct qm_hdr *h = *from ? qm_of_payload(*from) : st->first;
+	int r = 0;
 
-	for (h = st->first; h != st->end; h = qm_next_phys(h)) {
+	for (; h != st->end && max && !r; max--) {
 		struct mem_block b;
 
-		if (!qm_hdr_sane(st, h))
+		if (!qm_hdr_sane(st, h)) {
+			*from = NULL;
 			return -1;
+		}
 		b = (struct mem_block){ qm_payload(h), qm_usable(h),
 			!qm_is_free(h) };
 		r = fn(&b, arg);
-		if (r)
-			return r;
+		h = qm_next_phys(h);
 	}
-	return 0;
+	*from = h == st->end ? NULL : qm_payload(h);
+	return r;
+}
+
+static int qm_walk(void *vst, mem_block_fn fn, void *arg)
+{
+	void *from = NULL;
+
+	return qm_walk_from(vst, &from, UINT64_MAX, fn, arg);
 }
 
 /* --- check -------------------------------------------------------------- */
@@ -797,4 +807,5 @@ const struct mem_backend mem_qm_backend = {
 	.info = qm_info,
 	.check = qm_check,
 	.walk = qm_walk,
+	.walk_from = qm_walk_from,
 };

@@ -1,57 +1,148 @@
 /*
- * status.c - the heap as data: walk, check, status dumps and per-call-site
- * sums, the same for every backend.  Backends only visit blocks
- * (backend.h walk/check); this file turns a block into a struct mem_frag
- * (decoding the MEMDBG record) and formats at the edge, through mem_log().
+ * status.c - the heap as data: the walker, the checker and the scan, the
+ * same for every backend.  Backends only visit blocks (backend.h walk,
+ * walk_from, check); this file turns a block into a struct mem_frag by
+ * decoding the MEMDBG record (debug.h) or, without it, the shm caches'
+ * parked mark.  Nothing here formats: summary.c sums, dump.c logs.
  *
- * Sums use a fixed open-addressed table in a private mapping, never the
- * pool being walked; sites beyond its capacity are counted under one
- * "other sites" row, so the totals stay exact.
+ *   mem_walk   one pass under the pool's lock: an exact picture, the lock
+ *              held O(fragments) (tests, tools, a quiet pool);
+ *   mem_check  the backend's invariants, then every used fragment's record
+ *              (tag, end canary), under the lock: a check needs the whole
+ *              heap at one instant;
+ *   mem_scan   the walk for a live server, in chunks.
+ *
+ * The scan.  Under the lock, walk_from() copies at most mem_scan_chunk
+ * fragments into a buffer of scratch memory; the lock is let go; then the
+ * filter and the caller's function run on the copies.  The next chunk goes
+ * on at the block after the last one copied, if that still is a block:
+ * meanwhile another process may have merged it into its predecessor or
+ * reallocated the whole area.  block_state() - the check free() relies on -
+ * decides.  When the resume point is gone, the scan goes back to the newest
+ * of the last SCAN_ANCHORS blocks it visited that still is one and skips
+ * what lies below the lost point (the floor); when none is, it starts again
+ * from the first block, skipping the same way.  Skipped blocks have a
+ * budget of their own (one chunk), so a chunk still copies something when
+ * the way back is long.  A resume point lost again before the scan got past
+ * the floor is a stall: SCAN_STALLS of them, or SCAN_RESTARTS restarts,
+ * end the scan with -2 rather than chase a heap that changes faster than
+ * it is read (or one whose damage makes block_state() refuse a block the
+ * walk can pass: then mem_check() has more to say).
+ *   What a scan sees: every chunk is exact; the whole is in address order
+ *   and never overlaps, but it is not one instant.
+ *   Bound: a hold of the lock visits mem_scan_chunk blocks, 2 x that at
+ *   most after a lost resume point, plus at most SCAN_ANCHORS + 1
+ *   block_state() calls, each O(1); the figures are in doc/DIAGNOSTICS.md.
+ *   A pkg pool has no lock: the same code, one owner.
+ *
+ * Races with the shm caches.  A cache parks and unparks fragments that the
+ * heap calls used, rewriting their records under the cache's own lock, not
+ * the global one; a scan may meet a record mid-change.  Call-site fields
+ * are only ever site pointers or NULL, except the free site at user+0,
+ * which is user data again once the fragment is handed out: it is kept
+ * only if the tag still says "freed" after it was read.  An end canary is
+ * believed broken only if the size asked for read the same on both sides
+ * of the check (a cache resizes in place).
  */
-#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+#include <time.h>
 
 #include "debug.h"
 #include "internal.h"
 
-/* --- walking ------------------------------------------------------------- */
+unsigned mem_scan_chunk = 256;
+
+#define SCAN_ANCHORS 16
+#define SCAN_STALLS 64
+#define SCAN_RESTARTS 8
+#define SCAN_FALLBACK 32        /* chunk on the stack if no scratch memory */
+
+/* --- one block as a fragment --------------------------------------------- */
+
+static inline void read_fence(void)
+{
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+}
+
+#if MEMDBG
+enum rec { REC_LIVE, REC_OVERRUN, REC_PARKED, REC_BROKEN };
+
+/* What the record of a block the backend calls used says. */
+static enum rec used_record(const void *user, uint64_t usable)
+{
+	const volatile struct dbg_hdr *h = dbg_hdr(user);
+	if (usable < DBG_EXTRA)
+		return REC_BROKEN;
+	int ds = dbg_state(user);
+	if (ds != DBG_LIVE)
+		return ds == DBG_DEAD ? REC_PARKED : REC_BROKEN;
+	uint64_t req = h->req;
+	if (req > usable - DBG_EXTRA)
+		return REC_BROKEN;
+	int ok = dbg_canary_ok(user);
+	read_fence();
+	return ok || h->req != req ? REC_LIVE : REC_OVERRUN;
+}
+
+/* Sites of a freed (or parked) fragment; none if it was reused meanwhile. */
+static void frag_freed(struct mem_frag *f, const void *user)
+{
+	f->alloc = dbg_hdr(user)->alloc;
+	f->freed = dbg_free_site(user);
+	read_fence();
+	if (dbg_state(user) != DBG_DEAD)
+		f->alloc = f->freed = NULL;
+}
+
+static void frag_record(struct mem_pool *pool, struct mem_frag *f,
+		uint64_t usable)
+{
+	const void *user = f->addr;
+	(void)pool;
+	if (!f->used) {
+		if (usable >= DBG_EXTRA && dbg_state(user) == DBG_DEAD)
+			frag_freed(f, user);
+		return;
+	}
+	enum rec r = used_record(user, usable);
+	f->broken = r == REC_OVERRUN || r == REC_BROKEN;
+	if (r == REC_PARKED) {
+		f->used = 0;
+		f->cached = 1;
+		frag_freed(f, user);
+	} else if (r != REC_BROKEN) {
+		f->req_size = dbg_hdr(user)->req;
+		f->alloc = dbg_hdr(user)->alloc;
+	}
+}
+#else
+static void frag_record(struct mem_pool *pool, struct mem_frag *f,
+		uint64_t usable)
+{
+	if (pool->cache && f->used && usable >= 16 && cache_is_parked(f->addr)) {
+		f->cached = 1;
+		f->used = 0;
+	}
+}
+#endif
+
+static void frag_of_block(struct mem_pool *pool, const struct mem_block *b,
+		struct mem_frag *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->addr = dbg_user(b->payload);
+	f->used = b->used;
+	f->size = b->size > DBG_EXTRA ? b->size - DBG_EXTRA : 0;
+	frag_record(pool, f, b->size);
+}
+
+/* --- the exact walk ------------------------------------------------------ */
 
 struct walk_ctx {
 	struct mem_pool *pool;
 	mem_walk_fn fn;
 	void *arg;
 };
-
-static void frag_of_block(struct mem_pool *pool, const struct mem_block *b,
-		struct mem_frag *f)
-{
-	void *user = dbg_user(b->payload);
-	memset(f, 0, sizeof(*f));
-	f->addr = user;
-	f->used = b->used;
-	f->size = b->size > DBG_EXTRA ? b->size - DBG_EXTRA : 0;
-#if MEMDBG
-	(void)pool;
-	if (b->size < DBG_EXTRA)
-		return;
-	int ds = dbg_state(user);
-	if (b->used && ds == DBG_LIVE) {
-		f->req_size = dbg_hdr(user)->req;
-		f->alloc = dbg_hdr(user)->alloc;
-	} else if (ds == DBG_DEAD) {
-		f->alloc = dbg_hdr(user)->alloc;
-		f->freed = dbg_free_site(user);
-		f->cached = b->used;  /* used to the heap: parked in a cache */
-		f->used = 0;
-	}
-#else
-	if (pool->cache && b->used && b->size >= 16 && cache_is_parked(user)) {
-		f->cached = 1;
-		f->used = 0;
-	}
-#endif
-}
 
 static int walk_block(const struct mem_block *b, void *arg)
 {
@@ -61,16 +152,11 @@ static int walk_block(const struct mem_block *b, void *arg)
 	return w->fn(&f, w->arg);
 }
 
-static int walk_unsafe(struct mem_pool *pool, mem_walk_fn fn, void *arg)
-{
-	struct walk_ctx w = { pool, fn, arg };
-	return pool->be->walk(pool->st, walk_block, &w);
-}
-
 int mem_walk(struct mem_pool *pool, mem_walk_fn fn, void *arg)
 {
+	struct walk_ctx w = { pool, fn, arg };
 	mem_pool_lock(pool);
-	int rc = walk_unsafe(pool, fn, arg);
+	int rc = pool->be->walk(pool->st, walk_block, &w);
 	mem_pool_unlock(pool);
 	return rc;
 }
@@ -96,20 +182,17 @@ static int check_record(const struct mem_block *b, void *arg)
 	struct check_ctx *c = arg;
 	void *user = dbg_user(b->payload);
 	char site[256];
-	if (!b->used || (b->size >= DBG_EXTRA && dbg_state(user) == DBG_DEAD))
-		return 0;   /* free, or parked in a per-process cache */
-	if (b->size < DBG_EXTRA || dbg_state(user) != DBG_LIVE) {
+	enum rec r = b->used ? used_record(user, b->size) : REC_LIVE;
+	if (r == REC_BROKEN)
 		mem_log(MEM_L_ERR, "%s: heap check: used fragment %p has a "
 			"broken debug record", c->pool->name, user);
-		c->problems++;
-	} else if (!dbg_canary_ok(user)) {
+	else if (r == REC_OVERRUN)
 		mem_log(MEM_L_ERR, "%s: heap check: write past the end of "
 			"fragment %p (%llu bytes) allocated at %s",
 			c->pool->name, user,
 			(unsigned long long)dbg_hdr(user)->req,
 			mem_site_str(dbg_hdr(user)->alloc, site, sizeof(site)));
-		c->problems++;
-	}
+	c->problems += r == REC_BROKEN || r == REC_OVERRUN;
 	return 0;
 }
 #endif
@@ -133,113 +216,134 @@ int mem_check(struct mem_pool *pool)
 	return n;
 }
 
-/* --- status dump --------------------------------------------------------- */
+/* --- the scan ------------------------------------------------------------ */
 
-struct status_ctx {
+struct scan {
 	struct mem_pool *pool;
-	const char *filter;
-	unsigned long n;
+	struct mem_frag *buf;           /* this chunk's fragments */
+	size_t n, cap;
+	void *cursor;                   /* payload to go on from; NULL: first */
+	int done;
+	const char *floor;              /* skip blocks whose payload is below */
+	void *anchor[SCAN_ANCHORS];     /* payloads of the last blocks visited */
+	uint64_t visits;
+	unsigned stalls, restarts;
+	struct mem_scan_stats st;
 };
 
-static int site_matches(const struct mem_site *s, const char *filter)
+static uint64_t now_ns(void)
 {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Copy one block, or skip it (below the floor: seen already); stop the
+ * walk when the chunk is full. */
+static int scan_block(const struct mem_block *b, void *arg)
+{
+	struct scan *s = arg;
+	s->anchor[s->visits++ % SCAN_ANCHORS] = b->payload;
+	if ((const char *)b->payload < s->floor)
+		return 0;
+	frag_of_block(s->pool, b, &s->buf[s->n++]);
+	return s->n == s->cap;
+}
+
+static int still_a_block(struct mem_pool *pool, void *payload)
+{
+	return pool->be->block_state(pool->st, payload) != MEM_BLOCK_BAD;
+}
+
+/* The newest block visited that still is one, or NULL. */
+static void *scan_anchor(const struct scan *s)
+{
+	for (unsigned i = 0; i < SCAN_ANCHORS && i < s->visits; i++) {
+		void *a = s->anchor[(s->visits - 1 - i) % SCAN_ANCHORS];
+		if (still_a_block(s->pool, a))
+			return a;
+	}
+	return NULL;
+}
+
+/* Under the lock: make the cursor a block to go on from (see the top). */
+static int scan_resume(struct scan *s)
+{
+	if (!s->cursor || still_a_block(s->pool, s->cursor))
+		return 0;
+	s->st.resyncs++;
+	if ((const char *)s->cursor > s->floor)
+		s->floor = s->cursor;
+	else if (++s->stalls > SCAN_STALLS)
+		return -2;
+	s->cursor = scan_anchor(s);
+	return !s->cursor && ++s->restarts > SCAN_RESTARTS ? -2 : 0;
+}
+
+/* One hold of the lock: copy the next chunk into s->buf. */
+static int scan_chunk(struct scan *s)
+{
+	struct mem_pool *pool = s->pool;
+	mem_pool_lock(pool);
+	uint64_t t0 = now_ns();
+	s->n = 0;
+	int rc = scan_resume(s);
+	if (!rc)    /* 1: the chunk is full */
+		rc = pool->be->walk_from(pool->st, &s->cursor, 2 * s->cap,
+				scan_block, s) == -1 ? -1 : 0;
+	s->done = rc || !s->cursor;
+	uint64_t held = now_ns() - t0;
+	mem_pool_unlock(pool);
+	s->st.sections++;
+	s->st.total_hold_ns += held;
+	if (held > s->st.max_hold_ns)
+		s->st.max_hold_ns = held;
+	s->st.frags += s->n;
+	return rc;
+}
+
+static int frag_matches(const struct mem_frag *f, const char *filter)
+{
+	const struct mem_site *s = f->alloc;
 	if (!filter)
 		return 1;
-	return s && ((s->file && strstr(s->file, filter)) ||
-		(s->mod && !strcmp(s->mod, filter)));
+	return f->used && s && ((s->file && strstr(s->file, filter)) ||
+		!strcmp(mem_site_mod(s), filter));
 }
 
-static int status_frag(const struct mem_frag *f, void *arg)
+static int scan_deliver(const struct scan *s, const char *filter,
+		mem_walk_fn fn, void *arg)
 {
-	struct status_ctx *c = arg;
-	char site[256];
-	c->n++;
-	if (!site_matches(f->alloc, c->filter) || (c->filter && !f->used))
-		return 0;
-	mem_log(MEM_L_INFO, "%s: %6lu. %p %s %llu bytes (asked %llu) "
-		"allocated at %s", c->pool->name, c->n, f->addr,
-		f->used ? "used" : "free", (unsigned long long)f->size,
-		(unsigned long long)f->req_size,
-		mem_site_str(f->alloc, site, sizeof(site)));
+	for (size_t i = 0; i < s->n; i++) {
+		const struct mem_frag *f = &s->buf[i];
+		int rc = frag_matches(f, filter) ? fn(f, arg) : 0;
+		if (rc)
+			return rc;
+	}
 	return 0;
 }
 
-void mem_status(struct mem_pool *pool, const char *filter)
+int mem_scan(struct mem_pool *pool, const char *filter, mem_walk_fn fn,
+		void *arg, struct mem_scan_stats *stats)
 {
-	struct status_ctx c = { pool, filter, 0 };
-	struct mem_info mi;
-	mem_pool_info(pool, &mi);
-	mem_log(MEM_L_INFO, "%s: status (%s): total %llu, used %llu, "
-		"real_used %llu, free %llu, free fragments %llu", pool->name,
-		pool->be->long_name, (unsigned long long)mi.total_size,
-		(unsigned long long)mi.used_size,
-		(unsigned long long)mi.real_used,
-		(unsigned long long)mi.free_size,
-		(unsigned long long)mi.total_frags);
-	mem_walk(pool, status_frag, &c);
-}
-
-/* --- per-call-site sums -------------------------------------------------- */
-
-#define SUMS_SLOTS 4096u /* power of two */
-
-struct sum_row {
-	const struct mem_site *site;
-	uint64_t count, bytes;
-};
-
-struct sums_ctx {
-	struct sum_row *rows;   /* SUMS_SLOTS + 1: the last is "other" */
-	uint64_t used;
-};
-
-static int sums_frag(const struct mem_frag *f, void *arg)
-{
-	struct sums_ctx *c = arg;
-	if (!f->used)
-		return 0;
-	uintptr_t h = ((uintptr_t)f->alloc >> 4) * 0x9e3779b97f4a7c15ull;
-	struct sum_row *row = &c->rows[SUMS_SLOTS];
-	for (unsigned i = 0; i < 64; i++) {
-		struct sum_row *r = &c->rows[(h + i) & (SUMS_SLOTS - 1)];
-		if (r->count == 0 || r->site == f->alloc) {
-			row = r;
-			break;
-		}
+	struct mem_frag small[SCAN_FALLBACK];
+	struct scan s = { .pool = pool, .cap = mem_scan_chunk ? mem_scan_chunk :
+		1 };
+	int rc;
+	s.buf = mem_scratch_alloc(s.cap * sizeof(*s.buf));
+	if (!s.buf) {
+		s.buf = small;
+		s.cap = SCAN_FALLBACK;
 	}
-	if (row->count == 0)
-		c->used++;
-	row->site = row == &c->rows[SUMS_SLOTS] ? NULL : f->alloc;
-	row->count++;
-	row->bytes += f->req_size ? f->req_size : f->size;
-	return 0;
-}
-
-static int by_bytes_desc(const void *a, const void *b)
-{
-	const struct sum_row *x = a, *y = b;
-	return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : 0;
-}
-
-void mem_sums(struct mem_pool *pool)
-{
-	size_t len = (SUMS_SLOTS + 1) * sizeof(struct sum_row);
-	struct sums_ctx c = { mmap(NULL, len, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), 0 };
-	char site[256];
-	if (c.rows == MAP_FAILED) {
-		mem_log(MEM_L_ERR, "%s: sums: no scratch memory", pool->name);
-		return;
-	}
-	mem_walk(pool, sums_frag, &c);
-	qsort(c.rows, SUMS_SLOTS + 1, sizeof(*c.rows), by_bytes_desc);
-	mem_log(MEM_L_INFO, "%s: summary of used fragments by call site "
-		"(%s):", pool->name, MEMDBG ? "count, bytes asked" :
-		"MEMDBG=0: no call sites");
-	for (size_t i = 0; i <= SUMS_SLOTS && c.rows[i].count; i++)
-		mem_log(MEM_L_INFO, "%s: %8llu x %10llu bytes  %s", pool->name,
-			(unsigned long long)c.rows[i].count,
-			(unsigned long long)c.rows[i].bytes,
-			mem_site_str(c.rows[i].site, site, sizeof(site)));
-	munmap(c.rows, len);
+	do {
+		rc = scan_chunk(&s);
+		int stop = scan_deliver(&s, filter, fn, arg);
+		rc = stop ? stop : rc;
+	} while (!rc && !s.done);
+	if (s.buf != small)
+		mem_scratch_free(s.buf);
+	s.st.result = rc;
+	if (stats)
+		*stats = s.st;
+	return rc;
 }

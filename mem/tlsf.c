@@ -85,7 +85,8 @@
  * fail a request of n bytes while a free block of n to about n + n/32 bytes
  * exists (it lives in the class just below the rounded one).  The control
  * structure takes about 10 KiB; sizes up to 2^48 bytes are indexed.
- * block_state is O(1); check and walk are O(blocks + lists).
+ * block_state is O(1); check and walk are O(blocks + lists); walk_from
+ * is O(max).
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -783,27 +784,37 @@ static int tlsf_check(void *st, mem_problem_fn problem, void *arg)
 }
 
 /* Stops with -1 at a block whose size is corrupt (check() says more). */
-static int tlsf_walk(void *st, mem_block_fn fn, void *arg)
+static int tlsf_walk_from(void *st, void **from, uint64_t max,
+		mem_block_fn fn, void *arg)
 {
 	const struct tlsf *t = st;
+	const struct block *b = *from ? block_from_payload(*from) : t->first;
+	int rc = 0;
 
-	for (const struct block *b = t->first; b != t->sentinel;
-			b = block_next(b)) {
+	for (; b != t->sentinel && max && !rc; max--) {
 		struct mem_block mb;
-		int rc;
 
-		if (!size_sane(t, b))
+		if (!size_sane(t, b)) {
+			*from = NULL;
 			return -1;
+		}
 		mb = (struct mem_block){
 			.payload = block_payload(b),
 			.size = block_usable(b),
 			.used = !block_is_free(b),
 		};
 		rc = fn(&mb, arg);
-		if (rc)
-			return rc;
+		b = block_next(b);
 	}
-	return 0;
+	*from = b == t->sentinel ? NULL : block_payload(b);
+	return rc;
+}
+
+static int tlsf_walk(void *st, mem_block_fn fn, void *arg)
+{
+	void *from = NULL;
+
+	return tlsf_walk_from(st, &from, UINT64_MAX, fn, arg);
 }
 
 const struct mem_backend mem_tlsf_backend = {
@@ -818,4 +829,5 @@ const struct mem_backend mem_tlsf_backend = {
 	.info = tlsf_info,
 	.check = tlsf_check,
 	.walk = tlsf_walk,
+	.walk_from = tlsf_walk_from,
 };
