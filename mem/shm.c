@@ -97,6 +97,7 @@ int shm_init(size_t size, const char *backend)
 	h->pool.cache = cache;
 	shm_head = h;
 	mem_shm_pool = &h->pool;
+	mem_summary_set_main();   /* this process logs the shm summary */
 	return 0;
 }
 

@@ -25,7 +25,7 @@ make -s all >/dev/null
 expect_backend f_malloc
 make -s MEMMNG=1 cfg && make -s all >/dev/null && expect_backend q_malloc
 make -s cfg && make -s all >/dev/null && expect_backend tlsf_malloc
-make -s cfg-show | grep 'defaults' >/dev/null
+make -s cfg-show | grep 'MEMMNG=2 (tlsf) MEMDBG=1 LOCK=futex' >/dev/null
 
 for bad in MEMMNG=7 MEMDBG=2 LOCK=spin SAN=tsan; do
 	if make -s $bad all > out.txt 2>&1; then echo "$bad accepted"; exit 1; fi
