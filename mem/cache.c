@@ -10,15 +10,19 @@
  * with no shared write at all.
  *
  * How.  Each process claims a slot in the segment.  A slot holds one LIFO
- * list per exact 16-byte class of backend usable size, up to 4 KiB.
+ * list per class of backend usable size: exact 16-byte classes below
+ * 4 KiB, then 8 classes per doubling up to 256 KiB.
  *   free    a checked fragment of class c goes on this process's list c,
  *           marked as parked (MEMDBG: tag "freed" with the free site;
  *           otherwise a cookie).  A list over its bound, or a slot over
  *           its byte budget, sends half of that list back to the heap in one
  *           global-lock section.
  *   malloc  pop list c; on a miss take the global lock once and cut a batch
- *           of fragments of class c.  Requests above 4 KiB go straight to
- *           the heap.
+ *           of fragments of class c.  A big request takes the head of its
+ *           own class if it is large enough, else the head of the next
+ *           class (which always is: waste under 2/8 of the size); a big
+ *           miss cuts exactly the request from the heap, no batch.
+ *           Requests of 256 KiB and more go straight to the heap.
  * Any fragment can be parked by any process: a fragment allocated by one
  * process and freed by another simply joins the freeing process's cache,
  * and is reused or returned to the heap from there.
@@ -48,12 +52,22 @@
 #include "internal.h"
 #include "track.h"
 
-#define CACHE_MAX_USABLE ((uint64_t)CACHE_CLASSES * 16)
-#define CACHE_CLASS_BYTES (16u << 10) /* what one list may hold, about */
-#define CACHE_BATCH 16
+#define CACHE_EXACT_MAX ((uint64_t)CACHE_EXACT * 16)   /* 4 KiB */
+#define CACHE_MAX_USABLE (CACHE_EXACT_MAX << CACHE_BIG_DOUBLINGS) /* 256 KiB */
+#define CACHE_CLASS_BYTES (8u << 10) /* what one list may hold, about */
+#define CACHE_BATCH 32
 #define PARKED_COOKIE 0x5352ca5ed0c0ffeeull
 
-size_t shm_cache_size = 512u << 10;
+size_t shm_cache_size = SHM_CACHE_AUTO;
+
+size_t cache_limit(size_t pool_size)
+{
+	size_t limit = pool_size / 64;
+	if (shm_cache_size != SHM_CACHE_AUTO)
+		return shm_cache_size;
+	return limit < (256u << 10) ? 256u << 10 :
+		limit > (8u << 20) ? 8u << 20 : limit;
+}
 
 /* This process's slot: valid while my_pid is still our pid (a forked
  * child must claim its own) and my_cache is still the segment's cache. */
@@ -118,11 +132,46 @@ static void *park_fresh(void *payload)
 
 /* --- slot lists (slot lock held) ----------------------------------------- */
 
-/* Parked bytes are counted by class (usable size rounded down to 16), so
- * that pushing and popping never read a fragment's header. */
-static inline uint64_t class_bytes(unsigned c)
+/* --- classes ------------------------------------------------------------- */
+
+/* The smallest usable size of class c. */
+static inline uint64_t class_low(unsigned c)
 {
-	return 16 * (uint64_t)c;
+	if (c < CACHE_EXACT)
+		return 16 * (uint64_t)c;
+	unsigned d = (c - CACHE_EXACT) / CACHE_BIG_STEPS;
+	unsigned j = (c - CACHE_EXACT) % CACHE_BIG_STEPS;
+	return (CACHE_EXACT_MAX << d) + j * ((CACHE_EXACT_MAX / CACHE_BIG_STEPS) << d);
+}
+
+/* The class whose range holds u (class_low(c) <= u < class_low(c + 1)),
+ * or -1 beyond the last class. */
+static int class_floor(uint64_t u)
+{
+	if (u < CACHE_EXACT_MAX)
+		return (int)(u / 16);
+	if (u >= CACHE_MAX_USABLE)
+		return -1;
+	unsigned d = 63 - (unsigned)__builtin_clzll(u / CACHE_EXACT_MAX);
+	uint64_t j = (u - (CACHE_EXACT_MAX << d)) /
+		((CACHE_EXACT_MAX / CACHE_BIG_STEPS) << d);
+	return (int)(CACHE_EXACT + d * CACHE_BIG_STEPS + j);
+}
+
+/* A big parked fragment carries its usable size at user + 16, so that a
+ * request can be matched to it without reading the backend's header;
+ * exact classes need no size (any fragment of class c fits). */
+static inline uint64_t *big_size_of(void *user)
+{
+	return (uint64_t *)((char *)user + 16);
+}
+
+/* Parked bytes are counted by class for exact classes and by the size
+ * kept at park time for big ones: pushing and popping never read a
+ * fragment's header. */
+static inline uint64_t parked_size(unsigned c, void *user)
+{
+	return c < CACHE_EXACT ? class_low(c) : *big_size_of(user);
 }
 
 static void push(struct cache_slot *s, unsigned c, void *user)
@@ -131,7 +180,7 @@ static void push(struct cache_slot *s, unsigned c, void *user)
 	s->cls[c].head = user;
 	s->cls[c].count++;
 	s->blocks++;
-	s->bytes += class_bytes(c);
+	s->bytes += parked_size(c, user);
 }
 
 static void *pop(struct cache_slot *s, unsigned c)
@@ -142,8 +191,18 @@ static void *pop(struct cache_slot *s, unsigned c)
 	s->cls[c].head = *link_of(user);
 	s->cls[c].count--;
 	s->blocks--;
-	s->bytes -= class_bytes(c);
+	s->bytes -= parked_size(c, user);
 	return user;
+}
+
+/* A big request of need bytes: the head of its own class if that one is
+ * large enough, else the head of the next class, which always is. */
+static void *pop_big(struct cache_slot *s, unsigned c, uint64_t need)
+{
+	void *head = s->cls[c].head;
+	if (head && *big_size_of(head) >= need)
+		return pop(s, c);
+	return c + 1 < CACHE_CLASSES ? pop(s, c + 1) : NULL;
 }
 
 /* Move the first n fragments of list c onto chain; returns the chain. */
@@ -183,7 +242,7 @@ static void slot_repair(struct cache_slot *s)
 		for (void *u = s->cls[c].head; u; u = *link_of(u)) {
 			s->cls[c].count++;
 			s->blocks++;
-			s->bytes += class_bytes(c);
+			s->bytes += parked_size(c, u);
 		}
 	}
 }
@@ -228,7 +287,7 @@ void cache_init(struct mem_cache *c, size_t limit)
 	for (unsigned i = 0; i < CACHE_SLOTS; i++) {
 		mem_lock_init(&c->slot[i].lock);
 		for (unsigned k = 1; k < CACHE_CLASSES; k++) {
-			uint32_t max = CACHE_CLASS_BYTES / (16 * k);
+			uint32_t max = CACHE_CLASS_BYTES / class_low(k);
 			c->slot[i].cls[k].max = max < 4 ? 4 : max > 64 ? 64 : max;
 		}
 	}
@@ -304,14 +363,14 @@ void cache_totals(struct mem_pool *pool, uint64_t *bytes, uint64_t *blocks)
 static void *refill(struct mem_pool *pool, struct cache_slot *s, unsigned c)
 {
 	void *batch[CACHE_BATCH];
-	unsigned want = s->cls[c].max / 4, got = 0;
+	unsigned want = s->cls[c].max / 2, got = 0;
 	uint64_t room = pool->cache->limit > s->bytes ?
-		(pool->cache->limit - s->bytes) / (16 * c) : 0;
+		(pool->cache->limit - s->bytes) / class_low(c) : 0;
 	want = want > room + 1 ? (unsigned)room + 1 : want;   /* the budget */
 	want = want < 1 ? 1 : want > CACHE_BATCH ? CACHE_BATCH : want;
 	mem_pool_lock(pool);
 	while (got < want) {
-		void *payload = pool->be->malloc(pool->st, 16 * c);
+		void *payload = pool->be->malloc(pool->st, class_low(c));
 		if (!payload)
 			break;
 		batch[got++] = park_fresh(payload);
@@ -329,19 +388,24 @@ static void *refill(struct mem_pool *pool, struct cache_slot *s, unsigned c)
 void *cache_malloc(struct mem_pool *pool, size_t size,
 		const struct mem_site *site)
 {
-	if (size > CACHE_MAX_USABLE)   /* before any sum can wrap */
+	if (size >= CACHE_MAX_USABLE)   /* before any sum can wrap */
 		return NULL;
 	uint64_t need = (uint64_t)(size ? size : 1) + DBG_EXTRA;
-	unsigned c = (unsigned)((need + 15) / 16);
-	if (need > CACHE_MAX_USABLE || c >= CACHE_CLASSES)
-		return NULL;
-	struct cache_slot *s = slot_get(pool);
+	unsigned exact = (unsigned)((need + 15) / 16);
+	/* an exact class holds only what fits; past them, the class of need
+	 * (at least the first big class) and the one after it */
+	int c = exact < CACHE_EXACT ? (int)exact :
+		class_floor(need > CACHE_EXACT_MAX ? need : CACHE_EXACT_MAX);
+	struct cache_slot *s = c < 0 ? NULL : slot_get(pool);
 	if (!s)
 		return NULL;
 	slot_lock(s);
-	void *user = pop(s, c);
+	void *user = c < CACHE_EXACT ? pop(s, (unsigned)c) :
+		pop_big(s, (unsigned)c, need);
 	mem_lock_release(&s->lock);
-	if (!user && !(user = refill(pool, s, c)))
+	/* Only exact classes are refilled: a big miss takes the locked path,
+	 * which cuts exactly what was asked for. */
+	if (!user && (c >= CACHE_EXACT || !(user = refill(pool, s, (unsigned)c))))
 		return NULL;
 	return unpark(user, size, site);
 }
@@ -364,9 +428,9 @@ static int park_class(struct mem_pool *pool, void *p, uint64_t *usable)
 #else
 	*usable = pool->be->usable_size(pool->st, dbg_payload(p));
 #endif
-	if (*usable / 16 >= CACHE_CLASSES || *usable < DBG_HEAD + 16)
+	if (*usable < DBG_HEAD + 16)
 		return -1;
-	return (int)(*usable / 16);
+	return class_floor(*usable);
 }
 
 /* Over its byte budget, a slot gives back class c, then whole classes
@@ -390,12 +454,14 @@ static void park_checked(struct mem_pool *pool, struct cache_slot *s,
 		void *p, unsigned c, uint64_t usable, const struct mem_site *site)
 {
 	park(p, site);
+	if (c >= CACHE_EXACT)
+		*big_size_of(p) = usable;
 	track_free(p, usable - DBG_HEAD);
 	slot_lock(s);
 	push(s, c, p);
 	void *chain = NULL;
 	if (s->cls[c].count > s->cls[c].max)
-		chain = detach(s, c, s->cls[c].count / 2, NULL);
+		chain = detach(s, c, s->cls[c].count - s->cls[c].max / 2, NULL);
 	chain = over_budget(pool, s, c, chain);
 	mem_lock_release(&s->lock);
 	flush(pool, chain);
@@ -424,9 +490,10 @@ void *cache_realloc(struct mem_pool *pool, void *p, size_t size,
 	int c = park_class(pool, p, &usable);
 	struct cache_slot *s;
 	*done = 0;
-	if (c < 0 || size > CACHE_MAX_USABLE || need > CACHE_MAX_USABLE ||
+	if (c < 0 || c >= CACHE_EXACT || size >= CACHE_EXACT_MAX ||
+	    need >= CACHE_EXACT_MAX ||
 	    !(s = slot_get(pool)))
-		return NULL;
+		return NULL;   /* big fragments: the locked path resizes in place */
 	*done = 1;
 	if (!mem_used_fragment(pool, "realloc", p, site, 1))
 		return NULL;

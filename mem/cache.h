@@ -10,8 +10,12 @@
 
 #include "lock.h"
 
-/* Exact 16-byte classes of backend usable size, up to CACHE_MAX_USABLE. */
-#define CACHE_CLASSES 256
+/* Classes of usable size: exact 16-byte classes below 4 KiB, then 8 per
+ * doubling up to 256 KiB. */
+#define CACHE_EXACT 256
+#define CACHE_BIG_STEPS 8
+#define CACHE_BIG_DOUBLINGS 6
+#define CACHE_CLASSES (CACHE_EXACT + CACHE_BIG_STEPS * CACHE_BIG_DOUBLINGS)
 #define CACHE_SLOTS 64
 
 struct mem_pool;
@@ -42,6 +46,8 @@ struct mem_cache {
 	struct cache_slot slot[CACHE_SLOTS];
 };
 
+/* The byte budget of one process for a pool of pool_size bytes. */
+size_t cache_limit(size_t pool_size);
 /* Bytes to reserve in the segment for the cache. */
 size_t cache_size(void);
 void cache_init(struct mem_cache *c, size_t limit);

@@ -87,8 +87,10 @@ extern int shm_force_alloc; /* 1 touch every page of shm at init */
 extern int shm_mlock;       /* 1 mlock() the shm segment */
 extern int shm_huge_pages;  /* 1 ask for transparent huge pages for shm */
 /* Bytes of small freed fragments each process may keep for itself, so that
- * most shm calls skip the global lock (0: no caches; default 512 KiB; the
- * build switch SHM_CACHE=0 removes them).  Parked bytes count as used. */
+ * most shm calls skip the global lock.  SHM_CACHE_AUTO (the default): 1/64
+ * of the shm size, within 256 KiB..8 MiB; 0: no caches (the build switch
+ * SHM_CACHE=0 removes them altogether).  Parked bytes count as used. */
+#define SHM_CACHE_AUTO ((size_t)-1)
 extern size_t shm_cache_size;
 /* Fragments a diagnostic scan (mem_scan) copies per hold of a pool's lock
  * (default 256; doc/DIAGNOSTICS.md has the hold times it gives). */

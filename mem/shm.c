@@ -15,6 +15,7 @@
  *   | struct shm_head | struct mem_cache (slots) | backend heap ...       |
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
@@ -30,12 +31,18 @@ struct mem_pool *mem_shm_pool;
 
 #define SHM_MAGIC 0x5352534d53484d31ull /* "SRSMSHM1" */
 
+/* The pool struct is read by every call of every process and written only
+ * at init; the lock word is written by every locked call.  Sharing a cache
+ * line would make each lock handover invalidate every reader's copy of the
+ * pool, so the lock gets a line of its own. */
 struct shm_head {
 	uint64_t magic;
 	size_t size;            /* of the whole mapping */
-	struct mem_lock lock;
 	struct mem_pool pool;
+	_Alignas(64) struct mem_lock lock;
 };
+_Static_assert(offsetof(struct shm_head, lock) % 64 == 0 &&
+		sizeof(struct shm_head) % 64 == 0, "the lock owns its line");
 
 #ifndef SHM_CACHE
 #define SHM_CACHE 1
@@ -85,7 +92,7 @@ int shm_init(size_t size, const char *backend)
 	struct mem_cache *cache = NULL;
 	if (SHM_CACHE && shm_cache_size && size > 4 * (SHM_HEAD + cache_size())) {
 		cache = (struct mem_cache *)heap;
-		cache_init(cache, shm_cache_size);
+		cache_init(cache, cache_limit(size));
 		heap += (cache_size() + 63) & ~(size_t)63;
 	}
 	if (mem_lock_init(&h->lock) < 0 ||

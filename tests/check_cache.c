@@ -51,7 +51,7 @@ static void finish(void)
 {
 	ck_assert_int_eq(shm_check(), 0);
 	shm_destroy();
-	shm_cache_size = 512u << 10;
+	shm_cache_size = SHM_CACHE_AUTO;
 }
 
 struct walk_count {
@@ -281,6 +281,31 @@ START_TEST(test_small_realloc)
 }
 END_TEST
 
+/* Sizes around every kind of class edge, each freed into the cache and
+ * asked for again, filled to the last byte: a class that hands out a
+ * fragment too small shows as a broken heap or canary. */
+START_TEST(test_class_edges)
+{
+	static const size_t base[] = { 16, 1024, 4096, 5120, 8192, 65536,
+		196608, 262144 };
+	start(_i, 4u << 20);
+	for (size_t b = 0; b < sizeof(base) / sizeof(base[0]); b++) {
+		for (size_t n = base[b] - 64; n <= base[b] + 64; n += 8) {
+			char *p = shm_malloc(n), *q;
+			ck_assert_ptr_nonnull(p);
+			memset(p, 0xa5, n);
+			shm_free(p);
+			q = shm_malloc(n + 8);       /* may take p's fragment */
+			ck_assert_ptr_nonnull(q);
+			memset(q, 0x5a, n + 8);
+			T_ASSERT(shm_check() == 0, "heap broken at size %zu", n);
+			shm_free(q);
+		}
+	}
+	finish();
+}
+END_TEST
+
 Suite *cache_suite(void)
 {
 	Suite *s = suite_create("shm_cache");
@@ -293,6 +318,7 @@ Suite *cache_suite(void)
 		{ "cross_process_free", test_cross_process_free },
 		{ "double_free_parked", test_double_free_parked },
 		{ "small_realloc", test_small_realloc },
+		{ "class_edges", test_class_edges },
 	};
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		TCase *tc = tcase_create(cases[k].name);
