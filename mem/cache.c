@@ -225,7 +225,7 @@ static size_t flush(struct mem_pool *pool, void *chain)
 	mem_pool_lock(pool);
 	for (; chain; n++) {
 		void *next = *link_of(chain);
-		pool->be->free(pool->st, dbg_payload(chain));
+		POOL_BE(pool)->free(pool->st, dbg_payload(chain));
 		chain = next;
 	}
 	mem_pool_unlock(pool);
@@ -370,7 +370,7 @@ static void *refill(struct mem_pool *pool, struct cache_slot *s, unsigned c)
 	want = want < 1 ? 1 : want > CACHE_BATCH ? CACHE_BATCH : want;
 	mem_pool_lock(pool);
 	while (got < want) {
-		void *payload = pool->be->malloc(pool->st, class_low(c));
+		void *payload = POOL_BE(pool)->malloc(pool->st, class_low(c));
 		if (!payload)
 			break;
 		batch[got++] = park_fresh(payload);
@@ -426,7 +426,7 @@ static int park_class(struct mem_pool *pool, void *p, uint64_t *usable)
 		return 1;   /* any class: mem_used_fragment() will report it */
 	*usable = (dbg_hdr(p)->req + DBG_EXTRA) & ~(uint64_t)15; /* <= real */
 #else
-	*usable = pool->be->usable_size(pool->st, dbg_payload(p));
+	*usable = POOL_BE(pool)->usable_size(pool->st, dbg_payload(p));
 #endif
 	if (*usable < DBG_HEAD + 16)
 		return -1;

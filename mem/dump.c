@@ -81,7 +81,7 @@ void mem_status(struct mem_pool *pool, const char *filter)
 	mem_pool_info(pool, &mi);
 	mem_log(MEM_L_INFO, "%s: status (%s): total %llu, used %llu, "
 		"real_used %llu, free %llu, free fragments %llu%s%s",
-		pool->name, pool->be->long_name, ULL(mi.total_size),
+		pool->name, POOL_BE(pool)->long_name, ULL(mi.total_size),
 		ULL(mi.used_size), ULL(mi.real_used), ULL(mi.free_size),
 		ULL(mi.total_frags), filter ? ", used ones matching " : "",
 		filter ? filter : "");

@@ -24,6 +24,23 @@ struct mem_pool {
 	struct mem_cache *cache; /* shm: per-process caches, or NULL */
 };
 
+/* The backend of a pool.  A measurement build (-DMEM_DIRECT=1, see
+ * utils/membench/indirection.sh) pins it to MEMMNG's table so that, with
+ * -flto, every backend call is a direct call; doc/PERFORMANCE.md gives what
+ * the indirection costs.  Such a build serves MEMMNG's backend only. */
+#if MEM_DIRECT
+#define POOL_BE(pool) ((void)(pool), MEM_DIRECT_TABLE)
+#if MEMMNG == 0
+#define MEM_DIRECT_TABLE (&mem_fm_backend)
+#elif MEMMNG == 1
+#define MEM_DIRECT_TABLE (&mem_qm_backend)
+#else
+#define MEM_DIRECT_TABLE (&mem_tlsf_backend)
+#endif
+#else
+#define POOL_BE(pool) ((pool)->be)
+#endif
+
 /* --- mem.c -------------------------------------------------------------- */
 /* Find a backend by its short or long name; NULL picks MEMMNG's.  Unknown
  * names are logged with the list of valid ones and return NULL. */

@@ -87,6 +87,13 @@ int mem_pool_setup(struct mem_pool *pool, const char *name, char *heap,
 	const struct mem_backend *be = mem_backend_find(backend);
 	if (!be)
 		return -1;
+#if MEM_DIRECT
+	if (be != MEM_DIRECT_TABLE) {
+		mem_log(MEM_L_ERR, "%s: this build serves %s only", name,
+			MEM_DIRECT_TABLE->long_name);
+		return -1;
+	}
+#endif
 	pool->be = be;
 	pool->lock = lock;
 	pool->start = heap;
@@ -191,7 +198,7 @@ int mem_used_fragment(struct mem_pool *pool, const char *op, void *p,
 	}
 #endif
 	int bs = MEMDBG && trust_record ? MEM_BLOCK_USED :
-		pool->be->block_state(pool->st, dbg_payload(p));
+		POOL_BE(pool)->block_state(pool->st, dbg_payload(p));
 	if (bs != MEM_BLOCK_USED) {
 		kind = bs == MEM_BLOCK_FREE ? BAD_DOUBLE : BAD_MIDDLE;
 		goto bad;
@@ -231,7 +238,7 @@ static void *alloc_core(struct mem_pool *pool, size_t size,
 {
 	size_t req = size ? size : 1; /* malloc(0): a unique minimum fragment */
 	void *payload = too_big(size) ? NULL :
-		pool->be->malloc(pool->st, req + DBG_EXTRA);
+		POOL_BE(pool)->malloc(pool->st, req + DBG_EXTRA);
 	if (!payload)
 		return NULL;
 	void *user = dbg_on_alloc(payload, req, site);
@@ -252,8 +259,8 @@ void *mem_malloc_unsafe(struct mem_pool *pool, size_t size,
 static void release(struct mem_pool *pool, void *p, const struct mem_site *site)
 {
 	dbg_on_free(p, site);
-	track_free(p, pool->be->usable_size(pool->st, dbg_payload(p)) - DBG_HEAD);
-	pool->be->free(pool->st, dbg_payload(p));
+	track_free(p, POOL_BE(pool)->usable_size(pool->st, dbg_payload(p)) - DBG_HEAD);
+	POOL_BE(pool)->free(pool->st, dbg_payload(p));
 }
 
 void mem_free_unsafe(struct mem_pool *pool, void *p, const struct mem_site *site)
@@ -268,7 +275,7 @@ size_t mem_user_size(struct mem_pool *pool, void *p)
 	(void)pool;
 	return dbg_hdr(p)->req;
 #else
-	return pool->be->usable_size(pool->st, p);
+	return POOL_BE(pool)->usable_size(pool->st, p);
 #endif
 }
 
@@ -291,7 +298,7 @@ static void *realloc_core(struct mem_pool *pool, void *p, size_t size,
 		return NULL;
 	size_t old = mem_user_size(pool, p);
 	void *q = NULL;
-	if (!too_big(size) && pool->be->resize(pool->st, dbg_payload(p),
+	if (!too_big(size) && POOL_BE(pool)->resize(pool->st, dbg_payload(p),
 				size + DBG_EXTRA) == 0) {
 		track_resize(p, old, size);
 		dbg_on_resize(p, size);
@@ -398,7 +405,7 @@ void mem_pool_info(struct mem_pool *pool, struct mem_info *mi)
 	if (pool->cache)
 		cache_reclaim_dead(pool);  /* a dead worker's cache is free */
 	pool_lock(pool);
-	pool->be->info(pool->st, mi);
+	POOL_BE(pool)->info(pool->st, mi);
 	pool_unlock(pool);
 }
 
@@ -422,7 +429,7 @@ size_t mem_usable_size(struct mem_pool *pool, const void *p)
 
 const char *mem_pool_backend(struct mem_pool *pool)
 {
-	return pool->be->long_name;
+	return POOL_BE(pool)->long_name;
 }
 
 int mem_pool_contains(struct mem_pool *pool, const void *p)

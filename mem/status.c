@@ -156,7 +156,7 @@ int mem_walk(struct mem_pool *pool, mem_walk_fn fn, void *arg)
 {
 	struct walk_ctx w = { pool, fn, arg };
 	mem_pool_lock(pool);
-	int rc = pool->be->walk(pool->st, walk_block, &w);
+	int rc = POOL_BE(pool)->walk(pool->st, walk_block, &w);
 	mem_pool_unlock(pool);
 	return rc;
 }
@@ -200,10 +200,10 @@ static int check_record(const struct mem_block *b, void *arg)
 int mem_check_unsafe(struct mem_pool *pool)
 {
 	struct check_ctx c = { pool, 0 };
-	c.problems = pool->be->check(pool->st, check_problem, &c);
+	c.problems = POOL_BE(pool)->check(pool->st, check_problem, &c);
 #if MEMDBG
 	if (!c.problems)    /* the walk trusts block sizes: only when sound */
-		pool->be->walk(pool->st, check_record, &c);
+		POOL_BE(pool)->walk(pool->st, check_record, &c);
 #endif
 	return c.problems;
 }
@@ -252,7 +252,7 @@ static int scan_block(const struct mem_block *b, void *arg)
 
 static int still_a_block(struct mem_pool *pool, void *payload)
 {
-	return pool->be->block_state(pool->st, payload) != MEM_BLOCK_BAD;
+	return POOL_BE(pool)->block_state(pool->st, payload) != MEM_BLOCK_BAD;
 }
 
 /* The newest block visited that still is one, or NULL. */
@@ -289,7 +289,7 @@ static int scan_chunk(struct scan *s)
 	s->n = 0;
 	int rc = scan_resume(s);
 	if (!rc)    /* 1: the chunk is full */
-		rc = pool->be->walk_from(pool->st, &s->cursor, 2 * s->cap,
+		rc = POOL_BE(pool)->walk_from(pool->st, &s->cursor, 2 * s->cap,
 				scan_block, s) == -1 ? -1 : 0;
 	s->done = rc || !s->cursor;
 	uint64_t held = now_ns() - t0;

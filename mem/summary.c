@@ -202,7 +202,7 @@ static struct mem_sums_data *sums_build(struct mem_pool *pool,
 	if (!d)
 		return NULL;
 	d->pool = pool->name;
-	d->backend = pool->be->long_name;
+	d->backend = POOL_BE(pool)->long_name;
 	d->sites_known = MEMDBG;
 	d->sites = (struct mem_site_sum *)(d + 1);
 	d->mods = (struct mem_mod_sum *)(d->sites + n);
@@ -269,7 +269,7 @@ int mem_report_get(struct mem_pool *pool, struct mem_report_data *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->pool = pool->name;
-	r->backend = pool->be->long_name;
+	r->backend = POOL_BE(pool)->long_name;
 	mem_pool_info(pool, &r->info);
 	return mem_scan(pool, NULL, report_frag, r, &r->scan);
 }
