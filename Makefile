@@ -109,7 +109,8 @@ bench bench-full:
 cfg:
 	@printf '%s\n' '# written by make cfg; edit with make VAR=value cfg' \
 	    'MEMMNG := $(MEMMNG)' 'MEMDBG := $(MEMDBG)' 'LOCK := $(LOCK)' \
-	    'SHM_CACHE := $(SHM_CACHE)' 'SAN := $(SAN)' > $(TOPDIR)/config.mak
+	    'SHM_CACHE := $(SHM_CACHE)' 'DIRECT := $(DIRECT)' 'SAN := $(SAN)' \
+	    > $(TOPDIR)/config.mak
 	@echo "saved to config.mak: MEMMNG=$(MEMMNG) ($(BACKEND_NAME)) MEMDBG=$(MEMDBG) LOCK=$(LOCK) SHM_CACHE=$(SHM_CACHE) SAN=$(SAN)"
 
 cfg-show:

@@ -418,6 +418,7 @@ void *cache_malloc(struct mem_pool *pool, size_t size,
  * live goes to the cache path's own report.  Otherwise the backend says. */
 static int park_class(struct mem_pool *pool, void *p, uint64_t *usable)
 {
+	*usable = 0;
 	if (!mem_pool_contains(pool, (char *)p - DBG_HEAD) ||
 	    (uintptr_t)p % MEM_ALIGN)
 		return -1;

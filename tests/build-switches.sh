@@ -27,7 +27,12 @@ make -s MEMMNG=1 cfg && make -s all >/dev/null && expect_backend q_malloc
 make -s cfg && make -s all >/dev/null && expect_backend tlsf_malloc
 make -s cfg-show | grep 'MEMMNG=2 (tlsf) MEMDBG=1 LOCK=futex' >/dev/null
 
-for bad in MEMMNG=7 MEMDBG=2 LOCK=spin SAN=tsan; do
+# DIRECT=1: the MEMMNG backend called directly; other backends refused
+make -s MEMMNG=0 DIRECT=1 all >/dev/null
+./build/m0-d1-futex-direct/tests/example | grep -q '(backend f_malloc)'
+rm -rf build
+
+for bad in MEMMNG=7 MEMDBG=2 LOCK=spin SAN=tsan SHM_CACHE=2 DIRECT=2; do
 	if make -s $bad all > out.txt 2>&1; then echo "$bad accepted"; exit 1; fi
 	grep -q "is not valid" out.txt || { cat out.txt; exit 1; }
 done
