@@ -25,7 +25,8 @@
  * breaks fcheck, and check() reports it.  The end sentinel is a used
  * header of size 0, so the last fragment never looks for a free successor.
  *
- * Free lists: QM_EXACT_MAX / 16 - 2 exact lists (usable 48, 64, ... 4096)
+ * Free lists: one exact list per 16 bytes of usable size from QM_MIN_USABLE
+ * to QM_EXACT_MAX
  * then four lists per power of two above; a bitmap of non-empty lists makes
  * "smallest list that can hold n" a bit scan.  An exact list holds only
  * fragments that fit, so small requests are O(1); a logarithmic list is
@@ -44,9 +45,10 @@
  *     free_size = total_size - real_used = full size of every free fragment.
  *
  * Overhead: 32 bytes per fragment (16 header + 16 footer); the smallest
- * fragment is 80 bytes (48 usable), because a free fragment must hold its
- * 16 bytes of links and leave payload + 16 .. + 40 (the common layer's
- * records of a freed block) clear of its footer.  The state is ~3.8 KiB.
+ * fragment is 48 bytes (16 usable: a free fragment's links), or with MEMDBG
+ * 80 bytes (48 usable), so that payload + 16 .. + 40 (the common layer's
+ * records of a freed block) stays clear of its footer.  The state is about
+ * 3.8 KiB.
  *
  * Costs: malloc O(1) below QM_EXACT_MAX, else one list scan at most plus a
  * bit scan of 8 words; free and resize O(1); block_state O(1) and safe on
@@ -94,8 +96,9 @@ _Static_assert(offsetof(struct qm_foot, check) == 0,
 		"an overflow must hit the footer guard first");
 _Static_assert(sizeof(struct qm_links) <= 16,
 		"links use only the first 16 payload bytes");
-_Static_assert(QM_MIN_USABLE >= 40 && QM_MIN_USABLE % MEM_ALIGN == 0,
-		"free footer must stay clear of the records at payload+16..+40");
+_Static_assert(QM_MIN_USABLE >= (MEMDBG ? 40 : 16) &&
+		QM_MIN_USABLE % MEM_ALIGN == 0,
+		"free footer must stay clear of the links and records");
 _Static_assert(QM_HDR_SIZE % MEM_ALIGN == 0 && QM_FOOT_SIZE % MEM_ALIGN == 0,
 		"tags keep payloads and fragment sizes 16-aligned");
 _Static_assert((QM_HDR_MAGIC & QM_FLAG_MASK & ~QM_FREE) != 0,
