@@ -164,42 +164,64 @@ static void title(const struct wl_result *r, const char *what)
 /* --- the tables ------------------------------------------------------------ */
 
 #define NCOLS(x) ((int)(sizeof(x) / sizeof(x[0])))
+#define MAX_COLS 12
+
+/* Fill one row's cells after the allocator's label. */
+typedef void (*cells_fn)(col_t *c, const struct wl_result *r, int a);
+
+/* Every per-allocator table has one shape: title, head, a row per
+ * allocator that ran, its label first. */
+static void table(const struct wl_result *r, const char *what, int ncols,
+		const char *const *h, cells_fn cells)
+{
+	title(r, what);
+	head(ncols, h);
+	for (int a = 0; a < NALLOCS; a++) {
+		col_t c[MAX_COLS];
+		if (!r->ran[a])
+			continue;
+		snprintf(c[0], COLW, "%s", alloc_defs[a].label);
+		cells(c + 1, r, a);
+		row(ncols, c);
+	}
+	printf("\n");
+}
+
+static void w1_cells(col_t *c, const struct wl_result *r, int a)
+{
+	fmt_median(c[0], r, a, 0, "alloc_ns", 1);
+	fmt_median(c[1], r, a, 0, "free_fifo_ns", 1);
+	fmt_median(c[2], r, a, 0, "free_lifo_ns", 1);
+	fmt_median(c[3], r, a, 0, "free_random_ns", 1);
+	fmt_spread(c[4], r, a, 0, "op_ns", 1);
+	fmt_ratio(c[5], r, a, 0, alloc_index("glibc"), 0, "op_ns");
+	fmt_ratio(c[6], r, a, 0, alloc_index("tlsf"), 0, "op_ns");
+}
 
 void table_w1(const struct wl_result *r)
 {
 	static const char *const h[] = { "allocator", "alloc ns", "free FIFO ns",
 		"free LIFO ns", "free random ns", "all ops ns", "/glibc", "/tlsf" };
-	int g = alloc_index("glibc"), t = alloc_index("tlsf");
-	title(r, "ns per op, median of runs; \"all ops\" = mean of the 3N "
-		"allocs and 3N frees, [min-max] over runs");
-	head(NCOLS(h), h);
-	for (int a = 0; a < NALLOCS; a++) {
-		col_t c[NCOLS(h)];
-		if (!r->ran[a])
-			continue;
-		snprintf(c[0], COLW, "%s", alloc_defs[a].label);
-		fmt_median(c[1], r, a, 0, "alloc_ns", 1);
-		fmt_median(c[2], r, a, 0, "free_fifo_ns", 1);
-		fmt_median(c[3], r, a, 0, "free_lifo_ns", 1);
-		fmt_median(c[4], r, a, 0, "free_random_ns", 1);
-		fmt_spread(c[5], r, a, 0, "op_ns", 1);
-		fmt_ratio(c[6], r, a, 0, g, 0, "op_ns");
-		fmt_ratio(c[7], r, a, 0, t, 0, "op_ns");
-		row(NCOLS(h), c);
-	}
-	printf("\n");
+	table(r, "ns per op, median of runs; \"all ops\" = mean of the 3N "
+		"allocs and 3N frees, [min-max] over runs", NCOLS(h), h,
+		w1_cells);
 }
 
-static void w2_memory(col_t *c, const struct wl_result *r, int a)
+static void w2_cells(col_t *c, const struct wl_result *r, int a)
 {
-	fmt_median(c[0], r, a, 0, "peak_req_bytes", 1 << 20);
-	fmt_median(c[1], r, a, 0, "peak_used_bytes", 1 << 20);
-	fmt_median(c[2], r, a, 0, "overhead", 1);
-	fmt_median(c[3], r, a, 0, "end_free_largest", 1 << 20);
-	fmt_median(c[4], r, a, 0, "end_free_total", 1 << 20);
+	fmt_spread(c[0], r, a, 0, "ns_per_op", 1);
+	fmt_ratio(c[1], r, a, 0, alloc_index("glibc"), 0, "ns_per_op");
+	fmt_ratio(c[2], r, a, 0, alloc_index("tlsf"), 0, "ns_per_op");
+	fmt_median(c[3], r, a, 0, "peak_req_bytes", 1 << 20);
+	fmt_median(c[4], r, a, 0, "peak_used_bytes", 1 << 20);
+	fmt_median(c[5], r, a, 0, "overhead", 1);
+	fmt_median(c[6], r, a, 0, "end_free_largest", 1 << 20);
+	fmt_median(c[7], r, a, 0, "end_free_total", 1 << 20);
 	if (alloc_defs[a].kind == K_HARNESS)
-		for (int k = 0; k < 5; k++)
+		for (int k = 3; k < 8; k++)
 			snprintf(c[k], COLW, "-");
+	snprintf(c[8], COLW, "%.63s", alloc_defs[a].kind == K_HARNESS ?
+		"-" : r->cell[a][0].used_src);
 }
 
 void table_w2(const struct wl_result *r)
@@ -207,25 +229,29 @@ void table_w2(const struct wl_result *r)
 	static const char *const h[] = { "allocator", "ns/op", "/glibc",
 		"/tlsf", "peak req MiB", "peak real_used MiB", "overhead",
 		"end largest free MiB", "end total free MiB", "real_used from" };
-	int g = alloc_index("glibc"), t = alloc_index("tlsf");
-	title(r, "ns/op median [min-max]; memory figures as each allocator "
+	table(r, "ns/op median [min-max]; memory figures as each allocator "
 		"accounts them (last column); overhead = peak real_used / peak "
-		"requested");
-	head(NCOLS(h), h);
-	for (int a = 0; a < NALLOCS; a++) {
-		col_t c[NCOLS(h)];
-		if (!r->ran[a])
-			continue;
-		snprintf(c[0], COLW, "%s", alloc_defs[a].label);
-		fmt_spread(c[1], r, a, 0, "ns_per_op", 1);
-		fmt_ratio(c[2], r, a, 0, g, 0, "ns_per_op");
-		fmt_ratio(c[3], r, a, 0, t, 0, "ns_per_op");
-		w2_memory(c + 4, r, a);
-		snprintf(c[9], COLW, "%.63s", alloc_defs[a].kind == K_HARNESS ?
-			"-" : r->cell[a][0].used_src);
-		row(NCOLS(h), c);
+		"requested", NCOLS(h), h, w2_cells);
+}
+
+static const char *w3_memory(int kind)
+{
+	switch (kind) {
+	case K_OURS: return "one shm pool, per-process caches";
+	case K_LOCKED: return "one shm pool, global lock only";
+	case K_SYS: return "own heap per process";
+	default: return "-";
 	}
-	printf("\n");
+}
+
+static void w3_cells(col_t *c, const struct wl_result *r, int a)
+{
+	fmt_spread(c[0], r, a, 0, "ops_per_s", 1e6);
+	for (int p = 1; p < 4; p++) {
+		fmt_spread(c[2 * p - 1], r, a, p, "ops_per_s", 1e6);
+		fmt_ratio(c[2 * p], r, a, p, a, 0, "ops_per_s");
+	}
+	snprintf(c[7], COLW, "%s", w3_memory(alloc_defs[a].kind));
 }
 
 void table_w3(const struct wl_result *r)
@@ -233,49 +259,29 @@ void table_w3(const struct wl_result *r)
 	static const char *const h[] = { "allocator", "P=1 Mops/s",
 		"P=2 Mops/s", "xP=1", "P=4 Mops/s", "xP=1", "P=8 Mops/s", "xP=1",
 		"memory" };
-	title(r, "aggregate Mops/s median [min-max]; xP=1 = throughput at P "
+	table(r, "aggregate Mops/s median [min-max]; xP=1 = throughput at P "
 		"over throughput at P=1; system allocators: each process its own "
-		"heap (no sharing, no lock: the upper bound)");
-	head(NCOLS(h), h);
-	for (int a = 0; a < NALLOCS; a++) {
-		col_t c[NCOLS(h)];
-		if (!r->ran[a])
-			continue;
-		snprintf(c[0], COLW, "%s", alloc_defs[a].label);
-		fmt_spread(c[1], r, a, 0, "ops_per_s", 1e6);
-		for (int p = 1; p < 4; p++) {
-			fmt_spread(c[2 * p], r, a, p, "ops_per_s", 1e6);
-			fmt_ratio(c[2 * p + 1], r, a, p, a, 0, "ops_per_s");
-		}
-		snprintf(c[8], COLW, "%s", alloc_defs[a].kind == K_OURS ?
-			"one shm pool, locked" : alloc_defs[a].kind == K_SYS ?
-			"own heap per process" : "-");
-		row(NCOLS(h), c);
-	}
-	printf("\n");
+		"heap (no sharing, no lock: the upper bound)", NCOLS(h), h,
+		w3_cells);
+}
+
+static void w4_cells(col_t *c, const struct wl_result *r, int a)
+{
+	int t = alloc_index("tlsf");
+	fmt_spread(c[0], r, a, 0, "msgs_per_s", 1e6);
+	fmt_spread(c[1], r, a, 1, "msgs_per_s", 1e6);
+	fmt_ratio(c[2], r, a, 0, t, 0, "msgs_per_s");
+	fmt_ratio(c[3], r, a, 1, t, 1, "msgs_per_s");
 }
 
 void table_w4(const struct wl_result *r)
 {
 	static const char *const h[] = { "allocator", "1+1 Mmsgs/s",
 		"2+2 Mmsgs/s", "1+1 vs tlsf", "2+2 vs tlsf" };
-	int t = alloc_index("tlsf");
-	title(r, "messages per second, median [min-max]; the producer writes "
+	table(r, "messages per second, median [min-max]; the producer writes "
 		"the first and last byte, the consumer checks the first; \"vs "
-		"tlsf\" = throughput over tlsf's (above 1 is faster)");
-	head(NCOLS(h), h);
-	for (int a = 0; a < NALLOCS; a++) {
-		col_t c[NCOLS(h)];
-		if (!r->ran[a])
-			continue;
-		snprintf(c[0], COLW, "%s", alloc_defs[a].label);
-		fmt_spread(c[1], r, a, 0, "msgs_per_s", 1e6);
-		fmt_spread(c[2], r, a, 1, "msgs_per_s", 1e6);
-		fmt_ratio(c[3], r, a, 0, t, 0, "msgs_per_s");
-		fmt_ratio(c[4], r, a, 1, t, 1, "msgs_per_s");
-		row(NCOLS(h), c);
-	}
-	printf("\n");
+		"tlsf\" = throughput over tlsf's (above 1 is faster)", NCOLS(h),
+		h, w4_cells);
 }
 
 static void w5_timer_note(const struct wl_result *r)
@@ -325,23 +331,19 @@ void table_w5(const struct wl_result *r)
 	printf("\n");
 }
 
+static void w6_cells(col_t *c, const struct wl_result *r, int a)
+{
+	fmt_spread(c[0], r, a, 0, "utilisation", 0.01);
+	fmt_median(c[1], r, a, 0, "utilisation_min", 0.01);
+}
+
 void table_w6(const struct wl_result *r)
 {
 	static const char *const h[] = { "allocator", "utilisation %",
 		"worst round %" };
-	title(r, "utilisation = mean over rounds of requested live bytes at "
-		"the first failure / pool size; higher is better");
-	head(NCOLS(h), h);
-	for (int a = 0; a < NALLOCS; a++) {
-		col_t c[NCOLS(h)];
-		if (!r->ran[a])
-			continue;
-		snprintf(c[0], COLW, "%s", alloc_defs[a].label);
-		fmt_spread(c[1], r, a, 0, "utilisation", 0.01);
-		fmt_median(c[2], r, a, 0, "utilisation_min", 0.01);
-		row(NCOLS(h), c);
-	}
-	printf("\n");
+	table(r, "utilisation = mean over rounds of requested live bytes at "
+		"the first failure / pool size; higher is better", NCOLS(h), h,
+		w6_cells);
 }
 
 void report_table(const struct wl_result *r)
