@@ -81,10 +81,12 @@
  *
  * Costs.  malloc, free and resize are O(1): a bounded number of bit scans
  * and list operations, no loop anywhere.  Waste per used block: 8 bytes of
- * header, < 16 of rounding, < MIN_BLOCK of unsplit tail.  Good fit can
- * fail a request of n bytes while a free block of n to about n + n/32 bytes
- * exists (it lives in the class just below the rounded one).  The control
- * structure takes about 10 KiB; sizes up to 2^48 bytes are indexed.
+ * header, < 16 of rounding, < MIN_BLOCK of unsplit tail.  Good fit skips
+ * a free block of n to about n + n/32 bytes (it lives in the class just
+ * below the rounded one); when nothing larger exists, malloc looks at up to
+ * FIT_PROBES blocks of that class before it fails, so such a block is
+ * missed only behind FIT_PROBES smaller ones.  The control structure takes
+ * about 10 KiB; sizes up to 2^48 bytes are indexed.
  * block_state is O(1); check and walk are O(blocks + lists); walk_from
  * is O(max).
  */
@@ -333,6 +335,23 @@ static struct block *find_suitable(const struct tlsf *t, struct list_index i)
 	return t->heads[i.fl][__builtin_ctz(sl_map)];
 }
 
+/* Good fit found nothing: a block in the request's own class may still be
+ * large enough (it is only rounded up past it).  At most FIT_PROBES blocks
+ * are looked at, so malloc stays O(1); this runs only when no larger block
+ * exists at all, near exhaustion, where it turns failures into successes. */
+#define FIT_PROBES 16
+
+static struct block *find_in_class(const struct tlsf *t, uint64_t size)
+{
+	struct list_index i = mapping_insert(size);
+	struct block *b = i.fl < FL_COUNT ? t->heads[i.fl][i.sl] : NULL;
+
+	for (unsigned k = 0; b && k < FIT_PROBES; k++, b = b->next_free)
+		if (block_size(b) >= size)
+			return b;
+	return NULL;
+}
+
 static void list_insert(struct tlsf *t, struct block *b)
 {
 	struct list_index i = mapping_insert(block_size(b));
@@ -465,7 +484,7 @@ static void *tlsf_malloc(void *st, size_t n)
 	uint64_t size = request_to_size(n);
 	struct block *b = find_suitable(t, mapping_search(size));
 
-	if (!b)
+	if (!b && !(b = find_in_class(t, size)))
 		return NULL;
 	list_remove(t, b);
 	block_trim(t, b, size);

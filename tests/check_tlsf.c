@@ -517,12 +517,17 @@ START_TEST(test_request_too_large)
 
 	ck_assert_ptr_null(B->malloc(st, POOL_SIZE));
 	ck_assert_ptr_null(B->malloc(st, MEM_MAX_REQUEST));
-	/* good fit: the one free block would hold its own size exactly, but
-	 * the request rounds up past its class; the class's lower bound
-	 * (2^19 + k * 2^14 for a block just under 1 MiB) is served */
-	ck_assert_ptr_null(B->malloc(st, mi.free_size - OVERHEAD));
 	ck_assert_uint_eq(info().free_size, mi.free_size);
+	/* good fit rounds the request up past the one free block's class;
+	 * nothing larger is free, so that class is searched (FIT_PROBES) and
+	 * the block, exactly large enough, is served: the pool is full */
+	void *all = B->malloc(st, mi.free_size - OVERHEAD);
+	ck_assert_ptr_nonnull(all);
+	ck_assert_uint_eq(info().free_size, 0);
 	ck_heap_ok();
+	xfree(all);
+	/* and the class's lower bound (2^19 + k * 2^14 for a block just under
+	 * 1 MiB) is served by good fit itself */
 	ck_assert_uint_eq(mi.free_size >> 19, 1);
 	ck_assert_ptr_nonnull(B->malloc(st,
 		(mi.free_size & ~(uint64_t)((1 << 14) - 1)) - OVERHEAD));
