@@ -104,11 +104,28 @@ static int is_parked(const void *user)
 #endif
 }
 
-static void *unpark(void *user, size_t size, const struct mem_site *site)
+/* A parked fragment's end canary, checked when it leaves the cache (the
+ * free that parked it did not read that line).  Fragments cut for a batch
+ * (req 0) have none, and below 16 bytes the parked mark covers it. */
+static void parked_canary(struct mem_pool *pool, void *user)
+{
+#if MEMDBG
+	if (dbg_hdr(user)->req >= 16 && !dbg_canary_ok(user))
+		mem_report_bad(pool, "free (found when reused)", user,
+			BAD_OVERFLOW, dbg_free_site(user));
+#else
+	(void)pool;
+	(void)user;
+#endif
+}
+
+static void *unpark(struct mem_pool *pool, void *user, size_t size,
+		const struct mem_site *site)
 {
 	size_t req = size ? size : 1;
+	parked_canary(pool, user);
 #if MEMDBG
-	dbg_on_alloc(dbg_payload(user), req, site);
+	dbg_on_alloc(dbg_payload(user), req, site, dbg_hdr(user)->usable);
 #else
 	(void)site;
 	memset(user, 0, sizeof(uint64_t));
@@ -118,13 +135,16 @@ static void *unpark(void *user, size_t size, const struct mem_site *site)
 }
 
 /* A fresh fragment cut for a batch looks parked, with no sites. */
-static void *park_fresh(void *payload)
+static void *park_fresh(struct mem_pool *pool, void *payload)
 {
 	void *user = dbg_user(payload);
 #if MEMDBG
 	struct dbg_hdr *h = payload;
 	h->req = 0;
+	h->usable = POOL_BE(pool)->usable_size(pool->st, payload);
 	h->alloc = NULL;
+#else
+	(void)pool;
 #endif
 	park(user, NULL);
 	return user;
@@ -222,6 +242,8 @@ static size_t flush(struct mem_pool *pool, void *chain)
 	size_t n = 0;
 	if (!chain)
 		return 0;
+	for (void *u = chain; u; u = *link_of(u))   /* before the lock */
+		parked_canary(pool, u);
 	mem_pool_lock(pool);
 	for (; chain; n++) {
 		void *next = *link_of(chain);
@@ -373,7 +395,7 @@ static void *refill(struct mem_pool *pool, struct cache_slot *s, unsigned c)
 		void *payload = POOL_BE(pool)->malloc(pool->st, class_low(c));
 		if (!payload)
 			break;
-		batch[got++] = park_fresh(payload);
+		batch[got++] = park_fresh(pool, payload);
 	}
 	mem_pool_unlock(pool);
 	if (got > 1) {
@@ -407,15 +429,15 @@ void *cache_malloc(struct mem_pool *pool, size_t size,
 	 * which cuts exactly what was asked for. */
 	if (!user && (c >= CACHE_EXACT || !(user = refill(pool, s, (unsigned)c))))
 		return NULL;
-	return unpark(user, size, site);
+	return unpark(pool, user, size, site);
 }
 
 /* The class a fragment parks in, or -1 when it cannot be cached: outside
  * the pool (the locked path reports it), too big, or too small to hold the
- * parked mark and the link.  *usable is a lower bound of its usable bytes.
- * With MEMDBG a live record gives the size (its line is read anyway for
- * the tag), and the backend's header is not touched; a record that is not
- * live goes to the cache path's own report.  Otherwise the backend says. */
+ * parked mark and the link; *usable is its usable size.  With MEMDBG a
+ * live record gives the size (its line is read anyway for the tag), and
+ * the backend's header is not touched; a record that is not live goes to
+ * the cache path's own report.  Otherwise the backend says. */
 static int park_class(struct mem_pool *pool, void *p, uint64_t *usable)
 {
 	*usable = 0;
@@ -425,7 +447,9 @@ static int park_class(struct mem_pool *pool, void *p, uint64_t *usable)
 #if MEMDBG
 	if (dbg_state(p) != DBG_LIVE)
 		return 1;   /* any class: mem_used_fragment() will report it */
-	*usable = (dbg_hdr(p)->req + DBG_EXTRA) & ~(uint64_t)15; /* <= real */
+	*usable = dbg_hdr(p)->usable;
+	if (*usable < dbg_hdr(p)->req + DBG_EXTRA)
+		return -1;  /* a record that disagrees: the locked path checks */
 #else
 	*usable = POOL_BE(pool)->usable_size(pool->st, dbg_payload(p));
 #endif
@@ -475,7 +499,8 @@ int cache_free(struct mem_pool *pool, void *p, const struct mem_site *site)
 	struct cache_slot *s = c < 0 ? NULL : slot_get(pool);
 	if (!s)
 		return 0;
-	if (mem_used_fragment(pool, "free", p, site, 1))
+	if (mem_used_fragment(pool, "free", p, site,
+			CHECK_TRUST_RECORD | CHECK_LATER_CANARY))
 		park_checked(pool, s, p, (unsigned)c, usable, site);
 	return 1;
 }
@@ -496,12 +521,12 @@ void *cache_realloc(struct mem_pool *pool, void *p, size_t size,
 	    !(s = slot_get(pool)))
 		return NULL;   /* big fragments: the locked path resizes in place */
 	*done = 1;
-	if (!mem_used_fragment(pool, "realloc", p, site, 1))
+	if (!mem_used_fragment(pool, "realloc", p, site, CHECK_TRUST_RECORD))
 		return NULL;
 	size_t old = mem_user_size(pool, p);
 	if (need <= usable && 2 * need >= usable) {
 		track_resize(p, old, size);
-		dbg_on_resize(p, size);
+		dbg_on_resize(p, size, usable);
 		return p;
 	}
 	void *q = cache_malloc(pool, size, site);

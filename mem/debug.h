@@ -7,9 +7,12 @@
  * caller wants and lays them out around the caller's bytes:
  *
  *   payload P (from the backend, 16-aligned)
- *   | P+0 req size | P+8 spare | P+16 alloc site | P+24 tag | user ... | canary |
- *                                                           ^ P+32 = user
+ *   | P+0 req size | P+8 usable | P+16 alloc site | P+24 tag | user ... | canary |
+ *                                                            ^ P+32 = user
  *
+ *   usable = the backend's usable size of P, kept here so that the shm
+ *            cache path (cache.c) sizes a fragment from this one line and
+ *            never reads the backend's header.
  *   tag    = user ^ DBG_USED while allocated, user ^ DBG_FREED once freed:
  *            a pointer whose tag is neither is not the start of a fragment.
  *   canary = 8 bytes at user + req, user ^ DBG_CANARY: a write past the end
@@ -38,7 +41,7 @@
 
 struct dbg_hdr {
 	uint64_t req;
-	uint64_t spare;
+	uint64_t usable;       /* the backend's usable bytes at P */
 	const struct mem_site *alloc;
 	uint64_t tag;
 };
@@ -90,12 +93,12 @@ static inline int dbg_canary_ok(const void *user)
 
 /* Stamp a fresh fragment; returns the caller's pointer. */
 static inline void *dbg_on_alloc(void *payload, size_t req,
-		const struct mem_site *site)
+		const struct mem_site *site, uint64_t usable)
 {
 	void *user = dbg_user(payload);
 	struct dbg_hdr *h = payload;
 	h->req = req;
-	h->spare = 0;
+	h->usable = usable;
 	h->alloc = site;
 	h->tag = (uint64_t)(uintptr_t)user ^ DBG_USED;
 	dbg_set_canary(user, req);
@@ -115,9 +118,10 @@ static inline const struct mem_site *dbg_free_site(const void *user)
 	return s;
 }
 
-static inline void dbg_on_resize(void *user, size_t req)
+static inline void dbg_on_resize(void *user, size_t req, uint64_t usable)
 {
 	dbg_hdr(user)->req = req;
+	dbg_hdr(user)->usable = usable;
 	dbg_set_canary(user, req);
 }
 
@@ -129,18 +133,18 @@ static inline void dbg_on_resize(void *user, size_t req)
 static inline void *dbg_user(void *payload) { return payload; }
 static inline void *dbg_payload(void *user) { return user; }
 static inline void *dbg_on_alloc(void *payload, size_t req,
-		const struct mem_site *site)
+		const struct mem_site *site, uint64_t usable)
 {
-	(void)req; (void)site;
+	(void)req; (void)site; (void)usable;
 	return payload;
 }
 static inline void dbg_on_free(void *user, const struct mem_site *site)
 {
 	(void)user; (void)site;
 }
-static inline void dbg_on_resize(void *user, size_t req)
+static inline void dbg_on_resize(void *user, size_t req, uint64_t usable)
 {
-	(void)user; (void)req;
+	(void)user; (void)req; (void)usable;
 }
 
 #endif /* MEMDBG */

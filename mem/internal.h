@@ -52,8 +52,14 @@ int mem_pool_setup(struct mem_pool *pool, const char *name, char *heap,
 
 /* Is p a used fragment of pool?  If not, report it (op names the call,
  * site the caller) and return 0; mem_safety applies. */
+/* How much mem_used_fragment() looks at (bits). */
+enum {
+	CHECK_ALL = 0,
+	CHECK_TRUST_RECORD = 1, /* MEMDBG: the record's tag vouches for p */
+	CHECK_LATER_CANARY = 2, /* MEMDBG: the end canary is checked later */
+};
 int mem_used_fragment(struct mem_pool *pool, const char *op, void *p,
-		const struct mem_site *site, int trust_record);
+		const struct mem_site *site, int how);
 /* Bytes the caller may use at p (what it asked for, with MEMDBG). */
 size_t mem_user_size(struct mem_pool *pool, void *p);
 enum mem_bad { BAD_OUTSIDE, BAD_MIDDLE, BAD_DOUBLE, BAD_OVERFLOW };

@@ -177,11 +177,13 @@ void mem_report_bad(struct mem_pool *pool, const char *op, const void *p,
  * canary broken by an overflow is reported, but the fragment is still
  * released (it is a real fragment; keeping it would only leak it).
  * Safe without the heap lock (the cache path): see block_state in
- * backend.h.  trust_record: with MEMDBG, let the record's address-keyed tag
- * vouch for p and skip the backend's check (on the cache path that check is
- * one more cache miss, for the next block's header). */
+ * backend.h.  how (the cache path, where each read is a likely cache miss):
+ * CHECK_TRUST_RECORD lets MEMDBG's address-keyed tag vouch for p instead of
+ * the backend's check, which reads the next block's header;
+ * CHECK_LATER_CANARY leaves the end canary to whoever takes the fragment
+ * out of the cache (cache.c), when that line is touched anyway. */
 int mem_used_fragment(struct mem_pool *pool, const char *op, void *p,
-		const struct mem_site *site, int trust_record)
+		const struct mem_site *site, int how)
 {
 	enum mem_bad kind = BAD_MIDDLE;
 	if ((char *)p < pool->start + DBG_HEAD || (char *)p >= pool->end) {
@@ -197,7 +199,7 @@ int mem_used_fragment(struct mem_pool *pool, const char *op, void *p,
 		goto bad;
 	}
 #endif
-	int bs = MEMDBG && trust_record ? MEM_BLOCK_USED :
+	int bs = MEMDBG && (how & CHECK_TRUST_RECORD) ? MEM_BLOCK_USED :
 		POOL_BE(pool)->block_state(pool->st, dbg_payload(p));
 	if (bs != MEM_BLOCK_USED) {
 		kind = bs == MEM_BLOCK_FREE ? BAD_DOUBLE : BAD_MIDDLE;
@@ -208,7 +210,7 @@ int mem_used_fragment(struct mem_pool *pool, const char *op, void *p,
 		goto bad;
 	}
 #if MEMDBG
-	if (!dbg_canary_ok(p))
+	if (!(how & CHECK_LATER_CANARY) && !dbg_canary_ok(p))
 		mem_report_bad(pool, op, p, BAD_OVERFLOW, site);
 #endif
 	return 1;
@@ -232,6 +234,13 @@ static void out_of_memory(struct mem_pool *pool, size_t size,
 		pool->name, size, mem_site_str(site, here, sizeof(here)));
 }
 
+/* What the MEMDBG record keeps of the backend's size (debug.h); nothing
+ * is read without MEMDBG. */
+static inline uint64_t backend_usable(struct mem_pool *pool, void *payload)
+{
+	return MEMDBG ? POOL_BE(pool)->usable_size(pool->st, payload) : 0;
+}
+
 /* malloc without a report: NULL means the heap has no room. */
 static void *alloc_core(struct mem_pool *pool, size_t size,
 		const struct mem_site *site)
@@ -241,7 +250,8 @@ static void *alloc_core(struct mem_pool *pool, size_t size,
 		POOL_BE(pool)->malloc(pool->st, req + DBG_EXTRA);
 	if (!payload)
 		return NULL;
-	void *user = dbg_on_alloc(payload, req, site);
+	void *user = dbg_on_alloc(payload, req, site, backend_usable(pool,
+			payload));
 	track_alloc(user, req);
 	return user;
 }
@@ -265,7 +275,7 @@ static void release(struct mem_pool *pool, void *p, const struct mem_site *site)
 
 void mem_free_unsafe(struct mem_pool *pool, void *p, const struct mem_site *site)
 {
-	if (p && mem_used_fragment(pool, "free", p, site, 0))
+	if (p && mem_used_fragment(pool, "free", p, site, CHECK_ALL))
 		release(pool, p, site);
 }
 
@@ -294,14 +304,14 @@ static void *realloc_core(struct mem_pool *pool, void *p, size_t size,
 		mem_free_unsafe(pool, p, site);
 		return NULL;
 	}
-	if (!mem_used_fragment(pool, "realloc", p, site, 0))
+	if (!mem_used_fragment(pool, "realloc", p, site, CHECK_ALL))
 		return NULL;
 	size_t old = mem_user_size(pool, p);
 	void *q = NULL;
 	if (!too_big(size) && POOL_BE(pool)->resize(pool->st, dbg_payload(p),
 				size + DBG_EXTRA) == 0) {
 		track_resize(p, old, size);
-		dbg_on_resize(p, size);
+		dbg_on_resize(p, size, backend_usable(pool, dbg_payload(p)));
 		return p;
 	}
 	if ((q = alloc_core(pool, size, site))) {
@@ -421,7 +431,8 @@ size_t mem_usable_size(struct mem_pool *pool, const void *p)
 	if (!p)
 		return 0;
 	pool_lock(pool);
-	size_t n = mem_used_fragment(pool, "usable_size", (void *)p, NULL, 0) ?
+	size_t n = mem_used_fragment(pool, "usable_size", (void *)p, NULL,
+			CHECK_ALL) ?
 		mem_user_size(pool, (void *)p) : 0;
 	pool_unlock(pool);
 	return n;

@@ -177,22 +177,32 @@ static void check_problem(void *arg, const void *where, const char *what)
 
 #if MEMDBG
 /* The record of every used fragment: tag, then end canary. */
+/* A fragment parked in a per-process cache keeps the canary of its last
+ * use (cache.c checks it when the fragment leaves the cache); batch
+ * fragments (req 0) and those under 16 bytes have none to check. */
+static int parked_overrun(const void *user, uint64_t usable)
+{
+	uint64_t req = dbg_hdr(user)->req;
+	return req >= 16 && req <= usable - DBG_EXTRA && !dbg_canary_ok(user);
+}
+
 static int check_record(const struct mem_block *b, void *arg)
 {
 	struct check_ctx *c = arg;
 	void *user = dbg_user(b->payload);
 	char site[256];
 	enum rec r = b->used ? used_record(user, b->size) : REC_LIVE;
+	int parked_bad = r == REC_PARKED && parked_overrun(user, b->size);
 	if (r == REC_BROKEN)
 		mem_log(MEM_L_ERR, "%s: heap check: used fragment %p has a "
 			"broken debug record", c->pool->name, user);
-	else if (r == REC_OVERRUN)
+	else if (r == REC_OVERRUN || parked_bad)
 		mem_log(MEM_L_ERR, "%s: heap check: write past the end of "
-			"fragment %p (%llu bytes) allocated at %s",
-			c->pool->name, user,
+			"%sfragment %p (%llu bytes) allocated at %s",
+			c->pool->name, parked_bad ? "cached " : "", user,
 			(unsigned long long)dbg_hdr(user)->req,
 			mem_site_str(dbg_hdr(user)->alloc, site, sizeof(site)));
-	c->problems += r == REC_BROKEN || r == REC_OVERRUN;
+	c->problems += r == REC_BROKEN || r == REC_OVERRUN || parked_bad;
 	return 0;
 }
 #endif

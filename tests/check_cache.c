@@ -306,6 +306,48 @@ START_TEST(test_class_edges)
 }
 END_TEST
 
+/* MEMDBG: a write past the end of a fragment that is then freed into the
+ * cache is found by the heap checker while it is parked, and reported with
+ * its allocation site when the fragment is reused (the free did not read
+ * the canary's line).  Release builds have no canary: the heap stays sound. */
+START_TEST(test_overflow_parked)
+{
+	start(_i, 512u << 10);
+	char *p = shm_malloc(100);
+	int line = __LINE__ - 1;
+	p[100] = 'x';                   /* one byte past the end */
+	shm_free(p);
+#if MEMDBG
+	char want[256];
+	if (!SHM_CACHE) {               /* no cache: the free itself reports */
+		snprintf(want, sizeof(want), "shm: free: write past the end of "
+			"the fragment %p", (void *)p);
+		T_LOG_HAS(want);
+		finish();
+		return;
+	}
+	ck_assert_int_eq(shm_check(), 1);
+	snprintf(want, sizeof(want), "write past the end of cached fragment "
+		"%p (100 bytes) allocated at %s:%s:%d", (void *)p, __FILE__,
+		__func__, line);
+	T_LOG_HAS(want);
+	t_log_clear();
+	char *q = shm_malloc(100);
+	ck_assert_ptr_eq(q, p);         /* LIFO: the same fragment */
+	snprintf(want, sizeof(want), "free (found when reused): write past the "
+		"end of the fragment %p", (void *)p);
+	T_LOG_HAS(want);
+	snprintf(want, sizeof(want), "allocated at %s:%s:%d", __FILE__,
+		__func__, line);
+	T_LOG_HAS(want);
+	shm_free(q);
+#else
+	(void)line;
+#endif
+	finish();
+}
+END_TEST
+
 Suite *cache_suite(void)
 {
 	Suite *s = suite_create("shm_cache");
@@ -319,6 +361,7 @@ Suite *cache_suite(void)
 		{ "double_free_parked", test_double_free_parked },
 		{ "small_realloc", test_small_realloc },
 		{ "class_edges", test_class_edges },
+		{ "overflow_parked", test_overflow_parked },
 	};
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		TCase *tc = tcase_create(cases[k].name);
