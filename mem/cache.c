@@ -125,7 +125,7 @@ static void *unpark(struct mem_pool *pool, void *user, size_t size,
 	size_t req = size ? size : 1;
 	parked_canary(pool, user);
 #if MEMDBG
-	dbg_on_alloc(dbg_payload(user), req, site, dbg_hdr(user)->usable);
+	dbg_on_alloc(dbg_payload(user), req, site, dbg_usable(user));
 #else
 	(void)site;
 	memset(user, 0, sizeof(uint64_t));
@@ -141,7 +141,7 @@ static void *park_fresh(struct mem_pool *pool, void *payload)
 #if MEMDBG
 	struct dbg_hdr *h = payload;
 	h->req = 0;
-	h->usable = POOL_BE(pool)->usable_size(pool->st, payload);
+	h->usable_x = POOL_BE(pool)->usable_size(pool->st, payload) ^ DBG_USABLE;
 	h->alloc = NULL;
 #else
 	(void)pool;
@@ -447,7 +447,7 @@ static int park_class(struct mem_pool *pool, void *p, uint64_t *usable)
 #if MEMDBG
 	if (dbg_state(p) != DBG_LIVE)
 		return 1;   /* any class: mem_used_fragment() will report it */
-	*usable = dbg_hdr(p)->usable;
+	*usable = dbg_usable(p);
 	if (*usable < dbg_hdr(p)->req + DBG_EXTRA)
 		return -1;  /* a record that disagrees: the locked path checks */
 #else

@@ -12,7 +12,10 @@
  *
  *   usable = the backend's usable size of P, kept here so that the shm
  *            cache path (cache.c) sizes a fragment from this one line and
- *            never reads the backend's header.
+ *            never reads the backend's header.  Stored XORed with a key
+ *            whose top bits are set: P+8 sits where a backend with 8-byte
+ *            headers keeps a header, and a stale pointer 16 bytes into a
+ *            payload must not find a plausible size there.
  *   tag    = user ^ DBG_USED while allocated, user ^ DBG_FREED once freed:
  *            a pointer whose tag is neither is not the start of a fragment.
  *   canary = 8 bytes at user + req, user ^ DBG_CANARY: a write past the end
@@ -36,12 +39,13 @@
 #define DBG_USED   0x5352a110c5a7ed00ull
 #define DBG_FREED  0x5352f4eef4eed000ull
 #define DBG_CANARY 0xfdfdfdfd5352cafeull
+#define DBG_USABLE 0xd5a5000000000000ull
 
 #if MEMDBG
 
 struct dbg_hdr {
 	uint64_t req;
-	uint64_t usable;       /* the backend's usable bytes at P */
+	uint64_t usable_x;     /* the backend's usable bytes at P ^ DBG_USABLE */
 	const struct mem_site *alloc;
 	uint64_t tag;
 };
@@ -98,11 +102,16 @@ static inline void *dbg_on_alloc(void *payload, size_t req,
 	void *user = dbg_user(payload);
 	struct dbg_hdr *h = payload;
 	h->req = req;
-	h->usable = usable;
+	h->usable_x = usable ^ DBG_USABLE;
 	h->alloc = site;
 	h->tag = (uint64_t)(uintptr_t)user ^ DBG_USED;
 	dbg_set_canary(user, req);
 	return user;
+}
+
+static inline uint64_t dbg_usable(const void *user)
+{
+	return dbg_hdr(user)->usable_x ^ DBG_USABLE;
 }
 
 static inline void dbg_on_free(void *user, const struct mem_site *site)
@@ -121,7 +130,7 @@ static inline const struct mem_site *dbg_free_site(const void *user)
 static inline void dbg_on_resize(void *user, size_t req, uint64_t usable)
 {
 	dbg_hdr(user)->req = req;
-	dbg_hdr(user)->usable = usable;
+	dbg_hdr(user)->usable_x = usable ^ DBG_USABLE;
 	dbg_set_canary(user, req);
 }
 

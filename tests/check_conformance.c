@@ -210,13 +210,14 @@ END_TEST
 
 /* --- random workload against the model ----------------------------------- */
 
-START_TEST(test_no_overlap)
+/* ops random malloc/free/realloc steps (seed 42) with at most max_live
+ * blocks, every step checked against the model and the heap checker. */
+static void random_steps(int ops, size_t max_live)
 {
 	uint64_t s = 42;
-	start_pkg(_i);
-	for (int k = 0; k < 3000; k++) {
+	for (int k = 0; k < ops; k++) {
 		uint64_t r = t_rand(&s) % 100;
-		if (nlive == 0 || (nlive < 200 && r < 50)) {
+		if (nlive == 0 || (nlive < max_live && r < 50)) {
 			m_alloc(pick_size(&s), __LINE__);
 		} else if (r < 80) {
 			m_free(t_rand(&s) % nlive, __LINE__);
@@ -227,6 +228,12 @@ START_TEST(test_no_overlap)
 		STEP();
 	}
 	free_all(__LINE__);
+}
+
+START_TEST(test_no_overlap)
+{
+	start_pkg(_i);
+	random_steps(3000, 200);
 }
 END_TEST
 
@@ -874,21 +881,8 @@ END_TEST
 
 START_TEST(test_shm_random)
 {
-	uint64_t s = 42;
 	start_shm(_i);
-	for (int k = 0; k < 1500; k++) {
-		uint64_t r = t_rand(&s) % 100;
-		if (nlive == 0 || (nlive < 150 && r < 50)) {
-			m_alloc(pick_size(&s), __LINE__);
-		} else if (r < 80) {
-			m_free(t_rand(&s) % nlive, __LINE__);
-		} else {
-			size_t n = pick_size(&s);
-			m_realloc(t_rand(&s) % nlive, n ? n : 1, __LINE__);
-		}
-		STEP();
-	}
-	free_all(__LINE__);
+	random_steps(1500, 150);
 	shm_destroy();
 }
 END_TEST
