@@ -30,7 +30,10 @@
  * then four lists per power of two above; a bitmap of non-empty lists makes
  * "smallest list that can hold n" a bit scan.  An exact list holds only
  * fragments that fit, so small requests are O(1); a logarithmic list is
- * searched first fit, and failing that any fragment of a higher list fits.
+ * searched first fit over at most QM_FIT_PROBES entries, and failing that
+ * any fragment of a higher list fits, so malloc is bounded but near
+ * exhaustion (no higher list has anything), when the whole list is walked
+ * rather than fail while a fragment fits.
  * Lists are LIFO (a fragment just freed is cache-warm).
  *
  * Invariants (all verified by check()):
@@ -63,6 +66,7 @@
  */
 #include "q_malloc.h"
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -407,14 +411,17 @@ static uint64_t qm_frag_size(size_t n)
 	return u + QM_OVERHEAD;
 }
 
-/* First fit on list b; stops at the first entry that does not look right
- * (check() will tell), since its links cannot be trusted either. */
-static struct qm_hdr *qm_first_fit(const struct qm_state *st, unsigned b,
-		uint64_t size)
-{
-	struct qm_hdr *h;
+/* First fit on list b over at most `probes` entries; stops at the first
+ * entry that does not look right (check() will tell), since its links
+ * cannot be trusted either. */
+#define QM_FIT_PROBES 16
 
-	for (h = st->bucket[b]; h; h = qm_links(h)->next) {
+static struct qm_hdr *qm_first_fit(const struct qm_state *st, unsigned b,
+		uint64_t size, unsigned probes)
+{
+	struct qm_hdr *h = st->bucket[b];
+
+	for (unsigned k = 0; h && k < probes; k++, h = qm_links(h)->next) {
 		if (!qm_free_node_ok(st, h))
 			return NULL;
 		if (qm_size(h) >= size && qm_foot_ok(h))
@@ -429,8 +436,11 @@ static struct qm_hdr *qm_find(const struct qm_state *st, uint64_t size)
 	struct qm_hdr *h;
 	int i;
 
-	/* Every fragment on an exact list fits; on a log list it may not. */
-	h = qm_first_fit(st, b, size);
+	/* Every fragment on an exact list fits; on a log list it may not, so
+	 * look at a few, then take a higher list's head (which fits); only
+	 * with nothing larger anywhere, near exhaustion, walk the whole list
+	 * rather than fail while a fragment fits. */
+	h = qm_first_fit(st, b, size, QM_FIT_PROBES);
 	if (h)
 		return h;
 	for (i = qm_next_bucket(st, b + 1); i >= 0;
@@ -439,7 +449,7 @@ static struct qm_hdr *qm_find(const struct qm_state *st, uint64_t size)
 		if (qm_free_frag_ok(st, h))
 			return h;
 	}
-	return NULL;
+	return qm_first_fit(st, b, size, UINT_MAX);
 }
 
 /* Make h (unlinked, have bytes) a used fragment of size, putting the tail
