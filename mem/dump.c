@@ -21,18 +21,11 @@
 
 #define ULL(x) ((unsigned long long)(x))
 
-/* "file:func:line [module]", or "no call site" (MEMDBG=0, or a caller
- * built without it). */
-static const char *site_text(const struct mem_site *s, char *buf, size_t len)
-{
-	return s ? mem_site_str(s, buf, len) : "no call site";
-}
-
 static const char *row_text(const struct mem_site_sum *r, char *buf,
 		size_t len)
 {
 	struct mem_site s = { r->file, r->func, r->mod, r->line };
-	return site_text(r->file ? &s : NULL, buf, len);
+	return mem_site_str(r->file ? &s : NULL, buf, len);
 }
 
 static void log_scan(const char *pool, const char *what,
@@ -61,15 +54,15 @@ static int status_frag(const struct mem_frag *f, void *arg)
 		mem_log(MEM_L_INFO, "%s: %6lu. %p used %llu bytes (asked %llu) "
 			"allocated at %s%s", c->pool, c->n, f->addr,
 			ULL(f->size), ULL(f->req_size),
-			site_text(f->alloc, a, sizeof(a)),
+			mem_site_str(f->alloc, a, sizeof(a)),
 			f->broken ? "; DAMAGED: end canary or record "
 			"overwritten" : "");
 	else
 		mem_log(MEM_L_INFO, "%s: %6lu. %p %s %llu bytes, freed at %s, "
 			"allocated at %s", c->pool, c->n, f->addr,
 			f->cached ? "cached" : "free", ULL(f->size),
-			site_text(f->freed, a, sizeof(a)),
-			site_text(f->alloc, b, sizeof(b)));
+			mem_site_str(f->freed, a, sizeof(a)),
+			mem_site_str(f->alloc, b, sizeof(b)));
 	return 0;
 }
 
@@ -146,12 +139,12 @@ static void log_extreme(const char *pool, const char *what, uint64_t n,
 	if (f->used)
 		mem_log(MEM_L_INFO, "%s: report: %s %p %llu bytes (asked %llu) "
 			"allocated at %s", pool, what, f->addr, ULL(f->size),
-			ULL(f->req_size), site_text(f->alloc, a, sizeof(a)));
+			ULL(f->req_size), mem_site_str(f->alloc, a, sizeof(a)));
 	else
 		mem_log(MEM_L_INFO, "%s: report: %s %p %llu bytes, freed at %s, "
 			"allocated at %s", pool, what, f->addr, ULL(f->size),
-			site_text(f->freed, a, sizeof(a)),
-			site_text(f->alloc, b, sizeof(b)));
+			mem_site_str(f->freed, a, sizeof(a)),
+			mem_site_str(f->alloc, b, sizeof(b)));
 }
 
 static void log_counts(const struct mem_report_data *r)
@@ -183,7 +176,7 @@ void mem_report(struct mem_pool *pool)
 		mem_log(MEM_L_ERR, "%s: report: %llu fragments written past "
 			"their end or over their record; first %p allocated at "
 			"%s", r.pool, ULL(r.broken_frags), r.first_broken.addr,
-			site_text(r.first_broken.alloc, a, sizeof(a)));
+			mem_site_str(r.first_broken.alloc, a, sizeof(a)));
 	log_scan(r.pool, "report", &r.scan);
 }
 

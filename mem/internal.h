@@ -101,7 +101,7 @@ int cache_is_parked(const void *user);
 #define MEM_L_DBG 7
 void mem_log(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* "file:func:line [module]" or "unknown site" into buf. */
+/* "file:func:line [module]" or "no call site" into buf. */
 const char *mem_site_str(const struct mem_site *s, char *buf, size_t len);
 
 #endif /* SRMEM_INTERNAL_H */

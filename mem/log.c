@@ -52,7 +52,7 @@ void mem_log(int level, const char *fmt, ...)
 const char *mem_site_str(const struct mem_site *s, char *buf, size_t len)
 {
 	if (!s)
-		snprintf(buf, len, "unknown site");
+		snprintf(buf, len, "no call site");
 	else
 		snprintf(buf, len, "%s:%s:%u [%s]", s->file, s->func, s->line,
 				s->mod ? s->mod : "core");

@@ -140,7 +140,7 @@ START_TEST(test_sites_recorded)
 			here(s3, sizeof(s3), __func__, lfc));
 		T_LOG_HAS(want);
 	} else {
-		T_LOG_HAS("unknown site");
+		T_LOG_HAS("no call site");
 		T_ASSERT(!t_log_has("allocated at"), "MEMDBG=0 named a site:"
 			"\n%s", t_log_buf);
 	}

@@ -73,7 +73,7 @@ if [ $dbg = 1 ]; then
 	has "$tmp/log" " at $TOP/tests/$(site double_free DF_FREE2); allocated at $TOP/tests/$(site double_free DF_ALLOC); first freed at $TOP/tests/$(site double_free DF_FREE1)"
 else
 	has "$tmp/log" "pkg: free: double free"
-	has "$tmp/log" "at unknown site"
+	has "$tmp/log" "at no call site"
 fi
 
 # --- an overflow ----------------------------------------------------------------
