@@ -52,12 +52,6 @@ static void start(int i)
 }
 
 /* "this file:func:line [core]", as the library prints a site. */
-static const char *here(char *buf, size_t len, const char *func, int line)
-{
-	snprintf(buf, len, "%s:%s:%d [core]", __FILE__, func, line);
-	return buf;
-}
-
 /* The site is this file's func:line (MEMDBG), or NULL (MEMDBG=0). */
 static void site_is(const struct mem_site *s, const char *func, int line,
 		const char *what)
@@ -135,9 +129,9 @@ START_TEST(test_sites_recorded)
 	if (MEMDBG) {
 		snprintf(want, sizeof(want), "double free %p at %s; allocated "
 			"at %s; first freed at %s", (void *)c,
-			here(s1, sizeof(s1), __func__, l2),
-			here(s2, sizeof(s2), __func__, lc),
-			here(s3, sizeof(s3), __func__, lfc));
+			t_site(s1, sizeof(s1), __FILE__, __func__, l2),
+			t_site(s2, sizeof(s2), __FILE__, __func__, lc),
+			t_site(s3, sizeof(s3), __FILE__, __func__, lfc));
 		T_LOG_HAS(want);
 	} else {
 		T_LOG_HAS("no call site");
@@ -251,7 +245,7 @@ START_TEST(test_sums_log)
 	T_LOG_HAS(want);
 	if (MEMDBG) {
 		snprintf(want, sizeof(want), "pkg: sum: count=3 bytes=300 at "
-			"%s\n", here(s, sizeof(s), "leak_some", k.l100));
+			"%s\n", t_site(s, sizeof(s), __FILE__, "leak_some", k.l100));
 		T_LOG_HAS(want);
 		T_LOG_HAS("pkg: sum: count=2 bytes=100 at dialog/dlg_hash.c:"
 			"new_dlg:40 [dialog]\n");
@@ -422,7 +416,7 @@ START_TEST(test_report_log)
 	snprintf(want, sizeof(want), "pkg: report: largest used %p %llu "
 		"bytes (asked %d) allocated at %s\n", big,
 		(unsigned long long)walk_size(big), MEMDBG ? 5000 : 0,
-		MEMDBG ? here(s, sizeof(s), __func__, lb) : "no call site");
+		MEMDBG ? t_site(s, sizeof(s), __FILE__, __func__, lb) : "no call site");
 	T_LOG_HAS(want);
 	T_LOG_HAS("pkg: report: largest free ");
 	T_LOG_HAS("pkg: report: scanned 3 fragments in 1 chunks, longest ");
@@ -489,13 +483,13 @@ START_TEST(test_status_log)
 	snprintf(want, sizeof(want), "pkg:      1. %p free %llu bytes, freed "
 		"at %s, allocated at %s\n", a,
 		(unsigned long long)t_frag_at(mem_pkg_pool, a).frag.size,
-		MEMDBG ? here(s1, sizeof(s1), __func__, lf) : "no call site",
-		MEMDBG ? here(s2, sizeof(s2), __func__, la) : "no call site");
+		MEMDBG ? t_site(s1, sizeof(s1), __FILE__, __func__, lf) : "no call site",
+		MEMDBG ? t_site(s2, sizeof(s2), __FILE__, __func__, la) : "no call site");
 	T_LOG_HAS(want);
 	snprintf(want, sizeof(want), "pkg:      2. %p used %llu bytes (asked "
 		"%d) allocated at %s\n", b, (unsigned long long)walk_size(b),
 		MEMDBG ? 300 : 0,
-		MEMDBG ? here(s1, sizeof(s1), __func__, lb) : "no call site");
+		MEMDBG ? t_site(s1, sizeof(s1), __FILE__, __func__, lb) : "no call site");
 	T_LOG_HAS(want);
 	T_LOG_HAS("pkg: status: scanned 3 fragments in 1 chunks, longest ");
 }
@@ -802,7 +796,7 @@ START_TEST(test_overflow)
 	ck_assert_int_eq(mem_check(mem_pkg_pool), 1);
 	snprintf(want, sizeof(want), "pkg: heap check: write past the end of "
 		"fragment %p (100 bytes) allocated at %s\n", (void *)p,
-		here(s, sizeof(s), __func__, la));
+		t_site(s, sizeof(s), __FILE__, __func__, la));
 	T_LOG_HAS(want);
 	struct mem_report_data r;
 	mem_report_get(mem_pkg_pool, &r);

@@ -49,12 +49,6 @@ static void start(int i)
 }
 
 /* "this file:func:line [core]", as mem_site_str() prints a site. */
-static const char *site(char *buf, size_t len, const char *func, int line)
-{
-	snprintf(buf, len, "%s:%s:%d [core]", __FILE__, func, line);
-	return buf;
-}
-
 static void *keep(void *p, size_t n)
 {
 	ck_assert_ptr_nonnull(p);
@@ -146,9 +140,9 @@ START_TEST(test_double_free)
 	if (MEMDBG) {
 		snprintf(want, sizeof(want), "pkg: free: double free %p at %s; "
 			"allocated at %s; first freed at %s", (void *)p,
-			site(s2, sizeof(s2), __func__, free2_line),
-			site(s1, sizeof(s1), __func__, alloc_line),
-			site(s3, sizeof(s3), __func__, free1_line));
+			t_site(s2, sizeof(s2), __FILE__, __func__, free2_line),
+			t_site(s1, sizeof(s1), __FILE__, __func__, alloc_line),
+			t_site(s3, sizeof(s3), __FILE__, __func__, free1_line));
 		T_LOG_HAS(want);
 		/* the record still names the first free, not the second */
 		struct t_find f = t_frag_at(mem_pkg_pool, p);
@@ -217,9 +211,9 @@ START_TEST(test_realloc_freed)
 	if (MEMDBG) {
 		snprintf(want, sizeof(want), "pkg: realloc: double free %p at "
 			"%s; allocated at %s; first freed at %s", (void *)p,
-			site(s1, sizeof(s1), __func__, realloc_line),
-			site(s2, sizeof(s2), __func__, alloc_line),
-			site(s3, sizeof(s3), __func__, free_line));
+			t_site(s1, sizeof(s1), __FILE__, __func__, realloc_line),
+			t_site(s2, sizeof(s2), __FILE__, __func__, alloc_line),
+			t_site(s3, sizeof(s3), __FILE__, __func__, free_line));
 		T_LOG_HAS(want);
 	}
 	clean(T_AT);
@@ -348,7 +342,7 @@ START_TEST(test_overflow)
 	ck_assert_int_eq(problems, 1);
 	snprintf(want, sizeof(want), "<3> pkg: heap check: write past the end "
 		"of fragment %p (100 bytes) allocated at %s", (void *)p,
-		site(s1, sizeof(s1), __func__, alloc_line));
+		t_site(s1, sizeof(s1), __FILE__, __func__, alloc_line));
 	expect_one_report(want);
 	/* checking again finds it again: nothing was "repaired" */
 	t_log_clear();
@@ -358,8 +352,8 @@ START_TEST(test_overflow)
 	pkg_free(p); const int free_line = __LINE__;
 	snprintf(want, sizeof(want), "<3> pkg: free: write past the end of the "
 		"fragment %p at %s; allocated at %s", (void *)p,
-		site(s2, sizeof(s2), __func__, free_line),
-		site(s1, sizeof(s1), __func__, alloc_line));
+		t_site(s2, sizeof(s2), __FILE__, __func__, free_line),
+		t_site(s1, sizeof(s1), __FILE__, __func__, alloc_line));
 	expect_one_report(want);
 	T_LOG_HAS("write past the end");
 	clean(T_AT);
@@ -375,7 +369,7 @@ START_TEST(test_overflow)
 	snprintf(want, sizeof(want), "pkg: realloc: write past the end of the "
 		"fragment %p at ", (void *)r);
 	expect_one_report(want);
-	T_LOG_HAS(site(s1, sizeof(s1), __func__, r_line));
+	T_LOG_HAS(t_site(s1, sizeof(s1), __FILE__, __func__, r_line));
 	for (int k = 0; k < 60; k++)
 		ck_assert_int_eq(q[k], 0x22);
 	t_log_clear();
@@ -414,9 +408,9 @@ START_TEST(test_shm_double_free)
 	if (MEMDBG) {
 		snprintf(want, sizeof(want), "shm: free: double free %p at %s; "
 			"allocated at %s; first freed at %s", (void *)p,
-			site(s1, sizeof(s1), __func__, free2_line),
-			site(s2, sizeof(s2), __func__, alloc_line),
-			site(s3, sizeof(s3), __func__, free1_line));
+			t_site(s1, sizeof(s1), __FILE__, __func__, free2_line),
+			t_site(s2, sizeof(s2), __FILE__, __func__, alloc_line),
+			t_site(s3, sizeof(s3), __FILE__, __func__, free1_line));
 		T_LOG_HAS(want);
 	}
 	clean(T_AT);

@@ -201,6 +201,15 @@ static inline int t_log_has(const char *s)
 #define T_LOG_EMPTY() \
 	T_ASSERT(t_log_lines == 0, "unexpected log:\n%s", t_log_buf)
 
+/* How a report names a call site in a suite: "file:func:line [core]"
+ * (file: the caller's __FILE__). */
+static inline const char *t_site(char *buf, size_t len, const char *file,
+		const char *func, int line)
+{
+	snprintf(buf, len, "%s:%s:%d [core]", file, func, line);
+	return buf;
+}
+
 /* --- the model of live blocks -------------------------------------------- */
 
 struct t_live {
