@@ -116,13 +116,32 @@ static void expect_one_report(const char *want)
 
 /* --- double free ----------------------------------------------------------- */
 
+/* One report of a double free by `op` ("pkg: free", "shm: free", ...) of p,
+ * at line `at` of func; with MEMDBG it also names the allocation and the
+ * first free, each at its exact line. */
+static void expect_double_free(const char *op, const void *p,
+		const char *func, int at, int alloc_line, int free_line)
+{
+	char want[1024], s1[256], s2[256], s3[256];
+	snprintf(want, sizeof(want), "<3> %s: double free %p at ", op, p);
+	expect_one_report(want);
+	if (!MEMDBG)
+		return;
+	snprintf(want, sizeof(want), "%s: double free %p at %s; allocated at "
+		"%s; first freed at %s", op, p,
+		t_site(s1, sizeof(s1), __FILE__, func, at),
+		t_site(s2, sizeof(s2), __FILE__, func, alloc_line),
+		t_site(s3, sizeof(s3), __FILE__, func, free_line));
+	T_LOG_HAS(want);
+}
+
+
 /* The sites asserted below are recorded on the line of the call itself
  * ("p = pkg_malloc(100); const int alloc_line = __LINE__;"), so that the
  * line the library reports must be exactly that one. */
 
 START_TEST(test_double_free)
 {
-	char want[1024], s1[256], s2[256], s3[256];
 	start(_i);
 	keep(pkg_malloc(100), 100);
 	char *p = pkg_malloc(100); const int alloc_line = __LINE__;
@@ -133,17 +152,9 @@ START_TEST(test_double_free)
 	T_LOG_EMPTY();
 	clean(T_AT);
 	pkg_free(p); const int free2_line = __LINE__;
-	snprintf(want, sizeof(want), "<3> pkg: free: double free %p at ",
-		(void *)p);
-	expect_one_report(want);
-	T_LOG_HAS("double free");
+	expect_double_free("pkg: free", p, __func__, free2_line, alloc_line,
+		free1_line);
 	if (MEMDBG) {
-		snprintf(want, sizeof(want), "pkg: free: double free %p at %s; "
-			"allocated at %s; first freed at %s", (void *)p,
-			t_site(s2, sizeof(s2), __FILE__, __func__, free2_line),
-			t_site(s1, sizeof(s1), __FILE__, __func__, alloc_line),
-			t_site(s3, sizeof(s3), __FILE__, __func__, free1_line));
-		T_LOG_HAS(want);
 		/* the record still names the first free, not the second */
 		struct t_find f = t_frag_at(mem_pkg_pool, p);
 		ck_assert(f.found && !f.frag.used);
@@ -191,7 +202,6 @@ END_TEST
 
 START_TEST(test_realloc_freed)
 {
-	char want[1024], s1[256], s2[256], s3[256];
 	start(_i);
 	keep(pkg_malloc(200), 200);
 	char *p = pkg_malloc(200); const int alloc_line = __LINE__;
@@ -205,17 +215,8 @@ START_TEST(test_realloc_freed)
 	ck_assert_ptr_null(q);
 	pkg_info(&after);
 	t_info_same(&before, &after, T_AT);
-	snprintf(want, sizeof(want), "<3> pkg: realloc: double free %p at ",
-		(void *)p);
-	expect_one_report(want);
-	if (MEMDBG) {
-		snprintf(want, sizeof(want), "pkg: realloc: double free %p at "
-			"%s; allocated at %s; first freed at %s", (void *)p,
-			t_site(s1, sizeof(s1), __FILE__, __func__, realloc_line),
-			t_site(s2, sizeof(s2), __FILE__, __func__, alloc_line),
-			t_site(s3, sizeof(s3), __FILE__, __func__, free_line));
-		T_LOG_HAS(want);
-	}
+	expect_double_free("pkg: realloc", p, __func__, realloc_line,
+		alloc_line, free_line);
 	clean(T_AT);
 	/* reallocxf of a freed pointer: reported, and frees nothing */
 	t_log_clear();
@@ -387,7 +388,6 @@ END_TEST
 
 START_TEST(test_shm_double_free)
 {
-	char want[1024], s1[256], s2[256], s3[256];
 	t_log_start();
 	mem_safety = 1;
 	shm_cache_size = _i >= T_NBACKENDS ? 0 : cache_default;
@@ -402,17 +402,8 @@ START_TEST(test_shm_double_free)
 	clean(T_AT);
 	T_LOG_EMPTY();
 	shm_free(p); const int free2_line = __LINE__;
-	snprintf(want, sizeof(want), "<3> shm: free: double free %p at ",
-		(void *)p);
-	expect_one_report(want);
-	if (MEMDBG) {
-		snprintf(want, sizeof(want), "shm: free: double free %p at %s; "
-			"allocated at %s; first freed at %s", (void *)p,
-			t_site(s1, sizeof(s1), __FILE__, __func__, free2_line),
-			t_site(s2, sizeof(s2), __FILE__, __func__, alloc_line),
-			t_site(s3, sizeof(s3), __FILE__, __func__, free1_line));
-		T_LOG_HAS(want);
-	}
+	expect_double_free("shm: free", p, __func__, free2_line, alloc_line,
+		free1_line);
 	clean(T_AT);
 	/* the lock was released after the report: shm still works */
 	still_works(T_AT);
