@@ -4,6 +4,8 @@
 #   make test            the whole suite for the current configuration
 #   make test-all        the suite for every MEMMNG x MEMDBG x LOCK, plus
 #                        ASan/UBSan and the build-switch tests (what CI runs)
+#   make run             build, then start srproxy in the foreground on the
+#                        defaults (SIP 127.0.0.1:5060, RPC ./srproxy.sock)
 #   make bench           the quick membench pass (scaled-down BENCH.md)
 #   make bench-full      BENCH.md at full size
 #   make MEMMNG=1 cfg    save switches to config.mak; `make cfg-show` prints them
@@ -32,13 +34,27 @@ TEST_PROGS := $(patsubst $(TOPDIR)/tests/%.c,$(BUILD)/tests/%,\
 
 BENCH_SRC := $(sort $(wildcard $(TOPDIR)/utils/membench/*.c))
 
+# The server (core/<concern>/*.c) and its client (utils/srmemctl).  Each
+# folder of core/ is a module to the allocator: MOD_NAME is the folder's
+# name ("runtime" objects say "core"), so mod.stats splits memory by concern.
+CORE_SRC  := $(sort $(wildcard $(TOPDIR)/core/*/*.c))
+CORE_OBJ  := $(patsubst $(TOPDIR)/%.c,$(BUILD)/%.o,$(CORE_SRC))
+SRPROXY   := $(BUILD)/core/srproxy
+CTL_SRC   := $(sort $(wildcard $(TOPDIR)/utils/srmemctl/*.c))
+CTL_OBJ   := $(patsubst $(TOPDIR)/%.c,$(BUILD)/%.o,$(CTL_SRC))
+SRMEMCTL  := $(BUILD)/utils/srmemctl/srmemctl
+SRV_PKGS  := jansson libmicrohttpd
+SRV_CFLAGS := $(shell pkg-config --cflags $(SRV_PKGS) 2>/dev/null)
+SRV_LIBS  := $(shell pkg-config --libs $(SRV_PKGS) 2>/dev/null || echo -ljansson -lmicrohttpd)
+mod_of     = $(if $(filter runtime,$(1)),core,$(1))
+
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 
-.PHONY: all lib test test-all bench bench-full cfg cfg-show install clean \
-	deps tests-build FORCE
+.PHONY: all lib server run test test-all bench bench-full cfg cfg-show install \
+	clean deps tests-build FORCE
 
-all: lib tests-build
+all: lib server tests-build
 	@echo "built $(CONFIG_TAG): $(BACKEND_NAME), MEMDBG=$(MEMDBG), LOCK=$(LOCK)$(if $(SAN), SAN=$(SAN))"
 
 lib: $(LIB_A) $(LIB_SO) $(BUILD)/srmem.pc
@@ -60,6 +76,31 @@ $(BUILD)/srmem.pc: $(TOPDIR)/mem/srmem.pc.in $(TOPDIR)/Makefile.defs
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	    -e 's|@MEMDBG@|$(MEMDBG)|g' $< > $@
 
+# --- server and client ----------------------------------------------------
+$(BUILD)/core/%.o: $(TOPDIR)/core/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_CFG) $(CFLAGS) $(SRV_CFLAGS) \
+	    -DMOD_NAME='"$(call mod_of,$(notdir $(patsubst %/,%,$(dir $*))))"' \
+	    -I$(TOPDIR)/mem -I$(TOPDIR)/core -MMD -MP -c $< -o $@
+
+$(SRPROXY): $(CORE_OBJ) $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $(CORE_OBJ) $(LIB_A) $(SRV_LIBS) $(LIBS)
+
+$(BUILD)/utils/srmemctl/%.o: $(TOPDIR)/utils/srmemctl/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SRV_CFLAGS) -MMD -MP -c $< -o $@
+
+$(SRMEMCTL): $(CTL_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $(CTL_OBJ) $(SRV_LIBS)
+
+# Copies at the places the docs name: core/srproxy, utils/srmemctl/srmemctl.
+server: $(SRPROXY) $(SRMEMCTL)
+	cp $(SRPROXY) $(TOPDIR)/core/srproxy
+	cp $(SRMEMCTL) $(TOPDIR)/utils/srmemctl/srmemctl
+
+run: lib server
+	cd $(TOPDIR) && exec ./core/srproxy -f $(RUN_ARGS)
+
 # --- tests ----------------------------------------------------------------
 # Every tests/check_*.c that defines `Suite *NAME_suite(void)` is run by
 # tests/main.c; the list is generated so that a new suite is one new file.
@@ -70,10 +111,13 @@ $(BUILD)/tests/suites.h: $(TEST_SRC)
 
 $(BUILD)/tests/%.o: $(TOPDIR)/tests/%.c $(BUILD)/tests/suites.h
 	$(CC) $(CPPFLAGS_CFG) $(CFLAGS) -Wno-missing-prototypes $(CHECK_CFLAGS) -I$(TOPDIR)/mem \
-	    -I$(BUILD)/tests -MMD -MP -c $< -o $@
+	    -I$(TOPDIR)/core $(SRV_CFLAGS) -I$(BUILD)/tests -MMD -MP -c $< -o $@
 
-$(TEST_BIN): $(TEST_OBJ) $(LIB_A)
-	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(LIB_A) $(CHECK_LIBS) $(LIBS)
+# Unit suites of the server's parts link its objects, all but main().
+CORE_TESTED := $(filter-out $(BUILD)/core/runtime/main.o,$(CORE_OBJ))
+$(TEST_BIN): $(TEST_OBJ) $(CORE_TESTED) $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(CORE_TESTED) $(LIB_A) $(CHECK_LIBS) \
+	    $(SRV_LIBS) $(LIBS)
 
 # The README's embedding example, built the way a user would build it.
 $(EXAMPLE): $(TOPDIR)/tests/example.c $(LIB_A)
@@ -90,7 +134,8 @@ $(BUILD)/flags: FORCE
 	@echo '$(CPPFLAGS_CFG) $(CFLAGS)' | cmp -s - $@ || \
 	    echo '$(CPPFLAGS_CFG) $(CFLAGS)' > $@
 
-tests-build: $(TEST_BIN) $(EXAMPLE) $(TEST_PROGS) $(BUILD)/flags
+tests-build: $(TEST_BIN) $(EXAMPLE) $(TEST_PROGS) $(SRPROXY) $(SRMEMCTL) \
+	$(BUILD)/flags
 
 FORCE:
 
@@ -131,6 +176,7 @@ deps:
 	@$(TOPDIR)/tests/deps.sh
 
 clean:
-	rm -rf $(TOPDIR)/build $(TOPDIR)/mem/libsrmem.a $(TOPDIR)/mem/libsrmem.so
+	rm -rf $(TOPDIR)/build $(TOPDIR)/mem/libsrmem.a $(TOPDIR)/mem/libsrmem.so \
+	    $(TOPDIR)/core/srproxy $(TOPDIR)/utils/srmemctl/srmemctl
 
--include $(MEM_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(MEM_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CORE_OBJ:.o=.d) $(CTL_OBJ:.o=.d)

@@ -3,11 +3,12 @@
 # from Debian's packages.  As root (or with sudo) it installs what is
 # missing; otherwise it names the packages and stops.
 #   build:  gcc make pkg-config
-#   tests:  check (libcheck), valgrind, clang (libFuzzer), sip-tester
+#   server: libjansson-dev (JSON-RPC), libmicrohttpd-dev (RPC over HTTP)
+#   tests:  check (libcheck), valgrind, jq, sip-tester (sipp)
 #   bench:  libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev gnuplot-nox
 set -u
-pkgs="gcc make pkg-config check valgrind libjemalloc-dev libmimalloc-dev \
-libgoogle-perftools-dev gnuplot-nox"
+pkgs="gcc make pkg-config libjansson-dev libmicrohttpd-dev check valgrind jq \
+sip-tester libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev gnuplot-nox"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
