@@ -298,4 +298,15 @@ size_t shm_cache_reclaim(void);
 #define shm_sums()            mem_sums(mem_shm_pool)
 #define shm_report()          mem_report(mem_shm_pool)
 
+/* Locks for a program's own data in shm (a hash bucket, a table): the
+ * heap lock's kind, with the same dead-owner detection.  Make them before
+ * fork (each is one shm fragment).  shm_lock_get() returns 0, or 1 when
+ * the lock was taken over from a holder that died: the caller must then
+ * check the data it guards (the holder may have died mid-update). */
+struct shm_lock;
+struct shm_lock *shm_lock_new(void);            /* NULL: out of shm */
+void shm_lock_free(struct shm_lock *l);         /* NULL: nothing */
+int shm_lock_get(struct shm_lock *l);
+void shm_lock_release(struct shm_lock *l);
+
 #endif /* SRMEM_MEM_H */

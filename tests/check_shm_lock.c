@@ -1,0 +1,204 @@
+/*
+ * check_shm_lock.c - the public shm locks (mem.h: shm_lock_*), per backend.
+ *
+ *   exclusion   4 children x 50,000 increments of a plain counter in shm
+ *               under one shm_lock, with an "inside" flag that catches two
+ *               holders at once and a yield inside the section now and then;
+ *               the counter must be exact.
+ *   dead holder a child takes the lock and is SIGKILLed holding it (left a
+ *               zombie); shm_lock_get() in the test process returns 1
+ *               (taken over) within the alarm, then 0 again, and a new
+ *               child can use the lock.
+ *   lifecycle   new/free leave the shm counters where they were; free(NULL)
+ *               does nothing; new fails cleanly when shm is exhausted.
+ * Children report through their exit status only.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "memtest.h"
+
+#define SHM_SIZE ((size_t)4 << 20)
+#define KIDS 4
+#define ROUNDS 50000
+#define CHILD_ALARM 120
+
+struct shared {
+	struct shm_lock *lock;
+	volatile uint64_t counter;
+	volatile int inside;
+	volatile int overlaps;
+};
+
+static struct t_pool tp;
+
+static void start(int i)
+{
+	t_log_start();
+	ck_assert_int_eq(shm_init(SHM_SIZE, t_backend(i)), 0);
+	t_pool_start(&tp, mem_shm_pool);
+}
+
+static pid_t spawn(int (*fn)(struct shared *), struct shared *sh)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		alarm(CHILD_ALARM);
+		_exit(fn(sh));
+	}
+	return pid;
+}
+
+static void expect_exit0(pid_t pid)
+{
+	int st;
+	pid_t r;
+	do
+		r = waitpid(pid, &st, 0);
+	while (r < 0 && errno == EINTR);
+	ck_assert_int_eq(r, pid);
+	T_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %d: %s %d",
+		(int)pid, WIFEXITED(st) ? "exit status" : "signal",
+		WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+}
+
+static int incrementer(struct shared *sh)
+{
+	for (int i = 0; i < ROUNDS; i++) {
+		if (shm_lock_get(sh->lock) != 0)
+			return 2;
+		if (sh->inside++)
+			sh->overlaps++;
+		uint64_t v = sh->counter;
+		if (i % 1024 == 0)
+			sched_yield();
+		sh->counter = v + 1;
+		sh->inside--;
+		shm_lock_release(sh->lock);
+	}
+	return 0;
+}
+
+START_TEST(test_exclusion)
+{
+	start(_i);
+	struct shared *sh = shm_mallocxz(sizeof(*sh));
+	ck_assert_ptr_nonnull(sh);
+	sh->lock = shm_lock_new();
+	ck_assert_ptr_nonnull(sh->lock);
+	pid_t kids[KIDS];
+	for (int k = 0; k < KIDS; k++)
+		kids[k] = spawn(incrementer, sh);
+	for (int k = 0; k < KIDS; k++)
+		expect_exit0(kids[k]);
+	ck_assert_uint_eq(sh->counter, (uint64_t)KIDS * ROUNDS);
+	ck_assert_int_eq(sh->overlaps, 0);
+	shm_lock_free(sh->lock);
+	shm_free(sh);
+	t_pool_verify(&tp, NULL, 0, "after exclusion");
+	t_pool_back_to_start(&tp, "after exclusion");
+}
+END_TEST
+
+static void on_alarm(int sig)
+{
+	static const char m[] = "shm_lock: hangs on a dead holder\n";
+	(void)sig;
+	(void)!write(2, m, sizeof(m) - 1);
+	_exit(99);
+}
+
+static int holder(struct shared *sh)
+{
+	shm_lock_get(sh->lock);
+	sh->inside = 1;
+	raise(SIGKILL);
+	return 3;
+}
+
+START_TEST(test_dead_holder)
+{
+	start(_i);
+	struct shared *sh = shm_mallocxz(sizeof(*sh));
+	ck_assert_ptr_nonnull(sh);
+	sh->lock = shm_lock_new();
+	ck_assert_ptr_nonnull(sh->lock);
+	pid_t pid = spawn(holder, sh);
+	siginfo_t si;
+	memset(&si, 0, sizeof(si));
+	/* Dead but unreaped: a zombie still answers kill(pid, 0). */
+	ck_assert_int_eq(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0);
+	ck_assert_int_eq(si.si_code, CLD_KILLED);
+	ck_assert_int_eq(sh->inside, 1);
+	signal(SIGALRM, on_alarm);
+	alarm(10);
+	int rc = shm_lock_get(sh->lock);
+	alarm(0);
+	ck_assert_int_eq(rc, 1);                /* taken over: check the data */
+	shm_lock_release(sh->lock);
+	ck_assert_int_eq(shm_lock_get(sh->lock), 0);
+	shm_lock_release(sh->lock);
+	sh->inside = 0;
+	expect_exit0(spawn(incrementer, sh));
+	ck_assert_uint_eq(sh->counter, ROUNDS);
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	shm_lock_free(sh->lock);
+	shm_free(sh);
+	t_pool_verify(&tp, NULL, 0, "after dead holder");
+	t_pool_back_to_start(&tp, "after dead holder");
+}
+END_TEST
+
+START_TEST(test_lifecycle)
+{
+	start(_i);
+	shm_lock_free(NULL);
+	struct shm_lock *a = shm_lock_new(), *b = shm_lock_new();
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_ptr_ne(a, b);
+	ck_assert(shm_address_in(a) && shm_address_in(b));
+	ck_assert_int_eq(shm_lock_get(a), 0);
+	ck_assert_int_eq(shm_lock_get(b), 0);   /* independent locks */
+	shm_lock_release(b);
+	shm_lock_release(a);
+	shm_lock_free(a);
+	shm_lock_free(b);
+	/* Exhaust shm: new must fail with NULL, and everything comes back. */
+	size_t cap = SHM_SIZE / 16, n = 0;
+	struct shm_lock **all = malloc(cap * sizeof(*all));
+	ck_assert_ptr_nonnull(all);
+	while (n < cap && (all[n] = shm_lock_new()) != NULL)
+		n++;
+	ck_assert_uint_lt(n, cap);
+	ck_assert_uint_gt(n, 1000);
+	ck_assert_int_eq(shm_lock_get(all[n - 1]), 0);
+	shm_lock_release(all[n - 1]);
+	while (n)
+		shm_lock_free(all[--n]);
+	free(all);
+	t_pool_verify(&tp, NULL, 0, "after exhaustion");
+	t_pool_back_to_start(&tp, "after exhaustion");
+	t_teardown();
+}
+END_TEST
+
+Suite *shm_lock_suite(void)
+{
+	Suite *s = suite_create("shm_lock");
+	TCase *tc = tcase_create("shm_lock");
+	tcase_set_timeout(tc, 120);
+	tcase_add_loop_test(tc, test_exclusion, 0, T_NBACKENDS);
+	tcase_add_loop_test(tc, test_dead_holder, 0, T_NBACKENDS);
+	tcase_add_loop_test(tc, test_lifecycle, 0, T_NBACKENDS);
+	suite_add_tcase(s, tc);
+	return s;
+}
