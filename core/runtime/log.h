@@ -25,9 +25,17 @@ extern int log_level;           /* lines above it are dropped (default L_INFO) *
 /* to_stderr: 1 stderr, 0 syslog (facility daemon).  Also routes the
  * library's reports here.  Safe to call again (after fork, say). */
 void log_init(const char *ident, int to_stderr, int level);
+/* Put the library's reports back on this log (after a mem_set_log capture). */
+void log_mem_attach(void);
 void log_msg(int level, const char *mod, const char *file, int line,
 		const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-/* A level's name ("ERROR"), and a name or number to a level (-1: bad). */
+/* The last line logged at L_ERR or worse (without the "srproxy[PID]: "
+ * prefix): a daemon's start-up failure is handed to the waiting parent. */
+#define LOG_LAST_MAX 512
+extern char log_last_error[LOG_LAST_MAX];
+/* A level's name ("ERROR"), and a name or number to a level (-1: bad):
+ * 2..7, CRITICAL/ERROR/WARNING/NOTICE/INFO/DEBUG, crit/err/warn/dbg, in
+ * any case. */
 const char *log_level_name(int level);
 int log_level_parse(const char *s);
 

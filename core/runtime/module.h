@@ -12,7 +12,8 @@
  *   child_init(r)   every child after fork, before its loop runs, with the
  *                   child's rank (1..n for SIP workers, PROC_TIMER,
  *                   PROC_RPC): open per-process fds, loop_add() them.
- *   destroy()       main process at shutdown, after every child ended.
+ *   destroy()       main process at shutdown, after every child ended
+ *                   (reverse order).
  */
 #ifndef SRP_MODULE_H
 #define SRP_MODULE_H
@@ -29,7 +30,12 @@ struct srp_module {
 	static const struct srp_module var \
 	__attribute__((used, section("srp_modules"), aligned(sizeof(void *))))
 
-/* Run every module's hook in order; the first -1 stops and is returned. */
+/* The modules in the order their hooks run; returns how many. */
+int modules_list(const struct srp_module *const **out);
+/* Run every module's hook in order; the first -1 stops and is returned.
+ * destroy() runs in reverse order, for the modules whose init() succeeded.  A module keeps main-only clean-up
+ * (unlinking its socket...) in destroy(), never in atexit(): children
+ * inherit atexit handlers and leave through exit(). */
 int modules_init(void);
 int modules_child_init(int rank);
 void modules_destroy(void);

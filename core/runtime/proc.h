@@ -25,6 +25,7 @@
 #ifndef SRP_PROC_H
 #define SRP_PROC_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -42,13 +43,16 @@ struct proc_pkg {
 	uint64_t total_frags;
 	uint64_t stamp_ms;              /* CLOCK_MONOTONIC ms of the copy */
 };
+/* Copied word by word under the entry's sequence counter. */
+_Static_assert(sizeof(struct proc_pkg) == 7 * sizeof(uint64_t),
+	"struct proc_pkg is made of 64-bit words only");
 
 struct proc_entry {
 	volatile int32_t pid;           /* 0: no process now */
 	int32_t rank;
 	volatile int32_t state;         /* enum proc_state */
 	uint32_t restarts;              /* times this entry was forked again */
-	char desc[64];                  /* "udp receiver child=0 sock=..." */
+	char desc[64];                  /* "sip worker #1", "timer", ... */
 	uint64_t started_ms;            /* CLOCK_MONOTONIC at fork */
 	volatile uint32_t seq;          /* odd while pkg is being written */
 	struct proc_pkg pkg;
@@ -74,13 +78,22 @@ int proc_start_all(void);
  * reclaim its cache and restart it per the policy.  Returns -1 when the
  * policy says stop, else the number of children reaped. */
 int proc_reap(void);
+/* Main process: reap from the event loop (a SIGCHLD hook); when the
+ * policy says stop, set proc_policy_stop and end loop_run(). */
+int proc_watch(void);
+extern int proc_policy_stop;
 /* Main process: SIGTERM every child, wait up to timeout_ms, SIGKILL the
- * rest, reap them all. */
+ * rest, reap them all (no restarts from then on). */
 void proc_stop_all(int timeout_ms);
 /* Copy this process's pkg_info() into its entry. */
 void proc_publish_pkg(void);
-/* A consistent copy of entry i's pkg counters (retries a torn read). */
-void proc_read_pkg(int i, struct proc_pkg *out);
+/* A consistent copy of entry i's pkg counters: retries a torn read, a
+ * bounded number of times (a writer killed in the middle leaves its
+ * sequence odd).  0, or -1 with *out zeroed. */
+int proc_read_pkg(int i, struct proc_pkg *out);
+/* "killed by signal 9 (SIGKILL)", "exited with status 1" for a waitpid()
+ * status. */
+const char *proc_status_str(int status, char *buf, size_t len);
 /* Entry of a pid, or -1. */
 int proc_find_pid(pid_t pid);
 /* CLOCK_MONOTONIC in ms. */
