@@ -1,0 +1,205 @@
+/*
+ * cmd_info.c - the server's facts (ps, version, uptime, methods), `raw`
+ * for any method, and the commands whose method a server may not have yet
+ * (lock, map, top).  Those probe system.listMethods first: a server
+ * without the method gets "not available in this version" (exit 1), never
+ * made-up output; one with it gets its result as a generic table, since
+ * its shape is not fixed in doc/RPC.md.
+ */
+#include "srmemctl.h"
+#include "table.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* --- ps, version, uptime, methods ------------------------------------------ */
+
+static int show_ps(struct ctl *c, json_t *r)
+{
+	static const char *const cols[] = { "entry", "pid", "rank", NULL };
+	struct table *t = tbl_new();
+	const json_t *p;
+	char up[FMT_LEN];
+	size_t i;
+
+	(void)c;
+	for (int k = 0; cols[k]; k++)
+		tbl_col(t, cols[k], TBL_R);
+	tbl_col(t, "state", TBL_L);
+	tbl_col(t, "restarts", TBL_R);
+	tbl_col(t, "uptime", TBL_R);
+	tbl_col(t, "desc", TBL_L);
+	json_array_foreach(r, i, p) {
+		tbl_row(t);
+		for (int k = 0; cols[k]; k++)
+			tbl_add(t, "%lld", jint(p, cols[k]));
+		tbl_add(t, "%s", jstr_or(p, "state", "-"));
+		tbl_add(t, "%lld", jint(p, "restarts"));
+		tbl_add(t, "%s", fmt_secs(up, sizeof(up), jint(p, "uptime_s")));
+		tbl_add(t, "%s", jstr_or(p, "desc", "-"));
+	}
+	tbl_print(t, stdout);
+	tbl_free(t);
+	return EXIT_OK;
+}
+
+int cmd_ps(struct ctl *c)
+{
+	return ctl_show(c, "core.ps", NULL, show_ps);
+}
+
+static int show_version(struct ctl *c, json_t *r)
+{
+	(void)c;
+	printf("%s %s\nbuild: %s\ncompiled: %s\n", jstr_or(r, "name", "srproxy"),
+			jstr_or(r, "version", "?"), jstr_or(r, "build", "?"),
+			jstr_or(r, "compiled", "?"));
+	return EXIT_OK;
+}
+
+int cmd_version(struct ctl *c)
+{
+	return ctl_show(c, "core.version", NULL, show_version);
+}
+
+static int show_uptime(struct ctl *c, json_t *r)
+{
+	time_t since = (time_t)jint(r, "up_since");
+	char up[FMT_LEN], when[64];
+
+	(void)c;
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %Z", localtime(&since));
+	printf("up %s (%lld s), since %s\n",
+			fmt_secs(up, sizeof(up), jint(r, "uptime")),
+			jint(r, "uptime"), when);
+	return EXIT_OK;
+}
+
+int cmd_uptime(struct ctl *c)
+{
+	return ctl_show(c, "core.uptime", NULL, show_uptime);
+}
+
+static int show_methods(struct ctl *c, json_t *r)
+{
+	const json_t *m;
+	size_t i;
+
+	(void)c;
+	json_array_foreach(r, i, m)
+		if (json_is_string(m))
+			printf("%s\n", json_string_value(m));
+	return EXIT_OK;
+}
+
+int cmd_methods(struct ctl *c)
+{
+	return ctl_show(c, "system.listMethods", NULL, show_methods);
+}
+
+/* --- raw ------------------------------------------------------------------ */
+
+/* A parameter that parses as a JSON number stays a number ("42", "-1.5");
+ * everything else is a string, as a shell user typed it. */
+static json_t *raw_param(const char *a)
+{
+	json_t *v = json_loads(a, JSON_DECODE_ANY, NULL);
+
+	if (json_is_number(v))
+		return v;
+	json_decref(v);
+	return json_string(a);
+}
+
+int cmd_raw(struct ctl *c)
+{
+	json_t *params = json_array(), *r;
+	int rc;
+
+	if (c->nargs < 1)
+		return ctl_usage_error(c, "raw needs a METHOD");
+	for (int i = 1; i < c->nargs; i++)
+		json_array_append_new(params, raw_param(c->args[i]));
+	rc = ctl_call(c, c->args[0], params, &r);
+	if (rc)
+		return rc;
+	json_print(r);
+	json_decref(r);
+	return EXIT_OK;
+}
+
+/* --- lock, map, top: only when the server has the method ------------------- */
+
+static void generic_value(const char *key, const json_t *v, int depth);
+
+static void generic_list(const char *key, const json_t *a, int depth)
+{
+	const json_t *v;
+	size_t i;
+
+	printf("%*s%s:\n", depth * 2, "", key);
+	json_array_foreach(a, i, v) {
+		char k[32];
+		snprintf(k, sizeof(k), "[%zu]", i);
+		generic_value(k, v, depth + 1);
+	}
+}
+
+/* Objects indent, arrays list their items, scalars print as JSON. */
+static void generic_value(const char *key, const json_t *v, int depth)
+{
+	const char *k;
+	const json_t *x;
+	char *s;
+
+	if (json_is_array(v)) {
+		generic_list(key, v, depth);
+		return;
+	}
+	if (json_is_object(v)) {
+		printf("%*s%s:\n", depth * 2, "", key);
+		json_object_foreach((json_t *)v, k, x)
+			generic_value(k, x, depth + 1);
+		return;
+	}
+	s = json_dumps(v, JSON_ENCODE_ANY);
+	printf("%*s%-20s %s\n", depth * 2, "", key, s ? s : "?");
+	free(s);
+}
+
+static int show_generic(struct ctl *c, json_t *r)
+{
+	generic_value(c->cmd, r, 0);
+	return EXIT_OK;
+}
+
+static int if_available(struct ctl *c, const char *method)
+{
+	int rc, has = ctl_has_method(c, method, &rc);
+
+	if (has < 0)
+		return rc;
+	if (!has) {
+		fprintf(stderr, "srmemctl: %s: not available in this version "
+				"(the server has no %s)\n", c->cmd, method);
+		return EXIT_RPC;
+	}
+	return ctl_show(c, method, NULL, show_generic);
+}
+
+int cmd_lock(struct ctl *c)
+{
+	return if_available(c, "shm.lock");
+}
+
+int cmd_map(struct ctl *c)
+{
+	return if_available(c, "shm.map");
+}
+
+int cmd_top(struct ctl *c)
+{
+	return if_available(c, "mem.top");
+}
