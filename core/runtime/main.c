@@ -40,19 +40,24 @@
 
 /* --- daemon ---------------------------------------------------------------- */
 
-/* The original process: wait for the daemon's word, exit with it. */
+/* The original process: wait for the daemon's word, one line ("ok" or
+ * the error), and exit with it.  Read up to the newline, not to EOF: the
+ * children inherit the pipe's write end at fork. */
 __attribute__((noreturn))
 static void wait_for_daemon(int fd)
 {
 	char msg[LOG_LAST_MAX + 8];
-	ssize_t n, got = 0;
-	while ((n = read(fd, msg + got, sizeof(msg) - 1 - (size_t)got)) > 0 ||
-			(n < 0 && errno == EINTR))
-		got += n > 0 ? n : 0;
+	size_t got = 0;
+	ssize_t n;
+	while (got < sizeof(msg) - 1 && !memchr(msg, '\n', got) &&
+			((n = read(fd, msg + got, sizeof(msg) - 1 - got)) > 0 ||
+			(n < 0 && errno == EINTR)))
+		got += n > 0 ? (size_t)n : 0;
 	msg[got] = '\0';
+	msg[strcspn(msg, "\n")] = '\0';
 	if (!strcmp(msg, "ok"))
 		_exit(0);
-	fprintf(stderr, "%s: %s\n", SRP_NAME, got ? msg :
+	fprintf(stderr, "%s: %s\n", SRP_NAME, msg[0] ? msg :
 		"the daemon ended during start-up (see syslog)");
 	_exit(1);
 }
@@ -95,6 +100,7 @@ static void daemon_tell(int *notify, const char *msg)
 	if (*notify < 0)
 		return;
 	(void)!write(*notify, msg, strlen(msg));
+	(void)!write(*notify, "\n", 1);
 	close(*notify);
 	*notify = -1;
 }
