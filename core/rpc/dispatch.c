@@ -8,7 +8,7 @@
  * number or null.  Errors follow the specification's codes (rpc.h); the
  * id of a request too broken to read is null.
  *
- * The method table comes from the linker section "rpc_methods" (every
+ * The method table comes from the linker section "rpc_table" (every
  * RPC_METHOD() of the program), sorted by name once, and searched by
  * bisection.  Test methods are visible only when rpc_test_enabled.
  *
@@ -28,8 +28,8 @@
 
 #define RPC_METHODS_MAX 128
 
-extern const struct rpc_method __start_rpc_methods[];
-extern const struct rpc_method __stop_rpc_methods[];
+extern const struct rpc_method __start_rpc_table[];
+extern const struct rpc_method __stop_rpc_table[];
 
 static const struct rpc_method *table[RPC_METHODS_MAX];
 static size_t table_n = (size_t)-1;
@@ -49,7 +49,7 @@ static void table_build(void)
 {
 	const struct rpc_method *m;
 	table_n = 0;
-	for (m = __start_rpc_methods; m < __stop_rpc_methods; m++)
+	for (m = __start_rpc_table; m < __stop_rpc_table; m++)
 		if (table_n < RPC_METHODS_MAX)
 			table[table_n++] = m;
 	qsort(table, table_n, sizeof(table[0]), method_cmp);

@@ -19,6 +19,13 @@
 #include "runtime/ipc.h"
 #include "runtime/proc.h"
 
+static int str_is_int(const char *s)
+{
+	char *end;
+	(void)strtoll(s, &end, 10);
+	return *s && !*end;
+}
+
 static int entry_alive(int i)
 {
 	return i >= 0 && i < proc_count && proc_table[i].pid != 0 &&
@@ -81,10 +88,13 @@ int rpc_arg_proc(struct rpc_ctx *c, json_t *params, int i, int required,
 	if (!a)
 		return required ? rpc_fail(c, RPC_INVALID_PARAMS, "missing "
 			"parameter: a pid, or pid|rank|index N") : 0;
-	if (json_is_string(a) && (!strcmp(json_string_value(a), "pid") ||
-	    !strcmp(json_string_value(a), "rank") ||
-	    !strcmp(json_string_value(a), "index"))) {
+	if (json_is_string(a) && !str_is_int(json_string_value(a))) {
 		kind = json_string_value(a);
+		if (strcmp(kind, "pid") && strcmp(kind, "rank") &&
+		    strcmp(kind, "index"))
+			return rpc_fail(c, RPC_INVALID_PARAMS, "a process is "
+				"named by a pid, or pid|rank|index N, not "
+				"\"%s\"", kind);
 		i++;
 	}
 	if (rpc_arg_int(c, params, i, kind, 1, &v) < 0)

@@ -3,8 +3,9 @@
  *
  * A method is one static struct rpc_method, registered with RPC_METHOD()
  * in the file that implements it (the linker gathers them in the section
- * "rpc_methods", as modules are gathered): adding a method touches one
- * file.  Methods run in the RPC process, one at a time.
+ * "rpc_table", as modules are gathered): adding a method touches one
+ * file.  (Not "rpc_methods": a section named like a function makes the
+ * assembler take calls to rpc_methods() for the section's start.)  Methods run in the RPC process, one at a time.
  *
  * A method receives the request's params (a JSON array of positional
  * arguments, Kamailio style, or an object of named ones; NULL when absent)
@@ -45,7 +46,7 @@ struct rpc_method {
 
 #define RPC_METHOD(var) \
 	static const struct rpc_method var \
-	__attribute__((used, section("rpc_methods"), aligned(sizeof(void *))))
+	__attribute__((used, section("rpc_table"), aligned(sizeof(void *))))
 
 /* Fail the request: code (RPC_*) and a message (printf format). */
 int rpc_fail(struct rpc_ctx *c, int code, const char *fmt, ...)
