@@ -73,11 +73,13 @@ int modules_init(void)
 	return 0;
 }
 
+/* Only the modules whose init() ran in the main process: a child's
+ * set-up builds on it. */
 int modules_child_init(int rank)
 {
 	const struct srp_module *const *m;
-	int n = modules_list(&m);
-	for (int i = 0; i < n; i++)
+	modules_list(&m);
+	for (int i = 0; i < ninited; i++)
 		if (m[i]->child_init && m[i]->child_init(rank) < 0) {
 			LM_ERR("module %s: child_init(rank %d) failed",
 				m[i]->name, rank);

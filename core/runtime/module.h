@@ -33,7 +33,8 @@ struct srp_module {
 /* The modules in the order their hooks run; returns how many. */
 int modules_list(const struct srp_module *const **out);
 /* Run every module's hook in order; the first -1 stops and is returned.
- * destroy() runs in reverse order, for the modules whose init() succeeded.  A module keeps main-only clean-up
+ * child_init() and destroy() (in reverse order) run for the modules whose
+ * init() succeeded.  A module keeps main-only clean-up
  * (unlinking its socket...) in destroy(), never in atexit(): children
  * inherit atexit handlers and leave through exit(). */
 int modules_init(void);
