@@ -41,15 +41,22 @@ static void frag_cells(struct table *t, const json_t *f)
 			jsite(f, site, sizeof(site)));
 }
 
+/* The chunked scan's cost: how long the workers could wait on the lock. */
 static void scan_line(const json_t *s)
 {
+	const json_t *res = json_object_get(s, "result");
+
 	if (!json_is_object(s))
 		return;
 	printf("scan: %lld fragments in %lld chunks, lock held %lld us at "
-			"most (%lld us in all), %lld resyncs, %s\n",
-			jint(s, "fragments"), jint(s, "chunks"),
-			jint(s, "max_hold_us"), jint(s, "total_hold_us"),
-			jint(s, "resyncs"), jstr_or(s, "result", "-"));
+			"most (%lld us in all), %lld resyncs", jint(s, "fragments"),
+			jint(s, "chunks"), jint(s, "max_hold_us"),
+			jint(s, "total_hold_us"), jint(s, "resyncs"));
+	if (json_is_string(res))
+		printf(", %s", json_string_value(res));
+	else if (json_is_integer(res))
+		printf(", result %lld", (long long)json_integer_value(res));
+	putchar('\n');
 }
 
 /* --- status --------------------------------------------------------------- */

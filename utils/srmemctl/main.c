@@ -19,8 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define DEFAULT_SOCK "./srproxy.sock"
+#define ROOT_SOCK "/var/run/srproxy/srproxy.sock"  /* srproxy's as root */
 #define DEFAULT_TIMEOUT 10.0
 
 static void help_all(FILE *f)
@@ -30,7 +32,8 @@ static void help_all(FILE *f)
 			"Memory status of a running srproxy, over its JSON-RPC "
 			"socket.\n\n", f);
 	fputs("  -s PATH      the RPC socket (default $SRPROXY_SOCK, else "
-			DEFAULT_SOCK ")\n"
+			DEFAULT_SOCK ";\n               as root also "
+			ROOT_SOCK ")\n"
 			"  --timeout S  seconds to wait for each reply (default 10)\n"
 			"  --json       print the result as JSON, for scripts\n"
 			"  -h, --help   this help; `srmemctl COMMAND -h` for one "
@@ -203,14 +206,26 @@ static int run(struct ctl *c, int help)
 	return k->run(c);
 }
 
+/* $SRPROXY_SOCK, else ./srproxy.sock; as root, srproxy's own default
+ * (ROOT_SOCK) when only that one exists. */
+static const char *default_sock(void)
+{
+	const char *env = getenv("SRPROXY_SOCK");
+
+	if (env && *env)
+		return env;
+	if (geteuid() == 0 && access(DEFAULT_SOCK, F_OK) < 0 &&
+			access(ROOT_SOCK, F_OK) == 0)
+		return ROOT_SOCK;
+	return DEFAULT_SOCK;
+}
+
 int main(int argc, char **argv)
 {
 	struct ctl c = { .timeout = DEFAULT_TIMEOUT };
 	int help = 0, rc;
 
-	c.sock = getenv("SRPROXY_SOCK");
-	if (!c.sock || !*c.sock)
-		c.sock = DEFAULT_SOCK;
+	c.sock = default_sock();
 	rc = parse(&c, argc, argv, &help);
 	if (rc)
 		return rc;

@@ -219,7 +219,8 @@ static int read_reply(struct call *k, json_t **reply)
 		k->buf[k->len] = '\0';
 		if (r == 0 && k->len == 0)
 			return fail(k, "%s closed the connection without a "
-					"reply%s", " (not srproxy?)");
+					"reply%s", " (not srproxy, or its RPC process "
+					"died: see the server's log)");
 		got = try_parse(k, r == 0, reply);
 		if (got)
 			return got > 0 ? EXIT_OK : not_ours(k);
