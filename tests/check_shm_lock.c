@@ -22,11 +22,11 @@
 #include <unistd.h>
 
 #include "memtest.h"
+#include "proctest.h"
 
 #define SHM_SIZE ((size_t)4 << 20)
 #define KIDS 4
 #define ROUNDS 50000
-#define CHILD_ALARM 120
 
 struct shared {
 	struct shm_lock *lock;
@@ -44,33 +44,9 @@ static void start(int i)
 	t_pool_start(&tp, mem_shm_pool);
 }
 
-static pid_t spawn(int (*fn)(struct shared *), struct shared *sh)
+static int incrementer(void *arg)
 {
-	fflush(NULL);
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		alarm(CHILD_ALARM);
-		_exit(fn(sh));
-	}
-	return pid;
-}
-
-static void expect_exit0(pid_t pid)
-{
-	int st;
-	pid_t r;
-	do
-		r = waitpid(pid, &st, 0);
-	while (r < 0 && errno == EINTR);
-	ck_assert_int_eq(r, pid);
-	T_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %d: %s %d",
-		(int)pid, WIFEXITED(st) ? "exit status" : "signal",
-		WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
-}
-
-static int incrementer(struct shared *sh)
-{
+	struct shared *sh = arg;
 	for (int i = 0; i < ROUNDS; i++) {
 		if (shm_lock_get(sh->lock) != 0)
 			return 2;
@@ -95,9 +71,9 @@ START_TEST(test_exclusion)
 	ck_assert_ptr_nonnull(sh->lock);
 	pid_t kids[KIDS];
 	for (int k = 0; k < KIDS; k++)
-		kids[k] = spawn(incrementer, sh);
+		kids[k] = t_spawn(incrementer, sh);
 	for (int k = 0; k < KIDS; k++)
-		expect_exit0(kids[k]);
+		t_expect_exit0(kids[k]);
 	ck_assert_uint_eq(sh->counter, (uint64_t)KIDS * ROUNDS);
 	ck_assert_int_eq(sh->overlaps, 0);
 	shm_lock_free(sh->lock);
@@ -115,8 +91,9 @@ static void on_alarm(int sig)
 	_exit(99);
 }
 
-static int holder(struct shared *sh)
+static int holder(void *arg)
 {
+	struct shared *sh = arg;
 	shm_lock_get(sh->lock);
 	sh->inside = 1;
 	raise(SIGKILL);
@@ -130,7 +107,7 @@ START_TEST(test_dead_holder)
 	ck_assert_ptr_nonnull(sh);
 	sh->lock = shm_lock_new();
 	ck_assert_ptr_nonnull(sh->lock);
-	pid_t pid = spawn(holder, sh);
+	pid_t pid = t_spawn(holder, sh);
 	siginfo_t si;
 	memset(&si, 0, sizeof(si));
 	/* Dead but unreaped: a zombie still answers kill(pid, 0). */
@@ -146,7 +123,7 @@ START_TEST(test_dead_holder)
 	ck_assert_int_eq(shm_lock_get(sh->lock), 0);
 	shm_lock_release(sh->lock);
 	sh->inside = 0;
-	expect_exit0(spawn(incrementer, sh));
+	t_expect_exit0(t_spawn(incrementer, sh));
 	ck_assert_uint_eq(sh->counter, ROUNDS);
 	int st;
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
