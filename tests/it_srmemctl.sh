@@ -247,7 +247,7 @@ hasre "$tmp/out" '^fragment +address +size +asked +state +module +call site$'
 hasre "$tmp/out" '^max_free +0x'
 s 0 report --json
 jqt '.used_frags >= 4 and .used_bytes >= 4000 and (.scan | has("max_hold_us"))'
-[ $dbg = 0 ] || jqt '.asked_bytes >= 4000 and .min_used.asked == 1000'
+[ $dbg = 0 ] || jqt '.asked_bytes >= 4000 and .min_used.asked > 0'
 
 # pkg: every process, and one
 s 0 pkg
