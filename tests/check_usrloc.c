@@ -23,11 +23,13 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "memtest.h"
 #include "proctest.h"
+#include "rpc/rpc_int.h"
 #include "sip/usrloc.h"
 
 #define SHM_SIZE ((size_t)32 << 20)
@@ -830,6 +832,103 @@ START_TEST(test_dead_holder_writing)
 }
 END_TEST
 
+/* --- RPC: ul.dump, ul.lookup, ul.rm ------------------------------------------ */
+
+/* The reply to one request (params: JSON text or NULL), parsed. */
+static json_t *rpc(const char *method, const char *params)
+{
+	char in[512];
+	struct rpc_reply r;
+	snprintf(in, sizeof(in), "{\"jsonrpc\":\"2.0\",\"method\":\"%s\","
+		"\"params\":%s,\"id\":1}", method, params ? params : "[]");
+	rpc_handle(in, strlen(in), &r);
+	ck_assert_ptr_nonnull(r.text);
+	json_t *j = json_loadb(r.text, r.len, 0, NULL);
+	rpc_reply_release(&r);
+	ck_assert_ptr_nonnull(j);
+	return j;
+}
+
+static json_t *rpc_res(json_t *j)
+{
+	json_t *res = json_object_get(j, "result");
+	T_ASSERT(res != NULL, "no result: %s", json_dumps(j, 0));
+	return res;
+}
+
+static void rpc_err(const char *method, const char *params, int code,
+		const char *msg)
+{
+	json_t *j = rpc(method, params), *e = json_object_get(j, "error");
+	T_ASSERT(e && json_integer_value(json_object_get(e, "code")) == code &&
+		(!msg || !strcmp(json_string_value(json_object_get(e,
+		"message")), msg)), "%s %s: want %d %s: %s", method, params,
+		code, msg ? msg : "", json_dumps(j, 0));
+	json_decref(j);
+}
+
+START_TEST(test_rpc)
+{
+	start(_i);
+	rpc_json_alloc_init();
+	int64_t now = (int64_t)time(NULL);
+	struct ul_contact_in c[2] = { ct("sip:r@10.0.0.2:5062", 600, 500),
+		ct("sip:r@10.0.0.3", 300, -1) };
+	struct ul_req r = req("sip:r@example.com", "cid-r", 7, now);
+	r.contacts = c;
+	r.ncontacts = 2;
+	ck_assert_int_eq(ul_register(&r, NULL), UL_OK);
+	ck_assert_int_eq(reg1("sip:s@example.com", "sip:s@h", 600, "c", 1,
+		now), UL_OK);
+	json_t *j = rpc("ul.lookup", "[\"sip:r@example.com\"]");
+	json_t *a = rpc_res(j), *cts = json_object_get(a, "Contacts");
+	ck_assert_str_eq(json_string_value(json_object_get(a, "AoR")),
+		"sip:r@example.com");
+	ck_assert_uint_eq(json_array_size(cts), 2);
+	json_t *c0 = json_array_get(cts, 0), *c1 = json_array_get(cts, 1);
+	ck_assert_str_eq(json_string_value(json_object_get(c0, "Address")),
+		"sip:r@10.0.0.3");              /* no q: ranks as 1.0 */
+	ck_assert(json_real_value(json_object_get(c0, "Q")) == -1.0);
+	ck_assert(json_real_value(json_object_get(c1, "Q")) == 0.5);
+	long long left = json_integer_value(json_object_get(c1, "Expires"));
+	ck_assert(left >= 598 && left <= 600);
+	ck_assert_str_eq(json_string_value(json_object_get(c1, "Call-ID")),
+		"cid-r");
+	ck_assert_int_eq(json_integer_value(json_object_get(c1, "CSeq")), 7);
+	ck_assert_str_eq(json_string_value(json_object_get(c1, "Received")),
+		"udp:10.0.0.1:5060");
+	ck_assert_str_eq(json_string_value(json_object_get(c1, "User-Agent")),
+		"check/1.0");
+	ck_assert_int_eq(json_integer_value(json_object_get(c1,
+		"Last-Modified")), now);
+	json_decref(j);
+	j = rpc("ul.dump", NULL);
+	ck_assert_int_eq(json_integer_value(json_object_get(rpc_res(j),
+		"Count")), 2);
+	ck_assert_uint_eq(json_array_size(json_object_get(rpc_res(j),
+		"AoRs")), 2);
+	ck_assert(json_is_false(json_object_get(rpc_res(j), "Truncated")));
+	json_decref(j);
+	j = rpc("ul.dump", "[1]");
+	ck_assert_int_eq(json_integer_value(json_object_get(rpc_res(j),
+		"Count")), 1);
+	ck_assert(json_is_true(json_object_get(rpc_res(j), "Truncated")));
+	json_decref(j);
+	rpc_err("ul.dump", "[0]", RPC_INVALID_PARAMS, NULL);
+	rpc_err("ul.lookup", "[\"sip:nobody@x\"]", RPC_SERVER_ERROR,
+		"AOR not found");
+	rpc_err("ul.lookup", NULL, RPC_INVALID_PARAMS, NULL);
+	rpc_err("ul.lookup", "[\"\"]", RPC_INVALID_PARAMS, NULL);
+	j = rpc("ul.rm", "{\"aor\":\"sip:s@example.com\"}");
+	ck_assert(json_is_true(json_object_get(rpc_res(j), "Removed")));
+	json_decref(j);
+	rpc_err("ul.rm", "[\"sip:s@example.com\"]", RPC_SERVER_ERROR,
+		"AOR not found");
+	counts_are(1, 2);
+	finish("rpc");
+}
+END_TEST
+
 Suite *usrloc_suite(void)
 {
 	Suite *s = suite_create("usrloc");
@@ -853,6 +952,7 @@ Suite *usrloc_suite(void)
 	tcase_add_loop_test(tc, test_multiproc, 0, T_NBACKENDS);
 	tcase_add_loop_test(tc, test_dead_holder_locked, 0, T_NBACKENDS);
 	tcase_add_loop_test(tc, test_dead_holder_writing, 0, T_NBACKENDS);
+	tcase_add_loop_test(tc, test_rpc, 0, T_NBACKENDS);
 	suite_add_tcase(s, tc);
 	return s;
 }
