@@ -186,5 +186,9 @@ cache_limit=0
 run_config tlsf --shm-cache 0
 stop
 
+cfg="all runs"
+ok "no RPC process died" "$(grep -c '(jsonrpc server) pid .* died' "$tmp/log")" 0
+ok "no sanitizer report" "$(grep -c 'AddressSanitizer\|runtime error:' "$tmp/log")" 0
+grep -B2 -A20 'AddressSanitizer\|runtime error:\|(jsonrpc server) pid .* died' "$tmp/log" | head -60
 echo "it_rpc: $fails failed"
 [ "$fails" -eq 0 ]
