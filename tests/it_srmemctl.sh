@@ -87,8 +87,10 @@ has "$tmp/err" "srmemctl: no srproxy answers on $tmp/none.sock (no such file); s
 count 0 . "$tmp/out"
 SRPROXY_SOCK="$tmp/env.sock" ctl 3 ps
 has "$tmp/err" "no srproxy answers on $tmp/env.sock (no such file)"
-(cd "$tmp" && ctl 3 ps)
-has "$tmp/err" "no srproxy answers on ./srproxy.sock (no such file)"
+if [ ! -e /var/run/srproxy/srproxy.sock ]; then   # (root's fallback)
+	(cd "$tmp" && ctl 3 ps)
+	has "$tmp/err" "no srproxy answers on ./srproxy.sock (no such file)"
+fi
 
 : > "$tmp/plain"
 ctl 3 -s "$tmp/plain" summary
@@ -199,7 +201,7 @@ jq -e '.count == 4 and .size == 1000 and (.id | type) == "number"' "$tmp/out" > 
 shm_id=$(jq .id "$tmp/out")
 
 s 0 summary --top 0
-hasre "$tmp/out" '^shm \(.*\): [0-9]+ fragments, .* asked \(.* usable\), [0-9]+ call sites$'
+hasre "$tmp/out" '^shm \(.*\): [0-9]+ fragments, .* asked \(.* usable\), [0-9]+ call sites?$'
 hasre "$tmp/out" '^ *size +bytes +count +avg +usable +module +call site$'
 s 0 --json summary --top 0
 jqt '.pool == "shm" and (.sites | type) == "array"'

@@ -24,28 +24,39 @@ static const char *unit_name(const char *u)
 		"GiB";
 }
 
+/* Bytes: the human size and the exact bytes; a unit asked for: the
+ * server's integer in that unit. */
+static void shmmem_row(struct table *t, const char *name, long long v,
+		long long total, int bytes)
+{
+	char h[FMT_LEN];
+
+	tbl_row(t);
+	tbl_add(t, "%s", name);
+	if (bytes)
+		tbl_add(t, "%s", fmt_bytes(h, sizeof(h), v));
+	tbl_add(t, "%lld", v);
+	tbl_add(t, "%.1f%%", total ? 100.0 * v / total : 0.0);
+}
+
 static int show_shmmem(struct ctl *c, json_t *r)
 {
 	const char *u = c->nargs ? c->args[0] : "b";
-	long long total = jint(r, "total");
+	const int bytes = *u == 'b';
 	struct table *t = tbl_new();
-	char h[FMT_LEN];
 
 	tbl_col(t, "shm", TBL_L);
-	tbl_col(t, *u == 'b' ? "size" : unit_name(u), TBL_R);
-	tbl_col(t, *u == 'b' ? "bytes" : "", TBL_R);
+	if (bytes)
+		tbl_col(t, "size", TBL_R);
+	tbl_col(t, bytes ? "bytes" : unit_name(u), TBL_R);
 	tbl_col(t, "% of total", TBL_R);
-	for (int i = 0; shm_fields[i]; i++) {
-		long long v = jint(r, shm_fields[i]);
-		tbl_row(t);
-		tbl_add(t, "%s", shm_fields[i]);
-		tbl_add(t, "%s", *u == 'b' ? fmt_bytes(h, sizeof(h), v) : "");
-		tbl_add(t, "%lld", v);
-		tbl_add(t, "%.1f%%", total ? 100.0 * v / total : 0.0);
-	}
+	for (int i = 0; shm_fields[i]; i++)
+		shmmem_row(t, shm_fields[i], jint(r, shm_fields[i]),
+				jint(r, "total"), bytes);
 	tbl_row(t);
 	tbl_add(t, "fragments");
-	tbl_add(t, "%s", "");
+	if (bytes)
+		tbl_add(t, "%s", "");
 	tbl_add(t, "%lld", jint(r, "fragments"));
 	tbl_print(t, stdout);
 	tbl_free(t);
@@ -64,7 +75,40 @@ int cmd_shmmem(struct ctl *c)
 
 /* --- pkg ------------------------------------------------------------------ */
 
-static void pkg_row(struct table *t, const json_t *p)
+/* "+2.3 KiB", "-640 B", "0 B": a change of real_used since the last frame. */
+const char *fmt_change(char *buf, size_t size, long long d)
+{
+	char h[FMT_LEN];
+
+	snprintf(buf, size, "%s%s", d > 0 ? "+" : "", fmt_bytes(h, sizeof(h), d));
+	return buf;
+}
+
+/* The process with pid in list, or NULL. */
+static const json_t *by_pid(const json_t *list, long long pid)
+{
+	const json_t *p;
+	size_t i;
+
+	json_array_foreach(list, i, p)
+		if (jint(p, "pid") == pid)
+			return p;
+	return NULL;
+}
+
+static void pkg_change(struct table *t, const json_t *p, const json_t *prev)
+{
+	const json_t *old = by_pid(prev, jint(p, "pid"));
+	char h[FMT_LEN];
+
+	if (old)
+		tbl_add(t, "%s", fmt_change(h, sizeof(h), jint(p, "real_used") -
+					jint(old, "real_used")));
+	else
+		tbl_add(t, "-");
+}
+
+static void pkg_row(struct table *t, const json_t *p, const json_t *prev)
 {
 	char a[FMT_LEN], b[FMT_LEN], d[FMT_LEN], e[FMT_LEN], f[FMT_LEN];
 
@@ -74,6 +118,8 @@ static void pkg_row(struct table *t, const json_t *p)
 	tbl_add(t, "%lld", jint(p, "rank"));
 	tbl_add(t, "%s", fmt_bytes(a, sizeof(a), jint(p, "used")));
 	tbl_add(t, "%s", fmt_bytes(b, sizeof(b), jint(p, "real_used")));
+	if (prev)
+		pkg_change(t, p, prev);
 	tbl_add(t, "%s", fmt_bytes(d, sizeof(d), jint(p, "free")));
 	tbl_add(t, "%s", fmt_bytes(e, sizeof(e), jint(p, "total_size")));
 	tbl_add(t, "%s", fmt_bytes(f, sizeof(f), jint(p, "max_used")));
@@ -82,19 +128,21 @@ static void pkg_row(struct table *t, const json_t *p)
 	tbl_add(t, "%s", jstr_or(p, "desc", "-"));
 }
 
-void pkg_table(const json_t *list)
+void pkg_table(const json_t *list, const json_t *prev)
 {
 	static const char *const cols[] = { "entry", "pid", "rank", "used",
-		"real_used", "free", "total", "max_used", "frags", "age", NULL };
+		"real_used", "change", "free", "total", "max_used", "frags",
+		"age", NULL };
 	struct table *t = tbl_new();
 	const json_t *p;
 	size_t i;
 
 	for (int k = 0; cols[k]; k++)
-		tbl_col(t, cols[k], TBL_R);
+		if (prev || strcmp(cols[k], "change"))
+			tbl_col(t, cols[k], TBL_R);
 	tbl_col(t, "desc", TBL_L);
 	json_array_foreach(list, i, p)
-		pkg_row(t, p);
+		pkg_row(t, p, prev);
 	tbl_print(t, stdout);
 	tbl_free(t);
 }
@@ -106,7 +154,7 @@ static int show_pkg(struct ctl *c, json_t *r)
 		r = json_pack("[O]", r);
 	else
 		json_incref(r);
-	pkg_table(r);
+	pkg_table(r, NULL);
 	json_decref(r);
 	return EXIT_OK;
 }
@@ -158,6 +206,7 @@ static void site_row(struct table *t, const json_t *s)
 
 static void summary_head(const json_t *r)
 {
+	size_t n = json_array_size(json_object_get(r, "sites"));
 	char a[FMT_LEN], u[FMT_LEN];
 
 	if (!strcmp(jstr_or(r, "pool", "shm"), "pkg"))
@@ -166,10 +215,10 @@ static void summary_head(const json_t *r)
 	else
 		printf("shm");
 	printf(" (%s): %lld fragments, %s asked (%s usable), %zu call "
-			"sites\n", jstr_or(r, "backend", "?"), jint(r, "count"),
+			"site%s\n", jstr_or(r, "backend", "?"), jint(r, "count"),
 			fmt_bytes(a, sizeof(a), jint(r, "bytes")),
-			fmt_bytes(u, sizeof(u), jint(r, "usable")),
-			json_array_size(json_object_get(r, "sites")));
+			fmt_bytes(u, sizeof(u), jint(r, "usable")), n,
+			n == 1 ? "" : "s");
 	if (json_is_false(json_object_get(r, "sites_known")))
 		printf("(built with MEMDBG=0: call sites are not recorded)\n");
 }

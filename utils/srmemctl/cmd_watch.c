@@ -6,7 +6,10 @@
  * walk.  On a terminal each frame clears the screen and redraws (ANSI
  * "home + erase"); to a pipe or file the frames follow one another with
  * no escape codes, so `watch --count N > log` is a plain record.  With
- * --json each frame is one JSON object {frame, time, shm, pkg}.
+ * --json each frame is one JSON object {frame, time, shm, pkg}.  Each
+ * frame also shows how far shm's and each process's real_used moved
+ * since the frame before: a slow leak shows as a column that never goes
+ * back to 0 (then `srmemctl leaks` names its call site).
  */
 #include "srmemctl.h"
 #include "table.h"
@@ -26,79 +29,98 @@ void ctl_sleep(double secs)
 		;
 }
 
-static void shm_line(const json_t *s)
+static void shm_line(const json_t *s, const json_t *prev)
 {
 	char a[FMT_LEN], b[FMT_LEN], d[FMT_LEN], e[FMT_LEN], f[FMT_LEN];
-	char g[FMT_LEN];
+	char g[FMT_LEN], h[FMT_LEN];
 	long long total = jint(s, "total");
 
-	printf("shm %s: used %s, real_used %s (%.1f%%), free %s, "
-			"max_used %s, cached %s, %lld fragments\n\n",
+	printf("shm %s: used %s, real_used %s (%.1f%%, change %s), free %s, "
+			"max_used %s, cached %s, %lld free fragments\n\n",
 			fmt_bytes(a, sizeof(a), total),
 			fmt_bytes(b, sizeof(b), jint(s, "used")),
 			fmt_bytes(d, sizeof(d), jint(s, "real_used")),
 			total ? 100.0 * jint(s, "real_used") / total : 0.0,
+			prev ? fmt_change(h, sizeof(h), jint(s, "real_used") -
+				jint(prev, "real_used")) : "-",
 			fmt_bytes(e, sizeof(e), jint(s, "free")),
 			fmt_bytes(f, sizeof(f), jint(s, "max_used")),
 			fmt_bytes(g, sizeof(g), jint(s, "cached")),
 			jint(s, "fragments"));
 }
 
-static void frame_text(long long n, long long count, double every,
-		const json_t *shm, const json_t *pkg)
+struct frame {
+	long long n, count;     /* this frame, of count (0: no end) */
+	double every;
+	json_t *shm, *pkg;      /* this frame's results */
+	json_t *shm0, *pkg0;    /* the last frame's, NULL at first */
+};
+
+static void frame_text(const struct frame *f)
 {
+	json_t *none = json_array();
 	char when[32], of[32] = "";
 	time_t now = time(NULL);
 
 	strftime(when, sizeof(when), "%H:%M:%S", localtime(&now));
-	if (count)
-		snprintf(of, sizeof(of), "/%lld", count);
+	if (f->count)
+		snprintf(of, sizeof(of), "/%lld", f->count);
 	if (isatty(STDOUT_FILENO))
 		fputs("\033[H\033[2J", stdout);
-	else if (n > 1)
+	else if (f->n > 1)
 		putchar('\n');
 	printf("srproxy memory at %s, every %g s, frame %lld%s\n", when,
-			every, n, of);
-	shm_line(shm);
-	pkg_table(pkg);
+			f->every, f->n, of);
+	shm_line(f->shm, f->shm0);
+	pkg_table(f->pkg, f->pkg0 ? f->pkg0 : none);
+	json_decref(none);
 }
 
-static int frame(struct ctl *c, long long n, long long count, double every)
+static void frame_json(const struct frame *f)
 {
-	json_t *shm, *pkg;
-	int rc = ctl_call(c, "core.shmmem", NULL, &shm);
+	json_t *o = json_pack("{s:I, s:I, s:O, s:O}", "frame", f->n,
+			"time", (json_int_t)time(NULL), "shm", f->shm,
+			"pkg", f->pkg);
 
+	json_print(o);
+	json_decref(o);
+}
+
+/* One frame; the last frame's results are dropped, this one's kept. */
+static int frame(struct ctl *c, struct frame *f)
+{
+	int rc = ctl_call(c, "core.shmmem", NULL, &f->shm);
+
+	if (!rc && (rc = ctl_call(c, "pkg.stats", NULL, &f->pkg)))
+		json_decref(f->shm);
 	if (rc)
 		return rc;
-	rc = ctl_call(c, "pkg.stats", NULL, &pkg);
-	if (!rc && c->json) {
-		json_t *f = json_pack("{s:I, s:I, s:O, s:O}", "frame", n,
-				"time", (json_int_t)time(NULL), "shm", shm,
-				"pkg", pkg);
-		json_print(f);
-		json_decref(f);
-	} else if (!rc) {
-		frame_text(n, count, every, shm, pkg);
-	}
+	if (c->json)
+		frame_json(f);
+	else
+		frame_text(f);
 	fflush(stdout);
-	json_decref(shm);
-	json_decref(pkg);
-	return rc;
+	json_decref(f->shm0);
+	json_decref(f->pkg0);
+	f->shm0 = f->shm;
+	f->pkg0 = f->pkg;
+	return EXIT_OK;
 }
 
 int cmd_watch(struct ctl *c)
 {
-	double every;
-	long long count;
+	struct frame f = { .n = 0 };
 	int rc = EXIT_OK;
 
-	if (ctl_opt_secs(c, "--interval", WATCH_INTERVAL, &every) ||
-			ctl_opt_long(c, "--count", 0, &count))
+	if (ctl_opt_secs(c, "--interval", WATCH_INTERVAL, &f.every) ||
+			ctl_opt_long(c, "--count", 0, &f.count))
 		return EXIT_USAGE;
-	for (long long n = 1; !rc && (!count || n <= count); n++) {
-		if (n > 1)
-			ctl_sleep(every);
-		rc = frame(c, n, count, every);
+	for (f.n = 1; !rc && (!f.count || f.n <= f.count); f.n++) {
+		if (f.n > 1)
+			ctl_sleep(f.every);
+		rc = frame(c, &f);
 	}
+	json_decref(f.shm0);
+	json_decref(f.pkg0);
 	return rc;
 }

@@ -73,8 +73,11 @@ int cmd_map(struct ctl *c);
 int cmd_top(struct ctl *c);
 int cmd_watch(struct ctl *c);           /* cmd_watch.c */
 int cmd_leaks(struct ctl *c);           /* cmd_leaks.c */
-/* cmd_mem.c: the pkg.stats table, also a part of every watch frame. */
-void pkg_table(const json_t *list);
+/* cmd_mem.c: the pkg.stats table, also a part of every watch frame;
+ * with prev (the last frame's list, maybe empty) a column "change" shows
+ * how much each process's real_used moved since then. */
+void pkg_table(const json_t *list, const json_t *prev);
+const char *fmt_change(char *buf, size_t size, long long d);
 /* cmd_watch.c: sleep that many seconds (fractions too). */
 void ctl_sleep(double secs);
 /* The summary of a pool (shm, or pkg of one pid), for summary and leaks. */
