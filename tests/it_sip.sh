@@ -8,6 +8,7 @@
 #   2. a sipp UAS registers as "callee"; a sipp UAC places 5,000 calls
 #      (INVITE/100/180/200/ACK/BYE/200) through the proxy at a steady rate:
 #      both sipp exit 0, no failed call, no unexpected message;
+#   2b. OPTIONS 200, unknown user 404, Max-Forwards: 0 483 (errors.xml);
 #   3. every binding removed (Expires: 0): shm `used` and every worker's
 #      pkg `used` are back to their values before the traffic, exactly;
 #   4. the malformed corpus (tests/sip/corpus.bin) sent by prog_sipsend:
@@ -21,7 +22,7 @@ ctl="$BUILD/utils/srmemctl/srmemctl"
 send="$BUILD/tests/prog_sipsend"
 sc="$TOP/tests/sipp"
 corpus="$TOP/tests/sip/corpus.bin"
-users=1000 calls=5000 rate=1000
+users=${SIP_USERS:-1000} calls=${SIP_CALLS:-5000} rate=1000
 for t in sipp jq; do
 	command -v $t > /dev/null || { echo "FAIL: $t is not installed"; exit 1; }
 done
@@ -40,7 +41,7 @@ fail() {
 	exit 1
 }
 rpc() { timeout 10 "$ctl" -s "$tmp/srp.sock" --json raw "$@"; }
-counter() { rpc core.stats "$1" | jq ".$1"; }
+counter() { rpc core.stats "$1" | jq --arg k "$1" '.[$k]'; }
 
 # Four consecutive UDP ports nobody listens on: proxy, sipp REGISTER
 # client, UAS, UAC.
@@ -137,6 +138,21 @@ place_calls() {
 	[ "$(counter fwd_requests)" -ge $((calls * 3)) ] || fail "$be: fwd_requests"
 }
 
+# OPTIONS 200, unknown user 404 (its ACK dropped), Max-Forwards 0 -> 483,
+# a REGISTER without a user -> 400; the counters say so.
+answers() {
+	d0=$(counter drop_requests)
+	sipp_run errors.xml $((P+1)) "$tmp/err.csv" -s callee -m 1 ||
+		fail "$be: errors.xml: sipp exited with $?"
+	check_calls "$tmp/err.csv" 1 "$be errors.xml"
+	sleep 0.2       # the ACK was sent last but one; no answer to wait for
+	for c in 404_replies 483_replies 400_replies; do
+		[ "$(counter $c)" -ge 1 ] || fail "$be: $c is 0"
+	done
+	[ "$(counter drop_requests)" -ge $((d0 + 1)) ] ||
+		fail "$be: the ACK to an unknown user was not dropped"
+}
+
 unregister_all() {
 	sipp_run register.xml $((P+1)) "$tmp/unreg.csv" -inf "$tmp/users.csv" \
 		-key expires 0 -m "$users" -r 2000 || fail "$be: unregister"
@@ -173,6 +189,7 @@ for be in fm qm tlsf; do
 	base=$(memory)
 	register_users
 	place_calls
+	answers
 	unregister_all
 	now=$(memory)
 	[ "$now" = "$base" ] || fail "$be: after calls: $now, before: $base"
