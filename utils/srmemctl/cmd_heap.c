@@ -216,8 +216,12 @@ int cmd_check(struct ctl *c)
 	json_t *params = NULL, *r;
 	int rc;
 
-	if (ctl_opt_pool_pid(c, &pool, &pid))
+	if (ctl_opt_pool(c, &pool) || ctl_opt_long(c, "--pid", -1, &pid))
 		return EXIT_USAGE;
+	if (!pool)                      /* pkg alone: the RPC process's */
+		pool = pid >= 0 ? "pkg" : "shm";
+	if (!strcmp(pool, "shm") && pid >= 0)
+		return ctl_usage_error(c, "--pid is for --pool pkg");
 	if (pid >= 0)
 		params = json_pack("[s,I]", pool, pid);
 	else

@@ -28,7 +28,8 @@ const struct ctl_cmd ctl_cmds[] = {
 	{ "ps", cmd_ps, "", 0, "ps", "the server's processes" },
 	{ "check", cmd_check, "--pool --pid", 0,
 		"check [--pool shm|pkg] [--pid P]",
-		"run the heap checker (exit 1 when it finds problems)" },
+		"run the heap checker on shm, or on process P's pkg (default: "
+		"the RPC process's); exit 1 when it finds problems" },
 	{ "watch", cmd_watch, "--interval --count", 0,
 		"watch [--interval S] [--count N]",
 		"usage per pool and per process, redrawn every S s (default 2)" },
