@@ -54,13 +54,13 @@ static int m_stats(struct rpc_ctx *c, json_t *params, json_t **res)
 
 char *rpc_ipc_pkg_sums(const char *arg, const char **err)
 {
-	return rpc_ipc_reply(rpc_pool_sums(mem_pkg_pool, *arg ? arg : NULL, 0),
+	return rpc_ipc_reply(rpc_pool_sums(mem_pkg_pool, arg && *arg ? arg : NULL, 0),
 		err);
 }
 
 char *rpc_ipc_pkg_mods(const char *arg, const char **err)
 {
-	return rpc_ipc_reply(rpc_pool_sums(mem_pkg_pool, *arg ? arg : NULL, 1),
+	return rpc_ipc_reply(rpc_pool_sums(mem_pkg_pool, arg && *arg ? arg : NULL, 1),
 		err);
 }
 

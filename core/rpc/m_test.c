@@ -123,7 +123,8 @@ char *rpc_ipc_test_alloc(const char *arg, const char **err)
 	int id, site;
 	unsigned long long size, count;
 	struct tgroup *g;
-	if (sscanf(arg, "%d %d %llu %llu", &id, &site, &size, &count) != 4) {
+	if (!arg || sscanf(arg, "%d %d %llu %llu", &id, &site, &size,
+			&count) != 4 || count > TEST_COUNT_MAX) {
 		*err = "bad arguments";
 		return NULL;
 	}
@@ -133,7 +134,7 @@ char *rpc_ipc_test_alloc(const char *arg, const char **err)
 
 char *rpc_ipc_test_free(const char *arg, const char **err)
 {
-	struct tgroup **g = group_find(atoi(arg));
+	struct tgroup **g = arg ? group_find(atoi(arg)) : NULL;
 	if (!g) {
 		*err = "no such test group here";
 		return NULL;
@@ -154,7 +155,11 @@ static void hold(void *arg)
 
 char *rpc_ipc_lock_hold(const char *arg, const char **err)
 {
-	long ms = atol(arg);
+	long ms = arg ? atol(arg) : 0;
+	if (ms < 1 || ms > TEST_HOLD_MAX_MS) {
+		*err = "bad duration";
+		return NULL;
+	}
 	if (loop_defer(hold, (void *)(intptr_t)ms) < 0) {
 		*err = "the deferred-call queue is full";
 		return NULL;
