@@ -291,6 +291,8 @@ s 0 check
 has "$tmp/out" "shm: ok, no problems"
 s 0 check --pid "$rpc_pid"
 has "$tmp/out" "pkg of pid $rpc_pid: ok, no problems"
+s 0 check --pool pkg               # the RPC process's, by default
+has "$tmp/out" "pkg of pid $rpc_pid: ok, no problems"
 s 0 --json check
 jqt '.ok == true and .problems == 0'
 
