@@ -115,11 +115,12 @@ static json_t *raw_param(const char *a)
 
 int cmd_raw(struct ctl *c)
 {
-	json_t *params = json_array(), *r;
+	json_t *params, *r;
 	int rc;
 
 	if (c->nargs < 1)
 		return ctl_usage_error(c, "raw needs a METHOD");
+	params = json_array();
 	for (int i = 1; i < c->nargs; i++)
 		json_array_append_new(params, raw_param(c->args[i]));
 	rc = ctl_call(c, c->args[0], params, &r);
