@@ -85,6 +85,8 @@ s() { w=$1; shift; ctl "$w" -s "$sock" "$@"; }
 ctl 3 -s "$tmp/none.sock" shmmem
 has "$tmp/err" "srmemctl: no srproxy answers on $tmp/none.sock (no such file); start it with \`make run\` or srproxy -s PATH"
 count 0 . "$tmp/out"
+ctl 3 --socket="$tmp/long.sock" --timeout=2 shmmem
+has "$tmp/err" "no srproxy answers on $tmp/long.sock (no such file)"
 SRPROXY_SOCK="$tmp/env.sock" ctl 3 ps
 has "$tmp/err" "no srproxy answers on $tmp/env.sock (no such file)"
 if [ ! -e /var/run/srproxy/srproxy.sock ]; then   # (root's fallback)
@@ -219,7 +221,7 @@ else
 	has "$tmp/out" "(built with MEMDBG=0: call sites are not recorded)"
 	has "$tmp/out" "(no call site)"
 fi
-s 0 summary --top 1
+s 0 summary --top=1
 count 1 '(\(no call site\)|:[0-9]+)$' "$tmp/out"
 
 # status: the fragments one by one, bounded by --limit

@@ -69,16 +69,15 @@ int ctl_usage_error(const struct ctl *c, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
-/* "--top" in "--pool --top" (whole words only). */
+/* The first n characters of name are a word of the command's options
+ * ("--top" of "--top=5" in "--pool --top"). */
 static int takes(const struct ctl_cmd *k, const char *name, size_t n)
 {
-	const char *p = k ? k->opts : NULL;
-
-	while (p && (p = strstr(p, name)) != NULL) {
-		size_t at = (size_t)(p - k->opts);
-		if ((at == 0 || p[-1] == ' ') && (p[n] == ' ' || !p[n]))
+	for (const char *p = k ? k->opts : ""; *p; ) {
+		size_t w = strcspn(p, " ");
+		if (w == n && !strncmp(p, name, n))
 			return 1;
-		p += n;
+		p += w + (p[w] == ' ');
 	}
 	return 0;
 }
