@@ -94,7 +94,8 @@ int sip_method_id(const char *s, size_t len)
 	return SIP_M_OTHER;
 }
 
-/* Full header names by first letter; compact forms in compact[]. */
+/* Full header names grouped by first letter (lower case); compact
+ * forms in compact[]. */
 static const struct name_id hnames[] = {
 	{ "accept-contact", 14, SIP_H_ACCEPT_CONTACT },
 	{ "allow", 5, SIP_H_ALLOW }, { "allow-events", 12, SIP_H_ALLOW_EVENTS },

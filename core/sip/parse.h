@@ -37,12 +37,16 @@ static inline char lc(char c)
 	return c >= 'A' && c <= 'Z' ? (char)(c | 0x20) : c;
 }
 
-/* s[0..n) equals lower (lower-case literal) ignoring case. */
+/* s[0..n) equals lower (lower-case literal) ignoring case: a byte
+ * matches its literal exactly, or with bit 0x20 set when the literal is
+ * a letter (so no other byte can pass for one). */
 static inline int ieq(const char *s, const char *lower, uint32_t n)
 {
-	for (uint32_t i = 0; i < n; i++)
-		if (lc(s[i]) != lower[i])
+	for (uint32_t i = 0; i < n; i++) {
+		char c = s[i], l = lower[i];
+		if (c != l && ((c | 0x20) != l || (unsigned char)(l - 'a') > 25))
 			return 0;
+	}
 	return 1;
 }
 

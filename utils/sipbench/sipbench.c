@@ -2,13 +2,16 @@
  * sipbench.c - the SIP message layer's benchmark and the generator of its
  * malformed-message corpus (core/sip/msg.h, build.h).
  *
- *   sipbench bench [-n ITER] FILE...   ns per message for each file:
+ *   sipbench bench [-n ITER] [-m MODE] FILE...   ns per message for each file:
  *       parse only; parse + the fields the proxy reads; parse +
  *       sip_msg_check(); the same with every message taking its pkg
  *       block (sip_hdr_inline = 0); and the builders (reply, forward).
  *       Best of 9 runs of ITER messages each, in CPU time of the process
  *       (CLOCK_PROCESS_CPUTIME_ID: a busy machine does not count others'
- *       time, though it still costs caches).
+ *       time, though it still costs caches).  -m runs one mode only (0..4
+ *       in the order above, 5 the pkg-block line), e.g. under
+ *       `valgrind --tool=callgrind --toggle-collect=one` for instruction
+ *       counts that no other load on the machine changes.
  *   sipbench gen SEED OUTDIR FILE...   writes OUTDIR/corpus.bin and
  *       OUTDIR/corpus.count from the seed messages FILE...
  *
@@ -436,7 +439,7 @@ enum mode { M_PARSE, M_FIELDS, M_CHECK, M_REPLY, M_FWD, M_NMODES };
 static const char *const mode_names[M_NMODES] = { "parse",
 	"parse+fields", "parse+check", "+reply", "+forward" };
 
-static void one(const struct buf *b, enum mode md)
+__attribute__((noinline)) static void one(const struct buf *b, enum mode md)
 {
 	static char out[SIP_MAX_LEN];
 	static const struct sip_src src = { "192.0.2.1", 5060 };
@@ -474,6 +477,8 @@ static double time_mode(const struct buf *b, enum mode md, long iters)
 	return best;
 }
 
+static int only = -1;   /* -m: one mode, M_NMODES: the pkg-block line */
+
 static void bench_file(const char *path, long iters)
 {
 	struct buf b = load(path);
@@ -485,21 +490,25 @@ static void bench_file(const char *path, long iters)
 	printf("%s (%zu bytes, %u headers)\n", path, b.len, m.nhdr);
 	sip_msg_free(&m);
 	for (int md = 0; md < M_NMODES; md++) {
-		if (m.type == SIP_REPLY && md >= M_REPLY)
+		if ((m.type == SIP_REPLY && md >= M_REPLY) ||
+		    (only >= 0 && md != only))
 			continue;
 		printf("  %-14s %7.1f ns/msg\n", mode_names[md],
 			time_mode(&b, md, iters));
 	}
+	if (only >= 0 && only != M_NMODES)
+		goto out;
 	sip_hdr_inline = 0;
 	printf("  %-14s %7.1f ns/msg  (every message takes its pkg block)\n",
 		"parse+fields", time_mode(&b, M_FIELDS, iters));
 	sip_hdr_inline = SIP_HDR_INLINE;
+out:
 	free(b.p);
 }
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: sipbench bench [-n ITER] FILE...\n"
+	fprintf(stderr, "usage: sipbench bench [-n ITER] [-m MODE] FILE...\n"
 		"       sipbench gen SEED OUTDIR FILE...\n");
 	return 2;
 }
@@ -515,9 +524,13 @@ int main(int argc, char **argv)
 		return usage();
 	long iters = 50000;
 	int i = 2;
-	if (!strcmp(argv[i], "-n") && i + 1 < argc) {
-		iters = atol(argv[i + 1]);
-		i += 2;
+	for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
+		if (!strcmp(argv[i], "-n"))
+			iters = atol(argv[i + 1]);
+		else if (!strcmp(argv[i], "-m"))
+			only = atoi(argv[i + 1]);
+		else
+			return usage();
 	}
 	printf("%s, pkg backend %s\n", mem_build_info(),
 		mem_pool_backend(mem_pkg_pool));
