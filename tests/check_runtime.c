@@ -376,7 +376,8 @@ START_TEST(test_log_lines)
 	ck_assert_ptr_nonnull(strstr(buf, "]: value 42\n"));
 	ck_assert_ptr_null(strstr(buf, "not shown"));
 	ck_assert_ptr_nonnull(strstr(buf, ": ERROR: <srmem>: "));
-	ck_assert_ptr_nonnull(strstr(log_last_error, "<srmem>"));
+	ck_assert_ptr_nonnull(strstr(log_errors, "ERROR: <core> ["));
+	ck_assert_ptr_nonnull(strstr(log_errors, "; ERROR: <srmem>: "));
 }
 END_TEST
 

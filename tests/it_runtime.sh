@@ -22,7 +22,8 @@ tmp=$(mktemp -d)
 port=$((20000 + ($$ * 7) % 30000))
 pids=""
 cleanup() {
-	for p in $pids; do kill -9 "$p" 2>/dev/null; done
+	# this run's servers: those started here, and any daemon of $tmp
+	for p in $pids $(pgrep -f -- "-s $tmp/"); do kill -9 "$p" 2>/dev/null; done
 	rm -rf "$tmp"
 }
 trap cleanup EXIT

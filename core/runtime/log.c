@@ -11,7 +11,7 @@
  * daemon): glibc's syslog() formats through a memory stream, which
  * allocates.  When /dev/log is missing (containers) syslog lines are lost,
  * as with syslog(); the start-up errors a daemon must show its operator
- * are also kept in log_last_error for main.c to hand to the parent.
+ * are also kept in log_errors for main.c to hand to the parent.
  *
  * The library's reports (mem_set_log) arrive with syslog levels already,
  * under the module name "srmem" and without a file:line of ours.
@@ -34,7 +34,7 @@
 #define SYSLOG_DAEMON (3 << 3)     /* facility daemon, RFC 3164 */
 
 int log_level = L_INFO;
-char log_last_error[LOG_LAST_MAX];
+char log_errors[LOG_ERRORS_MAX];
 
 static char log_ident[32] = "srproxy";
 static int log_stderr = 1;
@@ -124,13 +124,24 @@ static void syslog_send(int level, const char *text, size_t len)
 	}
 }
 
+/* Append to log_errors ("; " between lines), as much as fits. */
+static void keep_error(const char *text, size_t len)
+{
+	size_t at = strlen(log_errors), room;
+	if (at && at + 2 < LOG_ERRORS_MAX) {
+		memcpy(log_errors + at, "; ", 2);
+		at += 2;
+	}
+	room = LOG_ERRORS_MAX - 1 - at;
+	len = len < room ? len : room;
+	memcpy(log_errors + at, text, len);
+	log_errors[at + len] = '\0';
+}
+
 static void emit(int level, const char *text, size_t len)
 {
-	if (level <= L_ERR) {
-		size_t k = len < LOG_LAST_MAX - 1 ? len : LOG_LAST_MAX - 1;
-		memcpy(log_last_error, text, k);
-		log_last_error[k] = '\0';
-	}
+	if (level <= L_ERR)
+		keep_error(text, len);
 	if (!log_stderr) {
 		syslog_send(level, text, len);
 		return;

@@ -29,10 +29,11 @@ void log_init(const char *ident, int to_stderr, int level);
 void log_mem_attach(void);
 void log_msg(int level, const char *mod, const char *file, int line,
 		const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-/* The last line logged at L_ERR or worse (without the "srproxy[PID]: "
- * prefix): a daemon's start-up failure is handed to the waiting parent. */
-#define LOG_LAST_MAX 512
-extern char log_last_error[LOG_LAST_MAX];
+/* The lines logged at L_ERR or worse so far (without "srproxy[PID]: ",
+ * joined by "; ", cut at LOG_ERRORS_MAX): a daemon hands them to the
+ * process that launched it when its start-up fails. */
+#define LOG_ERRORS_MAX 1024
+extern char log_errors[LOG_ERRORS_MAX];
 /* A level's name ("ERROR"), and a name or number to a level (-1: bad):
  * 2..7, CRITICAL/ERROR/WARNING/NOTICE/INFO/DEBUG, crit/err/warn/dbg, in
  * any case. */

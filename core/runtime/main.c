@@ -46,7 +46,7 @@
 __attribute__((noreturn))
 static void wait_for_daemon(int fd)
 {
-	char msg[LOG_LAST_MAX + 8];
+	char msg[LOG_ERRORS_MAX + 8];
 	size_t got = 0;
 	ssize_t n;
 	while (got < sizeof(msg) - 1 && !memchr(msg, '\n', got) &&
@@ -208,7 +208,7 @@ int main(int argc, char **argv)
 		return 1;
 	log_init(SRP_NAME, cfg.foreground, cfg.log_level);
 	if (start() < 0) {
-		daemon_tell(&notify, log_last_error[0] ? log_last_error :
+		daemon_tell(&notify, log_errors[0] ? log_errors :
 			"start-up failed");
 		proc_stop_all(STOP_TIMEOUT_MS);
 		modules_destroy();
