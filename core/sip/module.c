@@ -3,11 +3,12 @@
  * and stop the SIP side (module.h).
  *
  *   init         main process, before fork: the counters' shm rows, the
- *                UDP socket on cfg.listen (-l; default 127.0.0.1:5060, a
- *                port above 1024, so no root is needed).  A socket that
- *                cannot be bound stops the start-up with the reason.
- *   child_init   SIP workers (rank >= 1) add the socket to their loop; the
- *                timer and RPC processes do not read SIP.
+ *                UDP sockets on cfg.listen (-l; default 127.0.0.1:5060, a
+ *                port above 1024, so no root is needed), one per worker.
+ *                An address that cannot be bound stops the start-up with
+ *                the reason.
+ *   child_init   SIP workers (rank >= 1) add their socket to their loop;
+ *                the timer and RPC processes do not read SIP.
  *   destroy      closes the socket, frees the rows.
  *
  * The registrations themselves are the usrloc module's (sip/usrloc*.c):
@@ -22,12 +23,12 @@ static int sip_init(void)
 {
 	if (sip_stats_init() < 0)
 		return -1;
-	return udp_init(cfg.listen);
+	return udp_init(cfg.listen, cfg.workers);
 }
 
 static int sip_child_init(int rank)
 {
-	return rank >= 1 ? udp_child_init() : 0;
+	return rank >= 1 ? udp_child_init(rank) : 0;
 }
 
 static void sip_destroy(void)

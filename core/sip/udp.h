@@ -1,7 +1,7 @@
 /*
- * udp.h - srproxy's SIP transport: one UDP socket on cfg.listen (-l,
- * default 127.0.0.1:5060, an unprivileged port, so no root is needed),
- * bound by the main process before fork and read by every SIP worker.
+ * udp.h - srproxy's SIP transport: UDP on cfg.listen (-l, default
+ * 127.0.0.1:5060, an unprivileged port, so no root is needed), bound by
+ * the main process before fork, one socket per SIP worker.
  */
 #ifndef SRP_SIP_UDP_H
 #define SRP_SIP_UDP_H
@@ -25,10 +25,11 @@ union sip_addr {
  * buf[len] and writable; it lives until the call returns. */
 void sip_receive(char *buf, size_t len, const union sip_addr *src);
 
-/* Main process, before fork: bind cfg.listen.  0 or -1 (logged). */
-int udp_init(const char *listen);
-/* A SIP worker: add the socket to this process's loop. */
-int udp_child_init(void);
+/* Main process, before fork: bind one socket per worker on listen
+ * (SO_REUSEPORT; udp.c says why).  0 or -1 (logged). */
+int udp_init(const char *listen, int workers);
+/* SIP worker of rank r (1..): add its socket to this process's loop. */
+int udp_child_init(int rank);
 void udp_destroy(void);
 /* Send one datagram.  0, or -1 (counted by the caller). */
 int udp_send(const union sip_addr *to, const char *buf, size_t len);
