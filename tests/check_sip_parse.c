@@ -557,6 +557,12 @@ START_TEST(pkg_block)
 	ck_assert_uint_gt(mi.used_size, pkg_start.used_size);
 	ck_assert_int_eq(sip_msg_check(&m), 0);
 	ck_assert_int_eq(sip_hdr_find(&m, "x-extra-39", 10), 49);
+	/* the chain of a type runs in message order */
+	int k = 10;
+	for (int i = sip_hdr_first(&m, SIP_H_OTHER); i >= 0;
+	     i = sip_hdr_next(&m, i))
+		ck_assert_int_eq(i, k++);
+	ck_assert_int_eq(k, 50);
 	sip_msg_free(&m);
 	sip_msg_free(&m);
 	pkg_back("block");

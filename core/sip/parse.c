@@ -259,18 +259,17 @@ static int hdr_room(struct sip_msg *m, const char *p, const char *e)
 	return 0;
 }
 
-static void hdr_link(struct sip_msg *m, unsigned type)
+/* Chain the new header to the last of its type (last[]: index of the
+ * last one, valid where first[] is set), O(1) per header. */
+static void hdr_link(struct sip_msg *m, uint16_t *last, unsigned type)
 {
 	uint16_t idx = m->nhdr;
 	m->hdr[idx].next = 0;
-	if (!m->first[type]) {
+	if (!m->first[type])
 		m->first[type] = (uint16_t)(idx + 1);
-		return;
-	}
-	unsigned i = m->first[type] - 1u;
-	while (m->hdr[i].next)
-		i = m->hdr[i].next - 1u;
-	m->hdr[i].next = (uint16_t)(idx + 1);
+	else
+		m->hdr[last[type]].next = (uint16_t)(idx + 1);
+	last[type] = idx;
 }
 
 /* The value from p: up to a line feed not followed by SP/HT.  Returns
@@ -291,7 +290,8 @@ static const char *value_end(const char *p, const char *e, const char **vend)
 	return nl + 1;
 }
 
-static int parse_hdr_line(struct sip_msg *m, const char **pp, const char *e)
+static int parse_hdr_line(struct sip_msg *m, const char **pp, const char *e,
+		uint16_t *last)
 {
 	const char *p = *pp, *n = p, *vend;
 	p = skip_cls(p, e, CC_TOKEN);
@@ -318,7 +318,7 @@ static int parse_hdr_line(struct sip_msg *m, const char **pp, const char *e)
 	h->body_len = (uint32_t)(vend - p);
 	h->name_len = (uint8_t)nlen;
 	h->type = (uint8_t)type;
-	hdr_link(m, type);
+	hdr_link(m, last, type);
 	m->nhdr++;
 	*pp = next;
 	return 0;
@@ -327,6 +327,7 @@ static int parse_hdr_line(struct sip_msg *m, const char **pp, const char *e)
 /* Header lines from p to the blank line. */
 static int parse_headers(struct sip_msg *m, const char *p, const char *e)
 {
+	uint16_t last[SIP_H_NTYPES];
 	for (;;) {
 		if (p == e)
 			return SIP_E_TRUNC;
@@ -337,7 +338,7 @@ static int parse_headers(struct sip_msg *m, const char *p, const char *e)
 		}
 		if (*p == '\r' && p + 1 == e)
 			return SIP_E_TRUNC;
-		int rc = parse_hdr_line(m, &p, e);
+		int rc = parse_hdr_line(m, &p, e, last);
 		if (rc)
 			return rc;
 	}
