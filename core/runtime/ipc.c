@@ -72,6 +72,7 @@ struct ipc_cmd {
 
 struct pending {
 	uint32_t seq;
+	pid_t pid;                      /* the process asked */
 	int done;
 	struct ipc_rep rep;
 };
@@ -168,7 +169,8 @@ static void read_replies(void)
 			continue;       /* not from one of us: never trusted */
 		r.err[IPC_ERR_MAX - 1] = '\0';
 		int k = depth - 1;
-		while (k >= 0 && (pend[k].seq != r.seq || pend[k].done))
+		while (k >= 0 && (pend[k].seq != r.seq || pend[k].done ||
+				pend[k].pid != pid))
 			k--;
 		if (k < 0) {
 			LM_DBG("IPC: late reply %u from pid %d freed", r.seq,
@@ -404,7 +406,8 @@ char *ipc_call(int index, const char *name, const char *arg, int timeout_ms,
 		return fail(err, errlen, "process %d (%s) cannot be reached: %s",
 			index, proc_table[index].desc, strerror(errno));
 	int k = depth++;
-	pend[k] = (struct pending){ .seq = q.seq };
+	pend[k] = (struct pending){ .seq = q.seq,
+		.pid = proc_table[index].pid };
 	int r = wait_reply(k, timeout_ms > 0 ? timeout_ms : 1);
 	depth--;
 	if (r < 0)

@@ -20,7 +20,7 @@
 #define L_INFO 6
 #define L_DBG 7
 
-extern int log_level;           /* lines above it are dropped (default L_INFO) */
+extern int log_level;   /* lines above it are dropped (default L_INFO) */
 
 /* to_stderr: 1 stderr, 0 syslog (facility daemon).  Also routes the
  * library's reports here.  Safe to call again (after fork, say). */

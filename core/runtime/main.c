@@ -38,7 +38,7 @@
 
 #define STOP_TIMEOUT_MS 2000
 
-/* --- daemon ---------------------------------------------------------------- */
+/* --- daemon --------------------------------------------------------------- */
 
 /* The original process: wait for the daemon's word, one line ("ok" or
  * the error), and exit with it.  Read up to the newline, not to EOF: the
@@ -105,7 +105,7 @@ static void daemon_tell(int *notify, const char *msg)
 	*notify = -1;
 }
 
-/* --- start ------------------------------------------------------------------ */
+/* --- start ---------------------------------------------------------------- */
 
 static void worker_main(int index)
 {
@@ -181,7 +181,7 @@ static int start(void)
 	return 0;
 }
 
-/* --- stop ------------------------------------------------------------------- */
+/* --- stop ----------------------------------------------------------------- */
 
 static int stop(void)
 {
