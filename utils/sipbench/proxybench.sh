@@ -111,6 +111,11 @@ col() {         # FILE COLUMN: that column of the statistics' last line
 		if ($i == k) c = i } END { print $c }' "$1"
 }
 
+per_k() {       # T0 T1 MESSAGES: CPU ms per 1,000 messages
+	echo "$1 $2 $3" | awk -v hz="$hz" \
+		'{ printf "%.1f", ($2 - $1) * 1000 / hz / ($3 / 1000) }'
+}
+
 sipp_run() {    # SCENARIO LOCAL_PORT STATFILE ARGS...
 	f=$1 lp=$2 st=$3
 	shift 3
@@ -150,9 +155,7 @@ reg_ladder() {
 		t1=$(cpu_ticks)
 		ok "$tmp/reg.csv" "$n" "$r" || break
 		best=$r
-		[ "$r" = "$reg_ref" ] &&
-			cpu=$(echo "$t0 $t1 $n" | awk -v hz="$hz" \
-				'{ printf "%.1f", ($2 - $1) * 1000 / hz / ($3 / 1000) }')
+		[ "$r" = "$reg_ref" ] && cpu=$(per_k "$t0" "$t1" "$n")
 	done
 	echo "$best $cpu"
 }
@@ -176,9 +179,7 @@ call_ladder() {
 		ok "$tmp/uac.csv" "$n" "$r" && ok "$tmp/uas.csv" "$n" 0 || break
 		best=$r
 		# 7 messages of each call cross the proxy
-		[ "$r" = "$call_ref" ] &&
-			cpu=$(echo "$t0 $t1 $n" | awk -v hz="$hz" \
-				'{ printf "%.1f", ($2 - $1) * 1000 / hz / ($3 * 7 / 1000) }')
+		[ "$r" = "$call_ref" ] && cpu=$(per_k "$t0" "$t1" $((n * 7)))
 	done
 	echo "$best $cpu"
 }
