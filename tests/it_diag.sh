@@ -28,9 +28,9 @@ read -r _ _ upkg _ ushm < "$tmp/out"
 [ "$(count "$tmp/log" 'pkg: sums (')" = 2 ]     # the worker and main
 [ "$(count "$tmp/log" 'shm: sums (')" = 1 ]     # main only
 if [ $dbg = 1 ]; then
-	has "$tmp/log" "pkg: sum: count=3 bytes=300 at $TOP/tests/$(site leak_pkg LEAK_PKG)"
-	has "$tmp/log" "shm: sum: count=1 bytes=321 at $TOP/tests/$(site leak_shm LEAK_SHM)"
-	has "$tmp/log" "pkg: sum: count=1 bytes=55 at $TOP/tests/$(site worker LEAK_WORKER)"
+	has "$tmp/log" "pkg: sum: count=3 bytes=300 at tests/$(site leak_pkg LEAK_PKG)"
+	has "$tmp/log" "shm: sum: count=1 bytes=321 at tests/$(site leak_shm LEAK_SHM)"
+	has "$tmp/log" "pkg: sum: count=1 bytes=55 at tests/$(site worker LEAK_WORKER)"
 	[ "$(count "$tmp/log" "$(site worker LEAK_WORKER)")" = 1 ]
 	[ "$(count "$tmp/log" "$(site leak_pkg LEAK_PKG)")" = 2 ]
 else
@@ -45,8 +45,8 @@ fi
 [ "$(count "$tmp/log" 'pkg: status (')" = 2 ]
 [ "$(count "$tmp/log" 'shm: status (')" = 1 ]
 if [ $dbg = 1 ]; then
-	has "$tmp/log" "(asked 100) allocated at $TOP/tests/$(site leak_pkg LEAK_PKG)"
-	has "$tmp/log" "(asked 321) allocated at $TOP/tests/$(site leak_shm LEAK_SHM)"
+	has "$tmp/log" "(asked 100) allocated at tests/$(site leak_pkg LEAK_PKG)"
+	has "$tmp/log" "(asked 321) allocated at tests/$(site leak_shm LEAK_SHM)"
 else
 	has "$tmp/log" "(asked 0) allocated at no call site"
 fi
@@ -63,14 +63,14 @@ wait $pid
 cat "$tmp/log"
 [ "$(count "$tmp/log" 'pkg: sums (')" = 1 ]
 [ "$(count "$tmp/log" 'shm: ')" = 0 ]
-[ $dbg = 0 ] || has "$tmp/log" "pkg: sum: count=3 bytes=300 at $TOP/tests/$(site leak_pkg LEAK_PKG)"
+[ $dbg = 0 ] || has "$tmp/log" "pkg: sum: count=3 bytes=300 at tests/$(site leak_pkg LEAK_PKG)"
 
 # --- a double free ------------------------------------------------------------
 "$prog" double 2> "$tmp/log"
 cat "$tmp/log"
 if [ $dbg = 1 ]; then
 	has "$tmp/log" "pkg: free: double free"
-	has "$tmp/log" " at $TOP/tests/$(site double_free DF_FREE2); allocated at $TOP/tests/$(site double_free DF_ALLOC); first freed at $TOP/tests/$(site double_free DF_FREE1)"
+	has "$tmp/log" " at tests/$(site double_free DF_FREE2); allocated at tests/$(site double_free DF_ALLOC); first freed at tests/$(site double_free DF_FREE1)"
 else
 	has "$tmp/log" "pkg: free: double free"
 	has "$tmp/log" "at no call site"
@@ -80,8 +80,8 @@ fi
 "$prog" overflow 2> "$tmp/log"
 cat "$tmp/log"
 if [ $dbg = 1 ]; then
-	has "$tmp/log" "(24 bytes) allocated at $TOP/tests/$(site overflow OV_ALLOC)"
-	ov="allocated at $TOP/tests/$(site overflow OV_ALLOC)"
+	has "$tmp/log" "(24 bytes) allocated at tests/$(site overflow OV_ALLOC)"
+	ov="allocated at tests/$(site overflow OV_ALLOC)"
 	grep 'pkg: report: 1 fragments written past their end' "$tmp/log" | grep -qF "$ov"
 	grep 'pkg: free: write past the end of the fragment' "$tmp/log" | grep -qF "$ov"
 else
