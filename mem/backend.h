@@ -29,7 +29,14 @@
  *
  * What it must provide:
  *   - payloads aligned to MEM_ALIGN, never overlapping;
- *   - exact counters in info() at every moment (O(1), kept incrementally);
+ *   - a fixed cost per used block, frag_overhead: a used block of u usable
+ *     bytes adds u to used_size and u + frag_overhead to real_used, and
+ *     u + frag_overhead is a multiple of MEM_ALIGN.  The shm caches (cache.c)
+ *     take parked blocks out of both counters with it, and know the usable
+ *     size of a block of an exact class from its class alone;
+ *   - exact counters in info() at every moment (O(1), kept incrementally),
+ *     every field set; cached is 0 (parked shm blocks are used blocks to
+ *     a backend: the common layer takes them out, cache.c);
  *   - the first 16 bytes of a freed payload are the only payload bytes the
  *     backend may write while the block is free (free-list links); the rest
  *     keeps what the common layer left there (MEMDBG free-site records).
@@ -78,6 +85,7 @@ typedef void (*mem_problem_fn)(void *arg, const void *where, const char *what);
 struct mem_backend {
 	const char *name;       /* short name: "fm", "qm", "tlsf" */
 	const char *long_name;  /* "f_malloc", "q_malloc", "tlsf_malloc" */
+	unsigned frag_overhead; /* real_used - used_size of one used block */
 	/* Lay a pool over [mem, mem + size); mem is MEM_ALIGN aligned.
 	 * Returns the backend state (inside the region) or NULL if too small. */
 	void *(*create)(void *mem, size_t size);

@@ -27,10 +27,24 @@
  * process and freed by another simply joins the freeing process's cache,
  * and is reused or returned to the heap from there.
  *
- * Honest numbers.  Parked fragments are used fragments to the backend, so
- * shm_info stays exact as it is documented: parked bytes count as used;
- * shm_cache_stats() tells how many.  The heap checker and the walker see
- * them as "cached" (a used block with a parked mark).
+ * Honest numbers.  Parked fragments are used blocks to the backend, but
+ * nobody holds them: shm_info() reports them as cached, not used.  Each
+ * slot counts the exact backend usable bytes it parks (a big fragment
+ * carries its size; an exact class c holds blocks of 16 c + slack usable
+ * bytes only, slack fixed by the backend's frag_overhead), so
+ *   used_size = heap used_size - cached
+ *   real_used = heap real_used - (cached + parked blocks * frag_overhead)
+ * hold exactly once no process is inside a cache operation, and after
+ * every fragment is freed used_size is back where it started whatever is
+ * parked.  shm_cache_stats() gives the same bytes as cached.  Reads sum
+ * the slots without their locks (racy but never torn: each counter is one
+ * aligned word); the fast paths never take the global lock for them.
+ * max_used is the callers' peak as sampled where the heap grows (every
+ * locked allocation and batch refill that takes the heap past the peak)
+ * and by every shm_info(): a peak made and undone by cache hits alone,
+ * which write nothing shared, is not seen.  The heap checker and the
+ * walker see parked fragments as "cached" (a used block with a parked
+ * mark).
  *
  * Nothing stranded.  When the heap cannot serve a request, every slot (of
  * live and dead processes alike) is drained and the request retried, so a
@@ -135,16 +149,16 @@ static void *unpark(struct mem_pool *pool, void *user, size_t size,
 }
 
 /* A fresh fragment cut for a batch looks parked, with no sites. */
-static void *park_fresh(struct mem_pool *pool, void *payload)
+static void *park_fresh(void *payload, uint64_t usable)
 {
 	void *user = dbg_user(payload);
 #if MEMDBG
 	struct dbg_hdr *h = payload;
 	h->req = 0;
-	h->usable_x = POOL_BE(pool)->usable_size(pool->st, payload) ^ DBG_USABLE;
+	h->usable_x = usable ^ DBG_USABLE;
 	h->alloc = NULL;
 #else
-	(void)pool;
+	(void)usable;
 #endif
 	park(user, NULL);
 	return user;
@@ -186,12 +200,24 @@ static inline uint64_t *big_size_of(void *user)
 	return (uint64_t *)((char *)user + 16);
 }
 
-/* Parked bytes are counted by class for exact classes and by the size
- * kept at park time for big ones: pushing and popping never read a
- * fragment's header. */
-static inline uint64_t parked_size(unsigned c, void *user)
+/* The backend usable size of a parked fragment, exactly: an exact class
+ * holds one size per backend (backend.h: usable + frag_overhead is a
+ * multiple of 16), a big one carries its own.  Pushing and popping never
+ * read a fragment's header. */
+static inline uint64_t parked_size(const struct cache_slot *s, unsigned c,
+		void *user)
 {
-	return c < CACHE_EXACT ? class_low(c) : *big_size_of(user);
+	return c < CACHE_EXACT ? class_low(c) + s->slack : *big_size_of(user);
+}
+
+/* Counters are written with atomic stores (the slot lock orders them for
+ * the owner): readers sum them without that lock (cache_totals). */
+static inline void count(struct cache_slot *s, int64_t blocks, int64_t bytes)
+{
+	__atomic_store_n(&s->blocks, s->blocks + (uint64_t)blocks,
+		__ATOMIC_RELAXED);
+	__atomic_store_n(&s->bytes, s->bytes + (uint64_t)bytes,
+		__ATOMIC_RELAXED);
 }
 
 static void push(struct cache_slot *s, unsigned c, void *user)
@@ -199,8 +225,7 @@ static void push(struct cache_slot *s, unsigned c, void *user)
 	*link_of(user) = s->cls[c].head;
 	s->cls[c].head = user;
 	s->cls[c].count++;
-	s->blocks++;
-	s->bytes += parked_size(c, user);
+	count(s, 1, (int64_t)parked_size(s, c, user));
 }
 
 static void *pop(struct cache_slot *s, unsigned c)
@@ -210,9 +235,17 @@ static void *pop(struct cache_slot *s, unsigned c)
 		return NULL;
 	s->cls[c].head = *link_of(user);
 	s->cls[c].count--;
-	s->blocks--;
-	s->bytes -= parked_size(c, user);
+	count(s, -1, -(int64_t)parked_size(s, c, user));
 	return user;
+}
+
+/* Park a fragment of usable bytes in the class its size gives. */
+static void push_sized(struct cache_slot *s, void *user, uint64_t usable)
+{
+	unsigned c = (unsigned)class_floor(usable);
+	if (c >= CACHE_EXACT)
+		*big_size_of(user) = usable;
+	push(s, c, user);
 }
 
 /* A big request of need bytes: the head of its own class if that one is
@@ -258,15 +291,17 @@ static size_t flush(struct mem_pool *pool, void *chain)
  * push or pop is two stores, each leaving a list), counters may not be. */
 static void slot_repair(struct cache_slot *s)
 {
-	s->blocks = s->bytes = 0;
+	uint64_t blocks = 0, bytes = 0;
 	for (unsigned c = 0; c < CACHE_CLASSES; c++) {
 		s->cls[c].count = 0;
 		for (void *u = s->cls[c].head; u; u = *link_of(u)) {
 			s->cls[c].count++;
-			s->blocks++;
-			s->bytes += parked_size(c, u);
+			blocks++;
+			bytes += parked_size(s, c, u);
 		}
 	}
+	__atomic_store_n(&s->blocks, blocks, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->bytes, bytes, __ATOMIC_RELAXED);
 }
 
 static void slot_lock(struct cache_slot *s)
@@ -299,15 +334,17 @@ size_t cache_size(void)
 	return sizeof(struct mem_cache);
 }
 
-void cache_init(struct mem_cache *c, size_t limit)
+void cache_init(struct mem_cache *c, size_t limit, unsigned overhead)
 {
 	my_slot = NULL;    /* a new segment may reuse the old one's address */
 	my_cache = NULL;
 	my_pid = 0;
 	memset(c, 0, sizeof(*c));
 	c->limit = limit;
+	c->overhead = overhead;
 	for (unsigned i = 0; i < CACHE_SLOTS; i++) {
 		mem_lock_init(&c->slot[i].lock);
+		c->slot[i].slack = (16 - overhead % 16) % 16;
 		for (unsigned k = 1; k < CACHE_CLASSES; k++) {
 			uint32_t max = CACHE_CLASS_BYTES / class_low(k);
 			c->slot[i].cls[k].max = max < 4 ? 4 : max > 64 ? 64 : max;
@@ -324,8 +361,14 @@ static struct cache_slot *slot_claim(struct mem_cache *c, int32_t self)
 	for (unsigned i = 0; i < CACHE_SLOTS; i++) {
 		int32_t zero = 0;
 		if (__atomic_compare_exchange_n(&c->slot[i].pid, &zero, self, 0,
-				__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+				__ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+			uint32_t n = __atomic_load_n(&c->nslots, __ATOMIC_RELAXED);
+			while (n < i + 1 && !__atomic_compare_exchange_n(
+					&c->nslots, &n, i + 1, 1,
+					__ATOMIC_RELEASE, __ATOMIC_RELAXED))
+				;
 			return &c->slot[i];
+		}
 	}
 	return NULL;
 }
@@ -367,24 +410,76 @@ size_t cache_drain_all(struct mem_pool *pool)
 	return n;
 }
 
+/* Only slots ever claimed can hold anything: a slot's first push follows
+ * the claim that raised nslots. */
 void cache_totals(struct mem_pool *pool, uint64_t *bytes, uint64_t *blocks)
 {
+	struct mem_cache *c = pool->cache;
+	uint32_t n = __atomic_load_n(&c->nslots, __ATOMIC_ACQUIRE);
 	*bytes = *blocks = 0;
-	for (unsigned i = 0; i < CACHE_SLOTS; i++) {
-		*bytes += __atomic_load_n(&pool->cache->slot[i].bytes,
-				__ATOMIC_RELAXED);
-		*blocks += __atomic_load_n(&pool->cache->slot[i].blocks,
+	for (unsigned i = 0; i < n; i++) {
+		*bytes += __atomic_load_n(&c->slot[i].bytes, __ATOMIC_RELAXED);
+		*blocks += __atomic_load_n(&c->slot[i].blocks,
 				__ATOMIC_RELAXED);
 	}
+}
+
+/* Raise the callers' peak to real (never lowers it); returns the peak. */
+static uint64_t peak_raise(struct mem_cache *c, uint64_t real)
+{
+	uint64_t m = __atomic_load_n(&c->max_used, __ATOMIC_RELAXED);
+	while (real > m && !__atomic_compare_exchange_n(&c->max_used, &m,
+			real, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+	return real > m ? real : m;
+}
+
+/* The callers' real_used from the heap's: parked blocks out.  The slots
+ * are summed after the heap's counters were read, so a refill that ran in
+ * between may put them ahead for a moment: never go below floor (the
+ * callers' used_size, or 0). */
+static uint64_t callers_real(uint64_t heap_real, uint64_t floor,
+		uint64_t parked_full)
+{
+	return heap_real - floor < parked_full ? floor : heap_real - parked_full;
+}
+
+void cache_info(struct mem_pool *pool, struct mem_info *mi)
+{
+	uint64_t bytes, blocks;
+	cache_totals(pool, &bytes, &blocks);
+	mi->cached = bytes < mi->used_size ? bytes : mi->used_size;
+	mi->used_size -= mi->cached;
+	mi->real_used = callers_real(mi->real_used, mi->used_size,
+		bytes + blocks * pool->cache->overhead);
+	mi->free_size = mi->total_size - mi->real_used;
+	mi->max_used = peak_raise(pool->cache, mi->real_used);
+}
+
+/* The callers' real_used is at most the heap's: below the peak, the heap
+ * cannot show a new one, and the slots are not read. */
+void cache_peak(struct mem_pool *pool, uint64_t heap_real)
+{
+	struct mem_cache *c = pool->cache;
+	uint64_t bytes, blocks;
+	if (heap_real <= __atomic_load_n(&c->max_used, __ATOMIC_RELAXED))
+		return;
+	cache_totals(pool, &bytes, &blocks);
+	peak_raise(c, callers_real(heap_real, 0,
+		bytes + blocks * c->overhead));
 }
 
 /* --- the fast paths ------------------------------------------------------- */
 
 /* Cut up to CACHE_BATCH fragments of class c in one global-lock section;
- * keep the first, park the rest in s. */
+ * keep the first, park the rest in s.  A backend may hand out more than
+ * class_low(c) (a remainder too small to stand alone): such a fragment
+ * parks in the class of its own size, so that every exact list holds one
+ * usable size (parked_size). */
 static void *refill(struct mem_pool *pool, struct cache_slot *s, unsigned c)
 {
 	void *batch[CACHE_BATCH];
+	uint64_t usable[CACHE_BATCH];
 	unsigned want = s->cls[c].max / 2, got = 0;
 	uint64_t room = pool->cache->limit > s->bytes ?
 		(pool->cache->limit - s->bytes) / class_low(c) : 0;
@@ -395,15 +490,20 @@ static void *refill(struct mem_pool *pool, struct cache_slot *s, unsigned c)
 		void *payload = POOL_BE(pool)->malloc(pool->st, class_low(c));
 		if (!payload)
 			break;
-		batch[got++] = park_fresh(pool, payload);
+		usable[got] = POOL_BE(pool)->usable_size(pool->st, payload);
+		batch[got] = park_fresh(payload, usable[got]);
+		got++;
 	}
+	uint64_t heap_real = mem_heap_real_used(pool);
 	mem_pool_unlock(pool);
 	if (got > 1) {
 		slot_lock(s);
 		for (unsigned i = 1; i < got; i++)
-			push(s, c, batch[i]);
+			push_sized(s, batch[i], usable[i]);
 		mem_lock_release(&s->lock);
 	}
+	if (got)
+		cache_peak(pool, heap_real);
 	return got ? batch[0] : NULL;
 }
 

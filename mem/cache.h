@@ -18,6 +18,7 @@
 #define CACHE_CLASSES (CACHE_EXACT + CACHE_BIG_STEPS * CACHE_BIG_DOUBLINGS)
 #define CACHE_SLOTS 64
 
+struct mem_info;
 struct mem_pool;
 struct mem_site;
 
@@ -34,15 +35,19 @@ struct cache_class {
 struct cache_slot {
 	struct mem_lock lock;
 	int32_t pid;            /* owner; 0 = free slot */
-	uint64_t bytes;         /* usable bytes parked here */
+	uint64_t bytes;         /* backend usable bytes parked here, exact */
 	uint64_t blocks;
 	uint32_t evict;         /* next class to give back when over budget */
+	uint32_t slack;         /* usable size of exact class c: 16 c + slack */
 	struct cache_class cls[CACHE_CLASSES];
 } __attribute__((aligned(64)));
 
 struct mem_cache {
 	uint64_t limit;         /* bytes one process may park */
 	uint64_t reclaimed;     /* blocks taken back from dead processes */
+	uint64_t max_used;      /* peak of the callers' real_used (sampled) */
+	uint32_t overhead;      /* the backend's frag_overhead */
+	uint32_t nslots;        /* slots ever claimed are below this index */
 	struct cache_slot slot[CACHE_SLOTS];
 };
 
@@ -50,7 +55,8 @@ struct mem_cache {
 size_t cache_limit(size_t pool_size);
 /* Bytes to reserve in the segment for the cache. */
 size_t cache_size(void);
-void cache_init(struct mem_cache *c, size_t limit);
+/* overhead: the pool backend's frag_overhead (backend.h). */
+void cache_init(struct mem_cache *c, size_t limit, unsigned overhead);
 /* The fast paths.  NULL / 0: not served here, take the locked path. */
 void *cache_malloc(struct mem_pool *pool, size_t size,
 		const struct mem_site *site);
@@ -62,7 +68,15 @@ void *cache_realloc(struct mem_pool *pool, void *p, size_t size,
 size_t cache_drain_all(struct mem_pool *pool);
 /* Free the slots of dead processes; returns blocks returned to the heap. */
 size_t cache_reclaim_dead(struct mem_pool *pool);
-/* Sum of parked bytes and blocks (racy but never torn). */
+/* Sum of parked bytes (backend usable size) and blocks: racy but never
+ * torn, exact once no process is in a cache operation. */
 void cache_totals(struct mem_pool *pool, uint64_t *bytes, uint64_t *blocks);
+/* Turn the heap's counters, to which parked blocks are used, into the
+ * callers' (mem.h): parked bytes leave used_size and real_used for cached
+ * and free_size; max_used becomes the callers' peak.  No lock needed. */
+void cache_info(struct mem_pool *pool, struct mem_info *mi);
+/* A lock section left the heap's real_used at heap_real (parked blocks
+ * included): note the callers' peak if this may be a new one. */
+void cache_peak(struct mem_pool *pool, uint64_t heap_real);
 
 #endif /* SRMEM_CACHE_H */

@@ -621,6 +621,7 @@ static void fm_info(void *st, struct mem_info *mi)
 	mi->max_used = pool->max_used;
 	mi->min_frag = FM_MIN_FRAG;
 	mi->total_frags = pool->nfree;
+	mi->cached = 0;         /* parked shm blocks: cache.c adds them */
 }
 
 /* Stops with -1 at a fragment whose size is corrupt, rather than stray. */
@@ -797,6 +798,7 @@ static int fm_check(void *st, mem_problem_fn problem, void *arg)
 const struct mem_backend mem_fm_backend = {
 	.name = "fm",
 	.long_name = "f_malloc",
+	.frag_overhead = FM_HDR,
 	.create = fm_create,
 	.malloc = fm_malloc,
 	.free = fm_free,

@@ -70,6 +70,8 @@ void mem_report_bad(struct mem_pool *pool, const char *op, const void *p,
  * checked before the caller goes on (mem.c). */
 void mem_pool_lock(struct mem_pool *pool);
 void mem_pool_unlock(struct mem_pool *pool);
+/* The heap's own real_used (parked shm blocks included); lock held. */
+uint64_t mem_heap_real_used(struct mem_pool *pool);
 
 /* --- status.c ----------------------------------------------------------- */
 /* mem_check() without the lock (the caller holds it). */

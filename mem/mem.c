@@ -335,20 +335,38 @@ void *mem_realloc_unsafe(struct mem_pool *pool, void *p, size_t size,
 /* The locked entry points.  Shm pools with per-process caches try the
  * cache first (cache.c) and, before failing for lack of memory, drain
  * every cache and try once more: parked memory is never the reason for a
- * failure. */
+ * failure.  With caches, a locked allocation may be a new peak of what
+ * callers hold: the heap's real_used is read in the section and given to
+ * cache_peak() after it. */
+uint64_t mem_heap_real_used(struct mem_pool *pool)
+{
+	struct mem_info mi;
+	POOL_BE(pool)->info(pool->st, &mi);
+	return mi.real_used;
+}
+
+static void *malloc_section(struct mem_pool *pool, size_t size,
+		const struct mem_site *s)
+{
+	uint64_t heap_real = 0;
+	pool_lock(pool);
+	void *p = alloc_core(pool, size, s);
+	if (p && pool->cache)
+		heap_real = mem_heap_real_used(pool);
+	pool_unlock(pool);
+	if (heap_real)
+		cache_peak(pool, heap_real);
+	return p;
+}
+
 void *mem_malloc(struct mem_pool *pool, size_t size, const struct mem_site *s)
 {
 	void *p;
 	if (pool->cache && (p = cache_malloc(pool, size, s)))
 		return p;
-	pool_lock(pool);
-	p = alloc_core(pool, size, s);
-	pool_unlock(pool);
-	if (!p && pool->cache && cache_drain_all(pool)) {
-		pool_lock(pool);
-		p = alloc_core(pool, size, s);
-		pool_unlock(pool);
-	}
+	p = malloc_section(pool, size, s);
+	if (!p && pool->cache && cache_drain_all(pool))
+		p = malloc_section(pool, size, s);
 	if (!p)
 		out_of_memory(pool, size, s);
 	return p;
@@ -363,6 +381,20 @@ void mem_free(struct mem_pool *pool, void *p, const struct mem_site *s)
 	pool_unlock(pool);
 }
 
+static void *realloc_section(struct mem_pool *pool, void *p, size_t size,
+		const struct mem_site *s, int *oom)
+{
+	uint64_t heap_real = 0;
+	pool_lock(pool);
+	void *q = realloc_core(pool, p, size, s, oom);
+	if (q && pool->cache)
+		heap_real = mem_heap_real_used(pool);
+	pool_unlock(pool);
+	if (heap_real)
+		cache_peak(pool, heap_real);
+	return q;
+}
+
 static void *realloc_locked(struct mem_pool *pool, void *p, size_t size,
 		const struct mem_site *s, int free_on_fail)
 {
@@ -372,14 +404,9 @@ static void *realloc_locked(struct mem_pool *pool, void *p, size_t size,
 		if (done)   /* served by the cache path, or reported there */
 			return q;
 	}
-	pool_lock(pool);
-	void *q = realloc_core(pool, p, size, s, &oom);
-	pool_unlock(pool);
-	if (oom && pool->cache && cache_drain_all(pool)) {
-		pool_lock(pool);
-		q = realloc_core(pool, p, size, s, &oom);
-		pool_unlock(pool);
-	}
+	void *q = realloc_section(pool, p, size, s, &oom);
+	if (oom && pool->cache && cache_drain_all(pool))
+		q = realloc_section(pool, p, size, s, &oom);
 	if (oom) {
 		out_of_memory(pool, size, s);
 		if (free_on_fail)
@@ -410,6 +437,8 @@ void *mem_mallocxz(struct mem_pool *pool, size_t size, const struct mem_site *s)
 
 /* --- accessors ----------------------------------------------------------- */
 
+/* The heap's counters under the lock; with caches, parked blocks are
+ * then taken out of them (cache_info(), without the lock). */
 void mem_pool_info(struct mem_pool *pool, struct mem_info *mi)
 {
 	if (pool->cache)
@@ -417,6 +446,8 @@ void mem_pool_info(struct mem_pool *pool, struct mem_info *mi)
 	pool_lock(pool);
 	POOL_BE(pool)->info(pool->st, mi);
 	pool_unlock(pool);
+	if (pool->cache)
+		cache_info(pool, mi);
 }
 
 uint64_t mem_pool_available(struct mem_pool *pool)

@@ -59,14 +59,31 @@ struct mem_site {
 #define MEM_HERE ((const struct mem_site *)0)
 #endif
 
-/* Pool counters, all in bytes but total_frags.  Exact at every moment.
+/* Pool counters, all in bytes but total_frags.  "Used" means held by a
+ * caller: fragments parked in a per-process shm cache (shm_cache_size) are
+ * nobody's, and are counted in cached, not in used_size or real_used.
  *   total_size   size of the heap the backend manages
- *   free_size    total_size - real_used
- *   used_size    payload bytes of used fragments (what callers can use)
- *   real_used    used_size plus fragment headers and backend bookkeeping
- *   max_used     the highest real_used seen
+ *   free_size    total_size - real_used (parked fragments are free: they
+ *                are given back to the heap before any request fails)
+ *   used_size    payload bytes of the fragments callers hold (usable
+ *                bytes, with MEMDBG's record around each)
+ *   real_used    used_size plus those fragments' headers and the backend's
+ *                own bookkeeping
+ *   max_used     the highest real_used seen (shm with caches: as sampled
+ *                by every locked allocation that grows the heap past it
+ *                and by every shm_info(); cache hits alone write nothing
+ *                shared, so a peak made and undone by them is not seen)
  *   min_frag     the smallest fragment the backend makes (header included)
- *   total_frags  the number of FREE fragments, as Kamailio counts it */
+ *   total_frags  the number of FREE fragments, as Kamailio counts it (not
+ *                all fragments, and parked ones are not among them)
+ *   cached       payload bytes parked in the shm caches of all processes,
+ *                counted as used_size counts them: the same number as
+ *                shm_cache_stats() bytes.  Their headers (a fixed amount
+ *                per fragment) are out of real_used too.  pkg: always 0.
+ * pkg counters are exact at every moment.  shm ones are exact whenever no
+ * process is inside a cache operation (the parked sums are read without
+ * locks, racy but never torn); after every fragment is freed, used_size
+ * and real_used are back to their starting values, whatever is parked. */
 struct mem_info {
 	uint64_t total_size;
 	uint64_t free_size;
@@ -75,6 +92,7 @@ struct mem_info {
 	uint64_t max_used;
 	uint64_t min_frag;
 	uint64_t total_frags;
+	uint64_t cached;
 };
 
 struct mem_pool;
@@ -89,7 +107,8 @@ extern int shm_huge_pages;  /* 1 ask for transparent huge pages for shm */
 /* Bytes of small freed fragments each process may keep for itself, so that
  * most shm calls skip the global lock.  SHM_CACHE_AUTO (the default): 1/64
  * of the shm size, within 256 KiB..8 MiB; 0: no caches (the build switch
- * SHM_CACHE=0 removes them altogether).  Parked bytes count as used. */
+ * SHM_CACHE=0 removes them altogether).  Parked bytes are not used but
+ * cached (struct mem_info). */
 #define SHM_CACHE_AUTO ((size_t)-1)
 extern size_t shm_cache_size;
 /* Fragments a diagnostic scan (mem_scan) copies per hold of a pool's lock
@@ -275,7 +294,8 @@ void shm_destroy(void);
 void shm_global_lock(void);
 void shm_global_unlock(void);
 int shm_address_in(const void *p);
-/* Bytes and fragments parked in per-process caches now (all processes). */
+/* Bytes and fragments parked in per-process caches now (all processes):
+ * bytes is shm_info()'s cached, payload as used_size counts it. */
 void shm_cache_stats(uint64_t *bytes, uint64_t *blocks);
 /* Give back the caches of processes that have exited; returns fragments.
  * A server calls it when it reaps a worker; allocation failures and

@@ -811,6 +811,7 @@ static int qm_check(void *vst, mem_problem_fn problem, void *arg)
 const struct mem_backend mem_qm_backend = {
 	.name = "qm",
 	.long_name = "q_malloc",
+	.frag_overhead = QM_OVERHEAD,
 	.create = qm_create,
 	.malloc = qm_malloc,
 	.free = qm_free,

@@ -92,7 +92,6 @@ int shm_init(size_t size, const char *backend)
 	struct mem_cache *cache = NULL;
 	if (SHM_CACHE && shm_cache_size && size > 4 * (SHM_HEAD + cache_size())) {
 		cache = (struct mem_cache *)heap;
-		cache_init(cache, cache_limit(size));
 		heap += (cache_size() + 63) & ~(size_t)63;
 	}
 	if (mem_lock_init(&h->lock) < 0 ||
@@ -101,6 +100,9 @@ int shm_init(size_t size, const char *backend)
 		munmap(seg, size);
 		return -1;
 	}
+	if (cache)
+		cache_init(cache, cache_limit(size),
+			POOL_BE(&h->pool)->frag_overhead);
 	h->pool.cache = cache;
 	shm_head = h;
 	mem_shm_pool = &h->pool;

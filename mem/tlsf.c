@@ -630,6 +630,7 @@ static void tlsf_info(void *st, struct mem_info *mi)
 	mi->max_used = t->max_used;
 	mi->min_frag = MIN_BLOCK;
 	mi->total_frags = t->free_count;
+	mi->cached = 0;         /* parked shm blocks: cache.c adds them */
 }
 
 /* --- check ---------------------------------------------------------- */
@@ -839,6 +840,7 @@ static int tlsf_walk(void *st, mem_block_fn fn, void *arg)
 const struct mem_backend mem_tlsf_backend = {
 	.name = "tlsf",
 	.long_name = "tlsf_malloc",
+	.frag_overhead = TLSF_BLOCK_OVERHEAD,
 	.create = tlsf_create,
 	.malloc = tlsf_malloc,
 	.free = tlsf_free,

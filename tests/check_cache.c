@@ -2,8 +2,10 @@
  * check_cache.c - the per-process shm caches (mem/cache.c), per backend.
  *
  * What users must not lose when small shm frees skip the global lock:
- *   - honest numbers: parked bytes are used to shm_info(), "cached" to the
- *     walker, and shm_cache_stats() says how many;
+ *   - honest numbers: parked bytes are not used but cached, to shm_info()
+ *     (the same number as shm_cache_stats()) and to the walker; free_size
+ *     counts them; after every block is freed, used_size and real_used
+ *     are back to the byte, in one process and across fork;
  *   - bounds: one process parks at most about shm_cache_size bytes;
  *   - nothing stranded: memory parked in another (live, sleeping) process's
  *     cache serves a request that needs it, and a dead process's cache is
@@ -40,11 +42,16 @@ static uint64_t parked_blocks(void)
 	return blocks;
 }
 
-static void start(int i, size_t limit)
+static void start_sized(int i, size_t limit, size_t pool)
 {
 	shm_cache_size = limit;
 	t_log_start();
-	ck_assert_int_eq(shm_init(POOL, t_backend(i)), 0);
+	ck_assert_int_eq(shm_init(pool, t_backend(i)), 0);
+}
+
+static void start(int i, size_t limit)
+{
+	start_sized(i, limit, POOL);
 }
 
 static void finish(void)
@@ -66,7 +73,7 @@ static int count_frag(const struct mem_frag *f, void *arg)
 	return 0;
 }
 
-START_TEST(test_parked_is_used)
+START_TEST(test_parked_is_cached)
 {
 	struct mem_info before, after;
 	start(_i, 512u << 10);
@@ -84,13 +91,108 @@ START_TEST(test_parked_is_used)
 	if (SHM_CACHE) {
 		ck_assert_uint_gt(parked_blocks(), 0);
 		ck_assert_uint_eq(c.cached, parked_blocks());
-		ck_assert_uint_ge(after.real_used, before.real_used);
+		ck_assert_uint_gt(after.cached, before.cached);
 	} else {
 		ck_assert_uint_eq(parked_blocks(), 0);
 		ck_assert_uint_eq(c.cached, 0);
 	}
+	ck_assert_uint_eq(after.cached, parked_bytes());
+	ck_assert_uint_eq(after.used_size, before.used_size);
+	ck_assert_uint_eq(after.real_used, before.real_used);
 	ck_assert_uint_eq(c.used, 0);
 	ck_assert_uint_eq(after.free_size + after.real_used, after.total_size);
+	finish();
+}
+END_TEST
+
+/* The honest-counter workload: N blocks of mixed sizes (1 B .. 8 KiB, 7
+ * in 8 up to 1 KiB, the rest past the exact classes: about 8 MiB in a
+ * 32 MiB pool whose caches may park 512 KiB each), allocated by one
+ * process and freed by this one.  After every call free_size == total_size - real_used
+ * and cached == shm_cache_stats() bytes; once all are freed used_size and
+ * real_used are back to the byte, with fragments still parked. */
+enum { HONEST_N = 8000 };
+
+static size_t honest_size(uint64_t *s)
+{
+	return t_rand(s) % 8 ? t_range(s, 1, 1024) : t_range(s, 1025, 8192);
+}
+
+static void honest_step(const char *what, size_t k)
+{
+	struct mem_info mi;
+	uint64_t bytes, blocks;
+	shm_info(&mi);
+	shm_cache_stats(&bytes, &blocks);
+	T_ASSERT(mi.free_size == mi.total_size - mi.real_used && mi.cached ==
+		bytes && mi.max_used >= mi.real_used, "%s %zu: free %" PRIu64
+		" total %" PRIu64 " real_used %" PRIu64 " max_used %" PRIu64
+		" cached %" PRIu64 " parked %" PRIu64, what, k, mi.free_size,
+		mi.total_size, mi.real_used, mi.max_used, mi.cached, bytes);
+}
+
+static void honest_alloc(void **p, uint64_t seed)
+{
+	for (size_t k = 0; k < HONEST_N; k++) {
+		size_t n = honest_size(&seed);
+		p[k] = shm_malloc(n);
+		T_ASSERT(p[k] != NULL, "block %zu (%zu bytes): no memory", k, n);
+		memset(p[k], (int)(k & 0xff), n);
+		honest_step("malloc", k);
+	}
+}
+
+static void honest_free_all(void **p, const struct mem_info *base)
+{
+	struct mem_info mi;
+	for (size_t k = 0; k < HONEST_N; k++) {
+		shm_free(p[k]);
+		honest_step("free", k);
+	}
+	shm_info(&mi);
+	if (SHM_CACHE)
+		ck_assert_uint_gt(mi.cached, 0);
+	ck_assert_uint_eq(mi.used_size, base->used_size);
+	ck_assert_uint_eq(mi.real_used, base->real_used);
+	ck_assert_uint_eq(mi.free_size, base->free_size);
+	ck_assert_uint_ge(mi.max_used, base->real_used);
+}
+
+START_TEST(test_honest_counters)
+{
+	static void *p[HONEST_N];
+	struct mem_info base;
+	start_sized(_i, SHM_CACHE_AUTO, 4 * POOL);
+	shm_info(&base);
+	honest_alloc(p, 42);
+	honest_free_all(p, &base);
+	finish();
+}
+END_TEST
+
+/* The same with the blocks made in a child: its cache fills from the
+ * heap, the parent's from the child's blocks; after the child exits its
+ * slot is reclaimed and nothing changes in what callers hold. */
+START_TEST(test_honest_counters_fork)
+{
+	struct mem_info base, mi;
+	start_sized(_i, SHM_CACHE_AUTO, 4 * POOL);
+	void **p = shm_malloc(HONEST_N * sizeof(void *));
+	ck_assert_ptr_nonnull(p);
+	shm_info(&base);
+	pid_t pid = fork();
+	if (pid == 0) {
+		honest_alloc(p, 7);
+		_exit(0);
+	}
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	shm_info(&mi);   /* reclaims the child's cache */
+	ck_assert_uint_gt(mi.used_size, base.used_size);
+	ck_assert_uint_eq(mi.free_size, mi.total_size - mi.real_used);
+	honest_free_all(p, &base);
+	shm_free(p);
 	finish();
 }
 END_TEST
@@ -151,13 +253,16 @@ START_TEST(test_live_cache_drained)
 	uint64_t parked = parked_bytes();
 	struct mem_info mi;
 	shm_info(&mi);
-	/* with caches: more than the heap has free, so it only fits once the
-	 * cache is back; without: most of the free heap (TLSF's good fit
-	 * rounds a request up by up to 1/32) */
-	size_t want = SHM_CACHE ? (size_t)(mi.free_size + parked / 2) :
+	/* free_size counts the parked fragments.  With caches: more than
+	 * the heap itself has free (free_size less the parked fragments,
+	 * headers and all), so it only fits once the cache is back; without:
+	 * most of the free heap (TLSF's good fit rounds a request up by up
+	 * to 1/32) */
+	ck_assert_uint_eq(mi.cached, parked);
+	size_t want = SHM_CACHE ? (size_t)(mi.free_size - parked / 2) :
 		(size_t)(mi.free_size / 16 * 15);
 	if (SHM_CACHE)
-		ck_assert_uint_gt(parked, (mi.free_size + parked) / 8);
+		ck_assert_uint_gt(parked, mi.free_size / 8);
 	void *big = shm_malloc(want);
 	ck_assert_ptr_nonnull(big);
 	shm_free(big);
@@ -233,6 +338,9 @@ START_TEST(test_cross_process_free)
 	}
 	shm_free(slot);
 	shm_cache_reclaim();
+	shm_info(&mi);          /* parked or not, nobody holds anything */
+	ck_assert_uint_eq(mi.real_used, base.real_used);
+	ck_assert_uint_eq(mi.used_size, base.used_size);
 	t_shm_drain();
 	shm_info(&mi);
 	ck_assert_uint_eq(mi.real_used, base.real_used);
@@ -352,7 +460,9 @@ Suite *cache_suite(void)
 {
 	Suite *s = suite_create("shm_cache");
 	struct { const char *name; const TTest *fn; } cases[] = {
-		{ "parked_is_used", test_parked_is_used },
+		{ "parked_is_cached", test_parked_is_cached },
+		{ "honest_counters", test_honest_counters },
+		{ "honest_counters_fork", test_honest_counters_fork },
 		{ "bounded", test_bounded },
 		{ "off_switch", test_off_switch },
 		{ "live_cache_drained", test_live_cache_drained },

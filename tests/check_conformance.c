@@ -20,10 +20,11 @@
  * (each shm case twice: with the per-process shm caches and without);
  * shm_destroy + shm_init again; shm_address_in; an unknown backend name.
  *
- * With the shm caches, blocks parked in a cache count as used (mem.h), so
- * "back to the start" first empties them (t_shm_drain, memtest.h), and
- * "a failing request changes no counter" is checked with empty caches: a
- * failure drains them before it gives up.
+ * With the shm caches, blocks parked in a cache are cached, not used
+ * (mem.h): "back to the start" checks used_size, real_used and free_size
+ * with them parked, then empties them (t_shm_drain, memtest.h) for the
+ * free fragments; "a failing request changes no counter" is checked with
+ * empty caches: a failure drains them before it gives up.
  */
 #include <check.h>
 #include <stdint.h>

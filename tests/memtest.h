@@ -13,9 +13,12 @@
  *   t_pool_verify     the invariants every step must keep: mem_check() == 0,
  *                     and every info() counter recomputed from mem_walk():
  *                       used_size   == sum of (size + DBG_EXTRA) of used frags
+ *                       cached      == the same of cached frags
+ *                                   == shm_cache_stats() bytes
  *                       total_frags == number of free frags
  *                       free_size + real_used == total_size
- *                       free_size   == sum of the full sizes of free frags
+ *                       free_size   == sum of the full sizes of free and
+ *                                      cached frags
  *                       real_used - full sizes of used frags: constant
  *                       max_used >= real_used, never decreasing;
  *                     the full size of a fragment is the distance to the next
@@ -25,9 +28,12 @@
  *                     the live blocks it also checks that the used fragments
  *                     are exactly the model's blocks (address, size, and with
  *                     MEMDBG the size asked for) and that they do not overlap.
- *                     Fragments parked in a per-process shm cache are used to
- *                     the counters (mem.h) and "cached" to the walk: they
- *                     count as used above but are nobody's model block;
+ *                     Fragments parked in a per-process shm cache are
+ *                     "cached" to the walk and to the counters (mem.h): not
+ *                     used, not free fragments, and nobody's model block.
+ *                     A free fragment too small for the MEMDBG record may
+ *                     end the heap: the walk gives it size 0 and an address
+ *                     just past the pool;
  *   t_shm_drain       empties every shm cache the documented way (a request
  *                     that fails drains the caches before it gives up), so
  *                     that counters can be compared with the start.
@@ -266,8 +272,9 @@ struct t_walk {
 	size_t nlive, cur;
 	const char *prev;
 	uint64_t prev_size;
-	int prev_used, nfrags;
+	int prev_used, prev_cached, nfrags;
 	uint64_t n_used, n_free, n_cached, used_payload, used_full, free_full;
+	uint64_t cached_payload, cached_full;
 	int free_unknown;               /* a free frag of unknown full size */
 	int used_unknown;               /* a used one (header not learnt yet) */
 	char err[512];
@@ -290,7 +297,9 @@ static inline void t_walk_close(struct t_walk *w, uint64_t full)
 		w->tp->hdr = hdr;
 		w->tp->hdr_known = 1;
 	}
-	if (w->prev_used)       /* used to the heap: cached ones too */
+	if (w->prev_cached)     /* free to the counters, used to the heap */
+		w->cached_full += full;
+	else if (w->prev_used)
 		w->used_full += full;
 	else
 		w->free_full += full;
@@ -300,7 +309,10 @@ static inline int t_walk_frag(const struct mem_frag *f, void *arg)
 {
 	struct t_walk *w = arg;
 	const char *a = f->addr;
-	if ((uintptr_t)a % 16 || !mem_pool_contains(w->tp->pool, a)) {
+	int tiny_end = !f->size && !f->used && !f->cached &&
+		mem_pool_contains(w->tp->pool, a - DBG_HEAD);
+	if ((uintptr_t)a % 16 || !(mem_pool_contains(w->tp->pool, a) ||
+			tiny_end)) {
 		snprintf(w->err, sizeof(w->err), "fragment %p misaligned or "
 			"outside the pool", f->addr);
 		return 1;
@@ -315,12 +327,12 @@ static inline int t_walk_frag(const struct mem_frag *f, void *arg)
 		t_walk_close(w, (uint64_t)(a - w->prev));
 	if (w->err[0])
 		return 1;
-	if (f->used || f->cached)       /* parked blocks count as used */
-		w->used_payload += f->size;
 	if (f->cached) {
 		w->n_cached++;
+		w->cached_payload += f->size;
 	} else if (f->used) {
 		w->n_used++;
+		w->used_payload += f->size;
 		if (w->live) {
 			const struct t_live *l = w->cur < w->nlive ?
 				&w->live[w->cur] : NULL;
@@ -343,6 +355,7 @@ static inline int t_walk_frag(const struct mem_frag *f, void *arg)
 	w->prev = a;
 	w->prev_size = f->size;
 	w->prev_used = f->used || f->cached;
+	w->prev_cached = f->cached;
 	w->nfrags++;
 	return 0;
 }
@@ -355,6 +368,8 @@ static inline void t_walk_last(struct t_walk *w)
 		return;
 	if (w->prev_size > 0 && w->tp->hdr_known)
 		t_walk_close(w, w->prev_size + DBG_EXTRA + w->tp->hdr);
+	else if (w->prev_cached)        /* its full size is free_size's */
+		w->free_unknown = 1;
 	else if (w->prev_used)
 		w->used_unknown = 1;
 	else
@@ -393,12 +408,19 @@ static inline void t_pool_verify(struct t_pool *tp, struct t_live *live,
 		"says %" PRIu64 " (%s)", where, #a, (uint64_t)(a), \
 		(uint64_t)(b), #b)
 	T_EQ(mi.total_size, tp->start.total_size);
-	T_EQ(mi.used_size, w.used_payload + (w.n_used + w.n_cached) * DBG_EXTRA);
+	T_EQ(mi.used_size, w.used_payload + w.n_used * DBG_EXTRA);
+	T_EQ(mi.cached, w.cached_payload + w.n_cached * DBG_EXTRA);
+	if (tp->pool == mem_shm_pool) {
+		uint64_t bytes, blocks;
+		shm_cache_stats(&bytes, &blocks);
+		T_EQ(mi.cached, bytes);
+		T_EQ(blocks, w.n_cached);
+	}
 	T_EQ(mi.total_frags, w.n_free);
 	T_EQ(mi.free_size + mi.real_used, mi.total_size);
 	T_EQ(mi.min_frag, tp->start.min_frag);
 	if (!w.free_unknown)
-		T_EQ(mi.free_size, w.free_full);
+		T_EQ(mi.free_size, w.free_full + w.cached_full);
 	if (!w.used_unknown && tp->hdr_known) {
 		if (!tp->fixed_known) {
 			tp->fixed = mi.real_used - w.used_full;
@@ -444,19 +466,35 @@ static inline void t_shm_drain(void)
 	t_log_buf[len] = '\0';
 }
 
+/* What callers hold is back to the start: used_size, real_used and
+ * free_size, whatever the shm caches keep parked. */
+static inline void t_pool_held_at_start(struct t_pool *tp, const char *where)
+{
+	struct mem_info mi, *s = &tp->start;
+	mem_pool_info(tp->pool, &mi);
+	T_ASSERT(mi.used_size == s->used_size && mi.real_used == s->real_used
+		&& mi.free_size == s->free_size, "%s: held bytes not back to "
+		"the start: used %" PRIu64 "/%" PRIu64 " real_used %" PRIu64
+		"/%" PRIu64 " free %" PRIu64 "/%" PRIu64 " (cached %" PRIu64
+		")", where, mi.used_size, s->used_size, mi.real_used,
+		s->real_used, mi.free_size, s->free_size, mi.cached);
+}
+
 /* Every counter but max_used equals the values right after init: nothing
- * leaked, every free neighbour joined again. */
+ * leaked (before the caches are drained), and once they are, every free
+ * neighbour joined again. */
 static inline void t_pool_back_to_start(struct t_pool *tp,
 		const char *where)
 {
 	struct mem_info mi, *s = &tp->start;
+	t_pool_held_at_start(tp, where);
 	if (tp->pool == mem_shm_pool)
 		t_shm_drain();
 	mem_pool_info(tp->pool, &mi);
 	T_ASSERT(mi.total_size == s->total_size && mi.free_size == s->free_size
 		&& mi.used_size == s->used_size && mi.real_used == s->real_used
 		&& mi.total_frags == s->total_frags && mi.min_frag ==
-		s->min_frag, "%s: counters not back to the start: free %"
+		s->min_frag && mi.cached == 0, "%s: counters not back to the start: free %"
 		PRIu64 "/%" PRIu64 " used %" PRIu64 "/%" PRIu64 " real_used %"
 		PRIu64 "/%" PRIu64 " frags %" PRIu64 "/%" PRIu64, where,
 		mi.free_size, s->free_size, mi.used_size, s->used_size,
