@@ -2,6 +2,11 @@
 # run-all.sh - what CI runs: the suite of every configuration
 #   MEMMNG 0,1,2 x MEMDBG 0,1 x LOCK futex,pthread
 # then every backend without the per-process shm caches, the sanitizer builds (ASan+UBSan) and the build-switch tests.
+# The server drivers (tests/it_*.sh that start srproxy: runtime, RPC,
+# srmemctl, sipp) pick every backend at run time with -x/-X, so they run
+# where the build changes what they test: MEMDBG=1 and MEMDBG=0 (call sites
+# or none), LOCK=pthread, and both sanitizer builds; elsewhere the Check
+# suites and the library's drivers run.
 # Each configuration builds in its own build/<tag>/ folder.
 # Ends with "total: N passed, N failed" over everything.
 set -u
@@ -11,8 +16,14 @@ MAKE=${MAKE:-make}
 jobs=$(nproc 2>/dev/null || echo 2)
 passed=0 failed=0 bad=""
 
+server_cfgs=" MEMMNG=2 MEMDBG=1 LOCK=futex | MEMMNG=2 MEMDBG=0 LOCK=futex | MEMMNG=1 MEMDBG=1 LOCK=pthread | MEMMNG=2 MEMDBG=1 SAN=asan,ubsan | MEMMNG=2 MEMDBG=0 SAN=asan,ubsan "
+
 run_cfg() {
 	tag="$*"
+	case "$server_cfgs" in
+	*" $tag "*) server=1 ;;
+	*) server=0 ;;
+	esac
 	log=$(mktemp)
 	echo "=== $tag"
 	if ! $MAKE -s -j"$jobs" tests-build "$@" > "$log" 2>&1; then
@@ -22,7 +33,7 @@ run_cfg() {
 		rm -f "$log"
 		return
 	fi
-	$MAKE -s test "$@" > "$log" 2>&1
+	SERVER_TESTS=$server $MAKE -s test "$@" > "$log" 2>&1
 	grep -E '^(FAIL|PASS|[0-9]+%: Checks|total:)|:[EF]:' "$log"
 	line=$(grep -E '^total: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
 	if [ -z "$line" ]; then
