@@ -61,7 +61,8 @@ lib: $(LIB_A) $(LIB_SO) $(BUILD)/srmem.pc
 	cp $(LIB_A) $(TOPDIR)/mem/libsrmem.a
 	cp $(LIB_SO) $(TOPDIR)/mem/libsrmem.so
 
-$(BUILD)/mem/%.o: $(TOPDIR)/mem/%.c
+# Objects depend on $(BUILD)/flags, rewritten only when the flags change.
+$(BUILD)/mem/%.o: $(TOPDIR)/mem/%.c $(BUILD)/flags
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS_CFG) $(CFLAGS) -MMD -MP -c $< -o $@
 
@@ -77,7 +78,7 @@ $(BUILD)/srmem.pc: $(TOPDIR)/mem/srmem.pc.in $(TOPDIR)/Makefile.defs
 	    -e 's|@MEMDBG@|$(MEMDBG)|g' $< > $@
 
 # --- server and client ----------------------------------------------------
-$(BUILD)/core/%.o: $(TOPDIR)/core/%.c
+$(BUILD)/core/%.o: $(TOPDIR)/core/%.c $(BUILD)/flags
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS_CFG) $(CFLAGS) $(SRV_CFLAGS) \
 	    -DMOD_NAME='"$(call mod_of,$(notdir $(patsubst %/,%,$(dir $*))))"' \
@@ -109,7 +110,7 @@ $(BUILD)/tests/suites.h: $(TEST_SRC)
 	sed -n 's/^Suite \*\([a-z0-9_]*\)_suite(void)$$/SUITE(\1)/p' \
 	    $(filter $(TOPDIR)/tests/check_%.c,$^) > $@
 
-$(BUILD)/tests/%.o: $(TOPDIR)/tests/%.c $(BUILD)/tests/suites.h
+$(BUILD)/tests/%.o: $(TOPDIR)/tests/%.c $(BUILD)/tests/suites.h $(BUILD)/flags
 	$(CC) $(CPPFLAGS_CFG) $(CFLAGS) -Wno-missing-prototypes $(CHECK_CFLAGS) -I$(TOPDIR)/mem \
 	    -I$(TOPDIR)/core $(SRV_CFLAGS) -I$(BUILD)/tests -MMD -MP -c $< -o $@
 

@@ -37,8 +37,12 @@ static void frag_cells(struct table *t, const json_t *f)
 		return;
 	}
 	tbl_add(t, "%s", jstr_or(f, "module", "-"));
-	tbl_add(t, "%s", strcmp(jstr_or(f, "state", ""), "used") ? "" :
-			jsite(f, site, sizeof(site)));
+	if (!strcmp(jstr_or(f, "state", ""), "used"))
+		tbl_add(t, "%s", jsite(f, site, sizeof(site)));
+	else if (jstr(f, "file"))      /* free or parked: its last owner */
+		tbl_add(t, "last allocated at %s", jsite(f, site, sizeof(site)));
+	else
+		tbl_add(t, "%s", "");
 }
 
 /* The chunked scan's cost: how long the workers could wait on the lock. */
