@@ -104,6 +104,7 @@ extern int mem_summary;     /* 1 pkg status, 2 shm status, 4 pkg sums, 8 shm sum
 extern int shm_force_alloc; /* 1 touch every page of shm at init */
 extern int shm_mlock;       /* 1 mlock() the shm segment */
 extern int shm_huge_pages;  /* 1 ask for transparent huge pages for shm */
+extern int shm_populate;    /* 1 (default) shm_child_init() maps all of shm */
 /* Bytes of small freed fragments each process may keep for itself, so that
  * most shm calls skip the global lock.  SHM_CACHE_AUTO (the default): 1/64
  * of the shm size, within 256 KiB..8 MiB; 0: no caches (the build switch
@@ -294,6 +295,14 @@ void shm_destroy(void);
 void shm_global_lock(void);
 void shm_global_unlock(void);
 int shm_address_in(const void *p);
+/* Call in every child right after fork, before it serves (the main process
+ * may call it too).  With shm_populate, maps the whole segment into this
+ * process's page tables now, so that serving never takes a page fault on
+ * shm: fork does not copy a shared mapping's page tables.  The first
+ * process to do so makes the whole segment resident.  0, or -1 (logged)
+ * when shm is not set up or the kernel could not populate; the process
+ * works either way, paying a fault on each page's first touch. */
+int shm_child_init(void);
 /* Bytes and fragments parked in per-process caches now (all processes):
  * bytes is shm_info()'s cached, payload as used_size counts it. */
 void shm_cache_stats(uint64_t *bytes, uint64_t *blocks);

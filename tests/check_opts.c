@@ -115,6 +115,9 @@ START_TEST(test_limits_accepted)
 	ck_assert_uint_eq(c.shm_cache, 0);
 	ck_assert_int_eq(parse("--shm-cache", "8m", NULL), OPTS_RUN);
 	ck_assert_uint_eq(c.shm_cache, (size_t)8 << 20);
+	ck_assert_int_eq(c.shm_populate, 1);
+	ck_assert_int_eq(parse("--shm-populate", "0", NULL), OPTS_RUN);
+	ck_assert_int_eq(c.shm_populate, 0);
 	ck_assert_int_eq(parse("--long-opt-is-not", NULL), OPTS_BAD);
 	ck_assert_int_eq(parse("--shm=32", "--workers=2", NULL), OPTS_RUN);
 	ck_assert_uint_eq(c.shm_size, (size_t)32 << 20);
@@ -237,6 +240,7 @@ START_TEST(test_bad_long_numbers)
 	expect_bad("--shm-cache", "1073741825", "1073741824", NULL);
 	expect_bad("--shm-cache", "k", NULL);
 	expect_bad("--shm-cache", "-5", NULL);
+	expect_bad("--shm-populate", "2", "--shm-populate '2'", "0..1", NULL);
 }
 END_TEST
 

@@ -13,11 +13,23 @@
  *       Per backend: real_used per fragment for requests of 16, 64 and
  *       1000 bytes (10000 of each in a fresh pkg pool); run it in a MEMDBG=0
  *       and a MEMDBG=1 build and take the difference.
+ *   prog_figures populate [MiB [huge]]
+ *       (default 1024 MiB) An shm segment of MiB (with shm_huge_pages when
+ *       "huge" is given), then three children one after the other: the
+ *       first populates (shm_child_init: allocates and zeroes the pages
+ *       and fills its page tables), the second populates pages that are
+ *       now resident (page tables only), the third does not populate and
+ *       writes one byte per page instead.  Each: wall time, ms per GiB,
+ *       page faults (getrusage), and the segment's huge-page mappings
+ *       (ShmemPmdMapped of /proc/self/smaps_rollup).
  * Output: Markdown table rows on stdout. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include "mem.h"
 
 static const char *const backend[] = { "fm", "qm", "tlsf" };
@@ -106,6 +118,72 @@ static uint64_t per_frag(const char *be, size_t size)
 	return (b.real_used - a.real_used) / N;
 }
 
+/* --- populate ------------------------------------------------------------ */
+
+static long faults_now(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_minflt + ru.ru_majflt;
+}
+
+static long pmd_mapped_kib(void)
+{
+	char line[256];
+	long kib = -1;
+	FILE *f = fopen("/proc/self/smaps_rollup", "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "ShmemPmdMapped: %ld", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kib;
+}
+
+/* One write per page of the segment, changing nothing. */
+static void touch_all(size_t size)
+{
+	char *lo = (char *)((uintptr_t)mem_shm_pool & ~(uintptr_t)4095);
+	for (size_t off = 0; off < size; off += 4096)
+		__atomic_fetch_or(lo + off, 0, __ATOMIC_RELAXED);
+}
+
+static void populate_child(const char *what, size_t mib, int populate)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid) {
+		waitpid(pid, NULL, 0);
+		return;
+	}
+	shm_populate = populate;
+	long f0 = faults_now();
+	double t0 = now_ms();
+	if (populate)
+		shm_child_init();
+	else
+		touch_all(mib << 20);
+	double ms = now_ms() - t0;
+	printf("| %s | %zu | %.1f | %.1f | %ld | %ld |\n", what, mib, ms,
+		ms * 1024 / (double)mib, faults_now() - f0, pmd_mapped_kib());
+	fflush(NULL);
+	_exit(0);
+}
+
+static int populate_figures(size_t mib, int huge)
+{
+	shm_huge_pages = huge;
+	if (shm_init(mib << 20, NULL) < 0)
+		return 1;
+	printf("| child | MiB | ms | ms per GiB | faults | ShmemPmdMapped KiB |\n"
+		"|---|---|---|---|---|---|\n");
+	populate_child("first populate (allocates the pages)", mib, 1);
+	populate_child("populate of resident pages", mib, 1);
+	populate_child("no populate: one write per page", mib, 0);
+	shm_destroy();
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -131,7 +209,10 @@ int main(int argc, char **argv)
 				(unsigned long long)per_frag(backend[i], 1000));
 		return 0;
 	}
+	if (!strcmp(mode, "populate"))
+		return populate_figures(argc > 2 ? strtoul(argv[2], NULL, 0) :
+			1024, argc > 3 && !strcmp(argv[3], "huge"));
 	fprintf(stderr, "usage: prog_figures lockhold [MiB [FRAGMENTS]] | "
-		"overhead\n");
+		"overhead | populate [MiB [huge]]\n");
 	return 2;
 }

@@ -28,6 +28,7 @@ struct srp_cfg {
 	int restart_window;
 	int mem_summary;                /* --mem-summary, the library's bits */
 	size_t shm_cache;               /* --shm-cache bytes, SHM_CACHE_AUTO */
+	int shm_populate;               /* --shm-populate, the library's */
 	const char *argv0;
 };
 

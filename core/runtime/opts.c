@@ -28,7 +28,7 @@
 #define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 
 enum { O_HTTP = 256, O_RPC_MODE, O_TEST_METHODS, O_RESTART_MAX,
-	O_RESTART_WINDOW, O_MEM_SUMMARY, O_SHM_CACHE };
+	O_RESTART_WINDOW, O_MEM_SUMMARY, O_SHM_CACHE, O_SHM_POPULATE };
 
 static const struct option long_opts[] = {
 	{ "shm", required_argument, NULL, 'm' },
@@ -49,6 +49,7 @@ static const struct option long_opts[] = {
 	{ "restart-window", required_argument, NULL, O_RESTART_WINDOW },
 	{ "mem-summary", required_argument, NULL, O_MEM_SUMMARY },
 	{ "shm-cache", required_argument, NULL, O_SHM_CACHE },
+	{ "shm-populate", required_argument, NULL, O_SHM_POPULATE },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -85,7 +86,9 @@ static void usage(FILE *out)
 "  --mem-summary N  memory dumps at exit and on SIGUSR1: 1 pkg status,\n"
 "                   2 shm status, 4 pkg sums, 8 shm sums (default 0)\n"
 "  --shm-cache BYTES  per-process shm cache (k/m suffix; 0 off;\n"
-"                   default 1/64 of shm within 256k..8m)\n",
+"                   default 1/64 of shm within 256k..8m)\n"
+"  --shm-populate 0|1  map all of shm into each child's page tables after\n"
+"                   fork, so serving takes no page fault on it (default 1)\n",
 		CFG_SHM_MB_MAX, CFG_PKG_MB_MAX, mem_default_backend(), WORKERS_MAX,
 		CFG_RESTART_MAX_MAX, CFG_RESTART_WINDOW_MAX);
 }
@@ -309,6 +312,8 @@ static int one_opt(struct parse *p, int o, const char *v)
 			&c->restart_window);
 	case O_MEM_SUMMARY: return opt_summary(p, v);
 	case O_SHM_CACHE: return opt_cache(p, v);
+	case O_SHM_POPULATE: return opt_int(p, "--shm-populate", v, 0, 1,
+			"switch (0 or 1)", &c->shm_populate);
 	}
 	return bad(p, "internal: option %d not handled", o);
 }

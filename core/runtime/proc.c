@@ -6,10 +6,12 @@
  * array, inherited by each child at fork (same addresses, same binary).
  *
  * A child's start: die with the main process (PR_SET_PDEATHSIG, then a
- * getppid() check for a main process that died before the prctl), forget
- * the parent's loop, install its own signal handlers, bind its IPC socket,
- * run the modules' child_init, publish its pkg counters, run its entry's
- * function, and leave through exit(): that runs the library's atexit
+ * getppid() check for a main process that died before the prctl), map the
+ * shm segment into its page tables (shm_child_init: fork does not copy
+ * them, and faulting the heap in page by page would happen while serving),
+ * forget the parent's loop, install its own signal handlers, bind its IPC
+ * socket, run the modules' child_init, publish its pkg counters, run its
+ * entry's function, and leave through exit(): that runs the library's atexit
  * summary (mem_summary pkg dumps) for this child, and stdio was flushed
  * before fork so no buffered output is written twice.  Paths that leave
  * before the child is set up use _exit(), because there is nothing of the
@@ -138,6 +140,7 @@ static void child_run(int i)
 	if (getppid() != proc_table[PROC_MAIN].pid)
 		_exit(0);               /* the main process died meanwhile */
 	e->pid = getpid();
+	shm_child_init();       /* a failure is logged; the child still works */
 	loop_reset();
 	loop_on_signal(SIGCHLD, NULL, NULL);
 	loop_signals();

@@ -1,0 +1,140 @@
+/*
+ * check_populate.c - shm_child_init() and shm_populate: a forked child
+ * that populated its page tables touches the whole segment with (almost)
+ * no page fault; one that did not takes one fault per page.
+ *
+ * Workload: a 32 MiB shm pool (8,192 pages of 4 KiB), made resident by the
+ * parent first, so that every fault a child counts is a page-table fault
+ * of its own, not the allocation of a page.  The child writes one byte per
+ * page (an atomic or with 0, which changes nothing) and counts its minor
+ * and major faults with getrusage() around the touch.  Not a timing test.
+ * A block written by the parent before fork keeps its bytes across the
+ * child's populate.
+ */
+#include <check.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+
+#include "memtest.h"
+#include "proctest.h"
+
+#define POP_SIZE ((size_t)32 << 20)
+#define POP_BLOCK 4096
+
+struct pop_result {
+	long faults;
+	long intact;
+};
+
+static struct pop_result *result;      /* shared with the child */
+static unsigned char *block;           /* written by the parent */
+
+static long faults_now(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_minflt + ru.ru_majflt;
+}
+
+/* One write per page of the segment, changing nothing. */
+static void touch_segment(void)
+{
+	char *seg = (char *)mem_shm_pool;   /* the pool lives in the segment */
+	char *lo = (char *)((uintptr_t)seg & ~(uintptr_t)4095);
+	for (size_t off = 0; off < POP_SIZE; off += 4096)
+		if (shm_address_in(lo + off))
+			__atomic_fetch_or(lo + off, 0, __ATOMIC_RELAXED);
+}
+
+static int child_touch(void *arg)
+{
+	(void)arg;
+	if (shm_child_init() < 0)
+		return 1;
+	long f0 = faults_now();
+	touch_segment();
+	result->faults = faults_now() - f0;
+	result->intact = 1;
+	for (size_t i = 0; i < POP_BLOCK; i++)
+		result->intact &= block[i] == (unsigned char)(i * 7);
+	return 0;
+}
+
+static void start(void)
+{
+	t_log_start();
+	ck_assert_int_eq(shm_init(POP_SIZE, NULL), 0);
+	result = mmap(NULL, sizeof(*result), PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(result, MAP_FAILED);
+	block = shm_malloc(POP_BLOCK);
+	ck_assert_ptr_nonnull(block);
+	for (size_t i = 0; i < POP_BLOCK; i++)
+		block[i] = (unsigned char)(i * 7);
+	touch_segment();        /* resident: children fault only their tables */
+}
+
+static long child_faults(int populate)
+{
+	shm_populate = populate;
+	memset(result, 0, sizeof(*result));
+	t_expect_exit0(t_spawn(child_touch, NULL));
+	ck_assert_int_eq(result->intact, 1);
+	return result->faults;
+}
+
+static void teardown(void)
+{
+	shm_free(block);
+	munmap(result, sizeof(*result));
+	shm_populate = 1;
+	t_teardown();
+}
+
+START_TEST(test_child_populated)
+{
+	start();
+	long with = child_faults(1), without = child_faults(0);
+	long pages = (long)(POP_SIZE / 4096);
+	ck_assert_msg(with < 64, "populated child: %ld faults", with);
+	ck_assert_msg(without > pages / 2, "unpopulated child: %ld faults "
+		"for %ld pages", without, pages);
+	teardown();
+}
+END_TEST
+
+START_TEST(test_force_alloc_populates)
+{
+	shm_force_alloc = 1;
+	int rc = shm_init(POP_SIZE, NULL);
+	shm_force_alloc = 0;
+	ck_assert_int_eq(rc, 0);
+	long f0 = faults_now();
+	touch_segment();
+	long f = faults_now() - f0;
+	ck_assert_msg(f < 64, "after shm_force_alloc: %ld faults", f);
+	t_teardown();
+}
+END_TEST
+
+START_TEST(test_no_segment)
+{
+	t_log_start();
+	ck_assert_int_eq(shm_child_init(), -1);
+	T_LOG_HAS("no shm segment");
+	t_teardown();
+}
+END_TEST
+
+Suite *populate_suite(void)
+{
+	Suite *s = suite_create("populate");
+	TCase *tc = tcase_create("populate");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_child_populated);
+	tcase_add_test(tc, test_force_alloc_populates);
+	tcase_add_test(tc, test_no_segment);
+	suite_add_tcase(s, tc);
+	return s;
+}
