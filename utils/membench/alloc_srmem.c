@@ -151,12 +151,19 @@ static void shm_usage(struct bench_usage *u)
 	pool_usage(mem_shm_pool, u);
 }
 
+/* A server's child after fork: shm_populate's default maps the segment. */
+static void shm_child(void)
+{
+	shm_child_init();
+}
+
 static const struct bench_alloc srmem_shm = {
 	.init = shm_setup,
 	.malloc = shm_m,
 	.realloc = shm_r,
 	.free = shm_f,
 	.usage = shm_usage,
+	.child_init = shm_child,
 	.used_src = "mem_pool_info real_used, peak = max_used (exact)",
 	.free_src = "mem_pool_info free_size; largest from mem_walk",
 };

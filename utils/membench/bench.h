@@ -48,6 +48,11 @@ struct bench_alloc {
 	/* Touch every page the pool can hand out, so no timed op pays a
 	 * page fault; NULL where the allocator has no fixed pool. */
 	void (*prefault)(void);
+	/* Run in every forked worker of a shared pool before its start line,
+	 * as a server runs it in every child after fork: ours map the shm
+	 * segment into the worker's page tables (shm_child_init).  NULL:
+	 * nothing to do. */
+	void (*child_init)(void);
 	const char *used_src;   /* how usage() gets real_used, for the report */
 	const char *free_src;   /* how it gets free_total/free_largest */
 };
@@ -128,6 +133,20 @@ static inline double now_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
+
+/* Page faults (minor + major) and context switches (voluntary: the
+ * process slept, e.g. on a lock; involuntary: it was preempted) of this
+ * process, from getrusage(RUSAGE_SELF).  Workloads take them around their
+ * timed phases and report them per million ops, summed over the workers
+ * of W3 and W4, so that a cost the timing hides shows. */
+struct bench_ru {
+	double faults, vcsw, ivcsw;
+};
+void bench_ru_now(struct bench_ru *r);
+/* sum += (now - start). */
+void bench_ru_add_since(struct bench_ru *sum, const struct bench_ru *start);
+/* Metrics faults_per_mop, vcsw_per_mop, ivcsw_per_mop (and the totals). */
+void bench_ru_report(const struct bench_ru *r, double ops);
 
 /* Scaled count, never below 1. */
 uint64_t bench_scaled(uint64_t n, double scale);

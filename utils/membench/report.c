@@ -7,7 +7,11 @@
  * allocator's per-op time by glibc's and by our tlsf's (below 1 is
  * faster); "xP=1" divides W3's throughput at P by that at P = 1.
  * A cell shows "failed" when no run of it succeeded, "-" when the figure
- * does not apply or its baseline did not run.
+ * does not apply or its baseline did not run.  After every workload's
+ * table comes one of page faults and context switches per million ops
+ * (the workers' getrusage over the timed phases): costs that hide in a
+ * throughput figure, such as faulting a shared segment in once per
+ * process or sleeping on a lock.
  *
  * JSON: one object per line and metric, keys in a fixed order (the plot
  * scripts read them with awk):
@@ -346,9 +350,65 @@ void table_w6(const struct wl_result *r)
 		w6_cells);
 }
 
+/* --- faults and context switches, every workload --------------------------- */
+
+static void param_label(char *b, const struct wl_result *r, int p)
+{
+	int v = r->w->param[p];
+	if (!strcmp(r->w->id, "w4"))
+		snprintf(b, COLW, "%d+%d", v, v);
+	else
+		snprintf(b, COLW, "P=%d", v);
+}
+
+/* "faults / vol / invol" per million ops of one cell, medians. */
+static void fmt_usage(char *b, const struct wl_result *r, int a, int p)
+{
+	char f[COLW], v[COLW], i[COLW];
+	fmt_median(f, r, a, p, "faults_per_mop", 1);
+	fmt_median(v, r, a, p, "vcsw_per_mop", 1);
+	fmt_median(i, r, a, p, "ivcsw_per_mop", 1);
+	snprintf(b, COLW, "%.16s / %.16s / %.16s", f, v, i);
+}
+
+static void usage_row(const struct wl_result *r, int a, int ncols)
+{
+	col_t c[MAX_COLS];
+	snprintf(c[0], COLW, "%s", alloc_defs[a].label);
+	for (int p = 0; p < r->w->nparam; p++)
+		fmt_usage(c[1 + p], r, a, p);
+	row(ncols, c);
+}
+
+static void table_usage(const struct wl_result *r)
+{
+	col_t h[MAX_COLS];
+	const char *names[MAX_COLS];
+	int n = 1 + r->w->nparam;
+	snprintf(h[0], COLW, "allocator");
+	for (int p = 0; p < r->w->nparam; p++) {
+		char l[COLW];
+		param_label(l, r, p);
+		snprintf(h[1 + p], COLW, "%.20s%sfaults / vol cs / invol cs",
+			r->w->nparam > 1 ? l : "", r->w->nparam > 1 ? ": " : "");
+	}
+	for (int k = 0; k < n; k++)
+		names[k] = h[k];
+	printf("%s %s: page faults / voluntary / involuntary context "
+		"switches per million ops, medians over runs (getrusage over the "
+		"timed phases, summed over the workers).\n\n", r->w->id,
+		r->w->name);
+	head(n, names);
+	for (int a = 0; a < NALLOCS; a++)
+		if (r->ran[a])
+			usage_row(r, a, n);
+	printf("\n");
+}
+
 void report_table(const struct wl_result *r)
 {
 	r->w->table(r);
+	table_usage(r);
 	for (int a = 0; a < NALLOCS; a++)
 		for (int p = 0; p < r->w->nparam; p++)
 			if (r->ran[a] && r->cell[a][p].failed)

@@ -4,10 +4,13 @@
  * Control block states: `ready` counts children past prepare(); `go` is
  * 0 (wait), 1 (run) or 2 (abort: a child died before the line, so the
  * others leave without running).  A child's exit status is its verdict.
+ * Each child writes only its own entries of the usage arrays, the parent
+ * reads them after reaping.
  */
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +21,8 @@ struct team_ctl {
 	_Atomic int ready;
 	_Atomic int go;
 	double t0[TEAM_MAX], t1[TEAM_MAX];
+	double prep_ms[TEAM_MAX];
+	struct bench_ru start[TEAM_MAX], run[TEAM_MAX];
 };
 
 void team_yield(void)
@@ -27,15 +32,23 @@ void team_yield(void)
 
 static void team_child(struct team_ctl *c, int i, const struct team_job *job)
 {
+	struct bench_ru r0 = { 0, 0, 0 };
+	double p0 = now_ns();
+	bench_ru_now(&c->start[i]);
 	void *ctx = job->prepare ? job->prepare(i, job->arg) : NULL;
+	bench_ru_add_since(&r0, &c->start[i]);
+	c->start[i] = r0;
+	c->prep_ms[i] = (now_ns() - p0) / 1e6;
 	atomic_fetch_add(&c->ready, 1);
 	while (!atomic_load(&c->go))
 		team_yield();
 	if (atomic_load(&c->go) != 1)
 		_exit(1);
+	bench_ru_now(&r0);
 	c->t0[i] = now_ns();
 	int rc = job->run(i, ctx, job->arg);
 	c->t1[i] = now_ns();
+	bench_ru_add_since(&c->run[i], &r0);
 	_exit(rc ? 1 : 0);
 }
 
@@ -74,7 +87,23 @@ static double team_wall(const struct team_ctl *c, int nproc)
 	return last - first;
 }
 
-double team_run(int nproc, const struct team_job *job)
+static void team_usage_sum(const struct team_ctl *c, int nproc,
+		struct team_usage *u)
+{
+	memset(u, 0, sizeof(*u));
+	for (int i = 0; i < nproc; i++) {
+		u->start.faults += c->start[i].faults;
+		u->start.vcsw += c->start[i].vcsw;
+		u->start.ivcsw += c->start[i].ivcsw;
+		u->run.faults += c->run[i].faults;
+		u->run.vcsw += c->run[i].vcsw;
+		u->run.ivcsw += c->run[i].ivcsw;
+		u->start_ms = c->prep_ms[i] > u->start_ms ? c->prep_ms[i] :
+			u->start_ms;
+	}
+}
+
+double team_run(int nproc, const struct team_job *job, struct team_usage *u)
 {
 	if (nproc < 1 || nproc > TEAM_MAX)
 		return -1;
@@ -93,6 +122,8 @@ double team_run(int nproc, const struct team_job *job)
 	atomic_store(&c->go, ok ? 1 : 2);
 	int bad = team_reap(started);
 	double wall = ok && !bad ? team_wall(c, nproc) : -1;
+	if (u)
+		team_usage_sum(c, nproc, u);
 	bench_unmap(c, sizeof(*c));
 	return wall;
 }

@@ -6,10 +6,13 @@
  * the parent opens the line when all are ready.  Each child stamps
  * CLOCK_MONOTONIC (one clock for the whole machine) just after the line
  * and just after run(); the team's wall time is last end - first start.
- * The control block is a shared anonymous mapping made before fork.
+ * The control block is a shared anonymous mapping made before fork; each
+ * child also leaves there its getrusage() counts of the two stretches.
  */
 #ifndef MEMBENCH_TEAM_H
 #define MEMBENCH_TEAM_H
+
+#include "bench.h"
 
 #define TEAM_MAX 64
 
@@ -22,8 +25,17 @@ struct team_job {
 	void *arg;
 };
 
-/* Wall time of the team in ns, or -1 if a child failed or died. */
-double team_run(int nproc, const struct team_job *job);
+/* What the children's getrusage() saw, summed over them: `start` from
+ * fork to the start line (prepare: set-up, populating page tables),
+ * `run` between the lines.  start_ms: the longest prepare(). */
+struct team_usage {
+	struct bench_ru start, run;
+	double start_ms;
+};
+
+/* Wall time of the team in ns, or -1 if a child failed or died.  `u`
+ * (may be NULL) gets the children's usage. */
+double team_run(int nproc, const struct team_job *job, struct team_usage *u);
 
 /* Give the CPU away while waiting (more processes than cores is one of
  * the cases measured, so waiting must not burn the waited-for's time). */

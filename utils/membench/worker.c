@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 #include "bench.h"
 
@@ -58,6 +59,34 @@ void bench_metric(const char *name, double value)
 void bench_info(const char *name, const char *text)
 {
 	printf("info %s %s\n", name, text);
+}
+
+void bench_ru_now(struct bench_ru *r)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	r->faults = (double)(ru.ru_minflt + ru.ru_majflt);
+	r->vcsw = (double)ru.ru_nvcsw;
+	r->ivcsw = (double)ru.ru_nivcsw;
+}
+
+void bench_ru_add_since(struct bench_ru *sum, const struct bench_ru *start)
+{
+	struct bench_ru now;
+	bench_ru_now(&now);
+	sum->faults += now.faults - start->faults;
+	sum->vcsw += now.vcsw - start->vcsw;
+	sum->ivcsw += now.ivcsw - start->ivcsw;
+}
+
+void bench_ru_report(const struct bench_ru *r, double ops)
+{
+	bench_metric("faults", r->faults);
+	bench_metric("vcsw", r->vcsw);
+	bench_metric("ivcsw", r->ivcsw);
+	bench_metric("faults_per_mop", r->faults * 1e6 / ops);
+	bench_metric("vcsw_per_mop", r->vcsw * 1e6 / ops);
+	bench_metric("ivcsw_per_mop", r->ivcsw * 1e6 / ops);
 }
 
 /* --- the harness alone ----------------------------------------------------- */

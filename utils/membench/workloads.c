@@ -7,7 +7,11 @@
  * Timings are CLOCK_MONOTONIC around whole phases, except W5, which times
  * each malloc and free on its own (timer.c) and subtracts the timer's own
  * cost.  Work that is not the allocator's (shuffling, statistics reads)
- * is kept out of the timed phases or timed and subtracted.
+ * is kept out of the timed phases or timed and subtracted.  Page faults
+ * and context switches are counted over the timed phases (bench_ru) and
+ * reported per million ops: W1 6N ops (the allocs and frees), W2/W3/W5
+ * their ops, W4 two per message (a malloc and a free), W6 its mallocs and
+ * frees.
  *
  * --scale multiplies N and op counts, never pool sizes, slot counts (L)
  * or W6's rounds: those define the shape of the heap, and a quick pass
@@ -150,6 +154,8 @@ int w1_same_size(const struct bench_params *bp)
 	uint64_t n = bench_scaled(W1_N, bp->scale), rng = bp->seed;
 	void **v = bench_map(n * sizeof(void *), 0);
 	double t_alloc = 0;
+	struct bench_ru ru = { 0, 0, 0 }, ru0;
+	bench_ru_now(&ru0);
 	for (int order = 0; order < 3; order++) {
 		double t0 = now_ns();
 		if (w1_fill(a, v, n) < 0)
@@ -161,8 +167,10 @@ int w1_same_size(const struct bench_params *bp)
 		w1_drain(a, v, n, order == 1);
 		bench_metric(free_metric[order], (now_ns() - t0) / (double)n);
 	}
+	bench_ru_add_since(&ru, &ru0);
 	bench_metric("alloc_ns", t_alloc / (3.0 * (double)n));
 	bench_metric("n", (double)n);
+	bench_ru_report(&ru, 6.0 * (double)n);
 	return 0;
 }
 
@@ -253,13 +261,26 @@ int w2_sip_mix(const struct bench_params *bp)
 	if (!has_own_peak(bp->a))
 		pp = &probe;
 	uint64_t ops = bench_scaled(W2_OPS, bp->scale);
+	struct bench_ru ru = { 0, 0, 0 }, ru0;
+	bench_ru_now(&ru0);
 	double t0 = now_ns();
 	w2_loop(&w, ops, pp);
 	double t = now_ns() - t0 - (pp ? pp->t_spent : 0);
+	bench_ru_add_since(&ru, &ru0);
 	bench_metric("ns_per_op", t / (double)ops);
 	bench_metric("ops", (double)ops);
+	bench_ru_report(&ru, (double)ops);
 	w2_report(&w, pp);
 	return 0;
+}
+
+/* The usage of a team's timed stretch per million ops; its start-up
+ * (child set-up, populating) apart. */
+static void team_report_usage(const struct team_usage *u, double ops)
+{
+	bench_ru_report(&u->run, ops);
+	bench_metric("start_faults", u->start.faults);
+	bench_metric("start_ms", u->start_ms);
 }
 
 /* --- W3 shm-scale ------------------------------------------------------------ */
@@ -273,11 +294,20 @@ struct w3_arg {
 	uint64_t seed, ops;
 };
 
-/* Worker i: its slots and the first touch of them happen before the
- * start line, the W2 loop between the lines. */
+/* What a forked worker of a shared pool does first, as a server's child
+ * does after fork (our shm pools: shm_child_init). */
+static void shared_child_init(const struct bench_alloc *a)
+{
+	if (a->child_init)
+		a->child_init();
+}
+
+/* Worker i: the allocator's child set-up, its slots and the first touch
+ * of them happen before the start line, the W2 loop between the lines. */
 static void *w3_prepare(int i, void *arg)
 {
 	struct w3_arg *wa = arg;
+	shared_child_init(wa->a);
 	struct w2 *w = bench_map(sizeof(*w), 0);
 	w2_setup(w, wa->a, W3_SLOTS, wa->seed + (uint64_t)i);
 	return w;
@@ -300,13 +330,15 @@ int w3_shm_scale(const struct bench_params *bp)
 	if (wa.a->init(bp->name, W3_POOL) < 0)
 		return -1;
 	struct team_job job = { w3_prepare, w3_run, &wa };
-	double wall = team_run(bp->procs, &job);
+	struct team_usage u;
+	double wall = team_run(bp->procs, &job, &u);
 	if (wall <= 0)
 		return -1;
 	double total = (double)wa.ops * bp->procs;
 	bench_metric("ops_per_s", total / (wall / 1e9));
 	bench_metric("wall_ms", wall / 1e6);
 	bench_metric("procs", bp->procs);
+	team_report_usage(&u, total);
 	return 0;
 }
 
@@ -358,6 +390,14 @@ static int w4_consume(struct w4_arg *wa)
 	return 0;
 }
 
+static void *w4_prepare(int i, void *arg)
+{
+	struct w4_arg *wa = arg;
+	(void)i;
+	shared_child_init(wa->a);
+	return NULL;
+}
+
 static int w4_run(int i, void *ctx, void *arg)
 {
 	struct w4_arg *wa = arg;
@@ -381,11 +421,13 @@ int w4_handoff(const struct bench_params *bp)
 	_Atomic uint64_t *counters = bench_map(2 * sizeof(*counters), 1);
 	wa.consumed = &counters[0];
 	wa.bad = &counters[1];
-	struct team_job job = { NULL, w4_run, &wa };
-	double wall = team_run(2 * bp->procs, &job);
+	struct team_job job = { w4_prepare, w4_run, &wa };
+	struct team_usage u;
+	double wall = team_run(2 * bp->procs, &job, &u);
 	if (wall <= 0)
 		return -1;
 	bench_metric("msgs_per_s", (double)wa.total / (wall / 1e9));
+	team_report_usage(&u, 2.0 * (double)wa.total);
 	bench_metric("pairs", bp->procs);
 	bench_metric("bad_msgs", (double)atomic_load(wa.bad));
 	return atomic_load(wa.bad) ? -1 : 0;
@@ -466,8 +508,12 @@ int w5_latency(const struct bench_params *bp)
 	struct w5_samples fs = { bench_map(ops * 8, 0), 0 };
 	struct timer_cal tc;
 	timer_calibrate(&tc);
+	struct bench_ru ru = { 0, 0, 0 }, ru0;
+	bench_ru_now(&ru0);
 	for (uint64_t op = 0; op < ops; op++)
 		w5_op(&w, &ms, &fs);
+	bench_ru_add_since(&ru, &ru0);
+	bench_ru_report(&ru, (double)ops);
 	bench_metric("timer_cost_ns", (double)tc.cost_ticks * tc.ns_per_tick);
 	bench_metric("timer_step_ns", (double)tc.step_ticks * tc.ns_per_tick);
 	bench_metric("prefaulted", a->prefault != NULL);
@@ -486,6 +532,7 @@ struct w6 {
 	uint32_t *size;
 	uint64_t n, cap;
 	uint64_t live;
+	uint64_t ops;       /* mallocs and frees */
 };
 
 /* Allocate sip_size() blocks until one fails. */
@@ -498,6 +545,7 @@ static void w6_fill_up(const struct bench_alloc *a, struct w6 *f,
 		if (!p)
 			return;
 		touch(p, n);
+		f->ops++;
 		f->p[f->n] = p;
 		f->size[f->n++] = (uint32_t)n;
 		f->live += n;
@@ -517,6 +565,7 @@ static void w6_free_half(const struct bench_alloc *a, struct w6 *f,
 		f->size[j] = (uint32_t)ts;
 	}
 	uint64_t half = f->n / 2, keep = f->n - half;
+	f->ops += half;
 	for (uint64_t i = 0; i < half; i++) {
 		a->free(f->p[i]);
 		f->live -= f->size[i];
@@ -535,6 +584,8 @@ static int w6_run(const struct bench_params *bp, const struct bench_alloc *a)
 	f.size = bench_map(f.cap * sizeof(uint32_t), 0);
 	uint64_t rng = bp->seed;
 	double sum = 0, lo = 1;
+	struct bench_ru ru = { 0, 0, 0 }, ru0;
+	bench_ru_now(&ru0);
 	for (int r = 0; r < W6_ROUNDS; r++) {
 		w6_fill_up(a, &f, &rng);
 		double u = (double)f.live / (double)W6_POOL;
@@ -542,9 +593,11 @@ static int w6_run(const struct bench_params *bp, const struct bench_alloc *a)
 		lo = u < lo ? u : lo;
 		w6_free_half(a, &f, &rng);
 	}
+	bench_ru_add_since(&ru, &ru0);
 	bench_metric("utilisation", sum / W6_ROUNDS);
 	bench_metric("utilisation_min", lo);
 	bench_metric("rounds", W6_ROUNDS);
+	bench_ru_report(&ru, (double)f.ops);
 	return 0;
 }
 
