@@ -474,6 +474,12 @@ const char *mem_pool_backend(struct mem_pool *pool)
 	return POOL_BE(pool)->long_name;
 }
 
+void mem_pool_range(struct mem_pool *pool, const void **start, uint64_t *size)
+{
+	*start = pool->start;
+	*size = (uint64_t)(pool->end - pool->start);
+}
+
 int mem_pool_contains(struct mem_pool *pool, const void *p)
 {
 	return pool && (const char *)p >= pool->start &&

@@ -141,6 +141,9 @@ uint64_t mem_pool_available(struct mem_pool *pool);
 size_t mem_usable_size(struct mem_pool *pool, const void *p);
 const char *mem_pool_backend(struct mem_pool *pool);
 int mem_pool_contains(struct mem_pool *pool, const void *p);
+/* The region the backend manages: its first byte and its size (the
+ * backend's own bookkeeping included), for maps of the pool. */
+void mem_pool_range(struct mem_pool *pool, const void **start, uint64_t *size);
 
 /* The backends compiled in, by their short names ("fm", "qm", "tlsf"), and
  * the build: "MEMMNG=2 (tlsf) MEMDBG=1 LOCK=futex". */
