@@ -7,7 +7,10 @@
  * mod.stats can be checked against exact expectations.  shm blocks are
  * allocated by the RPC process; pkg blocks by the process named (PID, by
  * default the RPC process), through IPC.  The blocks of one call form a
- * group with an id; test.free ID frees it wherever it lives.
+ * group with an id; test.free ID frees it wherever it lives.  test.free ID
+ * STEP frees only every STEP-th block still held (the 1st, the STEP+1-th,
+ * ...) and keeps the group: adjacent blocks freed every other one make a
+ * fragmented pool in two calls.
  *
  * Bookkeeping (the group list and its pointer arrays) lives in libc's heap,
  * not in the pools under test: the pools then move by the test's blocks
@@ -73,16 +76,32 @@ static struct tgroup **group_find(int id)
 	return NULL;
 }
 
-/* Free the blocks and the record; returns the blocks freed. */
+/* Free the blocks still held and the record; returns the blocks freed. */
 static size_t group_free(struct tgroup **link)
 {
 	struct tgroup *g = *link;
-	size_t n = g->pool ? g->count : 0;
-	for (size_t i = 0; i < n; i++)
-		mem_free(g->pool, g->p[i], NULL);
+	size_t n = 0;
+	for (size_t i = 0; g->pool && i < g->count; i++)
+		if (g->p[i]) {
+			mem_free(g->pool, g->p[i], NULL);
+			n++;
+		}
 	*link = g->next;
 	free(g->p);
 	free(g);
+	return n;
+}
+
+/* Free every step-th block still held, keep the group; blocks freed. */
+static size_t group_thin(struct tgroup *g, size_t step)
+{
+	size_t n = 0, k = 0;
+	for (size_t i = 0; g->pool && i < g->count; i++)
+		if (g->p[i] && k++ % step == 0) {
+			mem_free(g->pool, g->p[i], NULL);
+			g->p[i] = NULL;
+			n++;
+		}
 	return n;
 }
 
@@ -132,15 +151,19 @@ char *rpc_ipc_test_alloc(const char *arg, const char **err)
 	return g ? rpc_ipc_reply(group_json(g), err) : NULL;
 }
 
+/* arg: "ID" or "ID STEP" */
 char *rpc_ipc_test_free(const char *arg, const char **err)
 {
+	long step = 0;
 	struct tgroup **g = arg ? group_find(atoi(arg)) : NULL;
 	if (!g) {
 		*err = "no such test group here";
 		return NULL;
 	}
-	return rpc_ipc_reply(json_pack("{s:I}", "freed",
-		(json_int_t)group_free(g)), err);
+	if (strchr(arg, ' '))
+		step = atol(strchr(arg, ' ') + 1);
+	return rpc_ipc_reply(json_pack("{s:I}", "freed", (json_int_t)(step > 0 ?
+		group_thin(*g, (size_t)step) : group_free(g))), err);
 }
 
 static void hold(void *arg)
@@ -247,41 +270,49 @@ static int m_alloc(struct rpc_ctx *c, json_t *params, json_t **res)
 	return 0;
 }
 
-/* Free one group wherever it is; blocks freed, or -1 (c set). */
-static long long free_group(struct rpc_ctx *c, struct tgroup **link)
+/* Free one group wherever it is (step > 0: every step-th block, the
+ * group stays); blocks freed, or -1 (c set). */
+static long long free_group(struct rpc_ctx *c, struct tgroup **link,
+		long long step)
 {
 	struct tgroup *g = *link;
-	char arg[16];
+	char arg[48];
 	json_t *r;
 	long long n;
 	if (g->pool)
-		return (long long)group_free(link);
-	snprintf(arg, sizeof(arg), "%d", g->id);
+		return (long long)(step > 0 ? group_thin(g, (size_t)step) :
+			group_free(link));
+	snprintf(arg, sizeof(arg), "%d %lld", g->id, step);
 	r = proc_table[g->entry].pid == g->pid ? rpc_ask(c, g->entry,
 		"rpc.test_free", arg, RPC_IPC_TIMEOUT_MS) : NULL;
 	n = r ? json_integer_value(json_object_get(r, "freed")) : 0;
 	json_decref(r);
-	group_free(link);       /* the record; a dead process took its blocks */
+	if (step <= 0 || !r)    /* a dead process took its blocks */
+		group_free(link);
 	return n;
 }
 
 static int m_free(struct rpc_ctx *c, json_t *params, json_t **res)
 {
-	long long id, freed = 0;
+	long long id, step = 0, freed = 0;
 	struct tgroup **g;
 	json_t *a = rpc_arg(params, 0, "id");
 	if (json_is_string(a) && !strcmp(json_string_value(a), "all")) {
 		while (groups)
-			freed += free_group(c, &groups);
+			freed += free_group(c, &groups, 0);
 		c->code = 0;    /* the blocks of dead processes are gone anyway */
 		*res = json_pack("{s:I}", "freed", (json_int_t)freed);
 		return 0;
 	}
-	if (rpc_arg_int(c, params, 0, "id", 1, &id) < 0)
+	if (rpc_arg_int(c, params, 0, "id", 1, &id) < 0 ||
+	    rpc_arg_int(c, params, 1, "step", 0, &step) < 0)
 		return -1;
+	if (step < 0)
+		return rpc_fail(c, RPC_INVALID_PARAMS, "parameter step (#2) "
+			"must be 1 or more");
 	if (!(g = group_find((int)id)))
 		return rpc_fail(c, RPC_SERVER_ERROR, "no test group %lld", id);
-	*res = json_pack("{s:I}", "freed", (json_int_t)free_group(c, g));
+	*res = json_pack("{s:I}", "freed", (json_int_t)free_group(c, g, step));
 	return c->code ? -1 : 0;
 }
 
@@ -312,7 +343,8 @@ RPC_METHOD(test_alloc_m) = { "test.alloc", m_alloc,
 	"POOL SIZE [COUNT] [FILE] [FUNC] [LINE] [MODULE] [PID]",
 	"allocate COUNT blocks at a named call site; returns the group id",
 	RPC_TEST };
-RPC_METHOD(test_free_m) = { "test.free", m_free, "ID|all",
-	"free a group of test.alloc (or all of them)", RPC_TEST };
+RPC_METHOD(test_free_m) = { "test.free", m_free, "ID|all [STEP]",
+	"free a group of test.alloc (or all of them; STEP: every STEP-th "
+	"block only)", RPC_TEST };
 RPC_METHOD(test_lock_hold_m) = { "test.lock_hold", m_lock_hold, "MS [PID]",
 	"a worker (default rank 1) holds the shm lock MS ms", RPC_TEST };
