@@ -82,6 +82,7 @@ static const struct {
 	{ "rpc.pkg_sums", rpc_ipc_pkg_sums },
 	{ "rpc.pkg_mods", rpc_ipc_pkg_mods },
 	{ "rpc.pkg_check", rpc_ipc_pkg_check },
+	{ "rpc.pkg_map", rpc_ipc_pkg_map },
 	{ "rpc.test_alloc", rpc_ipc_test_alloc },
 	{ "rpc.test_free", rpc_ipc_test_free },
 	{ "rpc.lock_hold", rpc_ipc_lock_hold },

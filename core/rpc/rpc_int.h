@@ -90,6 +90,7 @@ json_t *rpc_ask(struct rpc_ctx *c, int entry, const char *name,
 char *rpc_ipc_pkg_sums(const char *arg, const char **err);       /* m_pkg.c */
 char *rpc_ipc_pkg_mods(const char *arg, const char **err);       /* m_pkg.c */
 char *rpc_ipc_pkg_check(const char *arg, const char **err);      /* m_check.c */
+char *rpc_ipc_pkg_map(const char *arg, const char **err);        /* m_map.c */
 char *rpc_ipc_test_alloc(const char *arg, const char **err);     /* m_test.c */
 char *rpc_ipc_test_free(const char *arg, const char **err);      /* m_test.c */
 char *rpc_ipc_lock_hold(const char *arg, const char **err);      /* m_test.c */
