@@ -1,7 +1,7 @@
 /*
  * cmd_info.c - the server's facts (ps, version, uptime, methods), `raw`
  * for any method, and the commands whose method a server may not have yet
- * (lock, map, top).  Those probe system.listMethods first: a server
+ * (lock, top).  Those probe system.listMethods first: a server
  * without the method gets "not available in this version" (exit 1), never
  * made-up output; one with it gets its result as a generic table, since
  * its shape is not fixed in doc/RPC.md.
@@ -131,7 +131,7 @@ int cmd_raw(struct ctl *c)
 	return EXIT_OK;
 }
 
-/* --- lock, map, top: only when the server has the method ------------------- */
+/* --- lock, top: only when the server has the method ------------------- */
 
 static void generic_value(const char *key, const json_t *v, int depth);
 
@@ -193,11 +193,6 @@ static int if_available(struct ctl *c, const char *method)
 int cmd_lock(struct ctl *c)
 {
 	return if_available(c, "shm.lock");
-}
-
-int cmd_map(struct ctl *c)
-{
-	return if_available(c, "shm.map");
 }
 
 int cmd_top(struct ctl *c)

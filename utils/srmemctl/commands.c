@@ -46,7 +46,11 @@ const struct ctl_cmd ctl_cmds[] = {
 	{ "raw", cmd_raw, "", -1, "raw METHOD [PARAMS...]",
 		"call any method; a parameter that is a JSON number stays one" },
 	{ "lock", cmd_lock, "", 0, "lock", "shm lock statistics (shm.lock)" },
-	{ "map", cmd_map, "", 0, "map", "shm heap map (shm.map)" },
+	{ "map", cmd_map, "--pool --pid --layout --cells -o --output", 0,
+		"map [--pool shm|pkg] [--pid P] [--layout hilbert|strip] "
+		"[--cells N] [-o FILE.svg|FILE.png]",
+		"the pool drawn in address order, coloured by state and module "
+		"(SVG; PNG with rsvg-convert or ImageMagick)" },
 	{ "top", cmd_top, "", 0, "top", "top memory users (mem.top)" },
 	{ NULL, NULL, NULL, 0, NULL, NULL },
 };

@@ -136,7 +136,7 @@ static int cmd_opt(struct ctl *c, const struct ctl_cmd *k, int argc,
 	size_t n = strcspn(a, "=");
 	const char *v;
 
-	if (!k || !takes(k, a, n) || n < 3)
+	if (!k || !takes(k, a, n) || n < 2)
 		return ctl_usage_error(c, "unknown option %s", a);
 	if (c->nopts == CTL_MAX_OPTS)
 		return ctl_usage_error(c, "too many options");

@@ -69,8 +69,8 @@ int cmd_uptime(struct ctl *c);
 int cmd_methods(struct ctl *c);
 int cmd_raw(struct ctl *c);
 int cmd_lock(struct ctl *c);
-int cmd_map(struct ctl *c);
 int cmd_top(struct ctl *c);
+int cmd_map(struct ctl *c);             /* cmd_map.c */
 int cmd_watch(struct ctl *c);           /* cmd_watch.c */
 int cmd_leaks(struct ctl *c);           /* cmd_leaks.c */
 /* cmd_mem.c: the pkg.stats table, also a part of every watch frame;
