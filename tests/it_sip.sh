@@ -77,6 +77,8 @@ stop() {
 	kill -TERM "$pid"
 	wait "$pid" || fail "srproxy exited with $?"
 	pid=
+	! grep -qE "Sanitizer|runtime error|CRITICAL" "$tmp/srp.log" ||
+		fail "$be: the server's log reports a fault"
 }
 
 # shm used and the used pkg of every SIP worker, as the RPC reads them
