@@ -3,6 +3,8 @@
  * tests/it_sip.sh: no crash, no hang, counters that match.
  *
  *   prog_sipsend ADDR:PORT CORPUS [WINDOW]
+ *   prog_sipsend ADDR:PORT --ping      one OPTIONS, one second: exit 0
+ *                                      when its 200 came, else 1
  *
  * CORPUS is tests/sip/corpus.bin: records of a 4-byte little-endian
  * length and that many bytes.  Each record is one datagram, sent as is.
@@ -141,16 +143,20 @@ int main(int argc, char **argv)
 	unsigned char *d;
 
 	if (argc < 3 || parse_addr(argv[1], &srv) < 0 || window == 0) {
-		fprintf(stderr, "usage: prog_sipsend ADDR:PORT CORPUS [WINDOW]\n");
+		fprintf(stderr, "usage: prog_sipsend ADDR:PORT CORPUS [WINDOW]\n"
+				"       prog_sipsend ADDR:PORT --ping\n");
 		return 2;
 	}
-	d = load(argv[2], &len);
 	sock = socket(AF_INET, SOCK_DGRAM, 0);
 	struct sockaddr_in me = { .sin_family = AF_INET };   /* any port */
 	me.sin_addr = srv.sin_addr;
 	/* bound now, so that the first ping's Via names our port */
-	if (sock < 0 || bind(sock, (struct sockaddr *)&me, sizeof(me)) < 0 ||
-			ping() < 0)
+	if (sock < 0 || bind(sock, (struct sockaddr *)&me, sizeof(me)) < 0)
+		return 1;
+	if (strcmp(argv[2], "--ping") == 0)
+		return send_ping(1) == 0 && wait_pong(1, 1000) ? 0 : 1;
+	d = load(argv[2], &len);
+	if (ping() < 0)
 		return 1;
 	while (off + 4 <= len) {
 		size_t n = (size_t)d[off] | (size_t)d[off + 1] << 8 |
