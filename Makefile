@@ -127,6 +127,7 @@ $(EXAMPLE): $(TOPDIR)/tests/example.c $(LIB_A)
 	    -I$(TOPDIR)/mem $< $(LIB_A) -lpthread -o $@
 
 $(BUILD)/tests/prog_%: $(TOPDIR)/tests/prog_%.c $(LIB_A)
+	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS_CFG) $(CFLAGS) -I$(TOPDIR)/mem $< $(LIB_A) $(LIBS) -o $@
 
 # What the drivers need to know of the build.

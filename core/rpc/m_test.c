@@ -148,7 +148,14 @@ char *rpc_ipc_test_alloc(const char *arg, const char **err)
 		return NULL;
 	}
 	g = group_alloc(id, mem_pkg_pool, count, size, rpc_site_at(site), err);
-	return g ? rpc_ipc_reply(group_json(g), err) : NULL;
+	if (!g)
+		return NULL;
+	/* The reply itself needs pkg: when the blocks took the last of it,
+	 * the caller hears "out of memory", so nothing may stay behind. */
+	char *reply = rpc_ipc_reply(group_json(g), err);
+	if (!reply)
+		group_free(group_find(id));
+	return reply;
 }
 
 /* arg: "ID" or "ID STEP" */
@@ -265,8 +272,12 @@ static int m_alloc(struct rpc_ctx *c, json_t *params, json_t **res)
 	if (!g)
 		return rpc_fail(c, RPC_SERVER_ERROR, "%s (%lld blocks of %lld "
 			"bytes)", err, a.count, a.size);
+	if (!(*res = group_json(g))) {  /* the blocks took the last pkg */
+		group_free(group_find(g->id));
+		return rpc_fail(c, RPC_SERVER_ERROR, "out of memory for the "
+			"reply (the blocks were freed again)");
+	}
 	next_id++;
-	*res = group_json(g);
 	return 0;
 }
 
