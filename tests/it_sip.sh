@@ -9,6 +9,9 @@
 #      (INVITE/100/180/200/ACK/BYE/200) through the proxy at a steady rate:
 #      both sipp exit 0, no failed call, no unexpected message;
 #   2b. OPTIONS 200, unknown user 404, Max-Forwards: 0 483 (errors.xml);
+#   2c. every worker's pkg nearly full (test.alloc): a 30 KB request, whose
+#      reply needs more pkg than is left, fails alone (no_pkg_mem + 1);
+#      small requests are still answered; the blocks freed, all is back;
 #   3. every binding removed (Expires: 0): shm `used` and every worker's
 #      pkg `used` are back to their values before the traffic, exactly;
 #   4. the malformed corpus (tests/sip/corpus.bin) sent by prog_sipsend:
@@ -57,7 +60,7 @@ pick_ports() {
 start() {
 	for _ in 1 2 3 4 5; do
 		pick_ports
-		"$srp" -f -n 2 -x "$1" -X "$1" -l "127.0.0.1:$P" \
+		"$srp" -f -n 2 -x "$1" -X "$1" -l "127.0.0.1:$P" --test-methods \
 			-s "$tmp/srp.sock" > "$tmp/srp.log" 2>&1 &
 		pid=$!
 		for _ in $(seq 50); do
@@ -162,6 +165,40 @@ answers() {
 		fail "$be: the ACK to an unknown user was not dropped"
 }
 
+# One record of prog_sipsend's corpus format (4-byte little-endian length,
+# then the datagram): an OPTIONS to the proxy with 100 header lines of
+# 300 bytes, 30 KB in all.
+fat_record() {
+	pad=$(head -c 280 /dev/zero | tr '\0' x)
+	{ printf 'OPTIONS sip:127.0.0.1:%s SIP/2.0\r\n' "$P"
+	  printf 'Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKfat\r\n'
+	  printf 'From: <sip:fat@127.0.0.1>;tag=f\r\nTo: <sip:127.0.0.1>\r\n'
+	  printf 'Call-ID: fat@it_sip\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n'
+	  seq 100 | while read -r i; do printf 'X-Pad-%03d: %s\r\n' "$i" "$pad"; done
+	  printf 'Content-Length: 0\r\n\r\n'
+	} > "$1.msg"
+	n=$(wc -c < "$1.msg")
+	printf "$(printf '\\%03o\\%03o\\%03o\\%03o' $((n & 255)) \
+		$((n >> 8 & 255)) $((n >> 16 & 255)) 0)" > "$1"
+	cat "$1.msg" >> "$1"
+}
+
+pkg_full() {
+	nm0=$(counter no_pkg_mem)
+	for w in $(rpc pkg.stats | jq '.[] | select(.rank >= 1) | .pid'); do
+		f=$(rpc pkg.stats pid "$w" | jq '.[0].free')
+		rpc test.alloc pkg $((f - 8192)) 1 it_sip.sh pkg_full 1 test \
+			"$w" > /dev/null || fail "$be: could not fill pid $w's pkg"
+	done
+	fat_record "$tmp/fat.bin"
+	timeout 20 "$send" "127.0.0.1:$P" "$tmp/fat.bin" > /dev/null ||
+		fail "$be: small requests unanswered with pkg nearly full"
+	sleep 0.3
+	[ "$(counter no_pkg_mem)" = $((nm0 + 1)) ] ||
+		fail "$be: no_pkg_mem $(counter no_pkg_mem), expected $((nm0 + 1))"
+	rpc test.free all > /dev/null
+}
+
 unregister_all() {
 	sipp_run register.xml $((P+1)) "$tmp/unreg.csv" -inf "$tmp/users.csv" \
 		-key expires 0 -m "$users" -r 2000 || fail "$be: unregister"
@@ -199,6 +236,7 @@ for be in fm qm tlsf; do
 	register_users
 	place_calls
 	answers
+	pkg_full
 	unregister_all
 	now=$(memory)
 	[ "$now" = "$base" ] || fail "$be: after calls: $now, before: $base"
