@@ -22,6 +22,7 @@ struct mem_pool {
 	char *start, *end;      /* what the backend manages */
 	const char *name;       /* "pkg" or "shm" (static string) */
 	struct mem_cache *cache; /* shm: per-process caches, or NULL */
+	struct lockstat_tab *lstat; /* shm: the lock's counters, or NULL */
 };
 
 /* The backend of a pool.  A measurement build (-DMEM_DIRECT=1, see

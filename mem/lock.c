@@ -3,7 +3,9 @@
  * for dead owners).  Costs: uncontended get + release is one CAS and one
  * exchange on a line no other process touches; a sleeper polls its owner's
  * liveness every LOCK_CHECK_MS, which costs nothing while the owner is
- * alive and bounds a hang on a dead one to that interval.
+ * alive and bounds a hang on a dead one to that interval.  Counting (lock.h)
+ * adds one owner-only increment per acquisition, a clock read pair per
+ * LOCKSTAT_HOLD_SAMPLE acquisitions, and two clock reads per contended one.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +20,7 @@
 #include <sys/syscall.h>
 
 #include "lock.h"
+#include "tick.h"
 
 static pid_t self_pid;
 static pthread_once_t self_once = PTHREAD_ONCE_INIT;
@@ -61,6 +64,63 @@ int mem_pid_is_dead(pid_t pid)
 	return state && (state[2] == 'Z' || state[2] == 'X');
 }
 
+/* --- counting (the owner writes, anyone reads) --------------------------- */
+
+static inline void ctr_add(uint64_t *c, uint64_t v)
+{
+	__atomic_store_n(c, *c + v, __ATOMIC_RELAXED);
+}
+
+static inline void ctr_max(uint64_t *c, uint64_t v)
+{
+	if (v > *c)
+		__atomic_store_n(c, v, __ATOMIC_RELAXED);
+}
+
+/* Every acquisition: count it, and start a hold sample now and then. */
+static inline void count_acquired(struct mem_lock_ctr *c)
+{
+	ctr_add(&c->acquired, 1);
+	if (__builtin_expect((c->acquired & (LOCKSTAT_HOLD_SAMPLE - 1)) == 0, 0))
+		c->hold_t0 = mem_tick();
+}
+
+/* A contended acquisition that began waiting at tick t0. */
+static void count_waited(struct mem_lock_ctr *c, uint64_t t0, int took_over)
+{
+	uint64_t d = mem_tick() - t0;
+	ctr_add(&c->contended, 1);
+	ctr_add(&c->wait, d);
+	ctr_max(&c->wait_max, d);
+	if (took_over) {
+		ctr_add(&c->takeovers, 1);
+		ctr_add(&c->takeover, d);
+		ctr_max(&c->takeover_max, d);
+	}
+	count_acquired(c);
+}
+
+static inline void count_release(struct mem_lock_ctr *c)
+{
+	if (__builtin_expect(c->hold_t0 != 0, 0)) {
+		uint64_t d = mem_tick() - c->hold_t0;
+		c->hold_t0 = 0;
+		ctr_add(&c->hold_samples, 1);
+		ctr_add(&c->hold, d);
+		ctr_max(&c->hold_max, d);
+	}
+}
+
+int mem_lock_get(struct mem_lock *lk)
+{
+	return mem_lock_get_counted(lk, NULL);
+}
+
+void mem_lock_release(struct mem_lock *lk)
+{
+	mem_lock_release_counted(lk, NULL);
+}
+
 #if LOCK_PTHREAD
 
 int mem_lock_init(struct mem_lock *lk)
@@ -84,9 +144,8 @@ void mem_lock_destroy(struct mem_lock *lk)
 	pthread_mutex_destroy(&lk->mutex);
 }
 
-int mem_lock_get(struct mem_lock *lk)
+static int locked(struct mem_lock *lk, int rc)
 {
-	int rc = pthread_mutex_lock(&lk->mutex);
 	if (rc == 0) {
 		lk->owner = mem_self_pid();
 		return 0;
@@ -104,8 +163,29 @@ int mem_lock_get(struct mem_lock *lk)
 	abort();
 }
 
-void mem_lock_release(struct mem_lock *lk)
+/* Contended: trylock failed, so this blocks (a sleep, as counted). */
+int mem_lock_get_counted(struct mem_lock *lk, struct mem_lock_ctr *c)
 {
+	int rc = pthread_mutex_trylock(&lk->mutex);
+	if (rc != EBUSY) {
+		rc = locked(lk, rc);
+		if (c)
+			rc ? count_waited(c, mem_tick(), 1) : count_acquired(c);
+		return rc;
+	}
+	uint64_t t0 = c ? mem_tick() : 0;
+	rc = locked(lk, pthread_mutex_lock(&lk->mutex));
+	if (c) {
+		ctr_add(&c->sleeps, 1);
+		count_waited(c, t0, rc);
+	}
+	return rc;
+}
+
+void mem_lock_release_counted(struct mem_lock *lk, struct mem_lock_ctr *c)
+{
+	if (c)
+		count_release(c);
 	lk->owner = 0;
 	pthread_mutex_unlock(&lk->mutex);
 }
@@ -166,9 +246,11 @@ static int spin_for_free(struct mem_lock *lk, uint32_t self)
 }
 
 /* Sleep while the word still reads w (locked, waiters bit set). */
-static int sleep_on(struct mem_lock *lk, uint32_t w)
+static int sleep_on(struct mem_lock *lk, uint32_t w, struct mem_lock_ctr *c)
 {
 	struct timespec ts = { 0, LOCK_CHECK_MS * 1000000L };
+	if (c)
+		ctr_add(&c->sleeps, 1);
 	if (futex(&lk->word, FUTEX_WAIT, w, &ts) < 0 && errno == ETIMEDOUT)
 		return 1;
 	return 0;
@@ -187,10 +269,10 @@ static int take_from_dead(struct mem_lock *lk, uint32_t w, uint32_t self)
 	return 1;
 }
 
-int mem_lock_get(struct mem_lock *lk)
+/* The first CAS failed: spin, then sleep; 1 when taken from a dead owner. */
+static int get_slow(struct mem_lock *lk, uint32_t self, struct mem_lock_ctr *c)
 {
-	uint32_t self = (uint32_t)mem_self_pid();
-	if (word_cas(&lk->word, 0, self) || spin_for_free(lk, self))
+	if (spin_for_free(lk, self))
 		return 0;
 	for (;;) {
 		uint32_t w = word_load(&lk->word);
@@ -204,13 +286,30 @@ int mem_lock_get(struct mem_lock *lk)
 		    !word_cas(&lk->word, w, w | LOCK_WAITERS))
 			continue;
 		w |= LOCK_WAITERS;
-		if (sleep_on(lk, w) && take_from_dead(lk, w, self))
+		if (sleep_on(lk, w, c) && take_from_dead(lk, w, self))
 			return 1;
 	}
 }
 
-void mem_lock_release(struct mem_lock *lk)
+int mem_lock_get_counted(struct mem_lock *lk, struct mem_lock_ctr *c)
 {
+	uint32_t self = (uint32_t)mem_self_pid();
+	if (__builtin_expect(word_cas(&lk->word, 0, self), 1)) {
+		if (c)
+			count_acquired(c);
+		return 0;
+	}
+	uint64_t t0 = c ? mem_tick() : 0;
+	int r = get_slow(lk, self, c);
+	if (c)
+		count_waited(c, t0, r);
+	return r;
+}
+
+void mem_lock_release_counted(struct mem_lock *lk, struct mem_lock_ctr *c)
+{
+	if (c)
+		count_release(c);
 	uint32_t w = __atomic_exchange_n(&lk->word, 0, __ATOMIC_RELEASE);
 	if (w & LOCK_WAITERS)
 		futex(&lk->word, FUTEX_WAKE, 1, NULL);

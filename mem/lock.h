@@ -24,6 +24,17 @@
  *
  * pthread build (LOCK=pthread).  A process-shared, robust pthread mutex;
  * EOWNERDEAD is turned into the same "recovered" return.
+ *
+ * Counting (the heap lock only; lockstat.c keeps the counters).  The
+ * *_counted calls take one process's struct mem_lock_ctr, written by that
+ * process only, so counting adds no shared write: the uncontended path
+ * adds one increment and, one acquisition in LOCKSTAT_HOLD_SAMPLE, two
+ * clock reads (tick.h) for the hold.  A contended acquisition (futex: the
+ * first CAS failed; pthread: trylock failed) is timed from that failure to
+ * the acquisition; sleeps count FUTEX_WAITs (pthread: the blocking
+ * pthread_mutex_lock after a failed trylock, one per contended
+ * acquisition); a takeover is timed like a wait, so its duration is how
+ * long the taker waited for a dead owner.  NULL counts nothing.
  */
 #ifndef SRMEM_LOCK_H
 #define SRMEM_LOCK_H
@@ -50,11 +61,26 @@ struct mem_lock {
 	int32_t last_dead;   /* pid of the last dead owner */
 };
 
+/* One process's counts for one lock, in ticks (tick.h) where timed.
+ * Written by the owner with atomic stores (never torn for a reader). */
+struct mem_lock_ctr {
+	uint64_t acquired, contended, sleeps;
+	uint64_t wait, wait_max;
+	uint64_t hold_samples, hold, hold_max;
+	uint64_t takeovers, takeover, takeover_max;
+	uint64_t hold_t0;       /* tick of the sampled acquisition held now */
+};
+
+#define LOCKSTAT_HOLD_SAMPLE 64         /* a power of two */
+
 int mem_lock_init(struct mem_lock *lk);
 void mem_lock_destroy(struct mem_lock *lk);
 /* 0: locked.  1: locked, taken over from a dead owner (check the data). */
 int mem_lock_get(struct mem_lock *lk);
 void mem_lock_release(struct mem_lock *lk);
+/* The same, counted into c (NULL: not counted). */
+int mem_lock_get_counted(struct mem_lock *lk, struct mem_lock_ctr *c);
+void mem_lock_release_counted(struct mem_lock *lk, struct mem_lock_ctr *c);
 /* The pid holding the lock, 0 if free or unknown (pthread build). */
 pid_t mem_lock_owner(const struct mem_lock *lk);
 /* Has pid exited (gone, or a zombie nobody has reaped yet)? */

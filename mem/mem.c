@@ -23,6 +23,7 @@
 #include "debug.h"
 #include "cache.h"
 #include "internal.h"
+#include "lockstat.h"
 #include "track.h"
 
 int mem_safety = 1;
@@ -100,6 +101,7 @@ int mem_pool_setup(struct mem_pool *pool, const char *name, char *heap,
 	pool->end = end;
 	pool->name = name;
 	pool->cache = NULL;
+	pool->lstat = NULL;
 	pool->st = be->create(heap, (size_t)(end - heap));
 	if (!pool->st) {
 		mem_log(MEM_L_ERR, "%s: %zu bytes are too few for %s", name,
@@ -126,16 +128,18 @@ static void heap_recovered(struct mem_pool *pool)
 	abort();
 }
 
+/* Counted into this process's row (lockstat.c) when the pool has one. */
 static inline void pool_lock(struct mem_pool *pool)
 {
-	if (pool->lock && mem_lock_get(pool->lock))
+	if (pool->lock && mem_lock_get_counted(pool->lock,
+			lockstat_mine(pool->lstat)))
 		heap_recovered(pool);
 }
 
 static inline void pool_unlock(struct mem_pool *pool)
 {
 	if (pool->lock)
-		mem_lock_release(pool->lock);
+		mem_lock_release_counted(pool->lock, lockstat_mine(pool->lstat));
 }
 
 /* --- reports ------------------------------------------------------------- */

@@ -330,6 +330,48 @@ size_t shm_cache_reclaim(void);
 #define shm_sums()            mem_sums(mem_shm_pool)
 #define shm_report()          mem_report(mem_shm_pool)
 
+/* Statistics of a pool's lock (shm: the heap lock; pkg has none).  Each
+ * process counts its own acquisitions in a row of the segment, written by
+ * it alone, so counting adds no shared cache-line traffic; rows are summed
+ * when read, without a lock (racy, never torn).  Times are ns.
+ *   acquired      acquisitions (every shm call that took the heap lock)
+ *   contended     acquisitions that found it held (futex: the first CAS
+ *                 failed; LOCK=pthread: trylock failed)
+ *   sleeps        futex waits (pthread: one per contended acquisition)
+ *   wait_ns       time from finding it held to getting it, summed; and
+ *   wait_max_ns   the longest such wait
+ *   hold_samples  one acquisition in hold_sample is timed to its release;
+ *   hold_sampled_ns  their sum; hold_ns that sum scaled to every
+ *                 acquisition (an estimate); hold_max_ns the longest sample
+ *   takeovers     acquisitions taken from an owner that had died, and the
+ *   takeover_ns   wait until then (summed; _max_ns the longest)
+ * The totals include processes that have exited (their rows are folded
+ * into the totals when reused). */
+struct mem_lock_stat {
+	int32_t pid;                    /* 0 in the totals */
+	uint64_t acquired, contended, sleeps;
+	uint64_t wait_ns, wait_max_ns;
+	uint64_t hold_samples, hold_sampled_ns, hold_ns, hold_max_ns;
+	uint64_t takeovers, takeover_ns, takeover_max_ns;
+};
+
+#define MEM_LOCK_ROWS 128
+
+struct mem_lock_stats {
+	const char *clock;              /* "tsc" or "monotonic" */
+	unsigned hold_sample;           /* 1 acquisition in this is timed */
+	int32_t owner;                  /* pid holding the lock now, or 0 */
+	uint32_t recoveries;            /* dead owners taken over, ever */
+	uint32_t unrowed;               /* processes that found no free row */
+	struct mem_lock_stat total;
+	size_t nrows;                   /* processes with a row, live or not */
+	struct mem_lock_stat rows[MEM_LOCK_ROWS];
+};
+
+/* 0, or -1 when the pool has no counted lock (pkg, or no shm yet). */
+int mem_lock_stats_get(struct mem_pool *pool, struct mem_lock_stats *out);
+#define shm_lock_stats(out)   mem_lock_stats_get(mem_shm_pool, (out))
+
 /* Locks for a program's own data in shm (a hash bucket, a table): the
  * heap lock's kind, with the same dead-owner detection.  Make them before
  * fork (each is one shm fragment).  shm_lock_get() returns 0, or 1 when

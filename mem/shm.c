@@ -14,6 +14,10 @@
  *
  *   | struct shm_head | struct mem_cache (slots) | backend heap ...       |
  *
+ * and the heap lock's per-process counters (lockstat.c) before them:
+ *
+ *   | struct shm_head | lockstat rows | caches | backend heap ...         |
+ *
  * Page tables are per process.  fork() does not copy the page-table entries
  * of a MAP_SHARED mapping, so without help every process takes one minor
  * fault for every page of the segment it touches, in its first seconds of
@@ -38,6 +42,7 @@
 
 #include "cache.h"
 #include "internal.h"
+#include "lockstat.h"
 
 int shm_force_alloc = 0;
 int shm_mlock = 0;
@@ -169,7 +174,12 @@ int shm_init(size_t size, const char *backend)
 	h->magic = SHM_MAGIC;
 	h->size = size;
 	char *heap = seg + SHM_HEAD;
+	struct lockstat_tab *lstat = NULL;
 	struct mem_cache *cache = NULL;
+	if (size > 4 * (SHM_HEAD + lockstat_size())) {
+		lstat = (struct lockstat_tab *)heap;
+		heap += lockstat_size();
+	}
 	if (SHM_CACHE && shm_cache_size && size > 4 * (SHM_HEAD + cache_size())) {
 		cache = (struct mem_cache *)heap;
 		heap += (cache_size() + 63) & ~(size_t)63;
@@ -184,6 +194,9 @@ int shm_init(size_t size, const char *backend)
 		cache_init(cache, cache_limit(size),
 			POOL_BE(&h->pool)->frag_overhead);
 	h->pool.cache = cache;
+	if (lstat)
+		lockstat_init(lstat);
+	h->pool.lstat = lstat;
 	shm_head = h;
 	mem_shm_pool = &h->pool;
 	mem_summary_set_main();   /* this process logs the shm summary */
