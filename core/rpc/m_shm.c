@@ -1,6 +1,7 @@
 /*
  * m_shm.c - the shm pool's methods: core.shmmem, shm.stats, shm.info,
- * shm.report, shm.status, shm.summary.
+ * shm.report, shm.status, shm.summary (shm.lock is m_lock.c's; its totals
+ * are also shm.stats's "lock").
  *
  * Counters come from mem_pool_info() (no walk, one short lock).  Whatever
  * looks at fragments uses mem_scan() through the library (mem_sums_get,
@@ -72,6 +73,7 @@ static int m_stats(struct rpc_ctx *c, json_t *params, json_t **res)
 	json_object_set_new(*res, "cache", json_pack("{s:I,s:I,s:I}",
 		"bytes", (json_int_t)bytes, "blocks", (json_int_t)blocks,
 		"limit", (json_int_t)cache_limit()));
+	json_object_set_new(*res, "lock", rpc_lock_json(0));
 	return 0;
 }
 

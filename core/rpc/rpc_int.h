@@ -76,6 +76,11 @@ int rpc_set_int(json_t *o, const char *key, long long v);
 /* Copy a JSON value to malloc() memory as text. */
 char *rpc_json_to_malloc(const json_t *j);
 
+/* --- m_lock.c: the shm lock's statistics -------------------------------- */
+json_t *rpc_lock_stat_json(const struct mem_lock_stat *s);
+/* Totals, clock, owner (rows: and "processes"); null when there are none. */
+json_t *rpc_lock_json(int rows);
+
 /* --- proc.c: choosing a process ------------------------------------------ */
 /* Parameters "[pid|rank|index N]" (or a bare pid) from position i:
  * returns 1 and the entry, 0 when absent (and allowed), -1 failed. */

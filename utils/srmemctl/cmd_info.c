@@ -1,7 +1,7 @@
 /*
  * cmd_info.c - the server's facts (ps, version, uptime, methods), `raw`
  * for any method, and the commands whose method a server may not have yet
- * (lock, top).  Those probe system.listMethods first: a server
+ * (top).  Those probe system.listMethods first: a server
  * without the method gets "not available in this version" (exit 1), never
  * made-up output; one with it gets its result as a generic table, since
  * its shape is not fixed in doc/RPC.md.
@@ -188,11 +188,6 @@ static int if_available(struct ctl *c, const char *method)
 		return EXIT_RPC;
 	}
 	return ctl_show(c, method, NULL, show_generic);
-}
-
-int cmd_lock(struct ctl *c)
-{
-	return if_available(c, "shm.lock");
 }
 
 int cmd_top(struct ctl *c)

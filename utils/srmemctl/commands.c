@@ -45,7 +45,9 @@ const struct ctl_cmd ctl_cmds[] = {
 		"the RPC methods the server has" },
 	{ "raw", cmd_raw, "", -1, "raw METHOD [PARAMS...]",
 		"call any method; a parameter that is a JSON number stays one" },
-	{ "lock", cmd_lock, "", 0, "lock", "shm lock statistics (shm.lock)" },
+	{ "lock", cmd_lock, "", 0, "lock",
+		"shm lock statistics: acquisitions, contention, wait and hold "
+		"times, takeovers; per process (shm.lock)" },
 	{ "map", cmd_map, "--pool --pid --layout --cells -o --output", 0,
 		"map [--pool shm|pkg] [--pid P] [--layout hilbert|strip] "
 		"[--cells N] [-o FILE.svg|FILE.png]",

@@ -68,11 +68,11 @@ int cmd_version(struct ctl *c);
 int cmd_uptime(struct ctl *c);
 int cmd_methods(struct ctl *c);
 int cmd_raw(struct ctl *c);
-int cmd_lock(struct ctl *c);
 int cmd_top(struct ctl *c);
 int cmd_map(struct ctl *c);             /* cmd_map.c */
 int cmd_watch(struct ctl *c);           /* cmd_watch.c */
 int cmd_leaks(struct ctl *c);           /* cmd_leaks.c */
+int cmd_lock(struct ctl *c);            /* cmd_lock.c */
 /* cmd_mem.c: the pkg.stats table, also a part of every watch frame;
  * with prev (the last frame's list, maybe empty) a column "change" shows
  * how much each process's real_used moved since then. */

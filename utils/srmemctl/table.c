@@ -173,3 +173,16 @@ const char *fmt_secs(char *buf, size_t size, long long secs)
 		snprintf(buf, size, "%02lld:%02lld:%02lld", h, m, s);
 	return buf;
 }
+
+const char *fmt_ns(char *buf, size_t size, long long ns)
+{
+	if (ns < 1000)
+		snprintf(buf, size, "%lld ns", ns);
+	else if (ns < 1000000)
+		snprintf(buf, size, "%.1f us", ns / 1e3);
+	else if (ns < 1000000000)
+		snprintf(buf, size, "%.1f ms", ns / 1e6);
+	else
+		snprintf(buf, size, "%.2f s", ns / 1e9);
+	return buf;
+}

@@ -29,6 +29,9 @@ const char *fmt_bytes(char *buf, size_t size, long long bytes);
 /* "3d 04:05:06", "04:05:06" */
 const char *fmt_secs(char *buf, size_t size, long long secs);
 
+/* "850 ns", "12.5 us", "3.2 ms", "1.25 s" */
+const char *fmt_ns(char *buf, size_t size, long long ns);
+
 #define FMT_LEN 48
 
 #endif /* SRMEMCTL_TABLE_H */
