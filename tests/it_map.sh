@@ -20,7 +20,8 @@
 #
 # Then: shm.map of a pool with more than 100,000 fragments stays within
 # its bound of runs (default and largest); a worker's pkg pool is mapped
-# through --pool pkg --pid.
+# through --pool pkg --pid; `top --count 2` prints two frames (and the
+# lock's line when the server has shm.lock).
 #
 # Each run has its own socket path and SIP port.  Every command runs under
 # `timeout`.
@@ -153,6 +154,26 @@ mods = [g.getAttribute("data-module") for g in d.getElementsByTagName("g")
 assert sys.argv[2] == "0" or "pkmod" in mods, mods
 EOF
 
+# --- top: two frames ---------------------------------------------------------------
+c top --count 2 --interval 0.2
+[ "$(grep -c '^srproxy top at ' "$tmp/out")" = 2 ] || { cat "$tmp/out"; fail "top: not two frames"; }
+grep -q '^shm ' "$tmp/out" || fail "top: no shm line"
+grep -qE '^ *size +count +module +call site' "$tmp/out" || { cat "$tmp/out"; fail "top: no call sites"; }
+if grep -q "$(printf '\033')" "$tmp/out"; then fail "escape codes in piped top output"; fi
+c --json top --count 2 --interval 0.2
+jq -es 'length == 2 and all(.[]; (.shm | has("real_used")) and (.pkg | length) >= 4 and (.sites | type) == "array")' "$tmp/out" > /dev/null ||
+	fail "top --json: $(head -c 300 "$tmp/out")"
+if command -v script > /dev/null; then    # a terminal: clear and redraw
+	timeout 30 script -qec "$ctl -s $sock top --count 2 --interval 0.2" \
+		/dev/null > "$tmp/tty" 2>&1
+	grep -q "$(printf '\033\\[H\033\\[2J')" "$tmp/tty" || fail "top on a terminal: no redraw"
+	grep -q "frame 2/2" "$tmp/tty" || fail "top on a terminal: no frame 2"
+fi
+c --json methods
+if jq -e 'index("shm.lock")' "$tmp/out" > /dev/null; then
+	c top --count 1
+	grep -q '^lock: ' "$tmp/out" || { cat "$tmp/out"; fail "top: no lock line with shm.lock"; }
+fi
 stop
 
 start fragmented

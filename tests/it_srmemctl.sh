@@ -365,10 +365,10 @@ if command -v script > /dev/null; then    # a terminal: clear and redraw
 	has "$tmp/tty" "frame 2/2"
 fi
 
-# --- lock, map, top: the real method or "not available" ------------------------
+# --- lock, map: the real method or "not available" (map and top: it_map.sh) --
 s 0 --json methods
 cp "$tmp/out" "$tmp/methods.json"
-for pair in lock:shm.lock map:shm.map top:mem.top; do
+for pair in lock:shm.lock map:shm.map; do
 	cmd=${pair%%:*} m=${pair#*:}
 	if jq -e --arg m "$m" 'index($m)' "$tmp/methods.json" > /dev/null; then
 		s 0 "$cmd"

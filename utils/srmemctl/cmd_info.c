@@ -1,16 +1,11 @@
 /*
  * cmd_info.c - the server's facts (ps, version, uptime, methods), `raw`
- * for any method, and the commands whose method a server may not have yet
- * (top).  Those probe system.listMethods first: a server
- * without the method gets "not available in this version" (exit 1), never
- * made-up output; one with it gets its result as a generic table, since
- * its shape is not fixed in doc/RPC.md.
+ * for any method.
  */
 #include "srmemctl.h"
 #include "table.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -129,68 +124,4 @@ int cmd_raw(struct ctl *c)
 	json_print(r);
 	json_decref(r);
 	return EXIT_OK;
-}
-
-/* --- lock, top: only when the server has the method ------------------- */
-
-static void generic_value(const char *key, const json_t *v, int depth);
-
-static void generic_list(const char *key, const json_t *a, int depth)
-{
-	const json_t *v;
-	size_t i;
-
-	printf("%*s%s:\n", depth * 2, "", key);
-	json_array_foreach(a, i, v) {
-		char k[32];
-		snprintf(k, sizeof(k), "[%zu]", i);
-		generic_value(k, v, depth + 1);
-	}
-}
-
-/* Objects indent, arrays list their items, scalars print as JSON. */
-static void generic_value(const char *key, const json_t *v, int depth)
-{
-	const char *k;
-	const json_t *x;
-	char *s;
-
-	if (json_is_array(v)) {
-		generic_list(key, v, depth);
-		return;
-	}
-	if (json_is_object(v)) {
-		printf("%*s%s:\n", depth * 2, "", key);
-		json_object_foreach((json_t *)v, k, x)
-			generic_value(k, x, depth + 1);
-		return;
-	}
-	s = json_dumps(v, JSON_ENCODE_ANY);
-	printf("%*s%-20s %s\n", depth * 2, "", key, s ? s : "?");
-	free(s);
-}
-
-static int show_generic(struct ctl *c, json_t *r)
-{
-	generic_value(c->cmd, r, 0);
-	return EXIT_OK;
-}
-
-static int if_available(struct ctl *c, const char *method)
-{
-	int rc, has = ctl_has_method(c, method, &rc);
-
-	if (has < 0)
-		return rc;
-	if (!has) {
-		fprintf(stderr, "srmemctl: %s: not available in this version "
-				"(the server has no %s)\n", c->cmd, method);
-		return EXIT_RPC;
-	}
-	return ctl_show(c, method, NULL, show_generic);
-}
-
-int cmd_top(struct ctl *c)
-{
-	return if_available(c, "mem.top");
 }

@@ -29,7 +29,7 @@ void ctl_sleep(double secs)
 		;
 }
 
-static void shm_line(const json_t *s, const json_t *prev)
+void watch_shm_line(const json_t *s, const json_t *prev)
 {
 	char a[FMT_LEN], b[FMT_LEN], d[FMT_LEN], e[FMT_LEN], f[FMT_LEN];
 	char g[FMT_LEN], h[FMT_LEN];
@@ -71,7 +71,7 @@ static void frame_text(const struct frame *f)
 		putchar('\n');
 	printf("srproxy memory at %s, every %g s, frame %lld%s\n", when,
 			f->every, f->n, of);
-	shm_line(f->shm, f->shm0);
+	watch_shm_line(f->shm, f->shm0);
 	pkg_table(f->pkg, f->pkg0 ? f->pkg0 : none);
 	json_decref(none);
 }

@@ -53,7 +53,10 @@ const struct ctl_cmd ctl_cmds[] = {
 		"[--cells N] [-o FILE.svg|FILE.png]",
 		"the pool drawn in address order, coloured by state and module "
 		"(SVG; PNG with rsvg-convert or ImageMagick)" },
-	{ "top", cmd_top, "", 0, "top", "top memory users (mem.top)" },
+	{ "top", cmd_top, "--interval --count --top", 0,
+		"top [--interval S] [--count N] [--top K]",
+		"usage per pool and process, the top K shm call sites and the "
+		"lock figures, redrawn every S s (default 2)" },
 	{ NULL, NULL, NULL, 0, NULL, NULL },
 };
 

@@ -68,8 +68,8 @@ int cmd_version(struct ctl *c);
 int cmd_uptime(struct ctl *c);
 int cmd_methods(struct ctl *c);
 int cmd_raw(struct ctl *c);
-int cmd_top(struct ctl *c);
 int cmd_map(struct ctl *c);             /* cmd_map.c */
+int cmd_top(struct ctl *c);             /* cmd_top.c */
 int cmd_watch(struct ctl *c);           /* cmd_watch.c */
 int cmd_leaks(struct ctl *c);           /* cmd_leaks.c */
 int cmd_lock(struct ctl *c);            /* cmd_lock.c */
@@ -78,8 +78,10 @@ int cmd_lock(struct ctl *c);            /* cmd_lock.c */
  * how much each process's real_used moved since then. */
 void pkg_table(const json_t *list, const json_t *prev);
 const char *fmt_change(char *buf, size_t size, long long d);
-/* cmd_watch.c: sleep that many seconds (fractions too). */
+/* cmd_watch.c: sleep that many seconds (fractions too); the line of shm
+ * counters of a frame (prev: the last frame's core.shmmem, or NULL). */
 void ctl_sleep(double secs);
+void watch_shm_line(const json_t *s, const json_t *prev);
 /* The summary of a pool (shm, or pkg of one pid), for summary and leaks. */
 json_t *summary_params(const char *pool, long long pid, const char *module,
 		const char **method);
