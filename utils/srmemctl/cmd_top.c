@@ -27,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #define TOP_INTERVAL 2.0
 #define TOP_SITES 10
@@ -162,17 +161,7 @@ static void lock_line(const struct top *t)
 static void frame_text(const struct top *t)
 {
 	json_t *none = json_array();
-	char when[32], of[32] = "";
-	time_t now = time(NULL);
-	strftime(when, sizeof(when), "%H:%M:%S", localtime(&now));
-	if (t->count)
-		snprintf(of, sizeof(of), "/%lld", t->count);
-	if (isatty(STDOUT_FILENO))
-		fputs("\033[H\033[2J", stdout);
-	else if (t->n > 1)
-		putchar('\n');
-	printf("srproxy top at %s, every %g s, frame %lld%s\n", when, t->every,
-		t->n, of);
+	watch_frame_head("top", t->n, t->count, t->every);
 	watch_shm_line(t->cur[T_SHM], t->prev[T_SHM]);
 	alarms(t);
 	pkg_table(t->cur[T_PKG], t->prev[T_PKG] ? t->prev[T_PKG] : none);

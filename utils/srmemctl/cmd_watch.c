@@ -56,21 +56,28 @@ struct frame {
 	json_t *shm0, *pkg0;    /* the last frame's, NULL at first */
 };
 
-static void frame_text(const struct frame *f)
+void watch_frame_head(const char *what, long long n, long long count,
+		double every)
 {
-	json_t *none = json_array();
 	char when[32], of[32] = "";
 	time_t now = time(NULL);
 
 	strftime(when, sizeof(when), "%H:%M:%S", localtime(&now));
-	if (f->count)
-		snprintf(of, sizeof(of), "/%lld", f->count);
+	if (count)
+		snprintf(of, sizeof(of), "/%lld", count);
 	if (isatty(STDOUT_FILENO))
 		fputs("\033[H\033[2J", stdout);
-	else if (f->n > 1)
+	else if (n > 1)
 		putchar('\n');
-	printf("srproxy memory at %s, every %g s, frame %lld%s\n", when,
-			f->every, f->n, of);
+	printf("srproxy %s at %s, every %g s, frame %lld%s\n", what, when,
+			every, n, of);
+}
+
+static void frame_text(const struct frame *f)
+{
+	json_t *none = json_array();
+
+	watch_frame_head("memory", f->n, f->count, f->every);
 	watch_shm_line(f->shm, f->shm0);
 	pkg_table(f->pkg, f->pkg0 ? f->pkg0 : none);
 	json_decref(none);

@@ -78,9 +78,13 @@ int cmd_lock(struct ctl *c);            /* cmd_lock.c */
  * how much each process's real_used moved since then. */
 void pkg_table(const json_t *list, const json_t *prev);
 const char *fmt_change(char *buf, size_t size, long long d);
-/* cmd_watch.c: sleep that many seconds (fractions too); the line of shm
- * counters of a frame (prev: the last frame's core.shmmem, or NULL). */
+/* cmd_watch.c: sleep that many seconds (fractions too); a frame's first
+ * line ("srproxy WHAT at 12:00:00, every 2 s, frame 1/3", after clearing
+ * a terminal); the line of shm counters of a frame (prev: the last
+ * frame's core.shmmem, or NULL). */
 void ctl_sleep(double secs);
+void watch_frame_head(const char *what, long long n, long long count,
+		double every);
 void watch_shm_line(const json_t *s, const json_t *prev);
 /* The summary of a pool (shm, or pkg of one pid), for summary and leaks. */
 json_t *summary_params(const char *pool, long long pid, const char *module,
