@@ -16,9 +16,10 @@
  * object per frame: {frame, time, shm, pkg, sites, lock}.
  *
  * The lock's and alarms' shapes belong to other methods (doc/RPC.md):
- * top prints the integer fields of shm.lock's result (one level into
- * objects) with their change, and any "alarm" field of core.shmmem and of
- * pkg.stats rows as given, so a field added there shows here unchanged.
+ * top prints shm.lock's documented counters with their change this frame
+ * (and, for a reply without them, every integer field, one level into
+ * objects), and any "alarm" field of core.shmmem and of pkg.stats rows as
+ * given, so a field added there shows here unchanged.
  */
 #include "srmemctl.h"
 #include "table.h"
@@ -148,14 +149,48 @@ static int lock_fields(const char *pfx, const json_t *o, const json_t *old,
 	return n;
 }
 
+/* "N (+d)": a counter and its change since the last frame. */
+static void counter(const char *name, const json_t *o, const json_t *old)
+{
+	printf("%s %lld", name, jint(o, name));
+	if (old)
+		printf(" (%+lld)", jint(o, name) - jint(old, name));
+}
+
+/* shm.lock's documented fields (doc/RPC.md): what moved this frame. */
+static void lock_known(const json_t *o, const json_t *old)
+{
+	char w[FMT_LEN], h[FMT_LEN], wm[FMT_LEN], hm[FMT_LEN];
+	long long acq = jint(o, "acquired") - jint(old, "acquired");
+	long long con = jint(o, "contended") - jint(old, "contended");
+	counter("acquired", o, old);
+	printf(", ");
+	counter("contended", o, old);
+	if (old && acq > 0)
+		printf(" %.2f%% of this frame's", 100.0 * (double)con / (double)acq);
+	printf(", ");
+	counter("sleeps", o, old);
+	printf(", ");
+	counter("takeovers", o, old);
+	printf("\n      waited %s (longest %s), held ~%s (longest %s), %s\n",
+		fmt_ns(w, sizeof(w), jint(o, "wait_ns")),
+		fmt_ns(wm, sizeof(wm), jint(o, "wait_max_ns")),
+		fmt_ns(h, sizeof(h), jint(o, "hold_ns")),
+		fmt_ns(hm, sizeof(hm), jint(o, "hold_max_ns")),
+		jint(o, "owner") ? "held now" : "free now");
+}
+
 static void lock_line(const struct top *t)
 {
 	if (!t->has_lock)
 		return;
 	printf("\nlock: ");
-	if (!lock_fields("", t->cur[T_LOCK], t->prev[T_LOCK], 0))
-		printf("(no counters in shm.lock's reply)");
-	putchar('\n');
+	if (json_is_integer(json_object_get(t->cur[T_LOCK], "acquired")))
+		lock_known(t->cur[T_LOCK], t->prev[T_LOCK]);
+	else if (!lock_fields("", t->cur[T_LOCK], t->prev[T_LOCK], 0))
+		printf("(no counters in shm.lock's reply)\n");
+	else
+		putchar('\n');
 }
 
 static void frame_text(const struct top *t)
