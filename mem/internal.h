@@ -74,6 +74,12 @@ void mem_pool_unlock(struct mem_pool *pool);
 /* The heap's own real_used (parked shm blocks included); lock held. */
 uint64_t mem_heap_real_used(struct mem_pool *pool);
 
+/* --- oom.c -------------------------------------------------------------- */
+/* Report a failed allocation (rate-limited per call site); locked: the
+ * caller holds the pool's lock. */
+void mem_oom_report(struct mem_pool *pool, size_t size,
+		const struct mem_site *site, int locked);
+
 /* --- status.c ----------------------------------------------------------- */
 /* mem_check() without the lock (the caller holds it). */
 int mem_check_unsafe(struct mem_pool *pool);

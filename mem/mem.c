@@ -230,14 +230,6 @@ static inline int too_big(size_t size)
 	return size > MEM_MAX_REQUEST - DBG_EXTRA - MEM_ALIGN;
 }
 
-static void out_of_memory(struct mem_pool *pool, size_t size,
-		const struct mem_site *site)
-{
-	char here[256];
-	mem_log(MEM_L_ERR, "%s: not enough memory for %zu bytes at %s",
-		pool->name, size, mem_site_str(site, here, sizeof(here)));
-}
-
 /* What the MEMDBG record keeps of the backend's size (debug.h); nothing
  * is read without MEMDBG. */
 static inline uint64_t backend_usable(struct mem_pool *pool, void *payload)
@@ -265,7 +257,7 @@ void *mem_malloc_unsafe(struct mem_pool *pool, size_t size,
 {
 	void *p = alloc_core(pool, size, site);
 	if (!p)
-		out_of_memory(pool, size, site);
+		mem_oom_report(pool, size, site, pool->lock != NULL);
 	return p;
 }
 
@@ -332,7 +324,7 @@ void *mem_realloc_unsafe(struct mem_pool *pool, void *p, size_t size,
 	int oom;
 	void *q = realloc_core(pool, p, size, site, &oom);
 	if (oom)
-		out_of_memory(pool, size, site);
+		mem_oom_report(pool, size, site, pool->lock != NULL);
 	return q;
 }
 
@@ -372,7 +364,7 @@ void *mem_malloc(struct mem_pool *pool, size_t size, const struct mem_site *s)
 	if (!p && pool->cache && cache_drain_all(pool))
 		p = malloc_section(pool, size, s);
 	if (!p)
-		out_of_memory(pool, size, s);
+		mem_oom_report(pool, size, s, 0);
 	return p;
 }
 
@@ -412,7 +404,7 @@ static void *realloc_locked(struct mem_pool *pool, void *p, size_t size,
 	if (oom && pool->cache && cache_drain_all(pool))
 		q = realloc_section(pool, p, size, s, &oom);
 	if (oom) {
-		out_of_memory(pool, size, s);
+		mem_oom_report(pool, size, s, 0);
 		if (free_on_fail)
 			mem_free(pool, p, s);
 	}

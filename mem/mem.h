@@ -116,6 +116,12 @@ extern size_t shm_cache_size;
  * (default 256; doc/DIAGNOSTICS.md has the hold times it gives). */
 extern unsigned mem_scan_chunk;
 
+/* An allocation that fails for lack of memory is reported (size, call
+ * site, the pool's counters) at most once per call site per this many
+ * seconds in each process; the next report says how many it left out.
+ * 0: every failure. */
+extern unsigned mem_oom_interval;
+
 /* Where reports go.  Default: stderr, "srmem: LEVEL: text".  Levels follow
  * syslog: 2 critical, 3 error, 4 warning, 6 info, 7 debug. */
 typedef void (*mem_log_fn)(int level, const char *msg);

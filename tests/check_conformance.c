@@ -368,6 +368,7 @@ static unsigned fill_with(size_t n)
 START_TEST(test_exhaustion)
 {
 	start_pkg(_i);
+	mem_oom_interval = 0;   /* every failure of fill_with()'s one site */
 	unsigned big = fill_with(64 << 10);
 	ck_assert_uint_ge(big, 50);     /* most of 4 MiB in 64 KiB blocks */
 	for (size_t n = 32 << 10; n >= 16; n /= 2)
