@@ -72,7 +72,26 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(c.restart_window, 10);
 	ck_assert_int_eq(c.mem_summary, 0);
 	ck_assert_uint_eq(c.shm_cache, SHM_CACHE_AUTO);
+	ck_assert_int_eq(c.mem_warn, 80);
+	ck_assert_int_eq(c.mem_crit, 95);
 	ck_assert_str_eq(err, "");
+}
+END_TEST
+
+START_TEST(test_alarm_thresholds)
+{
+	ck_assert_int_eq(parse("--mem-warn", "70", "--mem-crit", "90", NULL),
+		OPTS_RUN);
+	ck_assert_int_eq(c.mem_warn, 70);
+	ck_assert_int_eq(c.mem_crit, 90);
+	ck_assert_int_eq(parse("--mem-warn", "0", "--mem-crit", "0", NULL),
+		OPTS_RUN);
+	ck_assert_int_eq(parse("--mem-crit", "50", "--mem-warn", "0", NULL),
+		OPTS_RUN);
+	expect_bad("--mem-warn", "101", "--mem-warn '101'", "0..100", NULL);
+	expect_bad("--mem-crit", "-1", "0..100", NULL);
+	expect_bad("--mem-warn", "96", "--mem-warn 96 is above --mem-crit 95",
+		NULL);
 }
 END_TEST
 
@@ -311,6 +330,7 @@ Suite *opts_suite(void)
 	Suite *s = suite_create("opts");
 	TCase *tc = tcase_create("opts");
 	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_alarm_thresholds);
 	tcase_add_test(tc, test_good_values);
 	tcase_add_test(tc, test_limits_accepted);
 	tcase_add_test(tc, test_backend_names);

@@ -113,9 +113,9 @@ check_info() {
 	ok "core.ps" "$(res core.ps '[]' '[.[] | .rank] | sort | tostring')" '"[-2,-1,0,1,2]"'
 	ok "core.ps all running" "$(res core.ps '[]' '[.[] | select(.state!="running")] | length')" 0
 	ok "pkg.stats fields" "$(res pkg.stats '[]' '.[0] | keys | tostring')" \
-		'"[\"age_ms\",\"desc\",\"entry\",\"free\",\"max_used\",\"pid\",\"rank\",\"real_used\",\"total_frags\",\"total_size\",\"used\"]"'
+		'"[\"age_ms\",\"alarm\",\"desc\",\"entry\",\"free\",\"max_used\",\"pid\",\"rank\",\"real_used\",\"total_frags\",\"total_size\",\"used\"]"'
 	ok "core.shmmem fields" "$(res core.shmmem '["m"]' 'keys | tostring')" \
-		'"[\"cached\",\"fragments\",\"free\",\"max_used\",\"real_used\",\"total\",\"used\"]"'
+		'"[\"alarm\",\"cached\",\"fragments\",\"free\",\"max_used\",\"real_used\",\"total\",\"used\"]"'
 	ok "core.shmmem free = total - real_used" "$(res shm.stats '[]' '.free == .total - .real_used')" true
 	ok "shm.stats cache limit" "$(res shm.stats '[]' '.cache.limit')" "$cache_limit"
 	ok "core.uptime" "$(res core.uptime '[]' '.now >= .up_since')" true

@@ -14,22 +14,26 @@
 #include <string.h>
 
 #include "rpc/rpc_int.h"
+#include "runtime/alarm.h"
 #include "runtime/log.h"
 #include "runtime/proc.h"
 
 static json_t *stats_row(int i, uint64_t now)
 {
 	struct proc_pkg p;
+	struct alarm_state a;
 	const struct proc_entry *e = &proc_table[i];
 	proc_read_pkg(i, &p);
-	return json_pack("{s:i,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:I}",
+	alarm_pkg_state(i, &a);
+	return json_pack("{s:i,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:I,s:s}",
 		"entry", i, "pid", (int)e->pid, "rank", (int)e->rank,
 		"used", (json_int_t)p.used_size, "free", (json_int_t)p.free_size,
 		"real_used", (json_int_t)p.real_used,
 		"total_size", (json_int_t)p.total_size,
 		"total_frags", (json_int_t)p.total_frags,
 		"max_used", (json_int_t)p.max_used, "desc", e->desc,
-		"age_ms", (json_int_t)(now > p.stamp_ms ? now - p.stamp_ms : 0));
+		"age_ms", (json_int_t)(now > p.stamp_ms ? now - p.stamp_ms : 0),
+		"alarm", alarm_name((int)a.level));
 }
 
 static int running(int i)

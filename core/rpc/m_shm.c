@@ -3,7 +3,8 @@
  * shm.report, shm.status, shm.summary (shm.lock is m_lock.c's; its totals
  * are also shm.stats's "lock").
  *
- * Counters come from mem_pool_info() (no walk, one short lock).  Whatever
+ * Counters come from mem_pool_info() (no walk, one short lock); the shm
+ * alarm is checked against them (alarm.c), so "alarm" agrees with them.  Whatever
  * looks at fragments uses mem_scan() through the library (mem_sums_get,
  * mem_report_get, or mem_scan itself for shm.status): the lock is held for
  * mem_scan_chunk fragments at a time, never for the whole heap, so a dump
@@ -15,6 +16,7 @@
 #include <strings.h>
 
 #include "rpc/rpc_int.h"
+#include "runtime/alarm.h"
 #include "runtime/cfg.h"
 
 #define STATUS_LIMIT 1000
@@ -56,6 +58,8 @@ static int m_shmmem(struct rpc_ctx *c, json_t *params, json_t **res)
 			"must be b, k, m or g, not \"%s\"", u);
 	shm_info(&mi);
 	*res = counters(&mi, (uint64_t)1 << (10 * (p - units)));
+	json_object_set_new(*res, "alarm",
+		json_string(alarm_name(alarm_check_shm(&mi))));
 	return 0;
 }
 
@@ -68,6 +72,8 @@ static int m_stats(struct rpc_ctx *c, json_t *params, json_t **res)
 	shm_info(&mi);
 	shm_cache_stats(&bytes, &blocks);
 	*res = counters(&mi, 1);
+	json_object_set_new(*res, "alarm",
+		json_string(alarm_name(alarm_check_shm(&mi))));
 	json_object_set_new(*res, "backend",
 		json_string(mem_pool_backend(mem_shm_pool)));
 	json_object_set_new(*res, "cache", json_pack("{s:I,s:I,s:I}",

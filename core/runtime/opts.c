@@ -28,7 +28,8 @@
 #define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 
 enum { O_HTTP = 256, O_RPC_MODE, O_TEST_METHODS, O_RESTART_MAX,
-	O_RESTART_WINDOW, O_MEM_SUMMARY, O_SHM_CACHE, O_SHM_POPULATE };
+	O_RESTART_WINDOW, O_MEM_SUMMARY, O_SHM_CACHE, O_SHM_POPULATE,
+	O_MEM_WARN, O_MEM_CRIT };
 
 static const struct option long_opts[] = {
 	{ "shm", required_argument, NULL, 'm' },
@@ -50,6 +51,8 @@ static const struct option long_opts[] = {
 	{ "mem-summary", required_argument, NULL, O_MEM_SUMMARY },
 	{ "shm-cache", required_argument, NULL, O_SHM_CACHE },
 	{ "shm-populate", required_argument, NULL, O_SHM_POPULATE },
+	{ "mem-warn", required_argument, NULL, O_MEM_WARN },
+	{ "mem-crit", required_argument, NULL, O_MEM_CRIT },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -88,7 +91,10 @@ static void usage(FILE *out)
 "  --shm-cache BYTES  per-process shm cache (k/m suffix; 0 off;\n"
 "                   default 1/64 of shm within 256k..8m)\n"
 "  --shm-populate 0|1  map all of shm into each child's page tables after\n"
-"                   fork, so serving takes no page fault on it (default 1)\n",
+"                   fork, so serving takes no page fault on it (default 1)\n"
+"  --mem-warn PCT   alarm when a pool's real_used reaches PCT %% of it\n"
+"                   (default 80; 0 off; mem.alarm changes it at run time)\n"
+"  --mem-crit PCT   critical alarm at PCT %% (default 95; 0 off)\n",
 		CFG_SHM_MB_MAX, CFG_PKG_MB_MAX, mem_default_backend(), WORKERS_MAX,
 		CFG_RESTART_MAX_MAX, CFG_RESTART_WINDOW_MAX);
 }
@@ -314,6 +320,10 @@ static int one_opt(struct parse *p, int o, const char *v)
 	case O_SHM_CACHE: return opt_cache(p, v);
 	case O_SHM_POPULATE: return opt_int(p, "--shm-populate", v, 0, 1,
 			"switch (0 or 1)", &c->shm_populate);
+	case O_MEM_WARN: return opt_int(p, "--mem-warn", v, 0, 100,
+			"percentage (0 off)", &c->mem_warn);
+	case O_MEM_CRIT: return opt_int(p, "--mem-crit", v, 0, 100,
+			"percentage (0 off)", &c->mem_crit);
 	}
 	return bad(p, "internal: option %d not handled", o);
 }
@@ -354,5 +364,8 @@ int opts_parse(int argc, char **argv, struct srp_cfg *c, FILE *out,
 	if (optind < argc)
 		return bad(&p, "unexpected argument '%s'; srproxy takes options "
 			"only (srproxy -h)", argv[optind]);
+	if (c->mem_warn && c->mem_crit && c->mem_warn > c->mem_crit)
+		return bad(&p, "--mem-warn %d is above --mem-crit %d; the "
+			"warning comes first", c->mem_warn, c->mem_crit);
 	return OPTS_RUN;
 }

@@ -26,7 +26,8 @@
  * the dead owner within LOCK_CHECK_MS and takes over (mem/lock.h), and the
  * cache reclaim below is usually that process.
  *
- * pkg counters: a seqlock per entry.  The writer (the entry's process
+ * pkg counters: a seqlock per entry (and the pkg alarm is checked there,
+ * alarm.c, not on the allocation path).  The writer (the entry's process
  * only) makes the sequence odd, stores, makes it even; readers retry while
  * it is odd or changed.  No lock, and pkg_malloc() is untouched.
  */
@@ -43,6 +44,7 @@
 #include <unistd.h>
 
 #include "mem.h"
+#include "runtime/alarm.h"
 #include "runtime/cfg.h"
 #include "runtime/ipc.h"
 #include "runtime/log.h"
@@ -321,6 +323,7 @@ void proc_publish_pkg(void)
 	if (!proc_table || !mem_pkg_pool)
 		return;
 	pkg_info(&mi);
+	alarm_check_pkg(&mi);
 	p = (struct proc_pkg){ mi.total_size, mi.free_size, mi.used_size,
 		mi.real_used, mi.max_used, mi.total_frags, now_ms() };
 	struct proc_entry *e = &proc_table[proc_index];
