@@ -4,11 +4,12 @@
 # missing; otherwise it names the packages and stops.
 #   build:  gcc make pkg-config
 #   server: libjansson-dev (JSON-RPC), libmicrohttpd-dev (RPC over HTTP)
-#   tests:  check (libcheck), valgrind, jq, sip-tester (sipp)
+#   tests:  check (libcheck), valgrind, jq, sip-tester (sipp), curl,
+#           python3-prometheus-client (it_metrics parses /metrics with it)
 #   bench:  libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev gnuplot-nox
 set -u
 pkgs="gcc make pkg-config libjansson-dev libmicrohttpd-dev check valgrind jq \
-sip-tester libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev gnuplot-nox"
+sip-tester curl python3-prometheus-client libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev gnuplot-nox"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||

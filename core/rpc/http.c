@@ -1,6 +1,7 @@
 /*
  * http.c - JSON-RPC over HTTP: POST /RPC on a loopback address (--http
- * ADDR:PORT), with libmicrohttpd, in the RPC process's loop.
+ * ADDR:PORT), with libmicrohttpd, in the RPC process's loop; and GET
+ * /metrics, the Prometheus page (metrics.c; ?scan=1 rescans the heap).
  *
  * The socket is bound by the main process at init (a busy port or a
  * non-loopback address stops the start-up there) and handed to MHD in
@@ -76,17 +77,40 @@ int rpc_http_bind(const char *addr)
 
 /* --- requests ------------------------------------------------------------- */
 
-static enum MHD_Result respond(struct MHD_Connection *con, unsigned status,
-		const char *text, size_t len)
+static enum MHD_Result respond_as(struct MHD_Connection *con,
+		unsigned status, const char *type, const char *text, size_t len)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(len,
 		(void *)text, MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result ok;
 	if (!r)
 		return MHD_NO;
-	MHD_add_response_header(r, "Content-Type", "application/json");
+	MHD_add_response_header(r, "Content-Type", type);
 	ok = MHD_queue_response(con, status, r);
 	MHD_destroy_response(r);
+	return ok;
+}
+
+static enum MHD_Result respond(struct MHD_Connection *con, unsigned status,
+		const char *text, size_t len)
+{
+	return respond_as(con, status, "application/json", text, len);
+}
+
+static enum MHD_Result metrics(struct MHD_Connection *con)
+{
+	static const char oom[] = "out of pkg memory\n";
+	const char *scan = MHD_lookup_connection_value(con,
+		MHD_GET_ARGUMENT_KIND, "scan");
+	size_t len;
+	char *page = rpc_metrics(scan && !strcmp(scan, "1"), &len);
+	enum MHD_Result ok;
+	if (!page)
+		return respond_as(con, MHD_HTTP_SERVICE_UNAVAILABLE,
+			"text/plain", oom, sizeof(oom) - 1);
+	ok = respond_as(con, MHD_HTTP_OK,
+		"text/plain; version=0.0.4; charset=utf-8", page, len);
+	pkg_free(page);
 	return ok;
 }
 
@@ -127,9 +151,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con,
 		const char *data, size_t *data_size, void **con_cls)
 {
 	struct body *b = *con_cls;
-	static const char nf[] = "{\"error\":\"POST /RPC only\"}";
+	static const char nf[] = "{\"error\":\"POST /RPC or GET /metrics "
+		"only\"}";
 	(void)cls;
 	(void)version;
+	if (!strcmp(url, "/metrics") && !strcmp(method, "GET"))
+		return metrics(con);
 	if (strcmp(url, "/RPC") || strcmp(method, "POST"))
 		return respond(con, MHD_HTTP_NOT_FOUND, nf, sizeof(nf) - 1);
 	if (!b) {

@@ -81,6 +81,11 @@ json_t *rpc_lock_stat_json(const struct mem_lock_stat *s);
 /* Totals, clock, owner (rows: and "processes"); null when there are none. */
 json_t *rpc_lock_json(int rows);
 
+/* --- metrics.c: GET /metrics --------------------------------------------- */
+/* The page (pkg memory, *len bytes) or NULL when out of pkg; scan: rescan
+ * the heap for the module and site figures first. */
+char *rpc_metrics(int scan, size_t *len);
+
 /* --- proc.c: choosing a process ------------------------------------------ */
 /* Parameters "[pid|rank|index N]" (or a bare pid) from position i:
  * returns 1 and the entry, 0 when absent (and allowed), -1 failed. */
