@@ -51,7 +51,7 @@ mod_of     = $(if $(filter runtime,$(1)),core,$(1))
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 
-.PHONY: all lib server run test test-all bench bench-full cfg cfg-show install \
+.PHONY: all lib server example run test test-all bench bench-full cfg cfg-show install \
 	clean deps tests-build FORCE
 
 all: lib server tests-build
@@ -74,6 +74,7 @@ $(LIB_SO): $(MEM_OBJ)
 	$(CC) -shared $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/srmem.pc: $(TOPDIR)/mem/srmem.pc.in $(TOPDIR)/Makefile.defs
+	@mkdir -p $(@D)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	    -e 's|@MEMDBG@|$(MEMDBG)|g' $< > $@
 
@@ -136,6 +137,8 @@ $(BUILD)/flags: FORCE
 	@echo '$(CPPFLAGS_CFG) $(CFLAGS)' | cmp -s - $@ || \
 	    echo '$(CPPFLAGS_CFG) $(CFLAGS)' > $@
 
+example: $(EXAMPLE)
+
 tests-build: $(TEST_BIN) $(EXAMPLE) $(TEST_PROGS) $(SRPROXY) $(SRMEMCTL) \
 	$(BUILD)/flags
 
@@ -166,9 +169,12 @@ cfg-show:
 	    else echo "(defaults; no config.mak)"; fi
 
 # --- install --------------------------------------------------------------
-install: lib
+install: lib server
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/srmem \
-	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	    $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/sbin \
+	    $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(SRPROXY) $(DESTDIR)$(PREFIX)/sbin/srproxy
+	install -m 755 $(SRMEMCTL) $(DESTDIR)$(PREFIX)/bin/srmemctl
 	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/libsrmem.a
 	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libsrmem.so
 	install -m 644 $(TOPDIR)/mem/mem.h $(DESTDIR)$(PREFIX)/include/srmem/mem.h
