@@ -46,11 +46,23 @@
  * walker see parked fragments as "cached" (a used block with a parked
  * mark).
  *
- * Nothing stranded.  When the heap cannot serve a request, every slot (of
- * live and dead processes alike) is drained and the request retried, so a
- * request fails only if the memory is really not there.  A slot whose
- * owner died is drained when a process looks for a slot, on shm_info() and
- * on shm_cache_reclaim() (srproxy calls it when it reaps a worker).
+ * Nothing stranded.  When the heap cannot serve a request that what is
+ * parked could meet (heap free + parked bytes >= the request: an absurd
+ * size drains nobody), every slot that holds anything is drained,
+ * whatever its owner, and the request retried, so a request fails only if
+ * the memory is really not there.  A slot whose owner died is drained when
+ * a process looks for a slot, on such a failure and on
+ * shm_cache_reclaim() (srproxy calls it when it reaps a worker); never on
+ * shm_info(), which stays a read of counters.
+ *
+ * Owners.  A slot names its owner by pid and generation (owner.h) in one
+ * 64-bit word, claimed by compare-and-swap from 0.  A reclaimer clears it
+ * by compare-and-swap under the slot lock, only if it still names the
+ * dead owner it found, after emptying the lists.  The owner re-reads the
+ * word on every operation (the line it locks anyway), so a process whose
+ * slot was taken claims another instead of sharing one; a new process
+ * that finds its own pid with another generation in a slot drains that
+ * dead predecessor's slot rather than adopting it.
  *
  * Locks.  Each slot has a lock of its own, taken by its owner on every
  * operation (uncontended: nobody else touches that line) and by another
@@ -83,11 +95,12 @@ size_t cache_limit(size_t pool_size)
 		limit > (8u << 20) ? 8u << 20 : limit;
 }
 
-/* This process's slot: valid while my_pid is still our pid (a forked
- * child must claim its own) and my_cache is still the segment's cache. */
+/* This process's slot: valid while my_owner is still our identity (a
+ * child of any kind must claim its own), my_cache is still the segment's
+ * cache and the slot still names us (a reclaimer may have taken it). */
 static struct cache_slot *my_slot;
 static struct mem_cache *my_cache;
-static pid_t my_pid;
+static uint64_t my_owner;
 
 /* --- parked fragments ---------------------------------------------------- */
 
@@ -310,17 +323,30 @@ static void slot_lock(struct cache_slot *s)
 		slot_repair(s);
 }
 
-/* Empty a whole slot (its lock taken here); optionally free the slot. */
+static inline uint64_t owner_load(const struct cache_slot *s)
+{
+	return __atomic_load_n(&s->owner, __ATOMIC_ACQUIRE);
+}
+
+/* Empty a whole slot (its lock taken here).  dead: the owner found dead,
+ * whose ownership is cleared (compare-and-swap, under the slot lock) if
+ * the slot still names it; a slot that changed hands meanwhile is left
+ * alone.  0: drain whatever the owner. */
 static size_t slot_drain(struct mem_pool *pool, struct cache_slot *s,
-		int release_slot)
+		uint64_t dead)
 {
 	size_t n = 0;
-	slot_lock(s);
 	void *chains[CACHE_CLASSES];
+	slot_lock(s);
+	if (dead && owner_load(s) != dead) {
+		mem_lock_release(&s->lock);
+		return 0;
+	}
 	for (unsigned c = 0; c < CACHE_CLASSES; c++)
 		chains[c] = detach(s, c, UINT32_MAX, NULL);
-	if (release_slot)
-		__atomic_store_n(&s->pid, 0, __ATOMIC_RELEASE);
+	if (dead)
+		__atomic_compare_exchange_n(&s->owner, &dead, 0, 0,
+			__ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 	mem_lock_release(&s->lock);
 	for (unsigned c = 0; c < CACHE_CLASSES; c++)
 		n += flush(pool, chains[c]);
@@ -338,7 +364,7 @@ void cache_init(struct mem_cache *c, size_t limit, unsigned overhead)
 {
 	my_slot = NULL;    /* a new segment may reuse the old one's address */
 	my_cache = NULL;
-	my_pid = 0;
+	my_owner = 0;
 	memset(c, 0, sizeof(*c));
 	c->limit = limit;
 	c->overhead = overhead;
@@ -352,36 +378,83 @@ void cache_init(struct mem_cache *c, size_t limit, unsigned overhead)
 	}
 }
 
-/* Our own stale slot (same pid, earlier process) first, then a free one. */
-static struct cache_slot *slot_claim(struct mem_cache *c, int32_t self)
+static inline uint64_t self_owner(void)
 {
-	for (unsigned i = 0; i < CACHE_SLOTS; i++)
-		if (__atomic_load_n(&c->slot[i].pid, __ATOMIC_ACQUIRE) == self)
-			return &c->slot[i];
+	return (uint64_t)(uint32_t)mem_self_pid() |
+		(uint64_t)mem_self_pgen() << 32;
+}
+
+static inline pid_t owner_pid(uint64_t owner)
+{
+	return (pid_t)(uint32_t)owner;
+}
+
+/* Is the slot's owner gone?  Our own pid with another generation is a
+ * dead predecessor whose pid we were given. */
+static int owner_gone(uint64_t owner, uint64_t self)
+{
+	if (!owner || owner == self)
+		return 0;
+	if (owner_pid(owner) == owner_pid(self))
+		return 1;
+	return mem_task_dead((uint32_t)owner, (uint32_t)(owner >> 32));
+}
+
+static void nslots_raise(struct mem_cache *c, uint32_t i)
+{
+	uint32_t n = __atomic_load_n(&c->nslots, __ATOMIC_RELAXED);
+	while (n < i + 1 && !__atomic_compare_exchange_n(&c->nslots, &n,
+			i + 1, 1, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+		;
+}
+
+/* A free slot, claimed by compare-and-swap. */
+static struct cache_slot *slot_claim(struct mem_cache *c, uint64_t self)
+{
 	for (unsigned i = 0; i < CACHE_SLOTS; i++) {
-		int32_t zero = 0;
-		if (__atomic_compare_exchange_n(&c->slot[i].pid, &zero, self, 0,
-				__ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
-			uint32_t n = __atomic_load_n(&c->nslots, __ATOMIC_RELAXED);
-			while (n < i + 1 && !__atomic_compare_exchange_n(
-					&c->nslots, &n, i + 1, 1,
-					__ATOMIC_RELEASE, __ATOMIC_RELAXED))
-				;
+		uint64_t zero = 0;
+		if (__atomic_compare_exchange_n(&c->slot[i].owner, &zero, self,
+				0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+			nslots_raise(c, i);
 			return &c->slot[i];
 		}
 	}
 	return NULL;
 }
 
+/* Slots a dead predecessor with our pid left: give them back first, so
+ * that we never adopt one (its lock may name our pid). */
+static void reclaim_predecessor(struct mem_pool *pool, uint64_t self)
+{
+	struct mem_cache *c = pool->cache;
+	uint32_t n = __atomic_load_n(&c->nslots, __ATOMIC_ACQUIRE);
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t o = owner_load(&c->slot[i]);
+		if (o != self && o && owner_pid(o) == owner_pid(self))
+			__atomic_fetch_add(&c->reclaimed,
+				slot_drain(pool, &c->slot[i], o),
+				__ATOMIC_RELAXED);
+	}
+}
+
+static struct cache_slot *slot_find(struct mem_pool *pool, uint64_t self)
+{
+	struct cache_slot *s;
+	reclaim_predecessor(pool, self);
+	s = slot_claim(pool->cache, self);
+	if (!s && cache_reclaim_dead(pool))
+		s = slot_claim(pool->cache, self);
+	return s;
+}
+
 static struct cache_slot *slot_get(struct mem_pool *pool)
 {
-	pid_t self = mem_self_pid();
-	if (my_pid == self && my_cache == pool->cache)
+	uint64_t self = self_owner();
+	if (__builtin_expect(my_owner == self && my_cache == pool->cache &&
+			my_slot && owner_load(my_slot) == self, 1))
 		return my_slot;
-	my_slot = slot_claim(pool->cache, self);
-	if (!my_slot && cache_reclaim_dead(pool))
-		my_slot = slot_claim(pool->cache, self);
-	my_pid = self;
+	my_slot = slot_find(pool, self);
+	my_owner = self;
 	my_cache = pool->cache;
 	return my_slot;
 }
@@ -389,25 +462,44 @@ static struct cache_slot *slot_get(struct mem_pool *pool)
 size_t cache_reclaim_dead(struct mem_pool *pool)
 {
 	size_t n = 0;
-	int32_t self = mem_self_pid();
-	for (unsigned i = 0; i < CACHE_SLOTS; i++) {
-		struct cache_slot *s = &pool->cache->slot[i];
-		int32_t pid = __atomic_load_n(&s->pid, __ATOMIC_ACQUIRE);
-		if (pid && pid != self && mem_pid_is_dead(pid))
-			n += slot_drain(pool, s, 1);
+	uint64_t self = self_owner();
+	struct mem_cache *c = pool->cache;
+	uint32_t nslots = __atomic_load_n(&c->nslots, __ATOMIC_ACQUIRE);
+	for (unsigned i = 0; i < nslots; i++) {
+		uint64_t o = owner_load(&c->slot[i]);
+		if (owner_gone(o, self))
+			n += slot_drain(pool, &c->slot[i], o);
 	}
 	if (n)
-		pool->cache->reclaimed += n;
+		__atomic_fetch_add(&c->reclaimed, n, __ATOMIC_RELAXED);
 	return n;
 }
 
+/* Every slot that holds anything, whoever owns it (or nobody). */
 size_t cache_drain_all(struct mem_pool *pool)
 {
+	struct mem_cache *c = pool->cache;
 	size_t n = cache_reclaim_dead(pool);
-	for (unsigned i = 0; i < CACHE_SLOTS; i++)
-		if (__atomic_load_n(&pool->cache->slot[i].pid, __ATOMIC_ACQUIRE))
-			n += slot_drain(pool, &pool->cache->slot[i], 0);
+	uint32_t nslots = __atomic_load_n(&c->nslots, __ATOMIC_ACQUIRE);
+	for (unsigned i = 0; i < nslots; i++)
+		if (__atomic_load_n(&c->slot[i].blocks, __ATOMIC_RELAXED))
+			n += slot_drain(pool, &c->slot[i], 0);
 	return n;
+}
+
+/* Drain only when it can help: the request fits in what the heap has free
+ * plus what is parked (an absurd size drains nothing).  That is also the
+ * rate limit: a drain empties every cache, so the next one flushes only
+ * what was parked since, and a slot with nothing parked costs one read. */
+size_t cache_drain_for(struct mem_pool *pool, uint64_t need,
+		uint64_t heap_free)
+{
+	uint64_t bytes, blocks;
+	cache_totals(pool, &bytes, &blocks);
+	if (!blocks || need > heap_free + bytes)
+		return 0;
+	__atomic_fetch_add(&pool->cache->drains, 1, __ATOMIC_RELAXED);
+	return cache_drain_all(pool);
 }
 
 /* Only slots ever claimed can hold anything: a slot's first push follows

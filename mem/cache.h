@@ -34,7 +34,7 @@ struct cache_class {
  * owner has died.  Lock order: a slot lock, then the global lock. */
 struct cache_slot {
 	struct mem_lock lock;
-	int32_t pid;            /* owner; 0 = free slot */
+	uint64_t owner;         /* pid | generation << 32 (owner.h); 0 free */
 	uint64_t bytes;         /* backend usable bytes parked here, exact */
 	uint64_t blocks;
 	uint32_t evict;         /* next class to give back when over budget */
@@ -48,6 +48,7 @@ struct mem_cache {
 	uint64_t max_used;      /* peak of the callers' real_used (sampled) */
 	uint32_t overhead;      /* the backend's frag_overhead */
 	uint32_t nslots;        /* slots ever claimed are below this index */
+	uint64_t drains;        /* drains made by failing requests */
 	struct cache_slot slot[CACHE_SLOTS];
 };
 
@@ -66,6 +67,11 @@ void *cache_realloc(struct mem_pool *pool, void *p, size_t size,
 /* Give every block parked in any cache (and a dead process's slot) back to
  * the heap; returns the number of blocks.  Not with the global lock held. */
 size_t cache_drain_all(struct mem_pool *pool);
+/* A request of need backend bytes failed with heap_free bytes free in the
+ * heap: drain every cache if what is parked could meet it (rate-limited,
+ * cache.c); returns the blocks given back, 0 when it did not drain. */
+size_t cache_drain_for(struct mem_pool *pool, uint64_t need,
+		uint64_t heap_free);
 /* Free the slots of dead processes; returns blocks returned to the heap. */
 size_t cache_reclaim_dead(struct mem_pool *pool);
 /* Sum of parked bytes (backend usable size) and blocks: racy but never

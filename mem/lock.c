@@ -3,7 +3,9 @@
  * for dead owners).  Costs: uncontended get + release is one CAS and one
  * exchange on a line no other process touches; a sleeper polls its owner's
  * liveness every LOCK_CHECK_MS, which costs nothing while the owner is
- * alive and bounds a hang on a dead one to that interval.  Counting (lock.h)
+ * alive and bounds a hang on a dead one to that interval (a recycled id of
+ * our own: no wait at all).  The state is 64 bits (word and generation,
+ * lock.h) so acquire and release stay one CAS and one exchange.  Counting (lock.h)
  * adds one owner-only increment per acquisition, a clock read pair per
  * LOCKSTAT_HOLD_SAMPLE acquisitions, and two clock reads per contended one.
  */
@@ -21,48 +23,6 @@
 
 #include "lock.h"
 #include "tick.h"
-
-static pid_t self_pid;
-static pthread_once_t self_once = PTHREAD_ONCE_INIT;
-
-static void self_refresh(void)
-{
-	self_pid = getpid();
-}
-
-static void self_setup(void)
-{
-	self_refresh();
-	pthread_atfork(NULL, NULL, self_refresh);
-}
-
-pid_t mem_self_pid(void)
-{
-	if (__builtin_expect(self_pid == 0, 0))
-		pthread_once(&self_once, self_setup);
-	return self_pid;
-}
-
-/* A zombie still answers kill(pid, 0); its /proc stat says 'Z'. */
-int mem_pid_is_dead(pid_t pid)
-{
-	char path[64], buf[256];
-	if (pid <= 0)
-		return 0;
-	if (kill(pid, 0) < 0 && errno == ESRCH)
-		return 1;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	const char *state = strrchr(buf, ')'); /* comm may contain spaces */
-	return state && (state[2] == 'Z' || state[2] == 'X');
-}
 
 /* --- counting (the owner writes, anyone reads) --------------------------- */
 
@@ -135,7 +95,6 @@ int mem_lock_init(struct mem_lock *lk)
 	if (!rc)
 		rc = pthread_mutex_init(&lk->mutex, &a);
 	pthread_mutexattr_destroy(&a);
-	mem_self_pid();
 	return rc ? -1 : 0;
 }
 
@@ -147,14 +106,14 @@ void mem_lock_destroy(struct mem_lock *lk)
 static int locked(struct mem_lock *lk, int rc)
 {
 	if (rc == 0) {
-		lk->owner = mem_self_pid();
+		lk->owner = (int32_t)mem_self_tid();
 		return 0;
 	}
 	if (rc == EOWNERDEAD) {
 		pthread_mutex_consistent(&lk->mutex);
 		lk->recoveries++;
 		lk->last_dead = lk->owner;
-		lk->owner = mem_self_pid();
+		lk->owner = (int32_t)mem_self_tid();
 		return 1;
 	}
 	/* ENOTRECOVERABLE or worse: nothing sane is left to do. */
@@ -203,15 +162,38 @@ static long futex(uint32_t *word, int op, uint32_t val,
 	return syscall(SYS_futex, word, op, val, timeout, NULL, 0);
 }
 
-static inline uint32_t word_load(const uint32_t *w)
+/* The state as one 64-bit value: word and gen change together. */
+static inline uint64_t state_of(uint32_t word, uint32_t gen)
 {
-	return __atomic_load_n(w, __ATOMIC_RELAXED);
+	struct mem_lock x;
+	x.st.h.word = word;
+	x.st.h.gen = gen;
+	return x.st.all;
 }
 
-static inline int word_cas(uint32_t *w, uint32_t old, uint32_t new)
+static inline uint32_t word_of(uint64_t all)
 {
-	return __atomic_compare_exchange_n(w, &old, new, 0, __ATOMIC_ACQUIRE,
-			__ATOMIC_RELAXED);
+	struct mem_lock x;
+	x.st.all = all;
+	return x.st.h.word;
+}
+
+static inline uint32_t gen_of(uint64_t all)
+{
+	struct mem_lock x;
+	x.st.all = all;
+	return x.st.h.gen;
+}
+
+static inline uint64_t state_load(const struct mem_lock *lk)
+{
+	return __atomic_load_n(&lk->st.all, __ATOMIC_RELAXED);
+}
+
+static inline int state_cas(struct mem_lock *lk, uint64_t old, uint64_t new)
+{
+	return __atomic_compare_exchange_n(&lk->st.all, &old, new, 0,
+			__ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
 }
 
 static inline void cpu_relax(void)
@@ -226,7 +208,6 @@ static inline void cpu_relax(void)
 int mem_lock_init(struct mem_lock *lk)
 {
 	memset(lk, 0, sizeof(*lk));
-	mem_self_pid();
 	return 0;
 }
 
@@ -235,11 +216,11 @@ void mem_lock_destroy(struct mem_lock *lk)
 	(void)lk;
 }
 
-static int spin_for_free(struct mem_lock *lk, uint32_t self)
+static int spin_for_free(struct mem_lock *lk, uint64_t self)
 {
 	for (int i = 0; i < LOCK_SPIN; i++) {
 		cpu_relax();
-		if (word_load(&lk->word) == 0 && word_cas(&lk->word, 0, self))
+		if (state_load(lk) == 0 && state_cas(lk, 0, self))
 			return 1;
 	}
 	return 0;
@@ -251,50 +232,59 @@ static int sleep_on(struct mem_lock *lk, uint32_t w, struct mem_lock_ctr *c)
 	struct timespec ts = { 0, LOCK_CHECK_MS * 1000000L };
 	if (c)
 		ctr_add(&c->sleeps, 1);
-	if (futex(&lk->word, FUTEX_WAIT, w, &ts) < 0 && errno == ETIMEDOUT)
+	if (futex(&lk->st.h.word, FUTEX_WAIT, w, &ts) < 0 && errno == ETIMEDOUT)
 		return 1;
 	return 0;
 }
 
-static int take_from_dead(struct mem_lock *lk, uint32_t w, uint32_t self)
+/* Our own tid in the word: a dead predecessor (locks are not recursive). */
+static int owner_dead(uint64_t st, uint32_t tid)
 {
-	pid_t owner = (pid_t)(w & ~LOCK_WAITERS);
-	if (!mem_pid_is_dead(owner))
+	uint32_t owner = word_of(st) & ~LOCK_WAITERS;
+	return owner == tid || mem_task_dead(owner, gen_of(st));
+}
+
+static int take_from_dead(struct mem_lock *lk, uint64_t st, uint64_t self)
+{
+	if (!owner_dead(st, word_of(self)))
 		return 0;
 	/* Keep the waiters bit: others may sleep on the word too. */
-	if (!word_cas(&lk->word, w, self | LOCK_WAITERS))
+	if (!state_cas(lk, st, self | state_of(LOCK_WAITERS, 0)))
 		return 0;
 	lk->recoveries++;
-	lk->last_dead = owner;
+	lk->last_dead = (int32_t)(word_of(st) & ~LOCK_WAITERS);
 	return 1;
 }
 
-/* The first CAS failed: spin, then sleep; 1 when taken from a dead owner. */
-static int get_slow(struct mem_lock *lk, uint32_t self, struct mem_lock_ctr *c)
+/* The first CAS failed: spin, then sleep; 1 when taken from a dead owner.
+ * A word holding our own tid is taken at once, without a sleep. */
+static int get_slow(struct mem_lock *lk, uint64_t self, struct mem_lock_ctr *c)
 {
+	uint64_t waiters = state_of(LOCK_WAITERS, 0);
 	if (spin_for_free(lk, self))
 		return 0;
-	for (;;) {
-		uint32_t w = word_load(&lk->word);
-		if (w == 0) {
+	for (int slept = 0;; ) {
+		uint64_t st = state_load(lk);
+		if (st == 0) {
 			/* We slept: others may still sleep, so keep waking them. */
-			if (word_cas(&lk->word, 0, self | LOCK_WAITERS))
+			if (state_cas(lk, 0, self | waiters))
 				return 0;
 			continue;
 		}
-		if (!(w & LOCK_WAITERS) &&
-		    !word_cas(&lk->word, w, w | LOCK_WAITERS))
+		if (!(st & waiters) && !state_cas(lk, st, st | waiters))
 			continue;
-		w |= LOCK_WAITERS;
-		if (sleep_on(lk, w, c) && take_from_dead(lk, w, self))
+		st |= waiters;
+		if ((slept || (word_of(st) & ~LOCK_WAITERS) == word_of(self)) &&
+		    take_from_dead(lk, st, self))
 			return 1;
+		slept = sleep_on(lk, word_of(st), c);
 	}
 }
 
 int mem_lock_get_counted(struct mem_lock *lk, struct mem_lock_ctr *c)
 {
-	uint32_t self = (uint32_t)mem_self_pid();
-	if (__builtin_expect(word_cas(&lk->word, 0, self), 1)) {
+	uint64_t self = state_of(mem_self_tid(), mem_self_tgen());
+	if (__builtin_expect(state_cas(lk, 0, self), 1)) {
 		if (c)
 			count_acquired(c);
 		return 0;
@@ -310,14 +300,14 @@ void mem_lock_release_counted(struct mem_lock *lk, struct mem_lock_ctr *c)
 {
 	if (c)
 		count_release(c);
-	uint32_t w = __atomic_exchange_n(&lk->word, 0, __ATOMIC_RELEASE);
-	if (w & LOCK_WAITERS)
-		futex(&lk->word, FUTEX_WAKE, 1, NULL);
+	uint64_t st = __atomic_exchange_n(&lk->st.all, 0, __ATOMIC_RELEASE);
+	if (word_of(st) & LOCK_WAITERS)
+		futex(&lk->st.h.word, FUTEX_WAKE, 1, NULL);
 }
 
 pid_t mem_lock_owner(const struct mem_lock *lk)
 {
-	return (pid_t)(word_load(&lk->word) & ~LOCK_WAITERS);
+	return (pid_t)(word_of(state_load(lk)) & ~LOCK_WAITERS);
 }
 
 #endif

@@ -1,13 +1,16 @@
 /*
  * lock.h - the shm lock: a mutex that lives in the shared segment.
  *
- * futex build (default).  One 32-bit word, shared by every process:
+ * futex build (default).  A 64-bit state in the segment: the 32-bit futex
+ * word, and beside it the holder's generation (owner.h), both written by
+ * one CAS so that the pair is never torn:
  *
- *     0                  free                     (state 0)
- *     pid                locked by pid            (state 1)
- *     pid | LOCK_WAITERS locked, someone sleeps   (state 2)
+ *     word: 0                  free                     (state 0)
+ *           tid                locked by thread tid     (state 1)
+ *           tid | LOCK_WAITERS locked, someone sleeps   (state 2)
+ *     gen:  the holder's generation (0 when free)
  *
- * Storing the owner's pid in the lock word itself (rather than beside it)
+ * Storing the owner in the lock state itself (rather than beside it)
  * means the owner is known the instant the lock is taken: there is no window
  * in which the lock is held by nobody we could name.  Acquire is one CAS on
  * the fast path; a contended caller spins briefly (the holder is usually
@@ -16,11 +19,13 @@
  * the waiters bit was set.
  *
  * Dead owners.  A sleeper wakes at least every LOCK_CHECK_MS and asks
- * whether the owner still runs (kill(pid, 0), and /proc/PID/stat for a
- * zombie).  If it does not, the sleeper swaps its own pid into the word and
- * mem_lock_get() returns 1: the caller owns the lock and must verify the
- * data it protects before trusting it (mem.c runs the heap checker).
- * Pids are assumed not to be recycled within LOCK_CHECK_MS.
+ * whether the owner (tid, gen) still runs (owner.h: ESRCH, a zombie, or
+ * another start time under that id mean dead; an unreadable /proc means
+ * alive).  A waiter that finds its own tid in the word takes over at once:
+ * locks are not recursive, so that holder is a dead predecessor whose id
+ * was recycled.  The taker swaps its own (tid, gen) in and mem_lock_get()
+ * returns 1: the caller owns the lock and must verify the data it
+ * protects before trusting it (mem.c checks the heap).
  *
  * pthread build (LOCK=pthread).  A process-shared, robust pthread mutex;
  * EOWNERDEAD is turned into the same "recovered" return.
@@ -42,6 +47,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "owner.h"
+
 #if LOCK_PTHREAD
 #include <pthread.h>
 #endif
@@ -55,7 +62,13 @@ struct mem_lock {
 	pthread_mutex_t mutex;
 	int32_t owner;       /* written by the holder, for reports */
 #else
-	uint32_t word;
+	union {
+		uint64_t all;
+		struct {
+			uint32_t word;  /* the futex word: tid | LOCK_WAITERS */
+			uint32_t gen;   /* the holder's generation */
+		} h;
+	} st;
 #endif
 	uint32_t recoveries; /* dead owners taken over, for reports */
 	int32_t last_dead;   /* pid of the last dead owner */
@@ -81,11 +94,7 @@ void mem_lock_release(struct mem_lock *lk);
 /* The same, counted into c (NULL: not counted). */
 int mem_lock_get_counted(struct mem_lock *lk, struct mem_lock_ctr *c);
 void mem_lock_release_counted(struct mem_lock *lk, struct mem_lock_ctr *c);
-/* The pid holding the lock, 0 if free or unknown (pthread build). */
+/* The thread id holding the lock, 0 if free or unknown (pthread build). */
 pid_t mem_lock_owner(const struct mem_lock *lk);
-/* Has pid exited (gone, or a zombie nobody has reaped yet)? */
-int mem_pid_is_dead(pid_t pid);
-/* This process's pid, cached (and refreshed in a forked child). */
-pid_t mem_self_pid(void);
 
 #endif /* SRMEM_LOCK_H */

@@ -341,14 +341,35 @@ uint64_t mem_heap_real_used(struct mem_pool *pool)
 	return mi.real_used;
 }
 
+/* The heap's free bytes, for the drain's "could it help" (lock held). */
+static uint64_t heap_free(struct mem_pool *pool)
+{
+	struct mem_info mi;
+	if (!pool->cache)
+		return 0;
+	POOL_BE(pool)->info(pool->st, &mi);
+	return mi.free_size;
+}
+
+/* A failed request of size bytes: drain the caches if that may help. */
+static size_t drain_for(struct mem_pool *pool, size_t size, uint64_t hfree)
+{
+	if (!pool->cache || too_big(size))
+		return 0;
+	return cache_drain_for(pool, (uint64_t)size + DBG_EXTRA +
+		POOL_BE(pool)->frag_overhead, hfree);
+}
+
 static void *malloc_section(struct mem_pool *pool, size_t size,
-		const struct mem_site *s)
+		const struct mem_site *s, uint64_t *hfree)
 {
 	uint64_t heap_real = 0;
 	pool_lock(pool);
 	void *p = alloc_core(pool, size, s);
 	if (p && pool->cache)
 		heap_real = mem_heap_real_used(pool);
+	else if (!p)
+		*hfree = heap_free(pool);
 	pool_unlock(pool);
 	if (heap_real)
 		cache_peak(pool, heap_real);
@@ -358,11 +379,12 @@ static void *malloc_section(struct mem_pool *pool, size_t size,
 void *mem_malloc(struct mem_pool *pool, size_t size, const struct mem_site *s)
 {
 	void *p;
+	uint64_t hfree = 0;
 	if (pool->cache && (p = cache_malloc(pool, size, s)))
 		return p;
-	p = malloc_section(pool, size, s);
-	if (!p && pool->cache && cache_drain_all(pool))
-		p = malloc_section(pool, size, s);
+	p = malloc_section(pool, size, s, &hfree);
+	if (!p && drain_for(pool, size, hfree))
+		p = malloc_section(pool, size, s, &hfree);
 	if (!p)
 		mem_oom_report(pool, size, s, 0);
 	return p;
@@ -378,13 +400,15 @@ void mem_free(struct mem_pool *pool, void *p, const struct mem_site *s)
 }
 
 static void *realloc_section(struct mem_pool *pool, void *p, size_t size,
-		const struct mem_site *s, int *oom)
+		const struct mem_site *s, int *oom, uint64_t *hfree)
 {
 	uint64_t heap_real = 0;
 	pool_lock(pool);
 	void *q = realloc_core(pool, p, size, s, oom);
 	if (q && pool->cache)
 		heap_real = mem_heap_real_used(pool);
+	else if (*oom)
+		*hfree = heap_free(pool);
 	pool_unlock(pool);
 	if (heap_real)
 		cache_peak(pool, heap_real);
@@ -395,14 +419,15 @@ static void *realloc_locked(struct mem_pool *pool, void *p, size_t size,
 		const struct mem_site *s, int free_on_fail)
 {
 	int oom, done;
+	uint64_t hfree = 0;
 	if (pool->cache && p && size) {
 		void *q = cache_realloc(pool, p, size, s, &done);
 		if (done)   /* served by the cache path, or reported there */
 			return q;
 	}
-	void *q = realloc_section(pool, p, size, s, &oom);
-	if (oom && pool->cache && cache_drain_all(pool))
-		q = realloc_section(pool, p, size, s, &oom);
+	void *q = realloc_section(pool, p, size, s, &oom, &hfree);
+	if (oom && drain_for(pool, size, hfree))
+		q = realloc_section(pool, p, size, s, &oom, &hfree);
 	if (oom) {
 		mem_oom_report(pool, size, s, 0);
 		if (free_on_fail)
@@ -434,11 +459,11 @@ void *mem_mallocxz(struct mem_pool *pool, size_t size, const struct mem_site *s)
 /* --- accessors ----------------------------------------------------------- */
 
 /* The heap's counters under the lock; with caches, parked blocks are
- * then taken out of them (cache_info(), without the lock). */
+ * then taken out of them (cache_info(), without the lock).  No liveness
+ * probing here: a dead worker's slot is reclaimed on shm_cache_reclaim(),
+ * when a slot is wanted, and before a request fails. */
 void mem_pool_info(struct mem_pool *pool, struct mem_info *mi)
 {
-	if (pool->cache)
-		cache_reclaim_dead(pool);  /* a dead worker's cache is free */
 	pool_lock(pool);
 	POOL_BE(pool)->info(pool->st, mi);
 	pool_unlock(pool);

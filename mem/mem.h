@@ -316,9 +316,14 @@ int shm_child_init(void);
  * bytes is shm_info()'s cached, payload as used_size counts it. */
 void shm_cache_stats(uint64_t *bytes, uint64_t *blocks);
 /* Give back the caches of processes that have exited; returns fragments.
- * A server calls it when it reaps a worker; allocation failures and
- * shm_info() do it too. */
+ * A server calls it when it reaps a worker; a process looking for a cache
+ * slot and an allocation that fails do it too (shm_info() does not: it
+ * stays cheap).  A process is dead when kill() says ESRCH, /proc says
+ * zombie, or its pid now names a process started at another time. */
 size_t shm_cache_reclaim(void);
+/* Give every fragment parked in any process's cache back to the heap (a
+ * leak hunt, a test that compares counters); returns fragments. */
+size_t shm_cache_drain(void);
 
 #define shm_malloc(s)         mem_malloc(mem_shm_pool, (s), MEM_HERE)
 #define shm_mallocxz(s)       mem_mallocxz(mem_shm_pool, (s), MEM_HERE)

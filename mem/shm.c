@@ -246,6 +246,13 @@ int shm_child_init(void)
 	return shm_populate ? map_in((char *)shm_head, shm_head->size) : 0;
 }
 
+size_t shm_cache_drain(void)
+{
+	if (!mem_shm_pool || !mem_shm_pool->cache)
+		return 0;
+	return cache_drain_all(mem_shm_pool);
+}
+
 int shm_address_in(const void *p)
 {
 	return shm_head && (const char *)p >= (const char *)shm_head &&
