@@ -1,0 +1,90 @@
+# spread.awk - JSON lines of N membench invocations (one file each, in
+# order) to Markdown tables of the medians side by side (spread.sh).
+# Reads the "result" lines' keys by name, as plotdata.awk does.
+
+function field(line, key,    re, v) {
+	re = "\"" key "\":(\"[^\"]*\"|[-0-9.e+]+)"
+	if (!match(line, re))
+		return ""
+	v = substr(line, RSTART + length(key) + 3, RLENGTH - length(key) - 3)
+	gsub(/"/, "", v)
+	return v
+}
+
+function fmt(v) {
+	if (v == "")
+		return "-"
+	if (v >= 100)
+		return sprintf("%.0f", v)
+	if (v >= 10)
+		return sprintf("%.1f", v)
+	return sprintf("%.2f", v)
+}
+
+# "a / b / c" of one figure over the invocations; div scales, base (an
+# array key prefix) divides when given.
+function across(key, div,    s, k, v) {
+	s = ""
+	for (k = 1; k <= n; k++) {
+		v = (k SUBSEP key) in med ? fmt(med[k, key] / div) : "-"
+		s = s (k > 1 ? " / " : "") v
+	}
+	return s
+}
+
+function ratio(a, b,    s, k, v) {
+	s = ""
+	for (k = 1; k <= n; k++) {
+		v = "-"
+		if ((k SUBSEP a) in med && (k SUBSEP b) in med && med[k, b] > 0)
+			v = sprintf("%.2f", med[k, a] / med[k, b])
+		s = s (k > 1 ? " / " : "") v
+	}
+	return s
+}
+
+FNR == 1 { inv++ }
+/"type":"result"/ {
+	w = field($0, "workload"); a = field($0, "alloc"); p = field($0, "procs")
+	m = field($0, "metric")
+	med[inv, w, a, p, m] = field($0, "median")
+	if (!((w, a) in seen_a)) { seen_a[w, a] = 1; alloc[w, ++na[w]] = a }
+	if (!((w, p) in seen_p)) { seen_p[w, p] = 1; param[w, ++np[w]] = p }
+	if (!(w in seen_w)) { seen_w[w] = 1; wl[++nw] = w }
+}
+
+function table(w,    x, y, a, p, tp, lock, label, xp1, xl, key) {
+	tp = w == "w4" ? "msgs_per_s" : "ops_per_s"
+	printf "### %s: medians of invocations 1 / 2 / 3 ...\n\n", w
+	if (w == "w4")
+		print "| allocator | pairs | Mmsgs/s | xP=1 | x lock-only | faults/Mop | vol cs/Mop | invol cs/Mop |"
+	else
+		print "| allocator | P | Mops/s | xP=1 | x lock-only | faults/Mop | vol cs/Mop | invol cs/Mop |"
+	print "|---|---|---|---|---|---|---|---|"
+	for (x = 1; x <= na[w]; x++) {
+		a = alloc[w, x]
+		lock = a "-lock"
+		for (y = 1; y <= np[w]; y++) {
+			p = param[w, y]
+			label = w == "w4" ? p "+" p : p
+			key = w SUBSEP a SUBSEP p
+			xp1 = xl = "-"
+			if (w == "w3" && a != "none")
+				xp1 = ratio(key SUBSEP tp,
+					w SUBSEP a SUBSEP param[w, 1] SUBSEP tp)
+			if ((w, lock) in seen_a)
+				xl = ratio(key SUBSEP tp, w SUBSEP lock SUBSEP p SUBSEP tp)
+			printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", a,
+				label, across(key SUBSEP tp, 1e6), xp1, xl,
+				across(key SUBSEP "faults_per_mop", 1),
+				across(key SUBSEP "vcsw_per_mop", 1),
+				across(key SUBSEP "ivcsw_per_mop", 1)
+		}
+	}
+	print ""
+}
+
+END {
+	for (x = 1; x <= nw; x++)
+		table(wl[x])
+}

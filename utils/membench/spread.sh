@@ -1,0 +1,32 @@
+#!/bin/sh
+# spread.sh - the same membench command, invoked N times, and its figures
+# side by side: how far one invocation's medians are from another's.
+#
+#   sh utils/membench/spread.sh BINDIR N MEMBENCH-ARGS...
+#   e.g. sh utils/membench/spread.sh build/m2-d0-futex/membench 3 \
+#            --alloc tlsf,tlsf-lock,fm,mimalloc --workload w3 --runs 5
+#
+# Each invocation is `BINDIR/membench --json MEMBENCH-ARGS`, its JSON lines
+# kept in $OUT (default: a new folder under /tmp), with the load average
+# before and after.  Printed: the command, then per workload a Markdown
+# table with one row per allocator and parameter (W3's P, W4's pairs):
+# the throughput median of every invocation, its ratio to P = 1 (W3) and
+# to the same backend's global-lock mode (tlsf / tlsf-lock ...), each as
+# "inv1 / inv2 / inv3", and faults, voluntary and involuntary context
+# switches per million ops (medians, every invocation).
+set -e
+[ $# -ge 3 ] || { echo "usage: $0 BINDIR N MEMBENCH-ARGS..." >&2; exit 2; }
+bindir=$1 n=$2
+shift 2
+out=${OUT:-$(mktemp -d /tmp/membench-spread.XXXXXX)}
+mkdir -p "$out"
+echo "command: $bindir/membench $*  (x$n invocations; JSON in $out)"
+i=1
+while [ "$i" -le "$n" ]; do
+	l0=$(cut -d' ' -f1-3 /proc/loadavg)
+	"$bindir/membench" --json "$@" > "$out/inv$i.json"
+	echo "invocation $i: load average before $l0, after $(cut -d' ' -f1-3 /proc/loadavg)"
+	i=$((i + 1))
+done
+echo
+awk -v n="$n" -f "$(dirname "$0")/spread.awk" "$out"/inv*.json
