@@ -11,6 +11,7 @@
  * expected in W6 and are dropped; every other report reaches stderr.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mem.h"       /* -I mem: the public API only */
@@ -117,10 +118,19 @@ static const char *backend_of(const char *name, char *buf, size_t len)
 	return buf;
 }
 
+/* MEMBENCH_SHM_POPULATE=0 measures workers that fault the segment in. */
+static void shm_settings(void)
+{
+	const char *pop = getenv("MEMBENCH_SHM_POPULATE");
+	if (pop)
+		shm_populate = atoi(pop);
+}
+
 static int shm_setup(const char *name, size_t size)
 {
 	char base[16];
 	mem_set_log(quiet_log);
+	shm_settings();
 	if (strstr(name, "-lock"))
 		shm_cache_size = 0;
 	name = backend_of(name, base, sizeof(base));
