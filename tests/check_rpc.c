@@ -347,6 +347,37 @@ START_TEST(pkg_exhausted)
 }
 END_TEST
 
+/* A batch whose replies outgrow pkg is answered whole or with -32000,
+ * never with some replies missing; pkg is back where it was. */
+START_TEST(batch_exhausted)
+{
+	const int n = 12000;
+	size_t len = 0, cap = (size_t)n * 64 + 16;
+	char *text = malloc(cap);
+	struct mem_info before, after;
+	json_t *r;
+	ck_assert_ptr_nonnull(text);
+	text[len++] = '[';
+	for (int i = 0; i < n; i++)
+		len += (size_t)snprintf(text + len, cap - len, "%s{\"jsonrpc\":"
+			"\"2.0\",\"method\":\"core.uptime\",\"id\":%d}",
+			i ? "," : "", i);
+	text[len++] = ']';
+	text[len] = 0;
+	pkg_info(&before);
+	r = t_call(text);
+	ck_assert_ptr_nonnull(r);
+	if (json_is_array(r))
+		ck_assert_int_eq(json_array_size(r), n);
+	else
+		t_error(r, RPC_SERVER_ERROR, "out of memory");
+	json_decref(r);
+	pkg_info(&after);
+	ck_assert_int_eq(after.used_size, before.used_size);
+	free(text);
+}
+END_TEST
+
 Suite *rpc_suite(void)
 {
 	Suite *s = suite_create("rpc");
@@ -365,6 +396,7 @@ Suite *rpc_suite(void)
 	tcase_add_test(tc, known_state);
 	tcase_add_test(tc, mem_check_clean);
 	tcase_add_test(tc, pkg_exhausted);
+	tcase_add_test(tc, batch_exhausted);
 	suite_add_tcase(s, tc);
 	return s;
 }

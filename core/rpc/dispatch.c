@@ -264,9 +264,15 @@ static json_t *handle_batch(json_t *batch)
 			"an empty batch"));
 	out = json_array();
 	json_array_foreach(batch, i, req) {
+		uint64_t oom = rpc_oom_count;
 		json_t *r = handle_one(req);
-		if (r)
-			json_array_append_new(out, r);
+		/* No reply may go missing: when pkg runs out the whole batch
+		 * is answered with the out-of-memory error (rpc_handle). */
+		if ((!r && rpc_oom_count != oom) ||
+				(r && json_array_append_new(out, r) < 0)) {
+			json_decref(out);
+			return NULL;
+		}
 	}
 	if (json_array_size(out) == 0) {        /* notifications only */
 		json_decref(out);
@@ -279,7 +285,10 @@ static json_t *handle_text(const char *in, size_t len)
 {
 	json_error_t err;
 	char msg[256];
+	uint64_t oom = rpc_oom_count;
 	json_t *req = json_loadb(in, len, JSON_DECODE_ANY, &err), *r;
+	if (!req && rpc_oom_count != oom)
+		return NULL;            /* out of pkg, not a parse error */
 	if (!req) {
 		snprintf(msg, sizeof(msg), "parse error: %s at byte %d",
 			err.text, err.position);
