@@ -264,6 +264,10 @@ s 0 --json pkg --pid "$rpc_pid"
 jqt "(if type == \"array\" then .[0] else . end) | .pid == $rpc_pid and has(\"real_used\") and has(\"total_size\")"
 s 1 pkg --pid 1
 hasre "$tmp/err" '^srmemctl: pkg.stats: error -32[0-9]+: '
+s 0 pkg --rank -2              # negative ranks: the RPC process
+rows = 1
+hasre "$tmp/out" "^ *[0-9]+ +$rpc_pid +-2 "
+s 2 pkg --rank -1 --pid 3
 
 # pkg of the RPC process: 3 x 500 B at pkgleak.c:pk_fn:7
 s 0 raw test.alloc pkg 500 3 pkgleak.c pk_fn 7 test

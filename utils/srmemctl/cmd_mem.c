@@ -162,16 +162,17 @@ static int show_pkg(struct ctl *c, json_t *r)
 int cmd_pkg(struct ctl *c)
 {
 	long long pid, rank;
+	int by_rank;
 	json_t *params = NULL;
 
 	if (ctl_opt_long(c, "--pid", -1, &pid) ||
-			ctl_opt_long(c, "--rank", -1, &rank))
+			ctl_opt_signed(c, "--rank", &by_rank, &rank))
 		return EXIT_USAGE;
-	if (pid >= 0 && rank >= 0)
+	if (pid >= 0 && by_rank)
 		return ctl_usage_error(c, "--pid or --rank, not both");
 	if (pid >= 0)
 		params = json_pack("[s,I]", "pid", pid);
-	else if (rank >= 0)
+	else if (by_rank)
 		params = json_pack("[s,I]", "rank", rank);
 	return ctl_show(c, "pkg.stats", params, show_pkg);
 }

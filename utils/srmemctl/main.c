@@ -260,6 +260,22 @@ int ctl_opt_long(const struct ctl *c, const char *name, long long dflt,
 	return 0;
 }
 
+int ctl_opt_signed(const struct ctl *c, const char *name, int *given,
+		long long *out)
+{
+	const char *v = ctl_opt(c, name);
+	char *end;
+
+	*given = v != NULL;
+	*out = 0;
+	if (!v)
+		return 0;
+	*out = strtoll(v, &end, 10);
+	if (!*v || *end)
+		return ctl_usage_error(c, "%s: not a number: %s", name, v), -1;
+	return 0;
+}
+
 int ctl_opt_secs(const struct ctl *c, const char *name, double dflt,
 		double *out)
 {

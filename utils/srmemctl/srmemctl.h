@@ -95,6 +95,10 @@ json_t *summary_params(const char *pool, long long pid, const char *module,
 const char *ctl_opt(const struct ctl *c, const char *name);
 int ctl_opt_long(const struct ctl *c, const char *name, long long dflt,
 		long long *out);
+/* A number that may be negative (a rank: -1 timer, -2 RPC); *given says
+ * whether the option was there. */
+int ctl_opt_signed(const struct ctl *c, const char *name, int *given,
+		long long *out);
 int ctl_opt_secs(const struct ctl *c, const char *name, double dflt,
 		double *out);
 int ctl_opt_pool(const struct ctl *c, const char **pool);
