@@ -31,7 +31,8 @@
  *   - payloads aligned to MEM_ALIGN, never overlapping;
  *   - a fixed cost per used block, frag_overhead: a used block of u usable
  *     bytes adds u to used_size and u + frag_overhead to real_used, and
- *     u + frag_overhead is a multiple of MEM_ALIGN.  The shm caches (cache.c)
+ *     u + frag_overhead is a multiple of MEM_ALIGN, the distance from its
+ *     payload to the next block's payload.  The shm caches (cache.c)
  *     take parked blocks out of both counters with it, and know the usable
  *     size of a block of an exact class from its class alone;
  *   - exact counters in info() at every moment (O(1), kept incrementally),
@@ -51,7 +52,19 @@
  *     heap unchanged since, or a payload block_state() has just accepted.
  *     walk() is walk_from() from the start with no limit.  Both return
  *     0, what fn returned when it stopped them (non-zero), or -1 at a
- *     block whose size is corrupt (*from is then NULL; check() says more).
+ *     block whose header fails its own checks (size, and the backend's
+ *     check bits where it has them); *from is then that block's payload,
+ *     from which the common layer resynchronises (damage.c);
+ *   - repair(st, p, usable, apply): p is meant to be the payload of a
+ *     USED block of `usable` bytes whose physical predecessor is used (the
+ *     common layer learnt both from MEMDBG records, damage.c).  Answer -1
+ *     if that cannot be (p not a payload position of the heap, or the block
+ *     would not end exactly at a header that passes its own checks, or at
+ *     the end of the heap); 0 if the block's header (and trailer, where
+ *     the backend has one) already say so; 1 if they do not, and then,
+ *     when apply is set, rewrite them so that they do.  O(1).
+ *   - header_size: bytes of the block's own header right below a payload
+ *     (what an overflow out of the previous payload runs into).
  */
 #ifndef SRMEM_BACKEND_H
 #define SRMEM_BACKEND_H
@@ -77,6 +90,7 @@ struct mem_block {
 	void *payload;
 	uint64_t size;
 	int used;
+	int broken;     /* set by the common layer only: header unreadable */
 };
 
 typedef int (*mem_block_fn)(const struct mem_block *b, void *arg);
@@ -86,6 +100,7 @@ struct mem_backend {
 	const char *name;       /* short name: "fm", "qm", "tlsf" */
 	const char *long_name;  /* "f_malloc", "q_malloc", "tlsf_malloc" */
 	unsigned frag_overhead; /* real_used - used_size of one used block */
+	unsigned header_size;   /* header bytes right below a payload */
 	/* Lay a pool over [mem, mem + size); mem is MEM_ALIGN aligned.
 	 * Returns the backend state (inside the region) or NULL if too small. */
 	void *(*create)(void *mem, size_t size);
@@ -99,6 +114,7 @@ struct mem_backend {
 	int (*walk)(void *st, mem_block_fn fn, void *arg);
 	int (*walk_from)(void *st, void **from, uint64_t max, mem_block_fn fn,
 			void *arg);
+	int (*repair)(void *st, void *p, uint64_t usable, int apply);
 };
 
 extern const struct mem_backend mem_tlsf_backend;

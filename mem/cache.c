@@ -282,6 +282,29 @@ static void *detach(struct cache_slot *s, unsigned c, uint32_t n, void *chain)
 	return chain;
 }
 
+/* Lock held: may this parked fragment go back to the heap?  The free
+ * that parked it read only its record: an overflow out of it (a broken
+ * canary) or into its header (block_state() says so; it reads the two
+ * headers the backend's free reads next anyway) is reported and the
+ * headers rebuilt (damage.c), or, when they cannot be, the fragment is
+ * kept rather than freed into a heap that would be corrupted further. */
+static int flushable(struct mem_pool *pool, void *user)
+{
+#if MEMDBG
+	int canary = dbg_hdr(user)->req < 16 || dbg_canary_ok(user);
+	const struct mem_backend *be = POOL_BE(pool);
+	if (canary && be->block_state(pool->st, dbg_payload(user)) ==
+			MEM_BLOCK_USED)
+		return 1;
+	mem_damage_fix(pool, "free", user);
+	return be->block_state(pool->st, dbg_payload(user)) == MEM_BLOCK_USED;
+#else
+	(void)pool;
+	(void)user;
+	return 1;
+#endif
+}
+
 /* Give a chain back to the heap in one global-lock section. */
 static size_t flush(struct mem_pool *pool, void *chain)
 {
@@ -293,7 +316,8 @@ static size_t flush(struct mem_pool *pool, void *chain)
 	mem_pool_lock(pool);
 	for (; chain; n++) {
 		void *next = *link_of(chain);
-		POOL_BE(pool)->free(pool->st, dbg_payload(chain));
+		if (flushable(pool, chain))
+			POOL_BE(pool)->free(pool->st, dbg_payload(chain));
 		chain = next;
 	}
 	mem_pool_unlock(pool);

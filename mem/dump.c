@@ -50,13 +50,18 @@ static int status_frag(const struct mem_frag *f, void *arg)
 	struct status_ctx *c = arg;
 	char a[256], b[256];
 	c->n++;
-	if (f->used)
+	if (f->hole)
+		mem_log(MEM_L_ERR, "%s: %6lu. %p HOLE of %llu bytes: the "
+			"header below is overwritten and nothing could rebuild it",
+			c->pool, c->n, f->addr, ULL(f->size));
+	else if (f->used)
 		mem_log(MEM_L_INFO, "%s: %6lu. %p used %llu bytes (asked %llu) "
 			"allocated at %s%s", c->pool, c->n, f->addr,
 			ULL(f->size), ULL(f->req_size),
 			mem_site_str(f->alloc, a, sizeof(a)),
-			f->broken ? "; DAMAGED: end canary or record "
-			"overwritten" : "");
+			f->header_broken ? "; DAMAGED: header overwritten "
+			"(size from the record)" : f->broken ? "; DAMAGED: end "
+			"canary or record overwritten" : "");
 	else
 		mem_log(MEM_L_INFO, "%s: %6lu. %p %s %llu bytes, freed at %s, "
 			"allocated at %s", c->pool, c->n, f->addr,
@@ -177,6 +182,10 @@ void mem_report(struct mem_pool *pool)
 			"their end or over their record; first %p allocated at "
 			"%s", r.pool, ULL(r.broken_frags), r.first_broken.addr,
 			mem_site_str(r.first_broken.alloc, a, sizeof(a)));
+	if (r.holes)
+		mem_log(MEM_L_ERR, "%s: report: %llu areas (%llu bytes) behind "
+			"overwritten headers could not be read", r.pool,
+			ULL(r.holes), ULL(r.hole_bytes));
 	log_scan(r.pool, "report", &r.scan);
 }
 

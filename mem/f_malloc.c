@@ -624,7 +624,8 @@ static void fm_info(void *st, struct mem_info *mi)
 	mi->cached = 0;         /* parked shm blocks: cache.c adds them */
 }
 
-/* Stops with -1 at a fragment whose size is corrupt, rather than stray. */
+/* Stops with -1 at a fragment whose size is corrupt, rather than stray,
+ * leaving its payload in *from (backend.h). */
 static int fm_walk_from(void *st, void **from, uint64_t max, mem_block_fn fn,
 		void *arg)
 {
@@ -634,13 +635,12 @@ static int fm_walk_from(void *st, void **from, uint64_t max, mem_block_fn fn,
 	int r = 0;
 
 	for (; f != pool->end && max && !r; max--) {
-		struct mem_block b;
+		struct mem_block b = { .payload = frag_payload(f) };
 
 		if (!size_fits(pool, f, frag_size(f))) {
-			*from = NULL;
+			*from = b.payload;
 			return -1;
 		}
-		b.payload = frag_payload(f);
 		b.size = frag_size(f) - FM_HDR;
 		b.used = !frag_is_free(f);
 		r = fn(&b, arg);
@@ -648,6 +648,30 @@ static int fm_walk_from(void *st, void **from, uint64_t max, mem_block_fn fn,
 	}
 	*from = f == pool->end ? NULL : frag_payload(f);
 	return r;
+}
+
+/* A used fragment of usable bytes after a used one (backend.h): the size
+ * word with no flag; it must end at a sane header or the sentinel, one
+ * that does not believe this fragment free. */
+static int fm_repair(void *st, void *p, uint64_t usable, int apply)
+{
+	const struct fm_pool *pool = st;
+	struct fm_frag *f = payload_frag(p);
+	const struct fm_frag *next;
+	uint64_t size = usable + FM_HDR;
+
+	if (!in_heap(pool, f) || !size_fits(pool, f, size))
+		return -1;
+	next = frag_at(f, size);
+	if (next != pool->end && !size_fits(pool, next, frag_size(next)))
+		return -1;
+	if (frag_prev_is_free(next))
+		return -1;
+	if (f->word == size)
+		return 0;
+	if (apply)
+		f->word = size;
+	return 1;
 }
 
 static int fm_walk(void *st, mem_block_fn fn, void *arg)
@@ -799,6 +823,7 @@ const struct mem_backend mem_fm_backend = {
 	.name = "fm",
 	.long_name = "f_malloc",
 	.frag_overhead = FM_HDR,
+	.header_size = FM_HDR,
 	.create = fm_create,
 	.malloc = fm_malloc,
 	.free = fm_free,
@@ -809,4 +834,5 @@ const struct mem_backend mem_fm_backend = {
 	.check = fm_check,
 	.walk = fm_walk,
 	.walk_from = fm_walk_from,
+	.repair = fm_repair,
 };

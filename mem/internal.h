@@ -74,6 +74,30 @@ void mem_pool_unlock(struct mem_pool *pool);
 /* The heap's own real_used (parked shm blocks included); lock held. */
 uint64_t mem_heap_real_used(struct mem_pool *pool);
 
+/* --- damage.c ------------------------------------------------------------ */
+/* A walk that survives broken headers: walk_from() in pieces, and at a
+ * header that fails its checks, one broken block handed to fn (used, with
+ * the record's size, when the MEMDBG record is intact; else a hole up to
+ * the next block found) and on from there.  fix: the checker's mode, which
+ * reports each broken header (naming the overflowing fragment) and rebuilds
+ * it from the record where it can. */
+struct mem_walker {
+	struct mem_pool *pool;
+	mem_block_fn fn;
+	void *arg;
+	int fix;
+	const char *op;                 /* names the reports in fix mode */
+	struct mem_block last;          /* last block visited, or none */
+	uint64_t visited;
+	unsigned damaged, holes;        /* broken headers met; of them holes */
+};
+/* As walk_from() (backend.h), max blocks at most, from *from; never -1. */
+int mem_walker_run(struct mem_walker *w, void **from, uint64_t max);
+/* MEMDBG: user's record is live but the backend refuses it or its canary
+ * is broken: report and rebuild the headers an overflow broke around it;
+ * returns how many (mem_safety applies after the reports). */
+int mem_damage_fix(struct mem_pool *pool, const char *op, void *user);
+
 /* --- oom.c -------------------------------------------------------------- */
 /* Report a failed allocation (rate-limited per call site); locked: the
  * caller holds the pool's lock. */
@@ -83,6 +107,7 @@ void mem_oom_report(struct mem_pool *pool, size_t size,
 /* --- status.c ----------------------------------------------------------- */
 /* mem_check() without the lock (the caller holds it). */
 int mem_check_unsafe(struct mem_pool *pool);
+int mem_check_unsafe_ex(struct mem_pool *pool, struct mem_check_result *res);
 /* A site's module as reports name it (a record without one is "core"). */
 static inline const char *mem_site_mod(const struct mem_site *s)
 {

@@ -5,7 +5,9 @@
  *   - NULL, size 0 and size overflow (SIZE_MAX and friends return NULL);
  *   - the pointer checks of free and realloc: in the pool, 16-aligned, the
  *     start of a used fragment (MEMDBG tag, then the backend's own view),
- *     with one report naming every call site known, then mem_safety;
+ *     with one report naming every call site known, then mem_safety; a
+ *     live record the backend refuses, or a broken end canary, sends the
+ *     headers around it to damage.c (name the overflow, rebuild them);
  *   - call-site records and end canaries (debug.h, MEMDBG only);
  *   - realloc that moves (backends only grow or shrink in place);
  *   - the lock: x() takes the pool's lock around x_unsafe(); the algorithm
@@ -205,6 +207,8 @@ int mem_used_fragment(struct mem_pool *pool, const char *op, void *p,
 #endif
 	int bs = MEMDBG && (how & CHECK_TRUST_RECORD) ? MEM_BLOCK_USED :
 		POOL_BE(pool)->block_state(pool->st, dbg_payload(p));
+	if (MEMDBG && bs == MEM_BLOCK_BAD && mem_damage_fix(pool, op, p))
+		bs = POOL_BE(pool)->block_state(pool->st, dbg_payload(p));
 	if (bs != MEM_BLOCK_USED) {
 		kind = bs == MEM_BLOCK_FREE ? BAD_DOUBLE : BAD_MIDDLE;
 		goto bad;
@@ -214,8 +218,11 @@ int mem_used_fragment(struct mem_pool *pool, const char *op, void *p,
 		goto bad;
 	}
 #if MEMDBG
-	if (!(how & CHECK_LATER_CANARY) && !dbg_canary_ok(p))
+	if (!(how & CHECK_LATER_CANARY) && !dbg_canary_ok(p)) {
 		mem_report_bad(pool, op, p, BAD_OVERFLOW, site);
+		if (!(how & CHECK_TRUST_RECORD))    /* the lock is held */
+			mem_damage_fix(pool, op, p);
+	}
 #endif
 	return 1;
 bad:

@@ -170,7 +170,16 @@ struct mem_frag {
 	uint64_t req_size;              /* bytes asked for; 0 if unknown/free */
 	int used;
 	int cached;                     /* free, but parked in a process cache */
-	int broken;                     /* MEMDBG: record or end canary hit */
+	int broken;                     /* MEMDBG: record or end canary hit;
+	                                 * always: header_broken or hole */
+	/* The backend's header here fails its checks: size and state come
+	 * from the MEMDBG record (the checker rebuilds the header from it). */
+	int header_broken;
+	/* [addr, addr + size) could not be read as fragments at all: the
+	 * walk went on at the next block it found (damage.c); addr is where
+	 * the broken header's payload starts, size the bytes up to the next
+	 * payload; neither used nor free. */
+	int hole;
 	/* MEMDBG: who allocated it and who freed it, or NULL.  A free
 	 * fragment made of several joined ones names its first piece's. */
 	const struct mem_site *alloc;
@@ -183,6 +192,17 @@ typedef int (*mem_walk_fn)(const struct mem_frag *frag, void *arg);
 /* Verify every invariant of the heap; report problems through the log and
  * return their number (0: healthy).  Holds the lock for the whole heap. */
 int mem_check(struct mem_pool *pool);
+/* What one check found, by severity.  structure: the allocator's own
+ * records disagree (lists, counters, a header nothing could rebuild): not
+ * safe to go on allocating.  application: the program damaged its own
+ * data or a header the check rebuilt from the MEMDBG record (an overflow
+ * past the end canary, a write after free): the heap is sound again. */
+struct mem_check_result {
+	int problems;                   /* all: what mem_check() returns */
+	int structure;
+	int application;
+};
+int mem_check_ex(struct mem_pool *pool, struct mem_check_result *res);
 /* Call fn for every fragment in address order, all under the pool's lock:
  * an exact picture, for tests and tools; fn must not use the pool. */
 int mem_walk(struct mem_pool *pool, mem_walk_fn fn, void *arg);
@@ -249,6 +269,7 @@ struct mem_report_data {
 	const char *pool, *backend;
 	struct mem_info info;           /* mem_pool_info() before the scan */
 	uint64_t used_frags, free_frags, cached_frags, broken_frags;
+	uint64_t holes, hole_bytes;     /* unreadable areas (mem_frag.hole) */
 	uint64_t used_bytes, free_bytes, cached_bytes;
 	uint64_t asked_bytes;           /* MEMDBG: asked for by used fragments */
 	struct mem_frag min_used, max_used, min_free, max_free, first_broken;

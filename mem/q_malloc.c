@@ -634,7 +634,7 @@ static void qm_info(void *vst, struct mem_info *mi)
 }
 
 /* Visits fragments in address order; returns what fn returned to stop the
- * walk, -1 if a broken header made the rest unreachable, else 0. */
+ * walk, -1 at a broken header (its payload left in *from), else 0. */
 static int qm_walk_from(void *vst, void **from, uint64_t max, mem_block_fn fn,
 		void *arg)
 {
@@ -646,16 +646,38 @@ static int qm_walk_from(void *vst, void **from, uint64_t max, mem_block_fn fn,
 		struct mem_block b;
 
 		if (!qm_hdr_sane(st, h)) {
-			*from = NULL;
+			*from = qm_payload(h);
 			return -1;
 		}
 		b = (struct mem_block){ qm_payload(h), qm_usable(h),
-			!qm_is_free(h) };
+			!qm_is_free(h), 0 };
 		r = fn(&b, arg);
 		h = qm_next_phys(h);
 	}
 	*from = h == st->end ? NULL : qm_payload(h);
 	return r;
+}
+
+/* A used fragment of usable bytes (backend.h): header and footer rewritten
+ * when either disagrees; it must end at a sane header or the sentinel. */
+static int qm_repair(void *vst, void *p, uint64_t usable, int apply)
+{
+	const struct qm_state *st = vst;
+	struct qm_hdr *h = qm_of_payload(p);
+	const struct qm_hdr *next;
+	uint64_t size = usable + QM_OVERHEAD;
+
+	if (!qm_addr_ok(st, h) || size < QM_MIN_FRAG || size % MEM_ALIGN ||
+			size > (uint64_t)((char *)st->end - (char *)h))
+		return -1;
+	next = qm_at(h, size);
+	if (next != st->end && !qm_hdr_sane(st, next))
+		return -1;
+	if (h->size_flags == size && qm_hdr_ok(h) && qm_foot_ok(h))
+		return 0;
+	if (apply)
+		qm_set_tags(h, size, false);
+	return 1;
 }
 
 static int qm_walk(void *vst, mem_block_fn fn, void *arg)
@@ -812,6 +834,7 @@ const struct mem_backend mem_qm_backend = {
 	.name = "qm",
 	.long_name = "q_malloc",
 	.frag_overhead = QM_OVERHEAD,
+	.header_size = QM_HDR_SIZE,
 	.create = qm_create,
 	.malloc = qm_malloc,
 	.free = qm_free,
@@ -822,4 +845,5 @@ const struct mem_backend mem_qm_backend = {
 	.check = qm_check,
 	.walk = qm_walk,
 	.walk_from = qm_walk_from,
+	.repair = qm_repair,
 };

@@ -7,9 +7,11 @@
  *
  *   mem_walk   one pass under the pool's lock: an exact picture, the lock
  *              held O(fragments) (tests, tools, a quiet pool);
- *   mem_check  the backend's invariants, then every used fragment's record
- *              (tag, end canary), under the lock: a check needs the whole
- *              heap at one instant;
+ *   mem_check  every used fragment's record (tag, end canary) and every
+ *              broken header (named, rebuilt from its record where it can
+ *              be), then the backend's invariants, under the lock: a check
+ *              needs the whole heap at one instant; each finding gets its
+ *              severity in one place, found();
  *   mem_scan   the walk for a live server, in chunks.
  *
  * The scan.  Under the lock, walk_from() copies at most mem_scan_chunk
@@ -23,17 +25,25 @@
  * what lies below the lost point (the floor); when none is, it starts again
  * from the first block, skipping the same way.  Skipped blocks have a
  * budget of their own (one chunk), so a chunk still copies something when
- * the way back is long.  A resume point lost again before the scan got past
+ * the way back is long (and at least SCAN_ANCHORS, the furthest way
+ * back, so that a walk from an anchor always reaches the lost point: when
+ * that point is a broken header, the walk meets it in order and carries
+ * on past it, damage.c).  A resume point lost again before the scan got past
  * the floor is a stall: SCAN_STALLS of them, or SCAN_RESTARTS restarts,
  * end the scan with -2 rather than chase a heap that changes faster than
  * it is read (or one whose damage makes block_state() refuse a block the
  * walk can pass: then mem_check() has more to say).
  *   What a scan sees: every chunk is exact; the whole is in address order
  *   and never overlaps, but it is not one instant.
- *   Bound: a hold of the lock visits mem_scan_chunk blocks, 2 x that at
- *   most after a lost resume point, plus at most SCAN_ANCHORS + 1
+ *   Bound: a hold of the lock visits mem_scan_chunk blocks, that plus
+ *   max(mem_scan_chunk, SCAN_ANCHORS) at most after a lost resume point,
+ *   one broken header's resynchronisation (damage.c), plus at most SCAN_ANCHORS + 1
  *   block_state() calls, each O(1); the figures are in doc/DIAGNOSTICS.md.
  *   A pkg pool has no lock: the same code, one owner.
+ *
+ * Damage.  Every walk here goes through damage.c's walker: a broken
+ * header is one broken fragment (sized from its MEMDBG record) or a hole,
+ * and the walk goes on after it.
  *
  * Races with the shm caches.  A cache parks and unparks fragments that the
  * heap calls used, rewriting their records under the cache's own lock, not
@@ -133,7 +143,15 @@ static void frag_of_block(struct mem_pool *pool, const struct mem_block *b,
 	f->addr = dbg_user(b->payload);
 	f->used = b->used;
 	f->size = b->size > DBG_EXTRA ? b->size - DBG_EXTRA : 0;
+	f->broken = f->header_broken = b->broken;
+	if (b->broken && !b->used) {    /* a hole: nothing to decode */
+		f->hole = 1;
+		f->addr = b->payload;
+		f->size = b->size;
+		return;
+	}
 	frag_record(pool, f, b->size);
+	f->broken |= b->broken;
 }
 
 /* --- the exact walk ------------------------------------------------------ */
@@ -155,8 +173,10 @@ static int walk_block(const struct mem_block *b, void *arg)
 int mem_walk(struct mem_pool *pool, mem_walk_fn fn, void *arg)
 {
 	struct walk_ctx w = { pool, fn, arg };
+	struct mem_walker k = { .pool = pool, .fn = walk_block, .arg = &w };
+	void *from = NULL;
 	mem_pool_lock(pool);
-	int rc = POOL_BE(pool)->walk(pool->st, walk_block, &w);
+	int rc = mem_walker_run(&k, &from, UINT64_MAX);
 	mem_pool_unlock(pool);
 	return rc;
 }
@@ -165,8 +185,18 @@ int mem_walk(struct mem_pool *pool, mem_walk_fn fn, void *arg)
 
 struct check_ctx {
 	struct mem_pool *pool;
-	int problems;
+	struct mem_check_result r;
 };
+
+/* The one place a finding gets its severity (mem.h, mem_check_result). */
+static void found(struct check_ctx *c, int structure, int n)
+{
+	c->r.problems += n;
+	if (structure)
+		c->r.structure += n;
+	else
+		c->r.application += n;
+}
 
 static void check_problem(void *arg, const void *where, const char *what)
 {
@@ -202,28 +232,57 @@ static int check_record(const struct mem_block *b, void *arg)
 			c->pool->name, parked_bad ? "cached " : "", user,
 			(unsigned long long)dbg_hdr(user)->req,
 			mem_site_str(dbg_hdr(user)->alloc, site, sizeof(site)));
-	c->problems += r == REC_BROKEN || r == REC_OVERRUN || parked_bad;
+	found(c, 0, r == REC_BROKEN || r == REC_OVERRUN || parked_bad);
 	return 0;
 }
 #endif
 
+#if MEMDBG
+#define RECORD_CHECK check_record
+#else
+#define RECORD_CHECK no_record
+static int no_record(const struct mem_block *b, void *arg)
+{
+	(void)b;
+	(void)arg;
+	return 0;
+}
+#endif
+
+/* First the damage walk: every broken header reported, rebuilt from its
+ * record where it can be (damage.c), the records checked on the way; then
+ * the backend's invariants, on the heap as rebuilt. */
+int mem_check_unsafe_ex(struct mem_pool *pool, struct mem_check_result *res)
+{
+	struct check_ctx c = { .pool = pool };
+	struct mem_walker w = { .pool = pool, .fn = RECORD_CHECK, .arg = &c,
+		.fix = 1, .op = "heap check" };
+	void *from = NULL;
+	mem_walker_run(&w, &from, UINT64_MAX);
+	found(&c, 0, (int)(w.damaged - w.holes));
+	found(&c, 1, (int)w.holes);
+	found(&c, 1, POOL_BE(pool)->check(pool->st, check_problem, &c));
+	if (res)
+		*res = c.r;
+	return c.r.problems;
+}
+
 int mem_check_unsafe(struct mem_pool *pool)
 {
-	struct check_ctx c = { pool, 0 };
-	c.problems = POOL_BE(pool)->check(pool->st, check_problem, &c);
-#if MEMDBG
-	if (!c.problems)    /* the walk trusts block sizes: only when sound */
-		POOL_BE(pool)->walk(pool->st, check_record, &c);
-#endif
-	return c.problems;
+	return mem_check_unsafe_ex(pool, NULL);
+}
+
+int mem_check_ex(struct mem_pool *pool, struct mem_check_result *res)
+{
+	mem_pool_lock(pool);
+	int n = mem_check_unsafe_ex(pool, res);
+	mem_pool_unlock(pool);
+	return n;
 }
 
 int mem_check(struct mem_pool *pool)
 {
-	mem_pool_lock(pool);
-	int n = mem_check_unsafe(pool);
-	mem_pool_unlock(pool);
-	return n;
+	return mem_check_ex(pool, NULL);
 }
 
 /* --- the scan ------------------------------------------------------------ */
@@ -239,6 +298,7 @@ struct scan {
 	uint64_t visits;
 	unsigned stalls, restarts;
 	struct mem_scan_stats st;
+	struct mem_walker walker;       /* carries the scan over damage */
 };
 
 static uint64_t now_ns(void)
@@ -299,8 +359,9 @@ static int scan_chunk(struct scan *s)
 	s->n = 0;
 	int rc = scan_resume(s);
 	if (!rc)    /* 1: the chunk is full */
-		rc = POOL_BE(pool)->walk_from(pool->st, &s->cursor, 2 * s->cap,
-				scan_block, s) == -1 ? -1 : 0;
+		rc = mem_walker_run(&s->walker, &s->cursor, s->cap +
+			(s->cap > SCAN_ANCHORS ? s->cap : SCAN_ANCHORS)) < 0 ?
+			-1 : 0;
 	s->done = rc || !s->cursor;
 	uint64_t held = now_ns() - t0;
 	mem_pool_unlock(pool);
@@ -340,6 +401,8 @@ int mem_scan(struct mem_pool *pool, const char *filter, mem_walk_fn fn,
 	struct scan s = { .pool = pool, .cap = mem_scan_chunk ? mem_scan_chunk :
 		1 };
 	int rc;
+	s.walker = (struct mem_walker){ .pool = pool, .fn = scan_block,
+		.arg = &s };
 	s.buf = mem_scratch_alloc(s.cap * sizeof(*s.buf));
 	if (!s.buf) {
 		s.buf = small;

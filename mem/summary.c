@@ -249,6 +249,11 @@ static void extremes(struct mem_frag *min, struct mem_frag *max, uint64_t n,
 static int report_frag(const struct mem_frag *f, void *arg)
 {
 	struct mem_report_data *r = arg;
+	if (f->hole) {          /* neither used nor free: unreadable */
+		r->holes++;
+		r->hole_bytes += f->size;
+		return 0;
+	}
 	if (f->broken && !r->broken_frags++)
 		r->first_broken = *f;
 	if (f->cached) {

@@ -88,7 +88,10 @@
  * missed only behind FIT_PROBES smaller ones.  The control structure takes
  * about 10 KiB; sizes up to 2^48 bytes are indexed.
  * block_state is O(1); check and walk are O(blocks + lists); walk_from
- * is O(max).
+ * is O(max) and stops at a header whose tag, flags or size are wrong (the
+ * common layer carries on past it, damage.c); repair rewrites one used
+ * block's size word from a size the common layer learnt from its MEMDBG
+ * record, in O(1), only when the block then ends at a sound header.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -803,7 +806,8 @@ static int tlsf_check(void *st, mem_problem_fn problem, void *arg)
 	return c.count;
 }
 
-/* Stops with -1 at a block whose size is corrupt (check() says more). */
+/* Stops with -1 at a block whose header fails its own checks (tag, flags,
+ * size), leaving its payload in *from (backend.h). */
 static int tlsf_walk_from(void *st, void **from, uint64_t max,
 		mem_block_fn fn, void *arg)
 {
@@ -814,8 +818,8 @@ static int tlsf_walk_from(void *st, void **from, uint64_t max,
 	for (; b != t->sentinel && max && !rc; max--) {
 		struct mem_block mb;
 
-		if (!size_sane(t, b)) {
-			*from = NULL;
+		if (!header_sane(t, b)) {
+			*from = block_payload(b);
 			return -1;
 		}
 		mb = (struct mem_block){
@@ -837,10 +841,35 @@ static int tlsf_walk(void *st, mem_block_fn fn, void *arg)
 	return tlsf_walk_from(st, &from, UINT64_MAX, fn, arg);
 }
 
+/* A used block of usable bytes after a used one (backend.h): size word
+ * with its tag, no flag; it must end at a sane header or the sentinel. */
+static int tlsf_repair(void *st, void *p, uint64_t usable, int apply)
+{
+	const struct tlsf *t = st;
+	struct block *b = block_from_payload(p), *next;
+	uint64_t size = usable + TLSF_BLOCK_OVERHEAD, want;
+
+	if (!header_in_heap(t, b) || size < MIN_BLOCK || size % ALIGN
+			|| size > (uintptr_t)t->sentinel - (uintptr_t)b)
+		return -1;
+	next = block_at(b, size);
+	if (next != t->sentinel && !header_sane(t, next))
+		return -1;
+	if (block_is_prev_free(next) || !block_tag_ok(next))
+		return -1;
+	want = block_tag(b) | size;
+	if (b->size == want)
+		return 0;
+	if (apply)
+		b->size = want;
+	return 1;
+}
+
 const struct mem_backend mem_tlsf_backend = {
 	.name = "tlsf",
 	.long_name = "tlsf_malloc",
 	.frag_overhead = TLSF_BLOCK_OVERHEAD,
+	.header_size = TLSF_BLOCK_OVERHEAD,
 	.create = tlsf_create,
 	.malloc = tlsf_malloc,
 	.free = tlsf_free,
@@ -851,4 +880,5 @@ const struct mem_backend mem_tlsf_backend = {
 	.check = tlsf_check,
 	.walk = tlsf_walk,
 	.walk_from = tlsf_walk_from,
+	.repair = tlsf_repair,
 };
