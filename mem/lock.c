@@ -37,12 +37,30 @@ static inline void ctr_max(uint64_t *c, uint64_t v)
 		__atomic_store_n(c, v, __ATOMIC_RELAXED);
 }
 
+/* The clock reads of a hold sample, out of line: the fast paths then
+ * keep their few registers. */
+__attribute__((noinline, cold))
+static void hold_start(struct mem_lock_ctr *c)
+{
+	c->hold_t0 = mem_tick();
+}
+
+__attribute__((noinline, cold))
+static void hold_end(struct mem_lock_ctr *c)
+{
+	uint64_t d = mem_tick() - c->hold_t0;
+	c->hold_t0 = 0;
+	ctr_add(&c->hold_samples, 1);
+	ctr_add(&c->hold, d);
+	ctr_max(&c->hold_max, d);
+}
+
 /* Every acquisition: count it, and start a hold sample now and then. */
 static inline void count_acquired(struct mem_lock_ctr *c)
 {
 	ctr_add(&c->acquired, 1);
 	if (__builtin_expect((c->acquired & (LOCKSTAT_HOLD_SAMPLE - 1)) == 0, 0))
-		c->hold_t0 = mem_tick();
+		hold_start(c);
 }
 
 /* A contended acquisition that began waiting at tick t0. */
@@ -62,13 +80,8 @@ static void count_waited(struct mem_lock_ctr *c, uint64_t t0, int took_over)
 
 static inline void count_release(struct mem_lock_ctr *c)
 {
-	if (__builtin_expect(c->hold_t0 != 0, 0)) {
-		uint64_t d = mem_tick() - c->hold_t0;
-		c->hold_t0 = 0;
-		ctr_add(&c->hold_samples, 1);
-		ctr_add(&c->hold, d);
-		ctr_max(&c->hold_max, d);
-	}
+	if (__builtin_expect(c->hold_t0 != 0, 0))
+		hold_end(c);
 }
 
 int mem_lock_get(struct mem_lock *lk)
@@ -281,19 +294,26 @@ static int get_slow(struct mem_lock *lk, uint64_t self, struct mem_lock_ctr *c)
 	}
 }
 
-int mem_lock_get_counted(struct mem_lock *lk, struct mem_lock_ctr *c)
+/* Out of line, so that the uncontended path saves no registers. */
+__attribute__((noinline))
+static int get_contended(struct mem_lock *lk, uint64_t self,
+		struct mem_lock_ctr *c)
 {
-	uint64_t self = state_of(mem_self_tid(), mem_self_tgen());
-	if (__builtin_expect(state_cas(lk, 0, self), 1)) {
-		if (c)
-			count_acquired(c);
-		return 0;
-	}
 	uint64_t t0 = c ? mem_tick() : 0;
 	int r = get_slow(lk, self, c);
 	if (c)
 		count_waited(c, t0, r);
 	return r;
+}
+
+int mem_lock_get_counted(struct mem_lock *lk, struct mem_lock_ctr *c)
+{
+	uint64_t self = state_of(mem_self_tid(), mem_self_tgen());
+	if (__builtin_expect(!state_cas(lk, 0, self), 0))
+		return get_contended(lk, self, c);
+	if (c)
+		count_acquired(c);
+	return 0;
 }
 
 void mem_lock_release_counted(struct mem_lock *lk, struct mem_lock_ctr *c)

@@ -19,10 +19,12 @@
  * once).  With every row taken by a live process, a process counts
  * nothing (`unrowed` says how many such processes there were).
  *
- * Costs: a lookup per acquisition is a compare of the cached pid and
- * table; the claim (once per process) is a scan of LOCKSTAT_ROWS rows, plus
+ * Costs: a lookup per acquisition is a compare of the cached table (a
+ * forked child forgets it in a pthread_atfork handler, so no pid is read
+ * on the fast path); the claim (once per process) is a scan of LOCKSTAT_ROWS rows, plus
  * a liveness check per row when none is free.  Reading is O(rows).
  */
+#include <pthread.h>
 #include <string.h>
 
 #include "internal.h"
@@ -31,21 +33,31 @@
 
 _Static_assert(MEM_LOCK_ROWS >= LOCKSTAT_ROWS, "every row fits mem.h's");
 
-static struct lockstat_tab *my_tab;
-static struct mem_lock_ctr *my_ctr;
-static pid_t my_pid;
+struct lockstat_tab *lockstat_my_tab;
+struct mem_lock_ctr *lockstat_my_ctr;
+
+static void forget_row(void)
+{
+	lockstat_my_tab = NULL;
+	lockstat_my_ctr = NULL;
+}
 
 size_t lockstat_size(void)
 {
 	return (sizeof(struct lockstat_tab) + 63) & ~(size_t)63;
 }
 
+static void atfork_setup(void)
+{
+	pthread_atfork(NULL, NULL, forget_row);
+}
+
 void lockstat_init(struct lockstat_tab *t)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	memset(t, 0, sizeof(*t));
-	my_tab = NULL;
-	my_ctr = NULL;
-	my_pid = 0;
+	forget_row();
+	pthread_once(&once, atfork_setup);
 	mem_tick_init();
 }
 
@@ -116,15 +128,11 @@ static struct mem_lock_ctr *row_claim(struct lockstat_tab *t, int32_t self)
 	return NULL;
 }
 
-struct mem_lock_ctr *lockstat_mine(struct lockstat_tab *t)
+struct mem_lock_ctr *lockstat_claim(struct lockstat_tab *t)
 {
-	pid_t self = mem_self_pid();
-	if (__builtin_expect(my_pid == self && my_tab == t, 1))
-		return my_ctr;
-	my_ctr = t ? row_claim(t, self) : NULL;
-	my_pid = self;
-	my_tab = t;
-	return my_ctr;
+	lockstat_my_ctr = t ? row_claim(t, mem_self_pid()) : NULL;
+	lockstat_my_tab = t;
+	return lockstat_my_ctr;
 }
 
 /* --- reading --------------------------------------------------------------- */
