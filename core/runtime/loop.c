@@ -184,6 +184,32 @@ static void on_signal(int sig)
 	errno = saved;
 }
 
+/* A child stops when the main process tells it to (proc_stop_all) or when
+ * the main process is gone.  A SIGTERM from elsewhere reaches every process
+ * at once when someone signals the whole group (systemd's control-group
+ * stop, `timeout`, kill -TERM -PGID): the child ignores it and lets the
+ * main process stop the server in order, so no child's exit is taken for
+ * a death and restarted in the meantime. */
+static void on_child_term(int sig, siginfo_t *si, void *uc)
+{
+	pid_t main_pid = proc_table ? proc_table[PROC_MAIN].pid : 0;
+	(void)uc;
+	if (si->si_code == SI_USER && si->si_pid != main_pid &&
+			getppid() == main_pid)
+		return;
+	on_signal(sig);
+}
+
+static void set_child_term(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_child_term;
+	sa.sa_flags = SA_RESTART | SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
 static void set_handler(int sig, void (*h)(int))
 {
 	struct sigaction sa;
@@ -233,7 +259,10 @@ void loop_signals(void)
 	open_wake_pipe();
 	if (!sigs[SIGUSR1].fn)
 		loop_on_signal(SIGUSR1, summary_signal, NULL);
-	set_handler(SIGTERM, on_signal);
+	if (proc_index == PROC_MAIN || !proc_table)
+		set_handler(SIGTERM, on_signal);
+	else
+		set_child_term();
 	set_handler(SIGINT, proc_index == PROC_MAIN ? on_signal : SIG_IGN);
 	set_handler(SIGPIPE, SIG_IGN);
 	set_handler(SIGHUP, SIG_IGN);
