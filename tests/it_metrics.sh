@@ -120,9 +120,9 @@ check_lock() {
 	timeout 30 "$ctl" -s "$sock" lock > "$tmp/lock.txt" 2>&1
 	ok "srmemctl lock: exit 0" $? 0
 	ok "srmemctl lock: summary line" "$(grep -c '^shm lock: [0-9]* acquisitions, [0-9]* contended' "$tmp/lock.txt")" 1
-	ok "srmemctl lock: header" "$(grep -cE '^ +pid +rank +acquired +contended +% +sleeps +wait +wait max +hold~ +hold max +takeovers +desc$' "$tmp/lock.txt")" 1
+	ok "srmemctl lock: header" "$(grep -cE '^ *pid +rank +acquired +contended +% +sleeps +wait +wait max +hold~ +hold max +takeovers +desc$' "$tmp/lock.txt")" 1
 	ok "srmemctl lock: the RPC process's row" "$(grep -cE "^ *$rpcpid +-2 +[0-9]+ +[1-9][0-9]* .*jsonrpc server" "$tmp/lock.txt")" 1
-	ok "srmemctl lock: totals row" "$(grep -cE '^ +all +[0-9]+ ' "$tmp/lock.txt")" 1
+	ok "srmemctl lock: totals row" "$(grep -cE '^ *all +[0-9]+ ' "$tmp/lock.txt")" 1
 	ok "srmemctl --json lock" "$(timeout 30 "$ctl" -s "$sock" --json lock | jq -c '[(.processes | length > 0), has("acquired")]')" '[true,true]'
 	res test.free '["all"]' .freed > /dev/null
 }
