@@ -336,6 +336,8 @@ int shm_child_init(void);
 /* Bytes and fragments parked in per-process caches now (all processes):
  * bytes is shm_info()'s cached, payload as used_size counts it. */
 void shm_cache_stats(uint64_t *bytes, uint64_t *blocks);
+/* Bytes one process may park (0: no caches in this segment). */
+uint64_t shm_cache_limit(void);
 /* Give back the caches of processes that have exited; returns fragments.
  * A server calls it when it reaps a worker; a process looking for a cache
  * slot and an allocation that fails do it too (shm_info() does not: it

@@ -230,6 +230,12 @@ void shm_cache_stats(uint64_t *bytes, uint64_t *blocks)
 		cache_totals(mem_shm_pool, bytes, blocks);
 }
 
+uint64_t shm_cache_limit(void)
+{
+	return mem_shm_pool && mem_shm_pool->cache ?
+		mem_shm_pool->cache->limit : 0;
+}
+
 size_t shm_cache_reclaim(void)
 {
 	if (!mem_shm_pool || !mem_shm_pool->cache)

@@ -17,22 +17,9 @@
 
 #include "rpc/rpc_int.h"
 #include "runtime/alarm.h"
-#include "runtime/cfg.h"
 
 #define STATUS_LIMIT 1000
 #define STATUS_LIMIT_MAX 100000
-
-/* The per-process cache budget as the library derives it from the
- * segment's size (mem.h: shm_cache_size). */
-static uint64_t cache_limit(void)
-{
-	uint64_t l = cfg.shm_size / 64;
-	if (!SHM_CACHE || shm_cache_size == 0)
-		return 0;
-	if (shm_cache_size != SHM_CACHE_AUTO)
-		return shm_cache_size;
-	return l < (256u << 10) ? 256u << 10 : l > (8u << 20) ? 8u << 20 : l;
-}
 
 static json_t *counters(const struct mem_info *mi, uint64_t div)
 {
@@ -78,7 +65,7 @@ static int m_stats(struct rpc_ctx *c, json_t *params, json_t **res)
 		json_string(mem_pool_backend(mem_shm_pool)));
 	json_object_set_new(*res, "cache", json_pack("{s:I,s:I,s:I}",
 		"bytes", (json_int_t)bytes, "blocks", (json_int_t)blocks,
-		"limit", (json_int_t)cache_limit()));
+		"limit", (json_int_t)shm_cache_limit()));
 	json_object_set_new(*res, "lock", rpc_lock_json(0));
 	return 0;
 }
@@ -92,7 +79,7 @@ static int m_info(struct rpc_ctx *c, json_t *params, json_t **res)
 	*res = json_pack("{s:s,s:I,s:s,s:I,s:b}",
 		"name", mem_pool_backend(mem_shm_pool),
 		"size", (json_int_t)mi.total_size, "build", mem_build_info(),
-		"cache_limit", (json_int_t)cache_limit(),
+		"cache_limit", (json_int_t)shm_cache_limit(),
 		"sites_known", MEMDBG);
 	return 0;
 }
