@@ -34,36 +34,19 @@ fails=0
 pid=
 trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; rm -rf "$tmp"' EXIT
 
-rpc() { "$cli" call "$sock" "$@"; }
-res() { rpc "$1" "${2:-[]}" | jq -c "if .error then \"ERROR \" + .error.message else .result end | $3"; }
-ok() {  # ok WHAT ACTUAL EXPECTED
-	if [ "$2" = "$3" ]; then
-		echo "PASS: $1"
-	else
-		echo "FAIL: $1: got '$2', want '$3'"
-		fails=$((fails + 1))
-	fi
-}
+. "$TOP/tests/srvtest.sh"
+cfg=
 
 start() {  # start [OPTIONS]
 	sock="$tmp/s$port.sock"
 	port=$((port + 2))
 	hp=$((port + 1))
 	: > "$tmp/log1"
-	timeout 300 "$srv" -f -n 2 --test-methods -s "$sock" \
-		-l "127.0.0.1:$port" --http "127.0.0.1:$hp" "$@" 2> "$tmp/log1" &
-	pid=$!
-	for _ in $(seq 50); do
-		[ -S "$sock" ] && rpc core.uptime > /dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	echo "FAIL: srproxy did not start"; cat "$tmp/log1"; exit 1
+	srv_start "$tmp/log1" -n 2 --test-methods -s "$sock" \
+		-l "127.0.0.1:$port" --http "127.0.0.1:$hp" "$@"
 }
-
 stop() {
-	kill -TERM $pid 2>/dev/null
-	wait $pid 2>/dev/null
-	pid=
+	srv_stop
 	cat "$tmp/log1" >> "$tmp/log"
 }
 

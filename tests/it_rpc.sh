@@ -24,39 +24,17 @@ fails=0
 pid=
 trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; rm -rf "$tmp"' EXIT
 
-# rpc METHOD [PARAMS]: the reply (one JSON line)
-rpc() { "$cli" call "$sock" "$@"; }
-# res METHOD PARAMS FILTER: jq FILTER applied to the result
-res() { rpc "$1" "${2:-[]}" | jq -c "if .error then \"ERROR \" + .error.message else .result end | $3"; }
-ok() {  # ok WHAT ACTUAL EXPECTED
-	if [ "$2" = "$3" ]; then
-		echo "PASS: $cfg: $1"
-	else
-		echo "FAIL: $cfg: $1: got '$2', want '$3'"
-		fails=$((fails + 1))
-	fi
-}
+. "$TOP/tests/srvtest.sh"
 long_name() { case $1 in fm) echo f_malloc;; qm) echo q_malloc;; *) echo tlsf_malloc;; esac; }
 
 start() {  # start BACKEND [EXTRA OPTIONS]
 	be=$1; shift
 	sock="$tmp/s$port.sock"
 	port=$((port + 1))
-	timeout 300 "$srv" -f -n 2 --test-methods -x "$be" -X "$be" -s "$sock" \
-		-l "127.0.0.1:$port" "$@" 2>> "$tmp/log" &
-	pid=$!
-	for _ in $(seq 50); do
-		[ -S "$sock" ] && rpc core.uptime > /dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	echo "FAIL: $cfg: srproxy did not start"; cat "$tmp/log"; exit 1
+	srv_start "$tmp/log" -n 2 --test-methods -x "$be" -X "$be" -s "$sock" \
+		-l "127.0.0.1:$port" "$@"
 }
-
-stop() {
-	kill -TERM $pid 2>/dev/null
-	wait $pid 2>/dev/null
-	pid=
-}
+stop() { srv_stop; }
 
 # The pkg `used` a process published (waits for a fresh publish).
 pkg_used() { sleep 1.2; res pkg.stats "[\"pid\",$1]" '.[0].used'; }
