@@ -417,4 +417,15 @@ void shm_lock_free(struct shm_lock *l);         /* NULL: nothing */
 int shm_lock_get(struct shm_lock *l);
 void shm_lock_release(struct shm_lock *l);
 
+/* N locks in one shm fragment, for a hash table's buckets: N times the
+ * lock's size instead of N fragments (a fragment's header and MEMDBG
+ * record cost more than the lock itself).  shm_lock_set_at() gives lock I
+ * of the set for shm_lock_get/release; an I out of range is reported and
+ * gives NULL.  Locks of a set share cache lines: a set suits many locks
+ * each taken rarely, not a few hot ones. */
+struct shm_lock_set;
+struct shm_lock_set *shm_lock_set_new(unsigned n); /* NULL: out of shm, n 0 */
+void shm_lock_set_free(struct shm_lock_set *s);    /* NULL: nothing */
+struct shm_lock *shm_lock_set_at(struct shm_lock_set *s, unsigned i);
+
 #endif /* SRMEM_MEM_H */

@@ -11,13 +11,24 @@
  * guards, so it does not try: shm_lock_get() returns 1 and the caller
  * checks (and repairs or drops) its data before trusting it.
  *
- * Costs: one shm fragment per lock (its header, plus the MEMDBG record);
- * get and release are mem_lock's (one CAS, one exchange uncontended).
+ * A struct shm_lock_set is n of them in one fragment, so that a table of
+ * 4,096 buckets costs 4,096 locks and one header, not 4,096 fragments.
+ *
+ * Costs: one shm fragment per lock or per set (its header, plus the MEMDBG
+ * record); get and release are mem_lock's (one CAS, one exchange
+ * uncontended).
  */
+#include <stddef.h>
+
 #include "internal.h"
 
 struct shm_lock {
 	struct mem_lock lk;
+};
+
+struct shm_lock_set {
+	unsigned n;
+	struct shm_lock l[];
 };
 
 struct shm_lock *shm_lock_new(void)
@@ -48,4 +59,40 @@ int shm_lock_get(struct shm_lock *l)
 void shm_lock_release(struct shm_lock *l)
 {
 	mem_lock_release(&l->lk);
+}
+
+struct shm_lock_set *shm_lock_set_new(unsigned n)
+{
+	if (!n) {
+		mem_log(MEM_L_ERR, "shm_lock_set_new: a set of 0 locks");
+		return NULL;
+	}
+	struct shm_lock_set *s = shm_malloc(offsetof(struct shm_lock_set, l)
+			+ (size_t)n * sizeof(s->l[0]));
+	if (!s)
+		return NULL;
+	for (s->n = 0; s->n < n; s->n++) {
+		if (mem_lock_init(&s->l[s->n].lk) < 0) {
+			shm_lock_set_free(s);
+			return NULL;
+		}
+	}
+	return s;
+}
+
+void shm_lock_set_free(struct shm_lock_set *s)
+{
+	if (!s)
+		return;
+	for (unsigned i = 0; i < s->n; i++)
+		mem_lock_destroy(&s->l[i].lk);
+	shm_free(s);
+}
+
+struct shm_lock *shm_lock_set_at(struct shm_lock_set *s, unsigned i)
+{
+	if (i < s->n)
+		return &s->l[i];
+	mem_log(MEM_L_ERR, "shm_lock_set_at: lock %u of a set of %u", i, s->n);
+	return NULL;
 }

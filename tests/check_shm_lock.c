@@ -11,6 +11,10 @@
  *               child can use the lock.
  *   lifecycle   new/free leave the shm counters where they were; free(NULL)
  *               does nothing; new fails cleanly when shm is exhausted.
+ *   set         a set of locks costs less than its locks one by one; two of its locks exclude
+ *               (2 children each, exact counters), a dead holder of one
+ *               leaves the others free and is taken over; an index out of
+ *               range and a set of 0 are reported and give NULL.
  * Children report through their exit status only.
  */
 #include <check.h>
@@ -168,6 +172,63 @@ START_TEST(test_lifecycle)
 }
 END_TEST
 
+#define SET_N 64
+
+START_TEST(test_set)
+{
+	start(_i);
+	/* One lock's fragment costs its header too; a set pays it once. */
+	struct mem_info m0, m1, m2;
+	shm_info(&m0);
+	struct shm_lock *one = shm_lock_new();
+	ck_assert_ptr_nonnull(one);
+	shm_info(&m1);
+	struct shm_lock_set *set = shm_lock_set_new(SET_N);
+	ck_assert_ptr_nonnull(set);
+	shm_info(&m2);
+	ck_assert_uint_lt(m2.real_used - m1.real_used,
+		SET_N * (m1.real_used - m0.real_used));
+	shm_lock_free(one);
+	struct shared *sh = shm_mallocxz(2 * sizeof(*sh));
+	ck_assert_ptr_nonnull(sh);
+	sh[0].lock = shm_lock_set_at(set, 0);
+	sh[1].lock = shm_lock_set_at(set, SET_N - 1);
+	ck_assert_ptr_nonnull(sh[0].lock);
+	ck_assert_ptr_ne(sh[0].lock, sh[1].lock);
+	pid_t kids[4];
+	for (int k = 0; k < 4; k++)
+		kids[k] = t_spawn(incrementer, &sh[k % 2]);
+	for (int k = 0; k < 4; k++)
+		t_expect_exit0(kids[k]);
+	ck_assert_uint_eq(sh[0].counter, 2 * ROUNDS);
+	ck_assert_uint_eq(sh[1].counter, 2 * ROUNDS);
+	ck_assert_int_eq(sh[0].overlaps + sh[1].overlaps, 0);
+	/* A holder of lock 0 dies: lock 1 is free meanwhile, lock 0 is
+	 * taken over. */
+	pid_t pid = t_spawn(holder, &sh[0]);
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	struct shm_lock *other = shm_lock_set_at(set, 1);
+	ck_assert_int_eq(shm_lock_get(other), 0);
+	shm_lock_release(other);
+	signal(SIGALRM, on_alarm);
+	alarm(10);
+	ck_assert_int_eq(shm_lock_get(sh[0].lock), 1);
+	alarm(0);
+	shm_lock_release(sh[0].lock);
+	/* Misuse. */
+	ck_assert_ptr_null(shm_lock_set_at(set, SET_N));
+	T_LOG_HAS("lock 64 of a set of 64");
+	ck_assert_ptr_null(shm_lock_set_new(0));
+	T_LOG_HAS("a set of 0 locks");
+	shm_lock_set_free(NULL);
+	shm_free(sh);
+	shm_lock_set_free(set);
+	t_pool_verify(&tp, NULL, 0, "after set");
+	t_pool_back_to_start(&tp, "after set");
+}
+END_TEST
+
 Suite *shm_lock_suite(void)
 {
 	Suite *s = suite_create("shm_lock");
@@ -176,6 +237,7 @@ Suite *shm_lock_suite(void)
 	tcase_add_loop_test(tc, test_exclusion, 0, T_NBACKENDS);
 	tcase_add_loop_test(tc, test_dead_holder, 0, T_NBACKENDS);
 	tcase_add_loop_test(tc, test_lifecycle, 0, T_NBACKENDS);
+	tcase_add_loop_test(tc, test_set, 0, T_NBACKENDS);
 	suite_add_tcase(s, tc);
 	return s;
 }

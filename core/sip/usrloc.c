@@ -81,6 +81,7 @@ struct ul_bucket {
 struct ul_table {
 	uint32_t mask;
 	struct ul_limits lim;
+	struct shm_lock_set *locks;     /* one per bucket, one fragment */
 	struct ul_bucket b[];
 };
 
@@ -201,13 +202,12 @@ int ul_init(const struct ul_cfg *c)
 		goto nomem;
 	t->mask = n - 1;
 	t->lim = c->lim;
-	for (uint32_t i = 0; i < n; i++) {
-		if (!(t->b[i].lock = shm_lock_new())) {
-			tab = t;        /* ul_destroy frees what was made */
-			ul_destroy();
-			goto nomem;
-		}
+	if (!(t->locks = shm_lock_set_new(n))) {
+		shm_free(t);
+		goto nomem;
 	}
+	for (uint32_t i = 0; i < n; i++)
+		t->b[i].lock = shm_lock_set_at(t->locks, i);
 	tab = t;
 	return 0;
 nomem:
@@ -226,8 +226,8 @@ void ul_destroy(void)
 			b->head = r->next;
 			shm_free(r);
 		}
-		shm_lock_free(b->lock);
 	}
+	shm_lock_set_free(tab->locks);
 	shm_free(tab);
 	tab = NULL;
 }
