@@ -42,7 +42,31 @@
  *     backend may write while the block is free (free-list links); the rest
  *     keeps what the common layer left there (MEMDBG free-site records).
  *   - check() visits every block and verifies every invariant it keeps,
- *     calling problem() once per violation and returning their count;
+ *     calling problem() once per violation and returning their count.  It
+ *     is the composition of three pieces that a caller can also run one
+ *     lock hold at a time (check.c does, and so does mem_backend_check()):
+ *   - check_block(st, b): the invariants of one block that walk_from() has
+ *     just visited, under the same hold: its list links when it is free
+ *     (its neighbours on the list point back at it, or the list's head
+ *     does), its trailer where it has one, and its boundary with the next
+ *     block (flags, boundary tags, no two free neighbours), but not when
+ *     the next block's header fails its own checks (the walk reports that
+ *     block when it gets there).  With b->broken, b is where walk_from()
+ *     stopped: report why its header fails.  O(1); returns the problems;
+ *   - check_list(st, pos, max, limit, recheck): walk free list pos->list
+ *     from pos->entry (NULL: its head), at most max entries: each must be
+ *     a sane free block of this list whose back link names the entry
+ *     visited before it (pos->prev); a broken back link or a stray entry
+ *     ends the list (a cycle is therefore found within one lap).  More
+ *     than limit entries (0: as many blocks as the heap could hold) also
+ *     ends it.  Returns 0 when the list is done, 1 when max entries were
+ *     seen (pos names where to go on), or, with recheck (the heap may have
+ *     changed since pos was left), -2 without a report when pos->entry no
+ *     longer follows pos->prev on this list;
+ *   - check_global(st, sums): O(lists): bitmaps against list heads, the
+ *     sentinel, and, when sums (what a walk of every block and every list
+ *     added up to at one instant) is given, the counters and the number of
+ *     listed blocks against them.  Returns the problems;
  *   - walk() visits every block in address order, free ones included;
  *   - walk_from() does the same in pieces, so that a caller can let go of
  *     the pool's lock between them: it visits at most max blocks, starting
@@ -96,6 +120,34 @@ struct mem_block {
 typedef int (*mem_block_fn)(const struct mem_block *b, void *arg);
 typedef void (*mem_problem_fn)(void *arg, const void *where, const char *what);
 
+/* What a walk of every block (and of every free list) adds up to; a
+ * block's full size is its usable size plus frag_overhead. */
+struct mem_heap_sums {
+	uint64_t used_blocks, free_blocks;
+	uint64_t used_usable, free_usable;
+	uint64_t listed;                /* entries on the free lists */
+};
+
+static inline void mem_heap_sums_add(struct mem_heap_sums *s,
+		const struct mem_block *b)
+{
+	if (b->used) {
+		s->used_blocks++;
+		s->used_usable += b->size;
+	} else {
+		s->free_blocks++;
+		s->free_usable += b->size;
+	}
+}
+
+/* Where a walk of the free lists stands (check_list). */
+struct mem_list_pos {
+	unsigned list;                  /* < nlists */
+	void *entry;                    /* next entry; NULL: the list's head */
+	void *prev;                     /* the entry seen before it, or NULL */
+	uint64_t n;                     /* entries of this list seen */
+};
+
 struct mem_backend {
 	const char *name;       /* short name: "fm", "qm", "tlsf" */
 	const char *long_name;  /* "f_malloc", "q_malloc", "tlsf_malloc" */
@@ -115,7 +167,20 @@ struct mem_backend {
 	int (*walk_from)(void *st, void **from, uint64_t max, mem_block_fn fn,
 			void *arg);
 	int (*repair)(void *st, void *p, uint64_t usable, int apply);
+	unsigned nlists;        /* free lists, for check_list() */
+	int (*check_block)(void *st, const struct mem_block *b,
+			mem_problem_fn problem, void *arg);
+	int (*check_list)(void *st, struct mem_list_pos *pos, uint64_t max,
+			uint64_t limit, int recheck, mem_problem_fn problem,
+			void *arg);
+	int (*check_global)(void *st, const struct mem_heap_sums *sums,
+			mem_problem_fn problem, void *arg);
 };
+
+/* check() of any backend, composed of its three pieces in one go (check.c):
+ * every block, every list, then the global invariants. */
+int mem_backend_check(const struct mem_backend *be, void *st,
+		mem_problem_fn problem, void *arg);
 
 extern const struct mem_backend mem_tlsf_backend;
 extern const struct mem_backend mem_fm_backend;

@@ -152,6 +152,7 @@ static void *unpark(struct mem_pool *pool, void *user, size_t size,
 	size_t req = size ? size : 1;
 	parked_canary(pool, user);
 #if MEMDBG
+	dbg_busy(user);     /* checkers read it without our lock */
 	dbg_on_alloc(dbg_payload(user), req, site, dbg_usable(user));
 #else
 	(void)site;
@@ -742,6 +743,7 @@ void *cache_realloc(struct mem_pool *pool, void *p, size_t size,
 	size_t old = mem_user_size(pool, p);
 	if (need <= usable && 2 * need >= usable) {
 		track_resize(p, old, size);
+		dbg_busy(p);
 		dbg_on_resize(p, size, usable);
 		return p;
 	}

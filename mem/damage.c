@@ -66,8 +66,8 @@ static int record_at(const struct mem_pool *pool, char *payload, struct rec *r)
 {
 #if MEMDBG
 	char *user = dbg_user(payload);
-	if (payload < pool->start || user >= pool->end || dbg_state(user) ==
-			DBG_BAD)
+	if (payload < pool->start || user >= pool->end || (dbg_state(user) !=
+			DBG_LIVE && dbg_state(user) != DBG_DEAD))
 		return 0;
 	uint64_t u = dbg_usable(user), req = dbg_hdr(user)->req;
 	if (u < DBG_EXTRA || (u + overhead(pool)) % MEM_ALIGN ||

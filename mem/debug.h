@@ -21,6 +21,13 @@
  *   canary = 8 bytes at user + req, user ^ DBG_CANARY: a write past the end
  *            of what was asked for breaks it (checked on free, realloc and
  *            by mem_check()).
+ *   Readers without the writer's lock.  A shm cache rewrites a parked
+ *   fragment's record (and resizes a used one) under its slot lock only,
+ *   while a checker or a scan may be reading it under the global lock.
+ *   The writer first sets the tag to user ^ DBG_REWRITE (dbg_busy()), then
+ *   the fields and the canary, and the tag last (release): a reader that
+ *   reads the tag again after the rest (acquire) and finds it unchanged
+ *   and not busy read one consistent record (status.c, check.c).
  *   freed: the backend may reuse P+0..P+15 for its free-list links (the
  *          contract in backend.h); the alloc site and tag survive, and the
  *          site of the free is stored at user+0, which nobody owns now.
@@ -39,6 +46,7 @@
 #define DBG_USED   0x5352a110c5a7ed00ull
 #define DBG_FREED  0x5352f4eef4eed000ull
 #define DBG_CANARY 0xfdfdfdfd5352cafeull
+#define DBG_REWRITE 0x5352b05ab05a0000ull
 #define DBG_USABLE 0xd5a5000000000000ull
 
 #if MEMDBG
@@ -54,7 +62,7 @@ _Static_assert(sizeof(struct dbg_hdr) == 32, "user pointer stays 16-aligned");
 #define DBG_HEAD sizeof(struct dbg_hdr)
 #define DBG_EXTRA (DBG_HEAD + sizeof(uint64_t))
 
-enum dbg_state { DBG_BAD = 0, DBG_LIVE, DBG_DEAD };
+enum dbg_state { DBG_BAD = 0, DBG_LIVE, DBG_DEAD, DBG_BUSY };
 
 static inline struct dbg_hdr *dbg_hdr(const void *user)
 {
@@ -79,7 +87,22 @@ static inline uint64_t dbg_canary_of(const void *user)
 static inline int dbg_state(const void *user)
 {
 	uint64_t tag = dbg_hdr(user)->tag ^ (uint64_t)(uintptr_t)user;
-	return tag == DBG_USED ? DBG_LIVE : tag == DBG_FREED ? DBG_DEAD : DBG_BAD;
+	return tag == DBG_USED ? DBG_LIVE : tag == DBG_FREED ? DBG_DEAD :
+		tag == DBG_REWRITE ? DBG_BUSY : DBG_BAD;
+}
+
+/* The record at user is about to change under a lock other than the
+ * global one (see the top). */
+static inline void dbg_busy(void *user)
+{
+	dbg_hdr(user)->tag = (uint64_t)(uintptr_t)user ^ DBG_REWRITE;
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+static inline void dbg_set_tag(void *user, uint64_t kind)
+{
+	__atomic_store_n(&dbg_hdr(user)->tag, (uint64_t)(uintptr_t)user ^ kind,
+		__ATOMIC_RELEASE);
 }
 
 static inline void dbg_set_canary(void *user, size_t req)
@@ -104,8 +127,8 @@ static inline void *dbg_on_alloc(void *payload, size_t req,
 	h->req = req;
 	h->usable_x = usable ^ DBG_USABLE;
 	h->alloc = site;
-	h->tag = (uint64_t)(uintptr_t)user ^ DBG_USED;
 	dbg_set_canary(user, req);
+	dbg_set_tag(user, DBG_USED);
 	return user;
 }
 
@@ -132,6 +155,7 @@ static inline void dbg_on_resize(void *user, size_t req, uint64_t usable)
 	dbg_hdr(user)->req = req;
 	dbg_hdr(user)->usable_x = usable ^ DBG_USABLE;
 	dbg_set_canary(user, req);
+	dbg_set_tag(user, DBG_USED);
 }
 
 #else /* !MEMDBG: the same hooks, free of cost */
@@ -154,6 +178,10 @@ static inline void dbg_on_free(void *user, const struct mem_site *site)
 static inline void dbg_on_resize(void *user, size_t req, uint64_t usable)
 {
 	(void)user; (void)req; (void)usable;
+}
+static inline void dbg_busy(void *user)
+{
+	(void)user;
 }
 
 #endif /* MEMDBG */

@@ -61,6 +61,10 @@
  *     class bit set <=> list non-empty; summary bit set <=> word non-zero;
  *   - free_bytes, nfree and used_size equal what a heap walk recomputes;
  *     real_used = total_size - free_bytes.
+ *   fm_check() verifies them in three pieces (backend.h): per fragment
+ *   (its size, its boundary with the next one, a free one's links), per
+ *   class list (entries free, of the class, back links consistent), and
+ *   globally (bitmap, sentinel, counters, as many listed as free).
  *
  * Accounting (struct mem_info)
  *   total_size  the whole region handed to create();
@@ -681,15 +685,13 @@ static int fm_walk(void *st, mem_block_fn fn, void *arg)
 	return fm_walk_from(st, &from, UINT64_MAX, fn, arg);
 }
 
-/* --- check --------------------------------------------------------------- */
+/* --- check: one fragment, one list, the globals (backend.h) -------------- */
 
 struct fm_check {
 	const struct fm_pool *pool;
 	mem_problem_fn problem;
 	void *arg;
 	int count;
-	/* recomputed by the heap walk */
-	uint64_t nfree, free_bytes, used_size, heap_bytes;
 };
 
 static void report(struct fm_check *c, const void *where, const char *what)
@@ -699,7 +701,7 @@ static void report(struct fm_check *c, const void *where, const char *what)
 		c->problem(c->arg, where, what);
 }
 
-/* f's PREV bits against what the walk saw just before it. */
+/* f's PREV bits against prev, the fragment right before it (or NULL). */
 static void check_boundary(struct fm_check *c, const struct fm_frag *f,
 		const struct fm_frag *prev)
 {
@@ -713,77 +715,87 @@ static void check_boundary(struct fm_check *c, const struct fm_frag *f,
 		report(c, f, "fm: two adjacent free fragments with mem_join");
 }
 
-static void check_fragment(struct fm_check *c, const struct fm_frag *f)
+static int fm_check_block(void *st, const struct mem_block *b,
+		mem_problem_fn problem, void *arg)
 {
-	uint64_t size = frag_size(f);
+	struct fm_check c = { .pool = st, .problem = problem, .arg = arg };
+	const struct fm_frag *f = payload_frag(b->payload), *next;
 
-	if (!frag_is_free(f)) {
-		c->used_size += size - FM_HDR;
-		return;
+	if (b->broken) {
+		report(&c, f, "fm: fragment size out of bounds, walk stopped");
+		return c.count;
 	}
-	c->nfree++;
-	c->free_bytes += size;
-	if (!links_ok(c->pool, f))
-		report(c, f, "fm: free fragment not linked into its class list");
+	if ((const char *)f == c.pool->first)
+		check_boundary(&c, f, NULL);
+	if (frag_is_free(f) && !links_ok(c.pool, f))
+		report(&c, f, "fm: free fragment not linked into its class list");
+	next = frag_next(f);
+	if (next == c.pool->end || size_fits(c.pool, next, frag_size(next)))
+		check_boundary(&c, next, f);
+	return c.count;
 }
 
-static void check_heap(struct fm_check *c)
+/* pos->entry still follows pos->prev on class list cls. */
+static bool still_listed(const struct fm_pool *pool, const struct fm_frag *f,
+		const struct fm_frag *prev, unsigned cls)
 {
-	const struct fm_pool *pool = c->pool;
-	const struct fm_frag *f = (const struct fm_frag *)pool->first;
-	const struct fm_frag *prev = NULL;
+	return in_heap(pool, f) && size_fits(pool, f, frag_size(f)) &&
+		frag_is_free(f) && size_class(frag_size(f)) == cls &&
+		f->prev == prev;
+}
 
-	for (; f != pool->end; prev = f, f = frag_next(f)) {
-		if (!size_fits(pool, f, frag_size(f))) {
-			report(c, f, "fm: fragment size out of bounds, walk stopped");
-			return;
+/* One entry of class list cls; false ends the list's walk. */
+static bool list_entry_ok(struct fm_check *c, const struct fm_frag *f,
+		struct mem_list_pos *pos, uint64_t limit)
+{
+	if (!in_heap(c->pool, f) || ++pos->n > limit) {
+		report(c, f, "fm: class list leaves the heap or loops");
+		return false;
+	}
+	if (f->prev != pos->prev) {
+		report(c, f, "fm: class list prev link broken");
+		return false;
+	}
+	if (!frag_is_free(f))
+		report(c, f, "fm: used fragment on a class list");
+	else if (size_class(frag_size(f)) != pos->list)
+		report(c, f, "fm: fragment on the wrong class list");
+	return true;
+}
+
+static int fm_check_list(void *st, struct mem_list_pos *pos, uint64_t max,
+		uint64_t limit, int recheck, mem_problem_fn problem, void *arg)
+{
+	struct fm_check c = { .pool = st, .problem = problem, .arg = arg };
+	const struct fm_frag *f = pos->entry ? pos->entry :
+		c.pool->head[pos->list];
+
+	if (pos->entry && recheck && !still_listed(c.pool, f, pos->prev,
+			pos->list))
+		return -2;
+	if (!limit)
+		limit = (uint64_t)((const char *)c.pool->end - c.pool->first) /
+			FM_MIN_FRAG;
+	for (; f && max; max--) {
+		if (!list_entry_ok(&c, f, pos, limit)) {
+			f = NULL;
+			break;
 		}
-		check_boundary(c, f, prev);
-		check_fragment(c, f);
-		c->heap_bytes += frag_size(f);
+		pos->prev = (void *)f;
+		f = f->next;
 	}
-	if (frag_size(f) != 0 || frag_is_free(f))
-		report(c, f, "fm: sentinel header damaged");
-	check_boundary(c, f, prev);
+	pos->entry = (void *)f;
+	return f ? 1 : 0;
 }
 
-/* One class list, forwards and back; returns its length. */
-static uint64_t check_list(struct fm_check *c, unsigned cls)
+static void check_bitmap(struct fm_check *c)
 {
 	const struct fm_pool *pool = c->pool;
-	const struct fm_frag *f = pool->head[cls], *back = NULL;
-	uint64_t n = 0, m = 0;
-
-	for (; f; back = f, f = f->next, n++) {
-		if (!in_heap(pool, f) || n > c->nfree) {
-			report(c, f, "fm: class list leaves the heap or loops");
-			return n;
-		}
-		if (f->prev != back)
-			report(c, f, "fm: class list prev link broken");
-		if (!frag_is_free(f))
-			report(c, f, "fm: used fragment on a class list");
-		else if (size_class(frag_size(f)) != cls)
-			report(c, f, "fm: fragment on the wrong class list");
-	}
-	for (f = back; f && m <= n; f = f->prev)
-		m++;
-	if (m != n)
-		report(c, back, "fm: class list differs walked backwards");
-	if (map_test(pool, cls) != (n != 0))
-		report(c, pool->head[cls], "fm: class bit disagrees with its list");
-	return n;
-}
-
-static void check_lists(struct fm_check *c)
-{
-	const struct fm_pool *pool = c->pool;
-	uint64_t listed = 0;
 
 	for (unsigned cls = 0; cls < FM_CLASSES; cls++)
-		listed += check_list(c, cls);
-	if (listed != c->nfree)
-		report(c, pool, "fm: listed fragments != free fragments in heap");
+		if (map_test(pool, cls) != (pool->head[cls] != NULL))
+			report(c, &pool->head[cls],
+				"fm: class bit disagrees with its list");
 	for (unsigned w = 0; w < FM_WORDS; w++)
 		if (((pool->summary >> w) & 1) != (pool->map[w] != 0))
 			report(c, pool, "fm: summary bit disagrees with its word");
@@ -793,30 +805,43 @@ static void check_lists(struct fm_check *c)
 		report(c, pool, "fm: summary bit beyond the last word");
 }
 
-static void check_counters(struct fm_check *c)
+static void check_counters(struct fm_check *c, const struct mem_heap_sums *s)
 {
 	const struct fm_pool *pool = c->pool;
+	uint64_t free = s->free_usable + s->free_blocks * FM_HDR;
+	uint64_t used = s->used_usable + s->used_blocks * FM_HDR;
 
-	if (pool->nfree != c->nfree)
+	if (s->listed != s->free_blocks)
+		report(c, pool, "fm: listed fragments != free fragments in heap");
+	if (pool->nfree != s->free_blocks)
 		report(c, pool, "fm: free fragment count is wrong");
-	if (pool->free_bytes != c->free_bytes)
+	if (pool->free_bytes != free)
 		report(c, pool, "fm: free byte count is wrong");
-	if (pool->used_size != c->used_size)
+	if (pool->used_size != s->used_usable)
 		report(c, pool, "fm: used_size is wrong");
-	if (pool->max_used < pool->total_size - pool->free_bytes)
-		report(c, pool, "fm: max_used below real_used");
-	if (pool->overhead + c->heap_bytes != pool->total_size)
+	if (pool->overhead + free + used != pool->total_size)
 		report(c, pool, "fm: fragments do not add up to the heap");
+}
+
+static int fm_check_global(void *st, const struct mem_heap_sums *sums,
+		mem_problem_fn problem, void *arg)
+{
+	struct fm_check c = { .pool = st, .problem = problem, .arg = arg };
+	const struct fm_pool *pool = c.pool;
+
+	check_bitmap(&c);
+	if (frag_size(pool->end) != 0 || frag_is_free(pool->end))
+		report(&c, pool->end, "fm: sentinel header damaged");
+	if (pool->max_used < pool->total_size - pool->free_bytes)
+		report(&c, pool, "fm: max_used below real_used");
+	if (sums)
+		check_counters(&c, sums);
+	return c.count;
 }
 
 static int fm_check(void *st, mem_problem_fn problem, void *arg)
 {
-	struct fm_check c = { .pool = st, .problem = problem, .arg = arg };
-
-	check_heap(&c);
-	check_lists(&c);
-	check_counters(&c);
-	return c.count;
+	return mem_backend_check(&mem_fm_backend, st, problem, arg);
 }
 
 const struct mem_backend mem_fm_backend = {
@@ -835,4 +860,8 @@ const struct mem_backend mem_fm_backend = {
 	.walk = fm_walk,
 	.walk_from = fm_walk_from,
 	.repair = fm_repair,
+	.nlists = FM_CLASSES,
+	.check_block = fm_check_block,
+	.check_list = fm_check_list,
+	.check_global = fm_check_global,
 };

@@ -73,6 +73,10 @@ void mem_pool_lock(struct mem_pool *pool);
 void mem_pool_unlock(struct mem_pool *pool);
 /* The heap's own real_used (parked shm blocks included); lock held. */
 uint64_t mem_heap_real_used(struct mem_pool *pool);
+/* Lock sections of the pool so far (every release counts one; 0 for a
+ * pool without a lock): a diagnostic holding the lock compares it with
+ * what it saw at its last hold to learn whether anyone else held it. */
+uint64_t mem_pool_sections(struct mem_pool *pool);
 
 /* --- damage.c ------------------------------------------------------------ */
 /* A walk that survives broken headers: walk_from() in pieces, and at a
@@ -105,6 +109,56 @@ void mem_oom_report(struct mem_pool *pool, size_t size,
 		const struct mem_site *site, int locked);
 
 /* --- status.c ----------------------------------------------------------- */
+#if MEMDBG
+/* REC_BUSY: a cache is rewriting it (debug.h): nothing to say. */
+enum mem_rec { REC_LIVE, REC_OVERRUN, REC_PARKED, REC_BROKEN, REC_BUSY };
+/* What the record of a block the backend calls used says (racing a shm
+ * cache safely: status.c). */
+enum mem_rec mem_used_record(const void *user, uint64_t usable);
+#endif
+
+/* The lock holds of one diagnostic: each timed into st (sections,
+ * longest, total), and st.changes counts the lock sections of others
+ * between them.  locked = 0: the caller holds the lock throughout. */
+struct mem_holds {
+	struct mem_scan_stats st;
+	uint64_t expect;        /* the section count if nobody else held it */
+	uint64_t t0;
+	int locked;
+};
+/* Returns 1 when others held the lock since our last hold. */
+int mem_hold_begin(struct mem_pool *pool, struct mem_holds *h);
+void mem_hold_end(struct mem_pool *pool, struct mem_holds *h);
+
+/* A walk of the blocks in pieces, each under one hold of the lock: the
+ * next piece goes on after the last block visited, or, when the heap
+ * changed meanwhile, from the newest of the last MEM_SCAN_ANCHORS blocks
+ * that still is one, skipping what was seen (status.c has the rules).
+ * visit runs under the lock for every block not seen before and returns
+ * non-zero when this piece has done enough.  fix_op: the damage walker's
+ * fix mode under that name (damage.c), or NULL. */
+#define MEM_SCAN_ANCHORS 16
+struct mem_chunked {
+	struct mem_pool *pool;
+	mem_block_fn visit;
+	void *arg;
+	void *cursor;                   /* payload to go on from; NULL: first */
+	int done;
+	const char *floor;              /* skip blocks whose payload is below */
+	void *anchor[MEM_SCAN_ANCHORS]; /* payloads of the last blocks visited */
+	uint64_t visits, resyncs;
+	unsigned stalls, restarts;
+	struct mem_walker walker;       /* carries the walk over damage */
+};
+void mem_chunked_init(struct mem_chunked *k, struct mem_pool *pool,
+		mem_block_fn visit, void *arg, const char *fix_op);
+/* One piece, the lock held: at most max block visits; changed: the heap
+ * may have changed since the last piece (the resume point is checked).
+ * Returns 0, visit's non-zero, -1 or -2 (as mem_scan()); sets done at the
+ * end of the heap. */
+int mem_chunked_step(struct mem_chunked *k, uint64_t max, int changed);
+
+/* --- check.c ------------------------------------------------------------ */
 /* mem_check() without the lock (the caller holds it). */
 int mem_check_unsafe(struct mem_pool *pool);
 int mem_check_unsafe_ex(struct mem_pool *pool, struct mem_check_result *res);

@@ -138,10 +138,19 @@ static inline void pool_lock(struct mem_pool *pool)
 		heap_recovered(pool);
 }
 
+/* Every release counts one section, on the lock's own cache line (which
+ * the release writes anyway), for the chunked diagnostics (status.c). */
 static inline void pool_unlock(struct mem_pool *pool)
 {
-	if (pool->lock)
+	if (pool->lock) {
+		pool->lock->sections++;
 		mem_lock_release_counted(pool->lock, lockstat_mine(pool->lstat));
+	}
+}
+
+uint64_t mem_pool_sections(struct mem_pool *pool)
+{
+	return pool->lock ? pool->lock->sections : 0;
 }
 
 /* --- reports ------------------------------------------------------------- */

@@ -214,6 +214,8 @@ struct mem_scan_stats {
 	uint64_t max_hold_ns;           /* longest hold */
 	uint64_t total_hold_ns;
 	uint64_t resyncs;               /* resume points changed meanwhile */
+	uint64_t changes;               /* lock sections of other processes
+	                                 * between the holds */
 	int result;                     /* what mem_scan() returned */
 };
 
@@ -228,6 +230,30 @@ struct mem_scan_stats {
  * follow, or damage makes the backend refuse blocks). */
 int mem_scan(struct mem_pool *pool, const char *filter, mem_walk_fn fn,
 		void *arg, struct mem_scan_stats *stats);
+
+/* The same checker for a live server: the same invariants and reports,
+ * but the lock is held for mem_scan_chunk blocks or list entries at a
+ * time (and once for the list heads and counters), never for the whole
+ * heap.  Each finding is made within one hold, so concurrent change
+ * causes no false alarm; the invariants that need the whole heap at one
+ * instant (counters, listed against free blocks) are compared only when
+ * no other process took the lock during the check (exact), and left out
+ * otherwise.  doc/DIAGNOSTICS.md has the bound and the figures. */
+struct mem_check_stats {
+	struct mem_scan_stats scan;     /* frags: blocks checked; sections,
+	                                 * longest and total hold; resyncs;
+	                                 * changes: others' lock sections
+	                                 * during the check; result: of the
+	                                 * block walk (as mem_scan()) */
+	uint64_t listed;                /* free-list entries checked */
+	uint64_t lists_lost;            /* lists left unverified: they kept
+	                                 * changing under the check */
+	int exact;                      /* counters and lists compared with
+	                                 * the blocks (nobody else held the
+	                                 * lock meanwhile) */
+};
+int mem_check_chunked(struct mem_pool *pool, struct mem_check_result *res,
+		struct mem_check_stats *stats);
 
 /* Used fragments of one call site.  file == NULL: no call site known
  * (MEMDBG=0, or a caller built without it): all such fragments in one row. */

@@ -47,6 +47,11 @@
  *     sentinel, slack) + full size of every used fragment, hence
  *     free_size = total_size - real_used = full size of every free fragment.
  *
+ * check() verifies them in three pieces (backend.h): per fragment (its
+ * guards, a free one's links, no free neighbour), per list (entries free,
+ * on the right list, back links consistent), and globally (bitmap,
+ * sentinel, counters, as many listed as free).
+ *
  * Overhead: 32 bytes per fragment (16 header + 16 footer); the smallest
  * fragment is 48 bytes (16 usable: a free fragment's links), or with MEMDBG
  * 80 bytes (48 usable), so that payload + 16 .. + 40 (the common layer's
@@ -687,21 +692,12 @@ static int qm_walk(void *vst, mem_block_fn fn, void *arg)
 	return qm_walk_from(vst, &from, UINT64_MAX, fn, arg);
 }
 
-/* --- check -------------------------------------------------------------- */
+/* --- check: one fragment, one list, the globals (backend.h) ------------ */
 
 struct qm_report {
 	mem_problem_fn fn;
 	void *arg;
 	int count;
-};
-
-/* What the heap walk found, to hold against the lists and the counters. */
-struct qm_tally {
-	uint64_t used_size;     /* usable bytes of used fragments */
-	uint64_t used_frag;     /* full size of used fragments */
-	uint64_t free_bytes;    /* full size of free fragments */
-	uint64_t free_frags;
-	bool complete;          /* the walk reached the sentinel */
 };
 
 static void qm_problem(struct qm_report *r, const void *where,
@@ -712,122 +708,135 @@ static void qm_problem(struct qm_report *r, const void *where,
 	r->count++;
 }
 
-/* One fragment of the heap walk, already known to have a sane header. */
-static void qm_check_frag(const struct qm_state *st, const struct qm_hdr *h,
-		bool prev_free, struct qm_tally *t, struct qm_report *r)
+/* Footer and the next fragment, once the next header is known sane. */
+static void qm_check_tail(const struct qm_state *st, const struct qm_hdr *h,
+		struct qm_report *r)
 {
+	const struct qm_hdr *next = qm_next_phys(h);
+
 	if (!qm_foot_ok(h))
 		qm_problem(r, qm_payload(h), qm_is_free(h) ?
 			"qm: free fragment footer guard broken" :
 			"qm: footer guard broken (write past the usable size?)");
-	if (!qm_is_free(h)) {
-		t->used_size += qm_usable(h);
-		t->used_frag += qm_size(h);
-		return;
-	}
-	t->free_bytes += qm_size(h);
-	t->free_frags++;
-	if (prev_free)
-		qm_problem(r, qm_payload(h),
+	if (qm_is_free(h) && next != st->end && qm_is_free(next))
+		qm_problem(r, qm_payload(next),
 			"qm: free fragment next to a free fragment");
-	if (!qm_links_ok(st, h))
-		qm_problem(r, qm_payload(h),
+}
+
+static int qm_check_block(void *vst, const struct mem_block *b,
+		mem_problem_fn problem, void *arg)
+{
+	const struct qm_state *st = vst;
+	struct qm_report r = { problem, arg, 0 };
+	const struct qm_hdr *h = qm_of_payload(b->payload), *next;
+
+	if (b->broken) {
+		qm_problem(&r, b->payload, qm_hdr_ok(h) ?
+			"qm: fragment size out of bounds, heap walk stopped" :
+			"qm: header guard broken, heap walk stopped");
+		return r.count;
+	}
+	if (qm_is_free(h) && !qm_links_ok(st, h))
+		qm_problem(&r, b->payload,
 			"qm: free fragment not properly on its list");
+	next = qm_next_phys(h);
+	if (next == st->end || qm_hdr_sane(st, next))
+		qm_check_tail(st, h, &r);
+	return r.count;
 }
 
-static void qm_check_heap(const struct qm_state *st, struct qm_tally *t,
-		struct qm_report *r)
+/* One entry of list pos->list; false ends the list's walk. */
+static bool qm_list_entry_ok(const struct qm_state *st, const struct qm_hdr *h,
+		struct mem_list_pos *pos, uint64_t limit, struct qm_report *r)
 {
-	const struct qm_hdr *h;
-	bool prev_free = false;
-
-	for (h = st->first; h != st->end; h = qm_next_phys(h)) {
-		if (!qm_hdr_sane(st, h)) {
-			qm_problem(r, qm_payload(h), qm_hdr_ok(h) ?
-				"qm: fragment size out of bounds, heap walk stopped" :
-				"qm: header guard broken, heap walk stopped");
-			return;
-		}
-		qm_check_frag(st, h, prev_free, t, r);
-		prev_free = qm_is_free(h);
+	if (!qm_addr_ok(st, h) || !qm_hdr_sane(st, h) || !qm_is_free(h)) {
+		qm_problem(r, h, "qm: free list entry is not a free fragment");
+		return false;
 	}
-	if (st->end->size_flags != 0 || !qm_hdr_ok(st->end))
-		qm_problem(r, st->end, "qm: end sentinel damaged");
-	t->complete = true;
+	if (qm_links(h)->prev != pos->prev) {
+		qm_problem(r, qm_payload(h), "qm: free list back link broken");
+		return false;
+	}
+	if (++pos->n > limit) {
+		qm_problem(r, qm_payload(h), "qm: free list too long (cycle?)");
+		return false;
+	}
+	if (qm_bucket(qm_usable(h)) != pos->list)
+		qm_problem(r, qm_payload(h), "qm: free fragment on the wrong list");
+	return true;
 }
 
-/* Walk list b forward, then back from its last entry; returns the number
- * of entries found sound.  max bounds the walk on a corrupted list. */
-static uint64_t qm_check_list(const struct qm_state *st, unsigned b,
-		uint64_t max, struct qm_report *r)
+static int qm_check_list(void *vst, struct mem_list_pos *pos, uint64_t max,
+		uint64_t limit, int recheck, mem_problem_fn problem, void *arg)
 {
-	const struct qm_hdr *h = st->bucket[b], *prev = NULL, *last = NULL;
-	uint64_t n = 0, back = 0;
+	const struct qm_state *st = vst;
+	struct qm_report r = { problem, arg, 0 };
+	const struct qm_hdr *h = pos->entry ? pos->entry : st->bucket[pos->list];
 
-	if ((h != NULL) != qm_bit_test(st, b))
-		qm_problem(r, &st->bitmap[b / 64], "qm: bitmap disagrees with list");
-	for (; h; prev = h, h = qm_links(h)->next) {
-		if (!qm_addr_ok(st, h) || !qm_hdr_sane(st, h) || !qm_is_free(h)) {
-			qm_problem(r, h, "qm: free list entry is not a free fragment");
-			return n;
+	if (pos->entry && recheck && (!qm_addr_ok(st, h) ||
+			!qm_hdr_sane(st, h) || !qm_is_free(h) ||
+			qm_bucket(qm_usable(h)) != pos->list ||
+			qm_links(h)->prev != pos->prev))
+		return -2;
+	if (!limit)
+		limit = (uint64_t)((char *)st->end - (char *)st->first) /
+			QM_MIN_FRAG;
+	for (; h && max; max--) {
+		if (!qm_list_entry_ok(st, h, pos, limit, &r)) {
+			h = NULL;
+			break;
 		}
-		if (qm_bucket(qm_usable(h)) != b)
-			qm_problem(r, qm_payload(h), "qm: free fragment on the wrong list");
-		if (qm_links(h)->prev != prev) {
-			qm_problem(r, qm_payload(h), "qm: free list back link broken");
-			return n;
-		}
-		if (++n > max) {
-			qm_problem(r, qm_payload(h), "qm: free list too long (cycle?)");
-			return n;
-		}
-		last = h;
+		pos->prev = (void *)h;
+		h = qm_links(h)->next;
 	}
-	for (h = last; h; h = qm_links(h)->prev)
-		back++;
-	if (back != n)
-		qm_problem(r, last, "qm: free list differs walked backwards");
-	return n;
+	pos->entry = (void *)h;
+	return h ? 1 : 0;
 }
 
 static void qm_check_counters(const struct qm_state *st,
-		const struct qm_tally *t, uint64_t listed, struct qm_report *r)
+		const struct mem_heap_sums *s, struct qm_report *r)
 {
 	uint64_t heap = (uint64_t)((char *)st->end - (char *)st->first);
 	uint64_t fixed = st->total_size - heap;
+	uint64_t used = s->used_usable + s->used_blocks * QM_OVERHEAD;
+	uint64_t free = s->free_usable + s->free_blocks * QM_OVERHEAD;
 
-	if (listed != t->free_frags)
+	if (s->listed != s->free_blocks)
 		qm_problem(r, st, "qm: free lists and heap disagree on free fragments");
-	if (t->used_frag + t->free_bytes != heap)
+	if (used + free != heap)
 		qm_problem(r, st, "qm: fragment sizes do not add up to the heap");
-	if (st->free_frags != t->free_frags)
+	if (st->free_frags != s->free_blocks)
 		qm_problem(r, st, "qm: free fragment counter wrong");
-	if (st->used_size != t->used_size)
+	if (st->used_size != s->used_usable)
 		qm_problem(r, st, "qm: used_size counter wrong");
-	if (st->real_used != fixed + t->used_frag)
+	if (st->real_used != fixed + used)
 		qm_problem(r, st, "qm: real_used counter wrong");
-	if (st->total_size - st->real_used != t->free_bytes)
+	if (st->total_size - st->real_used != free)
 		qm_problem(r, st, "qm: free_size does not match free fragments");
+}
+
+static int qm_check_global(void *vst, const struct mem_heap_sums *sums,
+		mem_problem_fn problem, void *arg)
+{
+	const struct qm_state *st = vst;
+	struct qm_report r = { problem, arg, 0 };
+
+	for (unsigned b = 0; b < QM_NBUCKETS; b++)
+		if ((st->bucket[b] != NULL) != qm_bit_test(st, b))
+			qm_problem(&r, &st->bitmap[b / 64],
+				"qm: bitmap disagrees with list");
+	if (st->end->size_flags != 0 || !qm_hdr_ok(st->end))
+		qm_problem(&r, st->end, "qm: end sentinel damaged");
 	if (st->max_used < st->real_used)
-		qm_problem(r, st, "qm: max_used below real_used");
+		qm_problem(&r, st, "qm: max_used below real_used");
+	if (sums)
+		qm_check_counters(st, sums, &r);
+	return r.count;
 }
 
 static int qm_check(void *vst, mem_problem_fn problem, void *arg)
 {
-	const struct qm_state *st = vst;
-	struct qm_report r = { problem, arg, 0 };
-	struct qm_tally t = { 0 };
-	uint64_t listed = 0, max;
-	unsigned b;
-
-	qm_check_heap(st, &t, &r);
-	max = (uint64_t)((char *)st->end - (char *)st->first) / QM_MIN_FRAG;
-	for (b = 0; b < QM_NBUCKETS; b++)
-		listed += qm_check_list(st, b, max, &r);
-	/* Totals mean nothing once the walk stopped short. */
-	if (t.complete)
-		qm_check_counters(st, &t, listed, &r);
-	return r.count;
+	return mem_backend_check(&mem_qm_backend, vst, problem, arg);
 }
 
 const struct mem_backend mem_qm_backend = {
@@ -846,4 +855,8 @@ const struct mem_backend mem_qm_backend = {
 	.walk = qm_walk,
 	.walk_from = qm_walk_from,
 	.repair = qm_repair,
+	.nlists = QM_NBUCKETS,
+	.check_block = qm_check_block,
+	.check_list = qm_check_list,
+	.check_global = qm_check_global,
 };

@@ -7,17 +7,18 @@
  *
  *   mem_walk   one pass under the pool's lock: an exact picture, the lock
  *              held O(fragments) (tests, tools, a quiet pool);
- *   mem_check  every used fragment's record (tag, end canary) and every
- *              broken header (named, rebuilt from its record where it can
- *              be), then the backend's invariants, under the lock: a check
- *              needs the whole heap at one instant; each finding gets its
- *              severity in one place, found();
- *   mem_scan   the walk for a live server, in chunks.
+ *   mem_scan   the walk for a live server, in chunks: the pieces (a walk
+ *              that resumes, the lock's holds timed and the other
+ *              processes' sections between them counted) serve the
+ *              chunked checker too (check.c).
  *
  * The scan.  Under the lock, walk_from() copies at most mem_scan_chunk
  * fragments into a buffer of scratch memory; the lock is let go; then the
  * filter and the caller's function run on the copies.  The next chunk goes
- * on at the block after the last one copied, if that still is a block:
+ * on at the block after the last one copied, at once when nobody else held
+ * the lock in between (the pool counts its lock sections; a pkg pool,
+ * which the caller's function may change, is never taken on trust), else
+ * if that still is a block:
  * meanwhile another process may have merged it into its predecessor or
  * reallocated the whole area.  block_state() - the check free() relies on -
  * decides.  When the resume point is gone, the scan goes back to the newest
@@ -50,9 +51,10 @@
  * the global one; a scan may meet a record mid-change.  Call-site fields
  * are only ever site pointers or NULL, except the free site at user+0,
  * which is user data again once the fragment is handed out: it is kept
- * only if the tag still says "freed" after it was read.  An end canary is
- * believed broken only if the size asked for read the same on both sides
- * of the check (a cache resizes in place).
+ * only if the tag still says "freed" after it was read.  A cache marks a
+ * record busy while it rewrites it (debug.h); a record read busy is a
+ * used fragment with no sites, and a broken record or end canary is
+ * believed only when the tag read the same around it, twice.
  */
 #include <string.h>
 #include <time.h>
@@ -62,7 +64,7 @@
 
 unsigned mem_scan_chunk = 256;
 
-#define SCAN_ANCHORS 16
+#define SCAN_ANCHORS MEM_SCAN_ANCHORS
 #define SCAN_STALLS 64
 #define SCAN_RESTARTS 8
 #define SCAN_FALLBACK 32        /* chunk on the stack if no scratch memory */
@@ -75,23 +77,35 @@ static inline void read_fence(void)
 }
 
 #if MEMDBG
-enum rec { REC_LIVE, REC_OVERRUN, REC_PARKED, REC_BROKEN };
-
-/* What the record of a block the backend calls used says. */
-static enum rec used_record(const void *user, uint64_t usable)
+/* One read of the record of a block the backend calls used: its tag, then
+ * the rest, then the tag again; REC_BUSY while a cache rewrites it. */
+static enum mem_rec record_once(const void *user, uint64_t usable)
 {
 	const volatile struct dbg_hdr *h = dbg_hdr(user);
+	int ds = dbg_state(user);
+	read_fence();
+	if (ds != DBG_LIVE)
+		return ds == DBG_DEAD ? REC_PARKED : ds == DBG_BUSY ? REC_BUSY :
+			REC_BROKEN;
+	uint64_t req = h->req;
+	int bad = req > usable - DBG_EXTRA ? 2 : !dbg_canary_ok(user);
+	read_fence();
+	if (dbg_state(user) != DBG_LIVE)
+		return REC_BUSY;
+	return bad == 2 ? REC_BROKEN : bad ? REC_OVERRUN : REC_LIVE;
+}
+
+/* A finding stands only when a second read agrees: a record a cache was
+ * rewriting during the first reads whole, or busy, by then (debug.h). */
+enum mem_rec mem_used_record(const void *user, uint64_t usable)
+{
 	if (usable < DBG_EXTRA)
 		return REC_BROKEN;
-	int ds = dbg_state(user);
-	if (ds != DBG_LIVE)
-		return ds == DBG_DEAD ? REC_PARKED : REC_BROKEN;
-	uint64_t req = h->req;
-	if (req > usable - DBG_EXTRA)
-		return REC_BROKEN;
-	int ok = dbg_canary_ok(user);
+	enum mem_rec r = record_once(user, usable);
+	if (r != REC_OVERRUN && r != REC_BROKEN)
+		return r;
 	read_fence();
-	return ok || h->req != req ? REC_LIVE : REC_OVERRUN;
+	return record_once(user, usable);
 }
 
 /* Sites of a freed (or parked) fragment; none if it was reused meanwhile. */
@@ -114,13 +128,13 @@ static void frag_record(struct mem_pool *pool, struct mem_frag *f,
 			frag_freed(f, user);
 		return;
 	}
-	enum rec r = used_record(user, usable);
+	enum mem_rec r = mem_used_record(user, usable);
 	f->broken = r == REC_OVERRUN || r == REC_BROKEN;
 	if (r == REC_PARKED) {
 		f->used = 0;
 		f->cached = 1;
 		frag_freed(f, user);
-	} else if (r != REC_BROKEN) {
+	} else if (r != REC_BROKEN && r != REC_BUSY) {
 		f->req_size = dbg_hdr(user)->req;
 		f->alloc = dbg_hdr(user)->alloc;
 	}
@@ -181,125 +195,7 @@ int mem_walk(struct mem_pool *pool, mem_walk_fn fn, void *arg)
 	return rc;
 }
 
-/* --- checking ------------------------------------------------------------ */
-
-struct check_ctx {
-	struct mem_pool *pool;
-	struct mem_check_result r;
-};
-
-/* The one place a finding gets its severity (mem.h, mem_check_result). */
-static void found(struct check_ctx *c, int structure, int n)
-{
-	c->r.problems += n;
-	if (structure)
-		c->r.structure += n;
-	else
-		c->r.application += n;
-}
-
-static void check_problem(void *arg, const void *where, const char *what)
-{
-	struct check_ctx *c = arg;
-	mem_log(MEM_L_ERR, "%s: heap check: %s at %p", c->pool->name, what,
-		where);
-}
-
-#if MEMDBG
-/* The record of every used fragment: tag, then end canary. */
-/* A fragment parked in a per-process cache keeps the canary of its last
- * use (cache.c checks it when the fragment leaves the cache); batch
- * fragments (req 0) and those under 16 bytes have none to check. */
-static int parked_overrun(const void *user, uint64_t usable)
-{
-	uint64_t req = dbg_hdr(user)->req;
-	return req >= 16 && req <= usable - DBG_EXTRA && !dbg_canary_ok(user);
-}
-
-static int check_record(const struct mem_block *b, void *arg)
-{
-	struct check_ctx *c = arg;
-	void *user = dbg_user(b->payload);
-	char site[256];
-	enum rec r = b->used ? used_record(user, b->size) : REC_LIVE;
-	int parked_bad = r == REC_PARKED && parked_overrun(user, b->size);
-	if (r == REC_BROKEN)
-		mem_log(MEM_L_ERR, "%s: heap check: used fragment %p has a "
-			"broken debug record", c->pool->name, user);
-	else if (r == REC_OVERRUN || parked_bad)
-		mem_log(MEM_L_ERR, "%s: heap check: write past the end of "
-			"%sfragment %p (%llu bytes) allocated at %s",
-			c->pool->name, parked_bad ? "cached " : "", user,
-			(unsigned long long)dbg_hdr(user)->req,
-			mem_site_str(dbg_hdr(user)->alloc, site, sizeof(site)));
-	found(c, 0, r == REC_BROKEN || r == REC_OVERRUN || parked_bad);
-	return 0;
-}
-#endif
-
-#if MEMDBG
-#define RECORD_CHECK check_record
-#else
-#define RECORD_CHECK no_record
-static int no_record(const struct mem_block *b, void *arg)
-{
-	(void)b;
-	(void)arg;
-	return 0;
-}
-#endif
-
-/* First the damage walk: every broken header reported, rebuilt from its
- * record where it can be (damage.c), the records checked on the way; then
- * the backend's invariants, on the heap as rebuilt. */
-int mem_check_unsafe_ex(struct mem_pool *pool, struct mem_check_result *res)
-{
-	struct check_ctx c = { .pool = pool };
-	struct mem_walker w = { .pool = pool, .fn = RECORD_CHECK, .arg = &c,
-		.fix = 1, .op = "heap check" };
-	void *from = NULL;
-	mem_walker_run(&w, &from, UINT64_MAX);
-	found(&c, 0, (int)(w.damaged - w.holes));
-	found(&c, 1, (int)w.holes);
-	found(&c, 1, POOL_BE(pool)->check(pool->st, check_problem, &c));
-	if (res)
-		*res = c.r;
-	return c.r.problems;
-}
-
-int mem_check_unsafe(struct mem_pool *pool)
-{
-	return mem_check_unsafe_ex(pool, NULL);
-}
-
-int mem_check_ex(struct mem_pool *pool, struct mem_check_result *res)
-{
-	mem_pool_lock(pool);
-	int n = mem_check_unsafe_ex(pool, res);
-	mem_pool_unlock(pool);
-	return n;
-}
-
-int mem_check(struct mem_pool *pool)
-{
-	return mem_check_ex(pool, NULL);
-}
-
-/* --- the scan ------------------------------------------------------------ */
-
-struct scan {
-	struct mem_pool *pool;
-	struct mem_frag *buf;           /* this chunk's fragments */
-	size_t n, cap;
-	void *cursor;                   /* payload to go on from; NULL: first */
-	int done;
-	const char *floor;              /* skip blocks whose payload is below */
-	void *anchor[SCAN_ANCHORS];     /* payloads of the last blocks visited */
-	uint64_t visits;
-	unsigned stalls, restarts;
-	struct mem_scan_stats st;
-	struct mem_walker walker;       /* carries the scan over damage */
-};
+/* --- the lock's holds ----------------------------------------------------- */
 
 static uint64_t now_ns(void)
 {
@@ -308,16 +204,44 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Copy one block, or skip it (below the floor: seen already); stop the
- * walk when the chunk is full. */
-static int scan_block(const struct mem_block *b, void *arg)
+/* Take the lock (unless the caller holds it) and note whether anyone
+ * else held it since our last hold: the pool counts its lock sections. */
+int mem_hold_begin(struct mem_pool *pool, struct mem_holds *h)
 {
-	struct scan *s = arg;
-	s->anchor[s->visits++ % SCAN_ANCHORS] = b->payload;
-	if ((const char *)b->payload < s->floor)
+	if (h->locked)
+		mem_pool_lock(pool);
+	uint64_t g = mem_pool_sections(pool);
+	int others = h->st.sections && g != h->expect;
+	if (others)
+		h->st.changes += g - h->expect;
+	h->t0 = now_ns();
+	return others;
+}
+
+void mem_hold_end(struct mem_pool *pool, struct mem_holds *h)
+{
+	uint64_t held = now_ns() - h->t0;
+	/* our own release counts one section */
+	h->expect = mem_pool_sections(pool) + (h->locked && pool->lock);
+	if (h->locked)
+		mem_pool_unlock(pool);
+	h->st.sections++;
+	h->st.total_hold_ns += held;
+	if (held > h->st.max_hold_ns)
+		h->st.max_hold_ns = held;
+}
+
+/* --- the walk in pieces ---------------------------------------------------- */
+
+/* Every block the backend walks: remembered as an anchor, then visited
+ * unless it lies below the floor (seen already). */
+static int chunk_tap(const struct mem_block *b, void *arg)
+{
+	struct mem_chunked *k = arg;
+	k->anchor[k->visits++ % SCAN_ANCHORS] = b->payload;
+	if ((const char *)b->payload < k->floor)
 		return 0;
-	frag_of_block(s->pool, b, &s->buf[s->n++]);
-	return s->n == s->cap;
+	return k->visit(b, k->arg);
 }
 
 static int still_a_block(struct mem_pool *pool, void *payload)
@@ -326,50 +250,75 @@ static int still_a_block(struct mem_pool *pool, void *payload)
 }
 
 /* The newest block visited that still is one, or NULL. */
-static void *scan_anchor(const struct scan *s)
+static void *chunk_anchor(const struct mem_chunked *k)
 {
-	for (unsigned i = 0; i < SCAN_ANCHORS && i < s->visits; i++) {
-		void *a = s->anchor[(s->visits - 1 - i) % SCAN_ANCHORS];
-		if (still_a_block(s->pool, a))
+	for (unsigned i = 0; i < SCAN_ANCHORS && i < k->visits; i++) {
+		void *a = k->anchor[(k->visits - 1 - i) % SCAN_ANCHORS];
+		if (still_a_block(k->pool, a))
 			return a;
 	}
 	return NULL;
 }
 
 /* Under the lock: make the cursor a block to go on from (see the top). */
-static int scan_resume(struct scan *s)
+static int chunk_resume(struct mem_chunked *k)
 {
-	if (!s->cursor || still_a_block(s->pool, s->cursor))
+	if (!k->cursor || still_a_block(k->pool, k->cursor))
 		return 0;
-	s->st.resyncs++;
-	if ((const char *)s->cursor > s->floor)
-		s->floor = s->cursor;
-	else if (++s->stalls > SCAN_STALLS)
+	k->resyncs++;
+	if ((const char *)k->cursor > k->floor)
+		k->floor = k->cursor;
+	else if (++k->stalls > SCAN_STALLS)
 		return -2;
-	s->cursor = scan_anchor(s);
-	return !s->cursor && ++s->restarts > SCAN_RESTARTS ? -2 : 0;
+	k->cursor = chunk_anchor(k);
+	return !k->cursor && ++k->restarts > SCAN_RESTARTS ? -2 : 0;
+}
+
+void mem_chunked_init(struct mem_chunked *k, struct mem_pool *pool,
+		mem_block_fn visit, void *arg, const char *fix_op)
+{
+	*k = (struct mem_chunked){ .pool = pool, .visit = visit, .arg = arg };
+	k->walker = (struct mem_walker){ .pool = pool, .fn = chunk_tap,
+		.arg = k, .fix = fix_op != NULL, .op = fix_op };
+}
+
+int mem_chunked_step(struct mem_chunked *k, uint64_t max, int changed)
+{
+	int rc = changed ? chunk_resume(k) : 0;
+	if (!rc)    /* visit's non-zero: this piece has done enough */
+		rc = mem_walker_run(&k->walker, &k->cursor, max) < 0 ? -1 : 0;
+	k->done = rc || !k->cursor;
+	return rc;
+}
+
+/* --- the scan ------------------------------------------------------------ */
+
+struct scan {
+	struct mem_frag *buf;           /* this chunk's fragments */
+	size_t n, cap;
+	struct mem_chunked walk;
+	struct mem_holds holds;
+};
+
+/* Copy one block; stop the walk when the chunk is full. */
+static int scan_block(const struct mem_block *b, void *arg)
+{
+	struct scan *s = arg;
+	frag_of_block(s->walk.pool, b, &s->buf[s->n++]);
+	return s->n == s->cap;
 }
 
 /* One hold of the lock: copy the next chunk into s->buf. */
 static int scan_chunk(struct scan *s)
 {
-	struct mem_pool *pool = s->pool;
-	mem_pool_lock(pool);
-	uint64_t t0 = now_ns();
+	struct mem_pool *pool = s->walk.pool;
+	/* without a lock (pkg) nothing counts what fn did between chunks */
+	int changed = mem_hold_begin(pool, &s->holds) || !pool->lock;
 	s->n = 0;
-	int rc = scan_resume(s);
-	if (!rc)    /* 1: the chunk is full */
-		rc = mem_walker_run(&s->walker, &s->cursor, s->cap +
-			(s->cap > SCAN_ANCHORS ? s->cap : SCAN_ANCHORS)) < 0 ?
-			-1 : 0;
-	s->done = rc || !s->cursor;
-	uint64_t held = now_ns() - t0;
-	mem_pool_unlock(pool);
-	s->st.sections++;
-	s->st.total_hold_ns += held;
-	if (held > s->st.max_hold_ns)
-		s->st.max_hold_ns = held;
-	s->st.frags += s->n;
+	int rc = mem_chunked_step(&s->walk, s->cap +
+		(s->cap > SCAN_ANCHORS ? s->cap : SCAN_ANCHORS), changed);
+	mem_hold_end(pool, &s->holds);
+	s->holds.st.frags += s->n;
 	return rc;
 }
 
@@ -398,11 +347,10 @@ int mem_scan(struct mem_pool *pool, const char *filter, mem_walk_fn fn,
 		void *arg, struct mem_scan_stats *stats)
 {
 	struct mem_frag small[SCAN_FALLBACK];
-	struct scan s = { .pool = pool, .cap = mem_scan_chunk ? mem_scan_chunk :
-		1 };
+	struct scan s = { .cap = mem_scan_chunk ? mem_scan_chunk : 1,
+		.holds = { .locked = 1 } };
 	int rc;
-	s.walker = (struct mem_walker){ .pool = pool, .fn = scan_block,
-		.arg = &s };
+	mem_chunked_init(&s.walk, pool, scan_block, &s, NULL);
 	s.buf = mem_scratch_alloc(s.cap * sizeof(*s.buf));
 	if (!s.buf) {
 		s.buf = small;
@@ -412,11 +360,12 @@ int mem_scan(struct mem_pool *pool, const char *filter, mem_walk_fn fn,
 		rc = scan_chunk(&s);
 		int stop = scan_deliver(&s, filter, fn, arg);
 		rc = stop ? stop : rc;
-	} while (!rc && !s.done);
+	} while (!rc && !s.walk.done);
 	if (s.buf != small)
 		mem_scratch_free(s.buf);
-	s.st.result = rc;
+	s.holds.st.resyncs = s.walk.resyncs;
+	s.holds.st.result = rc;
 	if (stats)
-		*stats = s.st;
+		*stats = s.holds.st;
 	return rc;
 }

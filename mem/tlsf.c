@@ -70,6 +70,11 @@
  *   5. sl_map[fl] bit sl <=> heads[fl][sl] != NULL;
  *      fl_map bit fl <=> sl_map[fl] != 0;
  *   6. the counters equal what a walk of the heap recomputes.
+ * tlsf_check() verifies them in three pieces (backend.h): per block
+ * (1 from walk_from, 2, 3, and 4 from the block's side: its list
+ * neighbours point back at it), per list (4 from the list's side: every
+ * entry a free block of that list, back links consistent), and globally
+ * (5, 6, and as many listed as free blocks).
  *
  * Counters.  total_size is the region managed, control structure included
  * (the pool size asked for, unless above TLSF_MAX_REGION); real_used is the
@@ -636,18 +641,13 @@ static void tlsf_info(void *st, struct mem_info *mi)
 	mi->cached = 0;         /* parked shm blocks: cache.c adds them */
 }
 
-/* --- check ---------------------------------------------------------- */
+/* --- check: one block, one list, the globals (backend.h) ------------- */
 
 struct checker {
 	const struct tlsf *t;
 	mem_problem_fn problem;
 	void *arg;
 	int count;
-	bool walked;            /* the physical walk reached the sentinel */
-	uint64_t free_blocks;   /* recomputed by the physical walk */
-	uint64_t free_bytes;
-	uint64_t used_bytes;
-	uint64_t usable_bytes;
 };
 
 static void report(struct checker *c, const void *where, const char *what)
@@ -671,76 +671,110 @@ static void check_boundary(struct checker *c, const struct block *b,
 		report(c, b, "two adjacent free blocks");
 }
 
-static void tally(struct checker *c, const struct block *b)
+/* Why walk_from() stopped at b. */
+static void check_header(struct checker *c, const struct block *b)
 {
-	if (block_stray_flags(b))
-		report(c, b, "unknown flag bits in the size word");
 	if (!block_tag_ok(b))
-		report(c, b, "header check value wrong (overwritten?)");
-	if (block_is_free(b)) {
-		c->free_blocks++;
-		c->free_bytes += block_size(b);
-	} else {
-		c->used_bytes += block_size(b);
-		c->usable_bytes += block_usable(b);
-	}
+		report(c, b, "header check value wrong (overwritten?), heap walk stopped");
+	else if (block_stray_flags(b))
+		report(c, b, "unknown flag bits in the size word, heap walk stopped");
+	else
+		report(c, b, "block size out of range, heap walk stopped");
 }
 
-/* Invariant 1, with 2 and 3 checked at every boundary on the way. */
-static void check_heap(struct checker *c)
-{
-	const struct block *b = c->t->first, *prev = NULL;
-
-	while (b != c->t->sentinel) {
-		if (!size_sane(c->t, b)) {
-			report(c, b, "block size out of range, heap walk stopped");
-			return;
-		}
-		check_boundary(c, b, prev);
-		tally(c, b);
-		prev = b;
-		b = block_next(b);
-	}
-	check_boundary(c, b, prev);
-	if (block_size(b) != 0 || block_is_free(b) || block_stray_flags(b)
-			|| !block_tag_ok(b))
-		report(c, b, "sentinel header overwritten");
-	c->walked = true;
-}
-
-static void check_listed(struct checker *c, const struct block *b,
-		const struct block *prev, unsigned fl, unsigned sl)
+/* Invariant 4 from the block's side: its list neighbours point back. */
+static void check_linked(struct checker *c, const struct block *b)
 {
 	struct list_index i = mapping_insert(block_size(b));
+	const struct block *n = b->next_free, *p = b->prev_free;
 
-	if (!block_is_free(b))
-		report(c, b, "used block on a free list");
-	if (b->prev_free != prev)
-		report(c, b, "free list back link broken");
-	if (i.fl != fl || i.sl != sl)
-		report(c, b, "free block on the wrong list for its size");
+	if (!link_sane(c->t, b, n) || !link_sane(c->t, b, p) ||
+			(n && n->prev_free != b) ||
+			(p ? p->next_free != b : c->t->heads[i.fl][i.sl] != b))
+		report(c, b, "free block not linked into its list");
 }
 
-/* Invariant 4 for one list; returns how many blocks it holds.  A list
- * longer than limit has a cycle or strays, so the walk stops there. */
-static uint64_t check_list(struct checker *c, unsigned fl, unsigned sl,
-		uint64_t limit)
+static int tlsf_check_block(void *st, const struct mem_block *mb,
+		mem_problem_fn problem, void *arg)
 {
-	const struct block *b = c->t->heads[fl][sl], *prev = NULL;
-	uint64_t n = 0;
+	struct checker c = { .t = st, .problem = problem, .arg = arg };
+	const struct block *b = block_from_payload(mb->payload), *next;
 
-	for (; b; prev = b, b = b->next_free) {
-		if (!header_in_heap(c->t, b) || !size_sane(c->t, b)) {
-			report(c, b, "free list link outside the heap");
-			break;
-		}
-		if (++n > limit) {
-			report(c, b, "free list longer than the free blocks");
-			break;
-		}
-		check_listed(c, b, prev, fl, sl);
+	if (mb->broken) {
+		check_header(&c, b);
+		return c.count;
 	}
-	return n;
+	if (b == c.t->first)
+		check_boundary(&c, b, NULL);
+	next = block_next(b);
+	if (block_is_free(b))
+		check_linked(&c, b);
+	if (next == c.t->sentinel || header_sane(c.t, next))
+		check_boundary(&c, next, b);
+	return c.count;
+}
+
+/* pos->entry still follows pos->prev on list (fl, sl). */
+static bool still_listed(const struct tlsf *t, const struct block *b,
+		const struct block *prev, struct list_index at)
+{
+	struct list_index i;
+
+	if (!header_in_heap(t, b) || !header_sane(t, b) || !block_is_free(b))
+		return false;
+	i = mapping_insert(block_size(b));
+	return i.fl == at.fl && i.sl == at.sl && b->prev_free == prev;
+}
+
+/* One entry of list at; false ends the list's walk (a stray entry or a
+ * broken back link: what follows cannot be trusted). */
+static bool list_entry_ok(struct checker *c, const struct block *b,
+		struct mem_list_pos *pos, struct list_index at, uint64_t limit)
+{
+	struct list_index i;
+
+	if (!header_in_heap(c->t, b) || !size_sane(c->t, b)) {
+		report(c, b, "free list link outside the heap");
+		return false;
+	}
+	if (b->prev_free != pos->prev) {
+		report(c, b, "free list back link broken");
+		return false;
+	}
+	if (++pos->n > limit) {
+		report(c, b, "free list longer than the free blocks");
+		return false;
+	}
+	i = mapping_insert(block_size(b));
+	if (!block_is_free(b))
+		report(c, b, "used block on a free list");
+	else if (i.fl != at.fl || i.sl != at.sl)
+		report(c, b, "free block on the wrong list for its size");
+	return true;
+}
+
+/* Invariant 4 from the list's side (backend.h, check_list). */
+static int tlsf_check_list(void *st, struct mem_list_pos *pos, uint64_t max,
+		uint64_t limit, int recheck, mem_problem_fn problem, void *arg)
+{
+	struct checker c = { .t = st, .problem = problem, .arg = arg };
+	struct list_index at = { pos->list / SL_COUNT, pos->list % SL_COUNT };
+	const struct block *b = pos->entry ? pos->entry : c.t->heads[at.fl][at.sl];
+
+	if (pos->entry && recheck && !still_listed(c.t, b, pos->prev, at))
+		return -2;
+	if (!limit)
+		limit = ((uintptr_t)c.t->sentinel - (uintptr_t)c.t->first) / MIN_BLOCK;
+	for (; b && max; max--) {
+		if (!list_entry_ok(&c, b, pos, at, limit)) {
+			b = NULL;
+			break;
+		}
+		pos->prev = (void *)b;
+		b = b->next_free;
+	}
+	pos->entry = (void *)b;
+	return b ? 1 : 0;
 }
 
 /* Invariant 5 for one first-level index. */
@@ -761,49 +795,49 @@ static void check_bitmaps(struct checker *c, unsigned fl)
 			"first-level bitmap disagrees with second level");
 }
 
-static void check_lists(struct checker *c)
-{
-	uint64_t limit = c->walked ? c->free_blocks : c->t->free_count;
-	uint64_t listed = 0;
-
-	if (c->t->fl_map >> FL_COUNT)
-		report(c, &c->t->fl_map, "first-level bitmap beyond FL_COUNT");
-	for (unsigned fl = 0; fl < FL_COUNT; fl++) {
-		check_bitmaps(c, fl);
-		for (unsigned sl = 0; sl < SL_COUNT; sl++)
-			listed += check_list(c, fl, sl, limit);
-	}
-	if (c->walked && listed != c->free_blocks)
-		report(c, c->t, "free blocks and listed blocks differ in number");
-}
-
-/* Invariant 6. */
-static void check_counters(struct checker *c)
+/* Invariant 6, and the list entries against the free blocks. */
+static void check_counters(struct checker *c, const struct mem_heap_sums *s)
 {
 	const struct tlsf *t = c->t;
 	uint64_t span = (uintptr_t)t->sentinel - (uintptr_t)t->first;
+	uint64_t used = s->used_usable + s->used_blocks * TLSF_BLOCK_OVERHEAD;
+	uint64_t free = s->free_usable + s->free_blocks * TLSF_BLOCK_OVERHEAD;
 
-	if (t->free_count != c->free_blocks)
+	if (s->listed != s->free_blocks)
+		report(c, t, "free blocks and listed blocks differ in number");
+	if (t->free_count != s->free_blocks)
 		report(c, t, "free block counter is wrong");
-	if (t->used_size != c->usable_bytes)
+	if (t->used_size != s->used_usable)
 		report(c, t, "used_size counter is wrong");
-	if (t->real_used != t->total_size - span + c->used_bytes)
+	if (t->real_used != t->total_size - span + used)
 		report(c, t, "real_used counter is wrong");
-	if (t->total_size - t->real_used != c->free_bytes)
+	if (t->total_size - t->real_used != free)
 		report(c, t, "free bytes differ from the free blocks");
-	if (t->max_used < t->real_used)
-		report(c, t, "max_used below real_used");
+}
+
+static int tlsf_check_global(void *st, const struct mem_heap_sums *sums,
+		mem_problem_fn problem, void *arg)
+{
+	struct checker c = { .t = st, .problem = problem, .arg = arg };
+	const struct block *s = c.t->sentinel;
+
+	if (c.t->fl_map >> FL_COUNT)
+		report(&c, &c.t->fl_map, "first-level bitmap beyond FL_COUNT");
+	for (unsigned fl = 0; fl < FL_COUNT; fl++)
+		check_bitmaps(&c, fl);
+	if (block_size(s) != 0 || block_is_free(s) || block_stray_flags(s)
+			|| !block_tag_ok(s))
+		report(&c, s, "sentinel header overwritten");
+	if (c.t->max_used < c.t->real_used)
+		report(&c, c.t, "max_used below real_used");
+	if (sums)
+		check_counters(&c, sums);
+	return c.count;
 }
 
 static int tlsf_check(void *st, mem_problem_fn problem, void *arg)
 {
-	struct checker c = { .t = st, .problem = problem, .arg = arg };
-
-	check_heap(&c);
-	check_lists(&c);
-	if (c.walked)
-		check_counters(&c);
-	return c.count;
+	return mem_backend_check(&mem_tlsf_backend, st, problem, arg);
 }
 
 /* Stops with -1 at a block whose header fails its own checks (tag, flags,
@@ -881,4 +915,8 @@ const struct mem_backend mem_tlsf_backend = {
 	.walk = tlsf_walk,
 	.walk_from = tlsf_walk_from,
 	.repair = tlsf_repair,
+	.nlists = FL_COUNT * SL_COUNT,
+	.check_block = tlsf_check_block,
+	.check_list = tlsf_check_list,
+	.check_global = tlsf_check_global,
 };
