@@ -326,6 +326,34 @@ START_TEST(mem_check_clean)
 }
 END_TEST
 
+/* A write past a fragment's end (MEMDBG: over its end canary): named by
+ * the chunked checker, with its holds and the counters compared (nobody
+ * else uses this pool). */
+START_TEST(mem_check_damage)
+{
+	char *a = shm_malloc(32);
+	memset(a, 'A', MEMDBG ? 40 : 32);
+	mem_scan_chunk = 4;
+	json_t *r = t_req("mem.check", NULL), *res = t_result(r);
+	json_t *scan = json_object_get(res, "scan");
+	ck_assert_int_eq(json_is_true(json_object_get(res, "ok")), !MEMDBG);
+	ck_assert_int_eq(t_int(res, "problems"), MEMDBG);
+	ck_assert_int_eq(t_int(res, "application"), MEMDBG);
+	ck_assert_int_eq(t_int(res, "structure"), 0);
+	ck_assert(json_is_true(json_object_get(res, "exact")));
+	ck_assert_int_gt(t_int(res, "listed"), 0);
+	ck_assert_int_gt(t_int(scan, "chunks"), 2);
+	ck_assert_int_gt(t_int(scan, "fragments"), 1);
+	ck_assert_int_eq(t_int(scan, "changes"), 0);
+	if (MEMDBG)
+		ck_assert_ptr_nonnull(strstr(json_string_value(json_array_get(
+			json_object_get(res, "messages"), 0)),
+			"write past the end"));
+	json_decref(r);
+	mem_scan_chunk = 256;
+}
+END_TEST
+
 /* A dump bigger than pkg: -32000, and pkg back where it was. */
 START_TEST(pkg_exhausted)
 {
@@ -395,6 +423,7 @@ Suite *rpc_suite(void)
 	tcase_add_test(tc, list_methods);
 	tcase_add_test(tc, known_state);
 	tcase_add_test(tc, mem_check_clean);
+	tcase_add_test(tc, mem_check_damage);
 	tcase_add_test(tc, pkg_exhausted);
 	tcase_add_test(tc, batch_exhausted);
 	suite_add_tcase(s, tc);

@@ -100,6 +100,7 @@ check_info() {
 	ok "listMethods has test.alloc" "$(res system.listMethods '[]' 'index("test.alloc") != null')" true
 	ok "unknown method" "$(rpc no.such | jq .error.code)" -32601
 	ok "mem.check shm" "$(res mem.check '[]' '[.pool,.ok,.problems] | tostring')" '"[\"shm\",true,0]"'
+	ok "mem.check in chunks" "$(res mem.check '[]' '.scan.chunks > 1 and .scan.fragments > 0 and .listed >= 0 and (.exact | type) == "boolean"')" true
 }
 
 run_config() {  # BACKEND [OPTIONS]

@@ -295,12 +295,15 @@ fi
 # check: the heap checker's verdict
 s 0 check
 has "$tmp/out" "shm: ok, no problems"
+# the chunked checker: many short holds, never the whole heap at once
+hasre "$tmp/out" '^checked [0-9]+ blocks and [0-9]+ list entries in [0-9]+ lock holds, longest [0-9]+ us \([0-9]+ us in all\); counters and lists (compared with the blocks|not compared: the pool changed during the check \([0-9]+ lock sections of other processes, [0-9]+ lists left unverified\))$'
 s 0 check --pid "$rpc_pid"
 has "$tmp/out" "pkg of pid $rpc_pid: ok, no problems"
 s 0 check --pool pkg               # the RPC process's, by default
 has "$tmp/out" "pkg of pid $rpc_pid: ok, no problems"
 s 0 --json check
 jqt '.ok == true and .problems == 0'
+jqt '.scan.chunks > 1 and .scan.fragments > 0 and (.exact | type) == "boolean" and .structure == 0 and .application == 0'
 
 # --- the leak hunt: a leak seeded in the middle of the interval ---------------
 timeout 30 "$ctl" -s "$sock" leaks --interval 1 > "$tmp/leaks" 2>&1 &

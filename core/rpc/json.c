@@ -67,12 +67,13 @@ json_t *rpc_frag_json(const struct mem_frag *f)
 
 json_t *rpc_scan_json(const struct mem_scan_stats *s)
 {
-	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:i}",
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:i}",
 		"fragments", (json_int_t)s->frags,
 		"chunks", (json_int_t)s->sections,
 		"max_hold_us", (json_int_t)(s->max_hold_ns / 1000),
 		"total_hold_us", (json_int_t)(s->total_hold_ns / 1000),
 		"resyncs", (json_int_t)s->resyncs,
+		"changes", (json_int_t)s->changes,
 		"result", s->result);
 }
 

@@ -10,10 +10,12 @@
  * runtime's hook back afterwards.  At most CAP_LINES lines are kept; the
  * rest are counted ("... N more").
  *
- * mem_check() holds the pool's lock for the whole heap (it needs one
- * instant): on shm this stalls the workers for the check's time (see
- * doc/DIAGNOSTICS.md for figures), which is why it is a method one asks
- * for, not part of any status dump.  pkg is checked by its owner (IPC).
+ * The checker is mem_check_chunked(): the lock is held for
+ * mem_scan_chunk blocks or list entries at a time, never for the whole
+ * heap, so workers go on between the holds; the reply says how many holds
+ * it took and the longest (SCAN), and whether the counters and lists
+ * could be compared with the blocks at one instant ("exact": nobody else
+ * took the lock during the check).  pkg is checked by its owner (IPC).
  */
 #include <stdio.h>
 #include <string.h>
@@ -43,18 +45,24 @@ static void capture(int level, const char *msg)
 static json_t *check_pool(struct mem_pool *pool, const char *name)
 {
 	json_t *o, *msgs;
-	int problems;
+	struct mem_check_result r;
+	struct mem_check_stats st;
 	cap_n = cap_more = 0;
 	mem_set_log(capture);
-	problems = mem_check(pool);
+	mem_check_chunked(pool, &r, &st);
 	log_mem_attach();
 	msgs = json_array();
 	for (unsigned i = 0; i < cap_n; i++)
 		json_array_append_new(msgs, json_string(cap_line[i]));
 	if (cap_more)
 		json_array_append_new(msgs, json_sprintf("... %u more", cap_more));
-	o = json_pack("{s:s,s:i,s:b,s:o}", "pool", name, "problems", problems,
-		"ok", problems == 0, "messages", msgs);
+	o = json_pack("{s:s,s:i,s:i,s:i,s:b,s:o,s:b,s:I,s:I,s:o}", "pool", name,
+		"problems", r.problems, "structure", r.structure,
+		"application", r.application, "ok", r.problems == 0,
+		"messages", msgs, "exact", st.exact,
+		"listed", (json_int_t)st.listed,
+		"lists_lost", (json_int_t)st.lists_lost,
+		"scan", rpc_scan_json(&st.scan));
 	if (pool == mem_pkg_pool)
 		rpc_set_int(o, "pid", getpid());
 	return o;

@@ -195,6 +195,26 @@ static int check_ok(const json_t *r)
 	return json_is_true(json_object_get(r, "ok")) && !jint(r, "problems");
 }
 
+/* What the chunked check covered and what it cost the lock. */
+static void check_line(const json_t *r)
+{
+	const json_t *s = json_object_get(r, "scan");
+
+	if (!json_is_object(s))
+		return;
+	printf("checked %lld blocks and %lld list entries in %lld lock holds, "
+		"longest %lld us (%lld us in all); ", jint(s, "fragments"),
+		jint(r, "listed"), jint(s, "chunks"), jint(s, "max_hold_us"),
+		jint(s, "total_hold_us"));
+	if (json_is_true(json_object_get(r, "exact")))
+		printf("counters and lists compared with the blocks\n");
+	else
+		printf("counters and lists not compared: the pool changed "
+			"during the check (%lld lock sections of other processes, "
+			"%lld lists left unverified)\n", jint(s, "changes"),
+			jint(r, "lists_lost"));
+}
+
 static void show_check(const json_t *r)
 {
 	const long long n = jint(r, "problems");
@@ -211,6 +231,7 @@ static void show_check(const json_t *r)
 		printf("%lld problem%s\n", n, n == 1 ? "" : "s");
 	json_array_foreach(json_object_get(r, "messages"), i, m)
 		printf("  %s\n", json_string_value(m) ? json_string_value(m) : "?");
+	check_line(r);
 }
 
 int cmd_check(struct ctl *c)
