@@ -9,6 +9,18 @@
  *       mem_check(), and by mem_scan() (what every status, sums and
  *       report uses): its number of holds, the longest, the mean, and the
  *       wall time of the whole scan and of mem_sums_get().
+ *   prog_figures livecheck [MiB [FRAGMENTS [CHUNK]]]
+ *       (defaults as lockhold) The same pool per backend, and a forked
+ *       worker doing shm_malloc + shm_free pairs, each pair timed, into
+ *       one histogram per phase: 300 ms idle, one mem_check(), one
+ *       mem_check_chunked().  Prints each check's time (and its CPU time
+ *       and involuntary context switches: on a loaded machine the wall
+ *       times include preemption), the chunked one's holds, longest and
+ *       mean hold (and CPU per hold, an upper bound of the work in one),
+ *       the worker's lock sections it saw and whether the counters could
+ *       be compared (exact); then per
+ *       phase the worker's pairs, p99, p99.9 (log2 bucket upper bounds)
+ *       and longest pair.
  *   prog_figures overhead
  *       Per backend: real_used per fragment for requests of 16, 64 and
  *       1000 bytes (10000 of each in a fresh pkg pool); run it in a MEMDBG=0
@@ -100,6 +112,147 @@ static void lockhold(const char *be, size_t mib, size_t frags)
 		walk, check, bad ? " (PROBLEMS)" : "",
 		(unsigned long long)st.sections, st.max_hold_ns / 1e3,
 		st.total_hold_ns / 1e3 / (double)st.sections, scan, sums);
+	shm_destroy();
+}
+
+/* --- livecheck ------------------------------------------------------------ */
+
+/* What a worker's shm_malloc + shm_free pairs took while the main process
+ * did one thing (a phase): count, longest, and a log2 histogram. */
+#define LAT_BUCKETS 40
+struct lat {
+	uint64_t ops, max_ns;
+	uint64_t bucket[LAT_BUCKETS];   /* bucket k: [2^k, 2^(k+1)) ns */
+};
+
+struct lat_shared {
+	volatile int phase;             /* set by the main process; -1: stop */
+	volatile int seen;              /* the phase the worker is in */
+	struct lat lat[4];
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void lat_add(struct lat *l, uint64_t ns)
+{
+	unsigned k = ns ? 63u - (unsigned)__builtin_clzll(ns) : 0;
+	l->ops++;
+	l->bucket[k < LAT_BUCKETS ? k : LAT_BUCKETS - 1]++;
+	if (ns > l->max_ns)
+		l->max_ns = ns;
+}
+
+/* The upper bound of the bucket holding quantile q. */
+static uint64_t lat_quantile(const struct lat *l, double q)
+{
+	uint64_t want = (uint64_t)(q * (double)l->ops), n = 0;
+	for (unsigned k = 0; k < LAT_BUCKETS; k++)
+		if ((n += l->bucket[k]) > want)
+			return (uint64_t)2 << k;
+	return l->max_ns;
+}
+
+/* The worker: malloc + free of 16..1800 bytes, timed pair by pair, into
+ * the histogram of the phase the main process says it is in. */
+static void lat_worker(struct lat_shared *sh)
+{
+	enum { L = 64 };
+	void *slot[L] = { 0 };
+	uint64_t seed = 42;
+	for (int ph; (ph = sh->phase) >= 0;) {
+		unsigned k = (unsigned)(next_rand(&seed) % L);
+		uint64_t t0 = mono_ns();
+		if (slot[k])
+			shm_free(slot[k]);
+		slot[k] = shm_malloc(16 + next_rand(&seed) % 1785);
+		lat_add(&sh->lat[ph], mono_ns() - t0);
+		sh->seen = ph;
+	}
+	_exit(0);
+}
+
+static void lat_phase(struct lat_shared *sh, int ph)
+{
+	sh->phase = ph;
+	while (sh->seen != ph)
+		;
+}
+
+static void lat_print(const char *what, const struct lat *l)
+{
+	printf("| %s | %llu | %.1f us | %.1f us | %.1f us |", what,
+		(unsigned long long)l->ops, lat_quantile(l, 0.99) / 1e3,
+		lat_quantile(l, 0.999) / 1e3, l->max_ns / 1e3);
+}
+
+/* This process's CPU time (ms) and involuntary context switches. */
+static void cpu_now(double *ms, long *preempted)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	*ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+		(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+	*preempted = ru.ru_nivcsw;
+}
+
+static void livecheck(const char *be, size_t mib, size_t frags)
+{
+	struct mem_check_result r;
+	struct mem_check_stats cs;
+	shm_cache_size = 0;
+	if (shm_init(mib << 20, be) < 0 || fill(frags) < 0) {
+		printf("| %s | pool too small for %zu fragments |\n", be, frags);
+		shm_destroy();
+		return;
+	}
+	struct lat_shared *sh = shm_mallocxz(sizeof(*sh));
+	fflush(NULL);
+	pid_t pid = fork();
+	if (!pid)
+		lat_worker(sh);
+	lat_phase(sh, 0);               /* idle: 300 ms of nothing */
+	double t0 = now_ms();
+	while (now_ms() - t0 < 300)
+		;
+	double c0, c1, c2;
+	long v0, v1, v2;
+	lat_phase(sh, 1);
+	cpu_now(&c0, &v0);
+	t0 = now_ms();
+	int whole = mem_check(mem_shm_pool);
+	double whole_ms = now_ms() - t0;
+	cpu_now(&c1, &v1);
+	lat_phase(sh, 2);
+	t0 = now_ms();
+	mem_check_chunked(mem_shm_pool, &r, &cs);
+	double part_ms = now_ms() - t0;
+	cpu_now(&c2, &v2);
+	lat_phase(sh, 3);
+	sh->phase = -1;
+	waitpid(pid, NULL, 0);
+	printf("| %s | %llu | %.0f ms (cpu %.0f ms, %ld preempted)%s | %.0f ms "
+		"(cpu %.0f ms, %ld preempted)%s | %llu | %.0f us | %.1f us "
+		"(cpu %.1f us) | %llu | %d |\n", be,
+		(unsigned long long)cs.scan.frags, whole_ms, c1 - c0, v1 - v0,
+		whole ? " (PROBLEMS)" : "", part_ms, c2 - c1, v2 - v1,
+		r.problems ? " (PROBLEMS)" : "",
+		(unsigned long long)cs.scan.sections, cs.scan.max_hold_ns / 1e3,
+		cs.scan.total_hold_ns / 1e3 / (double)cs.scan.sections,
+		(c2 - c1) * 1e3 / (double)cs.scan.sections,
+		(unsigned long long)cs.scan.changes, cs.exact);
+	static const char *const ph[] = { "idle", "during mem_check",
+		"during mem_check_chunked" };
+	for (int k = 0; k < 3; k++) {
+		char what[64];
+		snprintf(what, sizeof(what), "%s: worker %s", be, ph[k]);
+		lat_print(what, &sh->lat[k]);
+		printf("\n");
+	}
 	shm_destroy();
 }
 
@@ -199,6 +352,21 @@ int main(int argc, char **argv)
 			lockhold(backend[i], mib, frags);
 		return 0;
 	}
+	if (!strcmp(mode, "livecheck")) {
+		size_t mib = argc > 2 ? strtoul(argv[2], NULL, 0) : 1024;
+		size_t frags = argc > 3 ? strtoul(argv[3], NULL, 0) : 1000000;
+		if (argc > 4)
+			mem_scan_chunk = (unsigned)strtoul(argv[4], NULL, 0);
+		printf("| backend | blocks | mem_check (one hold) | "
+			"mem_check_chunked | holds | longest hold | mean hold | "
+			"others' sections | exact |\n"
+			"|---|---|---|---|---|---|---|---|---|\n");
+		for (int i = 0; i < 3; i++)
+			livecheck(backend[i], mib, frags);
+		printf("\n(worker rows: | what | malloc+free pairs | p99 | "
+			"p99.9 | max |)\n");
+		return 0;
+	}
 	if (!strcmp(mode, "overhead")) {
 		printf("| backend | MEMDBG | 16 B | 64 B | 1000 B |\n"
 			"|---|---|---|---|---|\n");
@@ -212,7 +380,7 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "populate"))
 		return populate_figures(argc > 2 ? strtoul(argv[2], NULL, 0) :
 			1024, argc > 3 && !strcmp(argv[3], "huge"));
-	fprintf(stderr, "usage: prog_figures lockhold [MiB [FRAGMENTS]] | "
-		"overhead | populate [MiB [huge]]\n");
+	fprintf(stderr, "usage: prog_figures lockhold|livecheck [MiB [FRAGMENTS "
+		"[CHUNK]]] | overhead | populate [MiB [huge]]\n");
 	return 2;
 }
