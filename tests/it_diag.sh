@@ -93,5 +93,10 @@ fi
 cat "$tmp/fig"
 [ "$(grep -c '^| [a-z]* | 20001 | .* | 313 | ' "$tmp/fig")" = 3 ]
 ! grep -q PROBLEMS "$tmp/fig"
+"$BUILD/tests/prog_figures" livecheck 64 20000 64 > "$tmp/fig"
+cat "$tmp/fig"
+[ "$(grep -c '^| [a-z]* | 200[0-9][0-9] | .* ms (cpu .* | [0-9]* | [0-9]* us | ' "$tmp/fig")" = 3 ]
+[ "$(grep -c '^| [a-z]*: worker during mem_check_chunked | [0-9]* | ' "$tmp/fig")" = 3 ]
+! grep -q PROBLEMS "$tmp/fig"
 [ "$("$BUILD/tests/prog_figures" overhead | grep -c "^| [a-z]* | $dbg | ")" = 3 ]
 echo "it_diag: all seeded defects found (MEMDBG=$dbg)"

@@ -337,32 +337,32 @@ static int populate_figures(size_t mib, int huge)
 	return 0;
 }
 
+/* lockhold and livecheck: [MiB [FRAGMENTS [CHUNK]]], the header, then
+ * fn per backend. */
+static int per_backend(int argc, char **argv, const char *header,
+		void (*fn)(const char *, size_t, size_t))
+{
+	size_t mib = argc > 2 ? strtoul(argv[2], NULL, 0) : 1024;
+	size_t frags = argc > 3 ? strtoul(argv[3], NULL, 0) : 1000000;
+	if (argc > 4)
+		mem_scan_chunk = (unsigned)strtoul(argv[4], NULL, 0);
+	printf("%s\n|---|---|---|---|---|---|---|---|---|\n", header);
+	for (int i = 0; i < 3; i++)
+		fn(backend[i], mib, frags);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
-	if (!strcmp(mode, "lockhold")) {
-		size_t mib = argc > 2 ? strtoul(argv[2], NULL, 0) : 1024;
-		size_t frags = argc > 3 ? strtoul(argv[3], NULL, 0) : 1000000;
-		if (argc > 4)
-			mem_scan_chunk = (unsigned)strtoul(argv[4], NULL, 0);
-		printf("| backend | fragments | mem_walk | mem_check | scan holds "
-			"| longest hold | mean hold | scan | sums |\n"
-			"|---|---|---|---|---|---|---|---|---|\n");
-		for (int i = 0; i < 3; i++)
-			lockhold(backend[i], mib, frags);
-		return 0;
-	}
+	if (!strcmp(mode, "lockhold"))
+		return per_backend(argc, argv, "| backend | fragments | mem_walk "
+			"| mem_check | scan holds | longest hold | mean hold | "
+			"scan | sums |", lockhold);
 	if (!strcmp(mode, "livecheck")) {
-		size_t mib = argc > 2 ? strtoul(argv[2], NULL, 0) : 1024;
-		size_t frags = argc > 3 ? strtoul(argv[3], NULL, 0) : 1000000;
-		if (argc > 4)
-			mem_scan_chunk = (unsigned)strtoul(argv[4], NULL, 0);
-		printf("| backend | blocks | mem_check (one hold) | "
-			"mem_check_chunked | holds | longest hold | mean hold | "
-			"others' sections | exact |\n"
-			"|---|---|---|---|---|---|---|---|---|\n");
-		for (int i = 0; i < 3; i++)
-			livecheck(backend[i], mib, frags);
+		per_backend(argc, argv, "| backend | blocks | mem_check (one "
+			"hold) | mem_check_chunked | holds | longest hold | mean "
+			"hold | others' sections | exact |", livecheck);
 		printf("\n(worker rows: | what | malloc+free pairs | p99 | "
 			"p99.9 | max |)\n");
 		return 0;
