@@ -15,7 +15,8 @@
  * (exact: nobody else touched the pool).  The defects:
  *   broken_header  a used fragment's backend header overwritten;
  *   overflow       a write from one fragment through the end canary and
- *                  the next fragment's header;
+ *                  the next fragment's header, and (MEMDBG) one over
+ *                  another's end canary only;
  *   list           a free block's list link pointed into a used fragment;
  *   counter        the backend's used_size counter off by 16 (found by
  *                  its value in the backend's control structure);
@@ -195,10 +196,15 @@ START_TEST(test_overflow)
 	struct find x = find(&h, a);
 	ck_assert_int_eq(x.state, 2);
 	memset(a, 'A', (size_t)((const char *)x.p - DBG_HEAD - a));
+#if MEMDBG
+	char *c = h.p[NFRAGS - 3];      /* and one over its canary only */
+	memset(c, 'C', dbg_hdr(c)->req + 8);
+#endif
 	struct mem_check_result r = both_checks(&h);
 	if (MEMDBG) {
 		ck_assert_int_eq(r.structure, 0);
 		T_LOG_HAS("heap check: overflow from the fragment allocated at ");
+		T_LOG_HAS("heap check: write past the end of fragment ");
 	}
 }
 END_TEST
