@@ -23,6 +23,9 @@ struct mem_pool {
 	const char *name;       /* "pkg" or "shm" (static string) */
 	struct mem_cache *cache; /* shm: per-process caches, or NULL */
 	struct lockstat_tab *lstat; /* shm: the lock's counters, or NULL */
+	/* shm: the lock's releases so far, on the lock's own cache line
+	 * (written by the holder only); NULL without a lock */
+	uint64_t *sections;
 };
 
 /* The backend of a pool.  A measurement build (-DMEM_DIRECT=1, see

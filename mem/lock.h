@@ -72,9 +72,6 @@ struct mem_lock {
 #endif
 	uint32_t recoveries; /* dead owners taken over, for reports */
 	int32_t last_dead;   /* pid of the last dead owner */
-	/* Releases so far, written by the holder only: the heap lock's
-	 * sections, counted by mem.c for the chunked diagnostics. */
-	uint64_t sections;
 };
 
 /* One process's counts for one lock, in ticks (tick.h) where timed.

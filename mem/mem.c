@@ -104,6 +104,7 @@ int mem_pool_setup(struct mem_pool *pool, const char *name, char *heap,
 	pool->name = name;
 	pool->cache = NULL;
 	pool->lstat = NULL;
+	pool->sections = NULL;
 	pool->st = be->create(heap, (size_t)(end - heap));
 	if (!pool->st) {
 		mem_log(MEM_L_ERR, "%s: %zu bytes are too few for %s", name,
@@ -143,14 +144,14 @@ static inline void pool_lock(struct mem_pool *pool)
 static inline void pool_unlock(struct mem_pool *pool)
 {
 	if (pool->lock) {
-		pool->lock->sections++;
+		++*pool->sections;
 		mem_lock_release_counted(pool->lock, lockstat_mine(pool->lstat));
 	}
 }
 
 uint64_t mem_pool_sections(struct mem_pool *pool)
 {
-	return pool->lock ? pool->lock->sections : 0;
+	return pool->sections ? *pool->sections : 0;
 }
 
 /* --- reports ------------------------------------------------------------- */

@@ -62,9 +62,13 @@ struct shm_head {
 	size_t size;            /* of the whole mapping */
 	struct mem_pool pool;
 	_Alignas(64) struct mem_lock lock;
+	uint64_t sections;      /* the lock's releases (mem.c), its line */
 };
 _Static_assert(offsetof(struct shm_head, lock) % 64 == 0 &&
-		sizeof(struct shm_head) % 64 == 0, "the lock owns its line");
+		sizeof(struct shm_head) % 64 == 0 &&
+		offsetof(struct shm_head, sections) / 64 ==
+		offsetof(struct shm_head, lock) / 64,
+		"the lock owns its line, and its section count shares it");
 
 #ifndef SHM_CACHE
 #define SHM_CACHE 1
@@ -190,6 +194,7 @@ int shm_init(size_t size, const char *backend)
 		munmap(seg, size);
 		return -1;
 	}
+	h->pool.sections = &h->sections;
 	if (cache)
 		cache_init(cache, cache_limit(size),
 			POOL_BE(&h->pool)->frag_overhead);
