@@ -67,10 +67,14 @@
  * Locks.  Each slot has a lock of its own, taken by its owner on every
  * operation (uncontended: nobody else touches that line) and by another
  * process only to drain the slot.  Order: slot lock, then global lock;
- * never the other way round.  Costs: a hit is two atomic operations on a
+ * never the other way round.  Threads of one process share its slot: the
+ * slot lock names the thread holding it, so they take turns as processes
+ * do, and one thread at a time claims the slot (slot_settle), so that a
+ * process never owns two.  Costs: a hit is two atomic operations on a
  * private line and O(1) list work; a batch refill or a flush is one global
  * lock section for up to CACHE_BATCH fragments.
  */
+#include <sched.h>
 #include <string.h>
 
 #include "cache.h"
@@ -472,16 +476,50 @@ static struct cache_slot *slot_find(struct mem_pool *pool, uint64_t self)
 	return s;
 }
 
+/* The slot this process uses, if it is still valid for self. */
+static inline struct cache_slot *slot_mine(struct mem_pool *pool,
+		uint64_t self)
+{
+	struct cache_slot *s = __atomic_load_n(&my_slot, __ATOMIC_RELAXED);
+	if (__atomic_load_n(&my_owner, __ATOMIC_ACQUIRE) == self &&
+	    __atomic_load_n(&my_cache, __ATOMIC_RELAXED) == pool->cache &&
+	    s && owner_load(s) == self)
+		return s;
+	return NULL;
+}
+
+/* Threads of a process share its slot: the first of them to get here
+ * claims it, the others wait and take the same one (two claims at once
+ * would leave a slot named by us and used by nobody).  The word holds the
+ * claiming process's identity, so a child forked while a thread of its
+ * parent was here finds another identity in it and takes it over. */
+static struct cache_slot *slot_settle(struct mem_pool *pool, uint64_t self)
+{
+	static uint64_t settling;
+	uint64_t cur = 0;
+	while (!__atomic_compare_exchange_n(&settling, &cur, self, 0,
+			__ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+		if (cur != self)
+			continue;       /* a forked parent's: take it over */
+		sched_yield();
+		cur = 0;
+	}
+	struct cache_slot *s = slot_mine(pool, self);
+	if (!s) {
+		s = slot_find(pool, self);
+		__atomic_store_n(&my_slot, s, __ATOMIC_RELAXED);
+		__atomic_store_n(&my_cache, pool->cache, __ATOMIC_RELAXED);
+		__atomic_store_n(&my_owner, self, __ATOMIC_RELEASE);
+	}
+	__atomic_store_n(&settling, 0, __ATOMIC_RELEASE);
+	return s;
+}
+
 static struct cache_slot *slot_get(struct mem_pool *pool)
 {
 	uint64_t self = self_owner();
-	if (__builtin_expect(my_owner == self && my_cache == pool->cache &&
-			my_slot && owner_load(my_slot) == self, 1))
-		return my_slot;
-	my_slot = slot_find(pool, self);
-	my_owner = self;
-	my_cache = pool->cache;
-	return my_slot;
+	struct cache_slot *s = slot_mine(pool, self);
+	return __builtin_expect(s != NULL, 1) ? s : slot_settle(pool, self);
 }
 
 size_t cache_reclaim_dead(struct mem_pool *pool)
