@@ -78,15 +78,6 @@ static int child_fail(int code, const char *what, unsigned long n)
 	return code;
 }
 
-static unsigned reports(void)
-{
-	unsigned n = 0;
-	for (const char *p = t_log_buf; (p = strstr(p, "not enough memory"));
-			p++)
-		n++;
-	return n;
-}
-
 /* --- a worker's blocks ----------------------------------------------------- */
 
 struct blocks {
@@ -218,7 +209,7 @@ static int blocks_init(struct blocks *bl, struct mem_pool *pool)
  * else in the log. */
 static int one_report_per_site(const struct blocks *bl)
 {
-	unsigned r = reports();
+	unsigned r = t_log_count("not enough memory");
 	if (!bl->fails || r < 1 || r > 2 || t_log_lines != r)
 		return child_fail(14, "reports not one per call site", r);
 	return 0;

@@ -333,28 +333,10 @@ END_TEST
 
 /* --- mutual exclusion ---------------------------------------------------- */
 
-struct excl {
-	uint64_t counter;       /* incremented non-atomically */
-	uint32_t inside;        /* 1 while someone holds the lock */
-	uint32_t overlaps;      /* holders that found another one inside */
-};
-
 static int lock_worker(int k, void *arg)
 {
-	volatile struct excl *x = arg;
 	(void)k;
-	for (unsigned i = 0; i < LOCK_ROUNDS; i++) {
-		shm_global_lock();
-		if (x->inside)
-			x->overlaps++;
-		x->inside = 1;
-		uint64_t v = x->counter;
-		if (i % 64 == 0)
-			sched_yield();  /* widen the window now and then */
-		x->counter = v + 1;
-		x->inside = 0;
-		shm_global_unlock();
-	}
+	t_excl_rounds(arg, LOCK_ROUNDS);
 	return 0;
 }
 
@@ -362,7 +344,7 @@ START_TEST(test_lock_exclusion)
 {
 	pid_t pid[WORKERS];
 	start(_i);
-	struct excl *x = shm_mallocxz(sizeof(*x));
+	struct t_excl *x = shm_mallocxz(sizeof(*x));
 	ck_assert_ptr_nonnull(x);
 	for (int k = 0; k < WORKERS; k++)
 		pid[k] = spawn(lock_worker, k, x);
@@ -379,14 +361,6 @@ START_TEST(test_lock_exclusion)
 END_TEST
 
 /* --- a lock owner that dies ---------------------------------------------- */
-
-static int count_of(const char *s)
-{
-	int n = 0;
-	for (const char *p = t_log_buf; (p = strstr(p, s)); p++)
-		n++;
-	return n;
-}
 
 static void on_alarm(int sig)
 {
@@ -441,7 +415,7 @@ START_TEST(test_dead_owner)
 	T_LOG_HAS(want);
 	T_LOG_HAS("died holding the lock; checking the heap");
 	T_LOG_HAS("<4> shm: heap intact after owner death; going on");
-	ck_assert_int_eq(count_of("died holding the lock"), 1);
+	ck_assert_int_eq(t_log_count("died holding the lock"), 1);
 	ck_assert_int_eq(mem_check(mem_shm_pool), 0);
 
 	/* The lock works normally again, here and in a new process. */
@@ -449,11 +423,11 @@ START_TEST(test_dead_owner)
 	shm_free(big);
 	shm_global_lock();
 	shm_global_unlock();
-	struct excl *x = shm_mallocxz(sizeof(*x));
+	struct t_excl *x = shm_mallocxz(sizeof(*x));
 	ck_assert_ptr_nonnull(x);
 	expect_exit0(spawn(lock_worker, 0, x), "worker after recovery");
 	ck_assert_uint_eq(x->counter, LOCK_ROUNDS);
-	ck_assert_int_eq(count_of("died holding the lock"), 1);
+	ck_assert_int_eq(t_log_count("died holding the lock"), 1);
 
 	int st;
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);

@@ -22,11 +22,7 @@
 
 static unsigned reports(void)
 {
-	unsigned n = 0;
-	for (const char *p = t_log_buf; (p = strstr(p, "not enough memory"));
-			p++)
-		n++;
-	return n;
+	return t_log_count("not enough memory");
 }
 
 static void start(void)

@@ -864,14 +864,7 @@ struct corpus {
 
 static void corpus_path(char *buf, size_t size, const char *name)
 {
-	const char *dir = getenv("SIP_CORPUS_DIR");
-	if (dir) {
-		snprintf(buf, size, "%s/%s", dir, name);
-		return;
-	}
-	const char *slash = strrchr(__FILE__, '/');
-	int n = slash ? (int)(slash - __FILE__) : 1;
-	snprintf(buf, size, "%.*s/sip/%s", n, slash ? __FILE__ : ".", name);
+	t_data_path(buf, size, "SIP_CORPUS_DIR", "sip", name);
 }
 
 /* The number after "\nkey " (the file starts with a comment line). */

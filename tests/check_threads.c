@@ -218,33 +218,15 @@ END_TEST
 
 /* --- mutual exclusion ---------------------------------------------------- */
 
-struct excl {
-	uint64_t counter;       /* incremented non-atomically */
-	uint32_t inside;        /* 1 while someone holds the lock */
-	uint32_t overlaps;      /* holders that found another one inside */
-};
-
 static void *lock_thread(void *arg)
 {
-	volatile struct excl *x = *(struct excl **)arg;
-	for (unsigned i = 0; i < LOCK_ROUNDS; i++) {
-		shm_global_lock();
-		if (x->inside)
-			x->overlaps++;
-		x->inside = 1;
-		uint64_t v = x->counter;
-		if (i % 64 == 0)
-			sched_yield();  /* widen the window now and then */
-		x->counter = v + 1;
-		x->inside = 0;
-		shm_global_unlock();
-	}
+	t_excl_rounds(*(struct t_excl **)arg, LOCK_ROUNDS);
 	return NULL;
 }
 
 static int lock_process(void *arg)
 {
-	struct excl *xs[THREADS];
+	struct t_excl *xs[THREADS];
 	for (int k = 0; k < THREADS; k++)
 		xs[k] = arg;
 	return run_threads(THREADS, lock_thread, xs, sizeof(xs[0]));
@@ -252,9 +234,9 @@ static int lock_process(void *arg)
 
 START_TEST(test_lock)
 {
-	struct excl *xs[THREADS];
+	struct t_excl *xs[THREADS];
 	start(_i);
-	struct excl *x = shm_mallocxz(sizeof(*x));
+	struct t_excl *x = shm_mallocxz(sizeof(*x));
 	ck_assert_ptr_nonnull(x);
 	for (int k = 0; k < THREADS; k++)
 		xs[k] = x;

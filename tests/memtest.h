@@ -43,8 +43,8 @@
 #ifndef SRMEM_MEMTEST_H
 #define SRMEM_MEMTEST_H
 
-#include <check.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,11 +59,20 @@
 /* "line N" of the caller, for failure messages. */
 #define T_AT ("line " T_STR(__LINE__))
 
-/* Fails the test (once, no message on success). */
+/* Fails the test (once, no message on success).  T_NO_CHECK (the fuzz
+ * targets, tests/fuzz) has no Check runner: a failure prints and aborts,
+ * which the fuzzer records as a crash. */
+#ifdef T_NO_CHECK
+#define T_FAIL(...) \
+	(fprintf(stderr, __VA_ARGS__), fputc('\n', stderr), abort())
+#else
+#include <check.h>
+#define T_FAIL(...) ck_abort_msg(__VA_ARGS__)
+#endif
 #define T_ASSERT(cond, ...) \
 	do { \
 		if (__builtin_expect(!(cond), 0)) \
-			ck_abort_msg(__VA_ARGS__); \
+			T_FAIL(__VA_ARGS__); \
 	} while (0)
 
 /* --- backends ------------------------------------------------------------ */
@@ -195,6 +204,15 @@ static inline int t_log_has(const char *s)
 	return strstr(t_log_buf, s) != NULL;
 }
 
+/* How many times s occurs in the captured log. */
+static inline unsigned t_log_count(const char *s)
+{
+	unsigned n = 0;
+	for (const char *p = t_log_buf; (p = strstr(p, s)); p++)
+		n++;
+	return n;
+}
+
 /* Assert that the captured log contains s (the log is printed if not). */
 #define T_LOG_HAS(s) \
 	do { \
@@ -205,6 +223,49 @@ static inline int t_log_has(const char *s)
 
 #define T_LOG_EMPTY() \
 	T_ASSERT(t_log_lines == 0, "unexpected log:\n%s", t_log_buf)
+
+/* A data file of the suites: $env/name when the variable env is set,
+ * else tests/sub/name next to this header. */
+static inline void t_data_path(char *buf, size_t size, const char *env,
+		const char *sub, const char *name)
+{
+	const char *dir = getenv(env);
+	if (dir) {
+		snprintf(buf, size, "%s/%s", dir, name);
+		return;
+	}
+	const char *slash = strrchr(__FILE__, '/');
+	int n = slash ? (int)(slash - __FILE__) : 1;
+	snprintf(buf, size, "%.*s/%s/%s", n, slash ? __FILE__ : ".", sub, name);
+}
+
+/* --- mutual exclusion ---------------------------------------------------- */
+
+/* What the lock tests share in shm: a plain counter that only the lock
+ * keeps exact, and an "inside" flag that catches two holders at once. */
+struct t_excl {
+	uint64_t counter;       /* incremented non-atomically */
+	uint32_t inside;        /* 1 while someone holds the lock */
+	uint32_t overlaps;      /* holders that found another one inside */
+};
+
+/* rounds increments of x->counter, each inside shm_global_lock(). */
+static inline void t_excl_rounds(struct t_excl *xp, unsigned rounds)
+{
+	volatile struct t_excl *x = xp;
+	for (unsigned i = 0; i < rounds; i++) {
+		shm_global_lock();
+		if (x->inside)
+			x->overlaps++;
+		x->inside = 1;
+		uint64_t v = x->counter;
+		if (i % 64 == 0)
+			sched_yield();  /* widen the window now and then */
+		x->counter = v + 1;
+		x->inside = 0;
+		shm_global_unlock();
+	}
+}
 
 /* How a report names a call site in a suite: "file:func:line [core]"
  * (file: the caller's __FILE__). */
