@@ -11,6 +11,8 @@
 #   make MEMMNG=1 cfg    save switches to config.mak; `make cfg-show` prints them
 #   make install PREFIX=/usr/local DESTDIR=
 #   make deps            install the Debian packages the build and tests need
+#   make fuzz            build the libFuzzer targets (clang) and run each for
+#                        FUZZ_SECONDS (default 30) on its corpus in tests/fuzz
 #
 # Switches and their checks live in Makefile.defs.  Objects of each
 # configuration go to build/<tag>/, so configurations never mix.
@@ -24,7 +26,11 @@ MEM_HDR   := $(wildcard $(TOPDIR)/mem/*.h)
 LIB_A     := $(BUILD)/libsrmem.a
 LIB_SO    := $(BUILD)/libsrmem.so
 
-TEST_SRC  := $(sort $(wildcard $(TOPDIR)/tests/check_*.c)) $(TOPDIR)/tests/main.c
+# The fuzz targets' entry points (tests/fuzz/fuzz_*.c) are in the suite
+# too: check_fuzz replays every kept input through them.
+FUZZ_SRC  := $(sort $(wildcard $(TOPDIR)/tests/fuzz/fuzz_*.c))
+TEST_SRC  := $(sort $(wildcard $(TOPDIR)/tests/check_*.c)) $(TOPDIR)/tests/main.c \
+	$(FUZZ_SRC)
 TEST_OBJ  := $(patsubst $(TOPDIR)/tests/%.c,$(BUILD)/tests/%.o,$(TEST_SRC))
 TEST_BIN  := $(BUILD)/tests/srmem-tests
 EXAMPLE   := $(BUILD)/tests/example
@@ -52,7 +58,7 @@ CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 
 .PHONY: all lib server example run test test-all bench bench-full cfg cfg-show install \
-	clean deps tests-build FORCE
+	clean deps tests-build fuzz fuzz-build FORCE
 
 all: lib server tests-build
 	@echo "built $(CONFIG_TAG): $(BACKEND_NAME), MEMDBG=$(MEMDBG), LOCK=$(LOCK)$(if $(SAN), SAN=$(SAN))"
@@ -112,8 +118,9 @@ $(BUILD)/tests/suites.h: $(TEST_SRC)
 	    $(filter $(TOPDIR)/tests/check_%.c,$^) > $@
 
 $(BUILD)/tests/%.o: $(TOPDIR)/tests/%.c $(BUILD)/tests/suites.h $(BUILD)/flags
+	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS_CFG) $(CFLAGS) -Wno-missing-prototypes $(CHECK_CFLAGS) -I$(TOPDIR)/mem \
-	    -I$(TOPDIR)/core $(SRV_CFLAGS) -I$(BUILD)/tests -MMD -MP -c $< -o $@
+	    -I$(TOPDIR)/core -I$(TOPDIR)/tests $(SRV_CFLAGS) -I$(BUILD)/tests -MMD -MP -c $< -o $@
 
 # Unit suites of the server's parts link its objects, all but main().
 CORE_TESTED := $(filter-out $(BUILD)/core/runtime/main.o,$(CORE_OBJ))
@@ -149,6 +156,49 @@ test: tests-build
 
 test-all:
 	@$(TOPDIR)/tests/run-all.sh
+
+# --- fuzzing ----------------------------------------------------------------
+# libFuzzer targets, built with clang (ASan and UBSan on, MEMDBG=1, the
+# configuration's other switches) into build/<tag>/fuzz/; the order of
+# FUZZ_TARGETS is driver.c's table.  `make fuzz` runs each for
+# FUZZ_SECONDS on its corpus (tests/fuzz/<corpus>/, kept small and only
+# read: what the fuzzer finds goes to build/<tag>/fuzz/work/); a crash
+# fails the run and is left in build/<tag>/fuzz/crash-<target>-*.
+# tests/fuzz/run.sh has the options.
+FUZZ_SECONDS ?= 30
+FUZZ_CC      ?= clang
+FUZZ_TARGETS := alloc-fm alloc-qm alloc-tlsf sip rpc
+FUZZ_BUILD   := $(BUILD)/fuzz
+FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer -DMEMMNG=$(MEMMNG) -DMEMDBG=1 \
+	-DSHM_CACHE=$(SHM_CACHE) -DLOCK_$(shell echo $(LOCK) | tr a-z A-Z)=1 \
+	-DHAVE_VALGRIND=0 -DT_NO_CHECK -fsanitize=address,undefined \
+	-fno-sanitize-recover=undefined -fmacro-prefix-map=$(TOPDIR)/=
+FUZZ_NOCOV   := $(TOPDIR)/tests/fuzz/nocov.txt
+FUZZ_LIB_SRC := $(MEM_SRC) $(filter-out $(TOPDIR)/core/runtime/main.c,$(CORE_SRC)) \
+	$(FUZZ_SRC)
+FUZZ_OBJ     := $(patsubst $(TOPDIR)/%.c,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_LIB_SRC))
+FUZZ_BINS    := $(addprefix $(FUZZ_BUILD)/fuzz-,$(FUZZ_TARGETS))
+# The position of target $1 in FUZZ_TARGETS, from 0.
+fuzz_index = $(shell n=0; for t in $(FUZZ_TARGETS); do \
+	[ $$t = $1 ] && echo $$n; n=$$((n + 1)); done)
+
+$(FUZZ_BUILD)/obj/%.o: $(TOPDIR)/%.c $(FUZZ_NOCOV)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link \
+	    -fsanitize-coverage-ignorelist=$(FUZZ_NOCOV) $(SRV_CFLAGS) \
+	    -DMOD_NAME='"$(call mod_of,$(notdir $(patsubst %/,%,$(dir $*))))"' \
+	    -I$(TOPDIR)/mem -I$(TOPDIR)/core -I$(TOPDIR)/tests -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz-%: $(TOPDIR)/tests/fuzz/driver.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer \
+	    -DFUZZ_TARGET=$(call fuzz_index,$*) \
+	    -I$(TOPDIR)/tests/fuzz $< $(FUZZ_OBJ) $(SRV_LIBS) $(LIBS) -o $@
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) $(TOPDIR)/tests/fuzz/run.sh $(FUZZ_BUILD) \
+	    $(FUZZ_TARGETS)
 
 # --- benchmarks -----------------------------------------------------------
 bench bench-full:
@@ -187,4 +237,5 @@ clean:
 	rm -rf $(TOPDIR)/build $(TOPDIR)/mem/libsrmem.a $(TOPDIR)/mem/libsrmem.so \
 	    $(TOPDIR)/core/srproxy $(TOPDIR)/utils/srmemctl/srmemctl
 
--include $(MEM_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CORE_OBJ:.o=.d) $(CTL_OBJ:.o=.d)
+-include $(MEM_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CORE_OBJ:.o=.d) $(CTL_OBJ:.o=.d) \
+	$(FUZZ_OBJ:.o=.d)

@@ -6,10 +6,12 @@
 #   server: libjansson-dev (JSON-RPC), libmicrohttpd-dev (RPC over HTTP)
 #   tests:  check (libcheck), valgrind, jq, sip-tester (sipp), curl,
 #           python3-prometheus-client (it_metrics parses /metrics with it)
+#   fuzz:   clang, libclang-rt-14-dev (libFuzzer and the sanitizers'
+#           runtimes: make fuzz)
 #   bench:  libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev gnuplot-nox
 set -u
 pkgs="gcc make pkg-config libjansson-dev libmicrohttpd-dev check valgrind jq \
-sip-tester curl python3-prometheus-client libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev gnuplot-nox"
+sip-tester curl python3-prometheus-client clang libclang-rt-14-dev libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev gnuplot-nox"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||

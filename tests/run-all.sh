@@ -1,7 +1,9 @@
 #!/bin/sh
 # run-all.sh - what CI runs: the suite of every configuration
 #   MEMMNG 0,1,2 x MEMDBG 0,1 x LOCK futex,pthread
-# then every backend without the per-process shm caches, the sanitizer builds (ASan+UBSan) and the build-switch tests.
+# then every backend without the per-process shm caches, the sanitizer builds (ASan+UBSan), the build-switch tests,
+# and a bounded libFuzzer run of every fuzz target (make fuzz, clang;
+# FUZZ_SECONDS per target, 20 here).
 # The server drivers (tests/it_*.sh that start srproxy: runtime, RPC,
 # srmemctl, sipp) pick every backend at run time with -x/-X, so they run
 # where the build changes what they test: MEMDBG=1 and MEMDBG=0 (call sites
@@ -66,6 +68,21 @@ if sh tests/build-switches.sh; then
 	passed=$((passed + 1)); echo "PASS: build-switches"
 else
 	failed=$((failed + 1)); bad="$bad [build-switches]"; echo "FAIL: build-switches"
+fi
+
+echo "=== fuzz (libFuzzer, ${FUZZ_SECONDS:-20} s per target)"
+if command -v clang >/dev/null 2>&1; then
+	log=$(mktemp)
+	if FUZZ_SECONDS=${FUZZ_SECONDS:-20} $MAKE -s -j"$jobs" fuzz > "$log" 2>&1; then
+		passed=$((passed + 1)); echo "PASS: fuzz"
+	else
+		failed=$((failed + 1)); bad="$bad [fuzz]"; echo "FAIL: fuzz"
+	fi
+	grep -E '^(PASS|FAIL): fuzz |^    ' "$log"
+	rm -f "$log"
+else
+	failed=$((failed + 1)); bad="$bad [fuzz: no clang]"
+	echo "FAIL: fuzz: clang is not installed (make deps)"
 fi
 
 [ -z "$bad" ] || echo "failing:$bad"
