@@ -162,7 +162,7 @@ static void *unpark(struct mem_pool *pool, void *user, size_t size,
 	(void)site;
 	memset(user, 0, sizeof(uint64_t));
 #endif
-	track_alloc(user, req);
+	track_alloc(pool, user, req);
 	return user;
 }
 
@@ -736,7 +736,7 @@ static void park_checked(struct mem_pool *pool, struct cache_slot *s,
 	park(p, site);
 	if (c >= CACHE_EXACT)
 		*big_size_of(p) = usable;
-	track_free(p, usable - DBG_HEAD);
+	track_free(pool, p);
 	slot_lock(s);
 	push(s, c, p);
 	void *chain = NULL;
@@ -780,7 +780,7 @@ void *cache_realloc(struct mem_pool *pool, void *p, size_t size,
 		return NULL;
 	size_t old = mem_user_size(pool, p);
 	if (need <= usable && 2 * need >= usable) {
-		track_resize(p, old, size);
+		track_resize(pool, p, old, size);
 		dbg_busy(p);
 		dbg_on_resize(p, size, usable);
 		return p;

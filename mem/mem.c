@@ -31,6 +31,10 @@
 int mem_safety = 1;
 int mem_join = 1;
 int mem_summary = 0;
+#if HAVE_VALGRIND
+int track_on;
+int track_depth[2];
+#endif
 
 static const struct mem_backend *const backends[] = {
 	&mem_fm_backend, &mem_qm_backend, &mem_tlsf_backend,
@@ -105,6 +109,7 @@ int mem_pool_setup(struct mem_pool *pool, const char *name, char *heap,
 	pool->cache = NULL;
 	pool->lstat = NULL;
 	pool->sections = NULL;
+	track_setup();
 	pool->st = be->create(heap, (size_t)(end - heap));
 	if (!pool->st) {
 		mem_log(MEM_L_ERR, "%s: %zu bytes are too few for %s", name,
@@ -134,6 +139,7 @@ static void heap_recovered(struct mem_pool *pool)
 /* Counted into this process's row (lockstat.c) when the pool has one. */
 static inline void pool_lock(struct mem_pool *pool)
 {
+	track_open(pool);
 	if (pool->lock && mem_lock_get_counted(pool->lock,
 			lockstat_mine(pool->lstat)))
 		heap_recovered(pool);
@@ -147,6 +153,7 @@ static inline void pool_unlock(struct mem_pool *pool)
 		++*pool->sections;
 		mem_lock_release_counted(pool->lock, lockstat_mine(pool->lstat));
 	}
+	track_close(pool);
 }
 
 uint64_t mem_pool_sections(struct mem_pool *pool)
@@ -265,7 +272,7 @@ static void *alloc_core(struct mem_pool *pool, size_t size,
 		return NULL;
 	void *user = dbg_on_alloc(payload, req, site, backend_usable(pool,
 			payload));
-	track_alloc(user, req);
+	track_alloc(pool, user, req);
 	return user;
 }
 
@@ -282,7 +289,7 @@ void *mem_malloc_unsafe(struct mem_pool *pool, size_t size,
 static void release(struct mem_pool *pool, void *p, const struct mem_site *site)
 {
 	dbg_on_free(p, site);
-	track_free(p, POOL_BE(pool)->usable_size(pool->st, dbg_payload(p)) - DBG_HEAD);
+	track_free(pool, p);
 	POOL_BE(pool)->free(pool->st, dbg_payload(p));
 }
 
@@ -321,12 +328,14 @@ static void *realloc_core(struct mem_pool *pool, void *p, size_t size,
 		return NULL;
 	size_t old = mem_user_size(pool, p);
 	void *q = NULL;
+	track_reshape(pool, p, old < size ? old : size);
 	if (!too_big(size) && POOL_BE(pool)->resize(pool->st, dbg_payload(p),
 				size + DBG_EXTRA) == 0) {
-		track_resize(p, old, size);
+		track_resize(pool, p, old, size);
 		dbg_on_resize(p, size, backend_usable(pool, dbg_payload(p)));
 		return p;
 	}
+	track_slack(pool, p, old);
 	if ((q = alloc_core(pool, size, site))) {
 		memcpy(q, p, old < size ? old : size);
 		release(pool, p, site);
@@ -373,8 +382,11 @@ static size_t drain_for(struct mem_pool *pool, size_t size, uint64_t hfree)
 {
 	if (!pool->cache || too_big(size))
 		return 0;
-	return cache_drain_for(pool, (uint64_t)size + DBG_EXTRA +
+	track_open(pool);
+	size_t n = cache_drain_for(pool, (uint64_t)size + DBG_EXTRA +
 		POOL_BE(pool)->frag_overhead, hfree);
+	track_close(pool);
+	return n;
 }
 
 static void *malloc_section(struct mem_pool *pool, size_t size,
@@ -395,10 +407,15 @@ static void *malloc_section(struct mem_pool *pool, size_t size,
 
 void *mem_malloc(struct mem_pool *pool, size_t size, const struct mem_site *s)
 {
-	void *p;
+	void *p = NULL;
 	uint64_t hfree = 0;
-	if (pool->cache && (p = cache_malloc(pool, size, s)))
-		return p;
+	if (pool->cache) {
+		track_open(pool);
+		p = cache_malloc(pool, size, s);
+		track_close(pool);
+		if (p)
+			return p;
+	}
 	p = malloc_section(pool, size, s, &hfree);
 	if (!p && drain_for(pool, size, hfree))
 		p = malloc_section(pool, size, s, &hfree);
@@ -409,8 +426,15 @@ void *mem_malloc(struct mem_pool *pool, size_t size, const struct mem_site *s)
 
 void mem_free(struct mem_pool *pool, void *p, const struct mem_site *s)
 {
-	if (!p || (pool->cache && cache_free(pool, p, s)))
+	if (!p)
 		return;
+	if (pool->cache) {
+		track_open(pool);
+		int parked = cache_free(pool, p, s);
+		track_close(pool);
+		if (parked)
+			return;
+	}
 	pool_lock(pool);
 	mem_free_unsafe(pool, p, s);
 	pool_unlock(pool);
@@ -438,7 +462,9 @@ static void *realloc_locked(struct mem_pool *pool, void *p, size_t size,
 	int oom, done;
 	uint64_t hfree = 0;
 	if (pool->cache && p && size) {
+		track_open(pool);
 		void *q = cache_realloc(pool, p, size, s, &done);
+		track_close(pool);
 		if (done)   /* served by the cache path, or reported there */
 			return q;
 	}

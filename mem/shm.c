@@ -43,6 +43,7 @@
 #include "cache.h"
 #include "internal.h"
 #include "lockstat.h"
+#include "track.h"
 
 int shm_force_alloc = 0;
 int shm_mlock = 0;
@@ -241,11 +242,21 @@ uint64_t shm_cache_limit(void)
 		mem_shm_pool->cache->limit : 0;
 }
 
-size_t shm_cache_reclaim(void)
+/* A cache operation on the segment, inside a Valgrind window (track.h):
+ * it walks parked fragments. */
+static size_t cache_op(size_t (*op)(struct mem_pool *pool))
 {
 	if (!mem_shm_pool || !mem_shm_pool->cache)
 		return 0;
-	return cache_reclaim_dead(mem_shm_pool);
+	track_open(mem_shm_pool);
+	size_t n = op(mem_shm_pool);
+	track_close(mem_shm_pool);
+	return n;
+}
+
+size_t shm_cache_reclaim(void)
+{
+	return cache_op(cache_reclaim_dead);
 }
 
 int shm_child_init(void)
@@ -259,9 +270,7 @@ int shm_child_init(void)
 
 size_t shm_cache_drain(void)
 {
-	if (!mem_shm_pool || !mem_shm_pool->cache)
-		return 0;
-	return cache_drain_all(mem_shm_pool);
+	return cache_op(cache_drain_all);
 }
 
 int shm_address_in(const void *p)
