@@ -131,6 +131,8 @@ static int is_parked(const void *user)
 #else
 	uint64_t cookie;
 	memcpy(&cookie, user, sizeof(cookie));
+	track_defined(&cookie, sizeof(cookie)); /* a live block's unwritten
+						   first word is not a fault */
 	return cookie == ((uint64_t)(uintptr_t)user ^ PARKED_COOKIE);
 #endif
 }
