@@ -160,8 +160,9 @@ START_TEST(test_create_and_initial_counters)
 	/* free_size is exactly the one free block. */
 	ck_assert_uint_eq(t.blocks, 1);
 	ck_assert_uint_eq(t.free_bytes, mi.free_size);
-	/* the control structure is in real_used but stays small */
-	ck_assert_uint_lt(mi.real_used, 16384);
+	/* the control structure (two zones of lists) is in real_used but
+	 * stays small */
+	ck_assert_uint_lt(mi.real_used, 24576);
 	ck_heap_ok();
 	ck_assert_ptr_null(B->create(region, 1024));
 	ck_assert_str_eq(B->name, "tlsf");
@@ -229,6 +230,53 @@ START_TEST(test_exact_and_good_fit)
 	xfree(g1);
 	xfree(a);
 	ck_assert_uint_eq(info().total_frags, 1);
+}
+END_TEST
+
+/* The last block the walk shows (the one below the sentinel). */
+static int last_fn(const struct mem_block *b, void *arg)
+{
+	*(struct mem_block *)arg = *b;
+	return 0;
+}
+
+static struct mem_block last_block(void)
+{
+	struct mem_block last = { 0 };
+
+	ck_assert_int_eq(B->walk(st, last_fn, &last), 0);
+	return last;
+}
+
+/* Big blocks (16 KiB and up) are cut from the top end of a free block,
+ * small ones from the bottom; a small request takes a free block made of
+ * small blocks' space before one made of big blocks' space, even from a
+ * larger class. */
+START_TEST(test_big_top_small_zone)
+{
+	void *a = xmalloc(100), *b = xmalloc(5000), *c = xmalloc(100);
+	void *top1 = xmalloc(20000), *top2 = xmalloc(20000);
+	void *top3 = xmalloc(20000), *d, *rest;
+
+	ck_assert((char *)a < (char *)b);
+	ck_assert((char *)b < (char *)c);
+	ck_assert_ptr_eq(last_block().payload, top1);   /* at the very top */
+	ck_assert((char *)top2 < (char *)top1);
+	ck_assert((char *)top3 < (char *)top2);
+	ck_assert((char *)c < (char *)top3);
+	/* a big-zone hole of ~3.6 KiB: top2's space less a big block cut
+	 * from its top end */
+	xfree(top2);
+	d = xmalloc(16384);
+	ck_assert((char *)d > (char *)top2);
+	rest = block_holding(top2).payload;
+	ck_assert_ptr_eq(rest, top2);
+	ck_assert(!block_holding(top2).used);
+	/* a small-zone hole of ~5 KiB, a larger class than rest's */
+	xfree(b);
+	ck_assert_uint_gt(block_holding(b).size, block_holding(rest).size);
+	ck_assert_ptr_eq(xmalloc(1000), b);
+	ck_assert(!block_holding(rest).used);
 }
 END_TEST
 
@@ -648,6 +696,7 @@ Suite *tlsf_suite(void)
 	tcase_add_test(tc, test_create_and_initial_counters);
 	tcase_add_test(tc, test_mapping_boundaries);
 	tcase_add_test(tc, test_exact_and_good_fit);
+	tcase_add_test(tc, test_big_top_small_zone);
 	tcase_add_test(tc, test_coalesce_both_directions);
 	tcase_add_test(tc, test_coalesce_middle_first);
 	tcase_add_test(tc, test_resize_in_place);
