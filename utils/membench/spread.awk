@@ -1,25 +1,6 @@
 # spread.awk - JSON lines of N membench invocations (one file each, in
 # order) to Markdown tables of the medians side by side (spread.sh).
-# Reads the "result" lines' keys by name, as plotdata.awk does.
-
-function field(line, key,    re, v) {
-	re = "\"" key "\":(\"[^\"]*\"|[-0-9.e+]+)"
-	if (!match(line, re))
-		return ""
-	v = substr(line, RSTART + length(key) + 3, RLENGTH - length(key) - 3)
-	gsub(/"/, "", v)
-	return v
-}
-
-function fmt(v) {
-	if (v == "")
-		return "-"
-	if (v >= 100)
-		return sprintf("%.0f", v)
-	if (v >= 10)
-		return sprintf("%.1f", v)
-	return sprintf("%.2f", v)
-}
+# Reads the "result" lines' keys by name (jsonl.awk, loaded first).
 
 # "a / b / c" of one figure over the invocations; div scales, base (an
 # array key prefix) divides when given.

@@ -29,4 +29,4 @@ while [ "$i" -le "$n" ]; do
 	i=$((i + 1))
 done
 echo
-awk -v n="$n" -f "$(dirname "$0")/spread.awk" "$out"/inv*.json
+awk -v n="$n" -f "$(dirname "$0")/jsonl.awk" -f "$(dirname "$0")/spread.awk" "$out"/inv*.json
