@@ -10,8 +10,13 @@
  * copy-on-realloc) is written once in mem.c.  What a backend may assume:
  *
  *   malloc(st, n)       1 <= n <= MEM_MAX_REQUEST.
- *   free(st, p)         p is a used block of this pool, as block_state()
- *                       has just said; never NULL.
+ *   free(st, p)         p as for block_state() below.  Frees p and returns
+ *                       MEM_BLOCK_USED when block_state() would call it a
+ *                       used block, making those checks on the headers
+ *                       the free reads anyway (its own, and the next one
+ *                       it may join), so that a free costs no second look;
+ *                       else changes nothing and returns what
+ *                       block_state() says (MEM_BLOCK_FREE or _BAD).
  *   resize(st, p, n)    p used, 1 <= n <= MEM_MAX_REQUEST; grow or shrink
  *                       in place only (0), or change nothing (-1).  Moving
  *                       is the common layer's job.
@@ -157,7 +162,7 @@ struct mem_backend {
 	 * Returns the backend state (inside the region) or NULL if too small. */
 	void *(*create)(void *mem, size_t size);
 	void *(*malloc)(void *st, size_t size);
-	void (*free)(void *st, void *p);
+	int (*free)(void *st, void *p);
 	int (*resize)(void *st, void *p, size_t size);
 	size_t (*usable_size)(void *st, const void *p);
 	int (*block_state)(void *st, const void *p);

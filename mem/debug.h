@@ -143,6 +143,13 @@ static inline void dbg_on_free(void *user, const struct mem_site *site)
 	memcpy(user, &site, sizeof(site));
 }
 
+/* The backend refused the fragment after dbg_on_free(): live again, for
+ * the full check that follows (its first 8 bytes keep the free site). */
+static inline void dbg_on_refused(void *user)
+{
+	dbg_set_tag(user, DBG_USED);
+}
+
 static inline const struct mem_site *dbg_free_site(const void *user)
 {
 	const struct mem_site *s;
@@ -183,6 +190,7 @@ static inline void dbg_busy(void *user)
 {
 	(void)user;
 }
+static inline void dbg_on_refused(void *user) { (void)user; }
 
 #endif /* MEMDBG */
 

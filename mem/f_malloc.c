@@ -43,11 +43,18 @@
  *   class) finds the first non-empty class at or above a class with two bit
  *   scans; when it finds none, malloc fails at once.  A found fragment is
  *   split when the remainder is a whole minimum fragment; the remainder goes
- *   back to its class.
+ *   back to its class, taking the found fragment's place on its list when
+ *   that is its class too (carve_in_place: the usual case for a large
+ *   fragment, whose class spans 1/8 of a power of two), so that no list
+ *   head and no bitmap word is touched.
  *   free() with mem_join (read once, at create()) joins the fragment with a
  *   free next neighbour (its header follows) and a free previous one
  *   (PREV_FREE plus the size from PS or the footer): O(1) in every order,
- *   because the doubly linked lists unlink a neighbour without searching.
+ *   because the doubly linked lists unlink a neighbour without searching;
+ *   a join that leaves a free neighbour in its class keeps that neighbour's
+ *   place on the list (fl_regrow, fl_replace).  free() first makes
+ *   block_state()'s checks of a used fragment on the two headers it reads
+ *   anyway (frag_claim), so the common layer needs no separate check.
  *   Without mem_join nothing is ever joined: same-size fragments are reused
  *   exactly, and a request that no class can meet fails rather than walking
  *   the heap to join neighbours (a pool run that way can end up fragmented).
@@ -328,6 +335,22 @@ static void fl_remove(struct fm_pool *pool, struct fm_frag *f)
 	pool->free_bytes -= frag_size(f);
 }
 
+/* f (not listed) takes the place of the listed fragment old on its list,
+ * which is the list of f's size class too; the counters are the caller's.
+ * Call before old's size changes. */
+static void fl_replace(struct fm_pool *pool, struct fm_frag *old,
+		struct fm_frag *f)
+{
+	f->next = old->next;
+	f->prev = old->prev;
+	if (f->prev)
+		f->prev->next = f;
+	else
+		pool->head[size_class(frag_size(old))] = f;
+	if (f->next)
+		f->next->prev = f;
+}
+
 /* --- malloc, free, resize ------------------------------------------------ */
 
 static uint64_t frag_size_for(size_t n)
@@ -391,6 +414,25 @@ static void frag_carve(struct fm_pool *pool, struct fm_frag *f, uint64_t want)
 	fl_insert(pool, rest);
 }
 
+/* Cut want bytes off the listed f when the rest stays in f's class (the
+ * usual case when a large fragment is cut): the rest takes f's place on
+ * the list, with no unlink and relink.  0 when it does not stay. */
+static int carve_in_place(struct fm_pool *pool, struct fm_frag *f,
+		uint64_t want)
+{
+	uint64_t size = frag_size(f);
+	struct fm_frag *rest = frag_at(f, want);
+
+	if (size - want < FM_MIN_FRAG ||
+			size_class(size - want) != size_class(size))
+		return 0;
+	fl_replace(pool, f, rest);
+	pool->free_bytes -= want;
+	frag_set(f, want, false);
+	frag_set(rest, size - want, true);
+	return 1;
+}
+
 static void *fm_malloc(void *st, size_t n)
 {
 	struct fm_pool *pool = st;
@@ -399,8 +441,10 @@ static void *fm_malloc(void *st, size_t n)
 
 	if (!f)
 		return NULL;
-	fl_remove(pool, f);
-	frag_carve(pool, f, want);
+	if (!carve_in_place(pool, f, want)) {
+		fl_remove(pool, f);
+		frag_carve(pool, f, want);
+	}
 	pool->used_size += frag_size(f) - FM_HDR;
 	note_peak(pool);
 	return frag_payload(f);
@@ -416,39 +460,81 @@ static void frag_forget(struct fm_frag *f)
 	f->word = 0;
 }
 
-/* Join f (not listed) with its free neighbours; returns the joined start
- * and adds their sizes to *size. */
-static struct fm_frag *join_neighbours(struct fm_pool *pool, struct fm_frag *f,
-		uint64_t *size)
+/* f, listed, now spans size bytes from the same start: keep its place on
+ * its list when the class stays (a large class spans 1/8 of a power of
+ * two, so most joins into a large fragment stay), else move it. */
+static void fl_regrow(struct fm_pool *pool, struct fm_frag *f, uint64_t size)
 {
-	struct fm_frag *next = frag_next(f), *prev;
+	bool move = size_class(size) != size_class(frag_size(f));
 
-	if (frag_is_free(next)) {
-		fl_remove(pool, next);
-		*size += frag_size(next);
-		frag_forget(next);
-	}
-	if (frag_prev_is_free(f)) {
-		prev = frag_before(f, frag_prev_size(f));
-		fl_remove(pool, prev);
-		*size += frag_size(prev);
-		frag_forget(f);
-		f = prev;
-	}
-	return f;
+	if (move)
+		fl_remove(pool, f);
+	else
+		pool->free_bytes += size - frag_size(f);
+	frag_set(f, size, true);
+	if (move)
+		fl_insert(pool, f);
 }
 
-static void fm_free(void *st, void *p)
+/* f (size bytes, not listed) is free now: join it with its free
+ * neighbours, and list the result.  The joined fragment keeps a free
+ * neighbour's place on its list when the class allows (fl_regrow,
+ * fl_replace): one header write and no unlink and relink. */
+static void free_join(struct fm_pool *pool, struct fm_frag *f, uint64_t size)
+{
+	struct fm_frag *next = frag_next(f), *prev;
+	uint64_t total;
+
+	if (frag_prev_is_free(f)) {
+		prev = frag_before(f, frag_prev_size(f));
+		if (frag_is_free(next)) {
+			fl_remove(pool, next);
+			size += frag_size(next);
+			frag_forget(next);
+		}
+		frag_forget(f);
+		fl_regrow(pool, prev, frag_size(prev) + size);
+		return;
+	}
+	if (!frag_is_free(next)) {
+		frag_set(f, size, true);
+		fl_insert(pool, f);
+		return;
+	}
+	total = size + frag_size(next);
+	if (size_class(total) != size_class(frag_size(next))) {
+		fl_remove(pool, next);
+		frag_forget(next);
+		frag_set(f, total, true);
+		fl_insert(pool, f);
+		return;
+	}
+	fl_replace(pool, next, f);
+	pool->free_bytes += size;
+	frag_forget(next);
+	frag_set(f, total, true);
+}
+
+static int frag_claim(const struct fm_pool *pool, const struct fm_frag *f);
+static int fm_block_state(void *st, const void *p);
+
+static int fm_free(void *st, void *p)
 {
 	struct fm_pool *pool = st;
 	struct fm_frag *f = payload_frag(p);
-	uint64_t size = frag_size(f);
+	int claim = frag_claim(pool, f);
 
+	if (claim != MEM_BLOCK_USED)
+		return claim == MEM_BLOCK_BAD ? claim : fm_block_state(st, p);
+	uint64_t size = frag_size(f);
 	pool->used_size -= size - FM_HDR;
-	if (pool->join)
-		f = join_neighbours(pool, f, &size);
-	frag_set(f, size, true);
-	fl_insert(pool, f);
+	if (pool->join) {
+		free_join(pool, f, size);
+	} else {
+		frag_set(f, size, true);
+		fl_insert(pool, f);
+	}
+	return MEM_BLOCK_USED;
 }
 
 static void frag_shrink(struct fm_pool *pool, struct fm_frag *f, uint64_t want)
@@ -557,10 +643,13 @@ static bool links_ok(const struct fm_pool *pool, const struct fm_frag *f)
 	return pool->head[size_class(frag_size(f))] == f;
 }
 
-static int fm_block_state(void *st, const void *p)
+/* What f's own header and the next one say together: MEM_BLOCK_BAD when
+ * they do not fit, else used or free by f's flag (a free one is verified
+ * further by block_state).  Own header and next's only: see backend.h. */
+static inline int frag_claim(const struct fm_pool *pool,
+		const struct fm_frag *f)
 {
-	const struct fm_pool *pool = st;
-	const struct fm_frag *f = payload_frag(p), *next;
+	const struct fm_frag *next;
 	uint64_t size;
 
 	if (!in_heap(pool, f))
@@ -573,8 +662,20 @@ static int fm_block_state(void *st, const void *p)
 		return MEM_BLOCK_BAD;
 	if (frag_prev_is_free(next) != frag_is_free(f))
 		return MEM_BLOCK_BAD;
-	if (!frag_is_free(f))   /* own header and next's only: see backend.h */
-		return MEM_BLOCK_USED;
+	return frag_is_free(f) ? MEM_BLOCK_FREE : MEM_BLOCK_USED;
+}
+
+static int fm_block_state(void *st, const void *p)
+{
+	const struct fm_pool *pool = st;
+	const struct fm_frag *f = payload_frag(p), *next;
+	uint64_t size;
+	int claim = frag_claim(pool, f);
+
+	if (claim != MEM_BLOCK_FREE)
+		return claim;
+	size = frag_size(f);
+	next = frag_at(f, size);
 	if (frag_prev_is_free(f) && !prev_ok(pool, f))
 		return MEM_BLOCK_BAD;
 	if (frag_prev_size(next) != size || !links_ok(pool, f))

@@ -61,6 +61,7 @@ enum {
 	CHECK_ALL = 0,
 	CHECK_TRUST_RECORD = 1, /* MEMDBG: the record's tag vouches for p */
 	CHECK_LATER_CANARY = 2, /* MEMDBG: the end canary is checked later */
+	CHECK_BY_FREE = 4,      /* the backend's free() checks its headers */
 };
 int mem_used_fragment(struct mem_pool *pool, const char *op, void *p,
 		const struct mem_site *site, int how);

@@ -204,7 +204,9 @@ void mem_report_bad(struct mem_pool *pool, const char *op, const void *p,
  * CHECK_TRUST_RECORD lets MEMDBG's address-keyed tag vouch for p instead of
  * the backend's check, which reads the next block's header;
  * CHECK_LATER_CANARY leaves the end canary to whoever takes the fragment
- * out of the cache (cache.c), when that line is touched anyway. */
+ * out of the cache (cache.c), when that line is touched anyway;
+ * CHECK_BY_FREE leaves the backend's check to its free(), which makes it
+ * on the headers it reads anyway (mem_free_unsafe). */
 int mem_used_fragment(struct mem_pool *pool, const char *op, void *p,
 		const struct mem_site *site, int how)
 {
@@ -222,7 +224,8 @@ int mem_used_fragment(struct mem_pool *pool, const char *op, void *p,
 		goto bad;
 	}
 #endif
-	int bs = MEMDBG && (how & CHECK_TRUST_RECORD) ? MEM_BLOCK_USED :
+	int bs = (MEMDBG && (how & CHECK_TRUST_RECORD)) ||
+		(how & CHECK_BY_FREE) ? MEM_BLOCK_USED :
 		POOL_BE(pool)->block_state(pool->st, dbg_payload(p));
 	if (MEMDBG && bs == MEM_BLOCK_BAD && mem_damage_fix(pool, op, p))
 		bs = POOL_BE(pool)->block_state(pool->st, dbg_payload(p));
@@ -285,17 +288,47 @@ void *mem_malloc_unsafe(struct mem_pool *pool, size_t size,
 	return p;
 }
 
-/* Hand a checked, used fragment back to the backend. */
-static void release(struct mem_pool *pool, void *p, const struct mem_site *site)
+/* Hand a fragment that passed mem_used_fragment() back to the backend,
+ * whose free makes the backend's own checks of a used block on the
+ * headers it reads anyway (backend.h).  0 when it refused p: then nothing
+ * changed but the record's mark, which is taken back (never under
+ * memcheck: see free_precheck). */
+static int release(struct mem_pool *pool, void *p, const struct mem_site *site)
 {
 	dbg_on_free(p, site);
 	track_free(pool, p);
-	POOL_BE(pool)->free(pool->st, dbg_payload(p));
+	if (POOL_BE(pool)->free(pool->st, dbg_payload(p)) != MEM_BLOCK_USED) {
+		dbg_on_refused(p);
+		return 0;
+	}
+	return 1;
 }
 
+/* What free checks before the backend's free: 1 passed, -1 reported, 0
+ * not in range (the full check reports it).  With nothing to add to the
+ * backend's check (release builds, pools without caches), only the range. */
+static inline int free_precheck(struct mem_pool *pool, void *p,
+		const struct mem_site *site)
+{
+	if (track_watching())
+		return mem_used_fragment(pool, "free", p, site, CHECK_ALL) ?
+			1 : -1;
+	if (MEMDBG || pool->cache)
+		return mem_used_fragment(pool, "free", p, site, CHECK_BY_FREE) ?
+			1 : -1;
+	return (char *)p >= pool->start && (char *)p < pool->end &&
+		(uintptr_t)p % MEM_ALIGN == 0;
+}
+
+/* The backend's check is made once, by its free; a refusal takes the full
+ * check, which says why (or, MEMDBG, rebuilds a header an overflow broke,
+ * after which the fragment is freed). */
 void mem_free_unsafe(struct mem_pool *pool, void *p, const struct mem_site *site)
 {
-	if (p && mem_used_fragment(pool, "free", p, site, CHECK_ALL))
+	int pre = p ? free_precheck(pool, p, site) : -1;
+	if (pre < 0 || (pre > 0 && release(pool, p, site)))
+		return;
+	if (mem_used_fragment(pool, "free", p, site, CHECK_ALL))
 		release(pool, p, site);
 }
 

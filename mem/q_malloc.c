@@ -529,13 +529,19 @@ static uint64_t qm_join_prev(struct qm_state *st, struct qm_hdr **hp,
 	return size + psize;
 }
 
-/* block_state() has just vouched for the header, so its size is trusted;
- * the footer is not read: qm_set_tags() below rewrites it (or the joined
- * fragment's), which repairs a footer broken by an overflow. */
-static void qm_free(void *vst, void *p)
+static int qm_block_state(void *vst, const void *p);
+
+/* Once the header's guard vouches for it (what block_state() checks of a
+ * used fragment), its size is trusted; the footer is not read:
+ * qm_set_tags() below rewrites it (or the joined fragment's), which
+ * repairs a footer broken by an overflow. */
+static int qm_free(void *vst, void *p)
 {
 	struct qm_state *st = vst;
 	struct qm_hdr *h = qm_of_payload(p);
+
+	if (!qm_addr_ok(st, h) || !qm_hdr_sane(st, h) || qm_is_free(h))
+		return qm_block_state(vst, p);
 	uint64_t size = qm_size(h);
 
 	qm_credit(st, size);
@@ -543,6 +549,7 @@ static void qm_free(void *vst, void *p)
 	size = qm_join_prev(st, &h, size);
 	qm_set_tags(h, size, true);
 	qm_insert(st, h);
+	return MEM_BLOCK_USED;
 }
 
 /* --- resize ------------------------------------------------------------- */

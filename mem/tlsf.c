@@ -616,18 +616,24 @@ static void *tlsf_malloc(void *st, size_t n)
 	return block_payload(b);
 }
 
-static void tlsf_free(void *st, void *p)
+static bool used_block_ok(const struct tlsf *t, const struct block *b);
+static int tlsf_block_state(void *st, const void *p);
+
+static int tlsf_free(void *st, void *p)
 {
 	struct tlsf *t = st;
 	struct block *b = block_from_payload(p);
 	unsigned zone = zone_for(block_size(b));
 
+	if (!used_block_ok(t, b))
+		return tlsf_block_state(st, p);
 	count_freed(t, block_size(b));
 	b = merge_prev(t, b, &zone);
 	merge_next(t, b, &zone);
 	block_set_zone(b, zone);
 	block_mark_free(b);
 	list_insert(t, b);
+	return MEM_BLOCK_USED;
 }
 
 static int tlsf_resize(void *st, void *p, size_t n)
@@ -729,6 +735,14 @@ static bool used_sane(const struct tlsf *t, const struct block *b)
 	if (block_is_prev_free(next) || !block_tag_ok(next))
 		return false;
 	return next == t->sentinel || header_sane(t, next);
+}
+
+/* b is a used block: block_state()'s verdict MEM_BLOCK_USED, made on
+ * b's own header and the next one (see backend.h). */
+static inline bool used_block_ok(const struct tlsf *t, const struct block *b)
+{
+	return header_in_heap(t, b) && header_sane(t, b) &&
+		!block_is_free(b) && used_sane(t, b);
 }
 
 static int tlsf_block_state(void *st, const void *p)

@@ -49,6 +49,13 @@ static inline void track_setup(void)
 	track_on = RUNNING_ON_VALGRIND ? 1 : 0;
 }
 
+/* Is memcheck watching?  A free is then checked whole before the block is
+ * given up (mem.c), so that no pointer the backend refuses is FREELIKE'd. */
+static inline int track_watching(void)
+{
+	return __builtin_expect(track_on, 0);
+}
+
 /* Open windows, per pool (0 pkg, 1 shm) in this process. */
 extern int track_depth[2];
 
@@ -139,6 +146,7 @@ static inline void track_resize(struct mem_pool *pool, void *p, size_t old,
 #else
 /* Arguments are not evaluated: nothing here costs anything. */
 #define track_setup()                   do { } while (0)
+#define track_watching()                0
 #define track_open(pool)                do { } while (0)
 #define track_close(pool)               do { } while (0)
 #define track_alloc(pool, p, n)         do { } while (0)
