@@ -108,15 +108,20 @@ static uint64_t my_owner;
 
 /* --- parked fragments ---------------------------------------------------- */
 
+/* A parked fragment's list link: with MEMDBG in the record's req word
+ * (the size asked for moves into the freed tag, debug.h), so that every
+ * byte the caller had can carry the write-after-free fill (freed.c);
+ * without it, after the parked mark in the fragment. */
 static inline void **link_of(void *user)
 {
-	return (void **)((char *)user + 8);
+	return (void **)((char *)user - DBG_HEAD + 8 * !MEMDBG);
 }
 
 static void park(void *user, const struct mem_site *site)
 {
 #if MEMDBG
 	dbg_on_free(user, site);
+	mem_freed_fill(user);
 #else
 	(void)site;
 	uint64_t cookie = (uint64_t)(uintptr_t)user ^ PARKED_COOKIE;
@@ -139,11 +144,11 @@ static int is_parked(const void *user)
 
 /* A parked fragment's end canary, checked when it leaves the cache (the
  * free that parked it did not read that line).  Fragments cut for a batch
- * (req 0) have none, and below 16 bytes the parked mark covers it. */
+ * (req 0) have none. */
 static void parked_canary(struct mem_pool *pool, void *user)
 {
 #if MEMDBG
-	if (dbg_hdr(user)->req >= 16 && !dbg_canary_ok(user))
+	if (dbg_req(user) && !dbg_canary_ok(user))
 		mem_report_bad(pool, "free (found when reused)", user,
 			BAD_OVERFLOW, dbg_free_site(user));
 #else
@@ -158,6 +163,8 @@ static void *unpark(struct mem_pool *pool, void *user, size_t size,
 	size_t req = size ? size : 1;
 	parked_canary(pool, user);
 #if MEMDBG
+	mem_freed_verify(pool, user, dbg_usable(user), "the allocation", site,
+		0);
 	dbg_busy(user);     /* checkers read it without our lock */
 	dbg_on_alloc(dbg_payload(user), req, site, dbg_usable(user));
 #else
@@ -176,6 +183,7 @@ static void *park_fresh(void *payload, uint64_t usable)
 	struct dbg_hdr *h = payload;
 	h->req = 0;
 	h->usable_x = usable ^ DBG_USABLE;
+	h->owner = 0;
 	h->alloc = NULL;
 #else
 	(void)usable;
@@ -212,12 +220,27 @@ static int class_floor(uint64_t u)
 	return (int)(CACHE_EXACT + d * CACHE_BIG_STEPS + j);
 }
 
-/* A big parked fragment carries its usable size at user + 16, so that a
- * request can be matched to it without reading the backend's header;
- * exact classes need no size (any fragment of class c fits). */
-static inline uint64_t *big_size_of(void *user)
+/* A big parked fragment carries its usable size, so that a request can
+ * be matched to it without reading the backend's header: the MEMDBG
+ * record's, else a word at user + 16; exact classes need no size (any
+ * fragment of class c fits). */
+static inline uint64_t big_size(void *user)
 {
-	return (uint64_t *)((char *)user + 16);
+#if MEMDBG
+	return dbg_usable(user);
+#else
+	return *(uint64_t *)((char *)user + 16);
+#endif
+}
+
+static inline void set_big_size(void *user, uint64_t usable)
+{
+#if MEMDBG
+	(void)user;     /* the record has it already */
+	(void)usable;
+#else
+	*(uint64_t *)((char *)user + 16) = usable;
+#endif
 }
 
 /* The backend usable size of a parked fragment, exactly: an exact class
@@ -227,7 +250,7 @@ static inline uint64_t *big_size_of(void *user)
 static inline uint64_t parked_size(const struct cache_slot *s, unsigned c,
 		void *user)
 {
-	return c < CACHE_EXACT ? class_low(c) + s->slack : *big_size_of(user);
+	return c < CACHE_EXACT ? class_low(c) + s->slack : big_size(user);
 }
 
 /* Counters are written with atomic stores (the slot lock orders them for
@@ -264,7 +287,7 @@ static void push_sized(struct cache_slot *s, void *user, uint64_t usable)
 {
 	unsigned c = (unsigned)class_floor(usable);
 	if (c >= CACHE_EXACT)
-		*big_size_of(user) = usable;
+		set_big_size(user, usable);
 	push(s, c, user);
 }
 
@@ -273,7 +296,7 @@ static void push_sized(struct cache_slot *s, void *user, uint64_t usable)
 static void *pop_big(struct cache_slot *s, unsigned c, uint64_t need)
 {
 	void *head = s->cls[c].head;
-	if (head && *big_size_of(head) >= need)
+	if (head && big_size(head) >= need)
 		return pop(s, c);
 	return c + 1 < CACHE_CLASSES ? pop(s, c + 1) : NULL;
 }
@@ -298,7 +321,7 @@ static void *detach(struct cache_slot *s, unsigned c, uint32_t n, void *chain)
 static int flushable(struct mem_pool *pool, void *user)
 {
 #if MEMDBG
-	int canary = dbg_hdr(user)->req < 16 || dbg_canary_ok(user);
+	int canary = !dbg_req(user) || dbg_canary_ok(user);
 	const struct mem_backend *be = POOL_BE(pool);
 	if (canary && be->block_state(pool->st, dbg_payload(user)) ==
 			MEM_BLOCK_USED)
@@ -312,6 +335,29 @@ static int flushable(struct mem_pool *pool, void *user)
 #endif
 }
 
+/* A parked fragment leaves the cache for the heap: its canary and its
+ * write-after-free fill (rewritten when broken, so that the heap gets it
+ * armed and whole). */
+static void parked_left(struct mem_pool *pool, void *user)
+{
+	parked_canary(pool, user);
+#if MEMDBG
+	mem_freed_verify(pool, user, dbg_usable(user), "its leaving the cache "
+		"of this process", NULL, 1);
+#endif
+}
+
+/* What mem_heap_free() needs to know of a parked fragment (MEMDBG). */
+static inline uint64_t parked_usable(void *user)
+{
+#if MEMDBG
+	return dbg_usable(user);
+#else
+	(void)user;
+	return 0;
+#endif
+}
+
 /* Give a chain back to the heap in one global-lock section. */
 static size_t flush(struct mem_pool *pool, void *chain)
 {
@@ -319,12 +365,12 @@ static size_t flush(struct mem_pool *pool, void *chain)
 	if (!chain)
 		return 0;
 	for (void *u = chain; u; u = *link_of(u))   /* before the lock */
-		parked_canary(pool, u);
+		parked_left(pool, u);
 	mem_pool_lock(pool);
 	for (; chain; n++) {
 		void *next = *link_of(chain);
 		if (flushable(pool, chain))
-			POOL_BE(pool)->free(pool->st, dbg_payload(chain));
+			mem_heap_free(pool, chain, parked_usable(chain));
 		chain = next;
 	}
 	mem_pool_unlock(pool);
@@ -633,7 +679,8 @@ void cache_peak(struct mem_pool *pool, uint64_t heap_real)
  * class_low(c) (a remainder too small to stand alone): such a fragment
  * parks in the class of its own size, so that every exact list holds one
  * usable size (parked_size). */
-static void *refill(struct mem_pool *pool, struct cache_slot *s, unsigned c)
+static void *refill(struct mem_pool *pool, struct cache_slot *s, unsigned c,
+		const struct mem_site *site)
 {
 	void *batch[CACHE_BATCH];
 	uint64_t usable[CACHE_BATCH];
@@ -648,6 +695,12 @@ static void *refill(struct mem_pool *pool, struct cache_slot *s, unsigned c)
 		if (!payload)
 			break;
 		usable[got] = POOL_BE(pool)->usable_size(pool->st, payload);
+#if MEMDBG
+		mem_freed_verify(pool, dbg_user(payload), usable[got],
+			"the allocation", site, 0);
+#else
+		(void)site;
+#endif
 		batch[got] = park_fresh(payload, usable[got]);
 		got++;
 	}
@@ -684,7 +737,8 @@ void *cache_malloc(struct mem_pool *pool, size_t size,
 	mem_lock_release(&s->lock);
 	/* Only exact classes are refilled: a big miss takes the locked path,
 	 * which cuts exactly what was asked for. */
-	if (!user && (c >= CACHE_EXACT || !(user = refill(pool, s, (unsigned)c))))
+	if (!user && (c >= CACHE_EXACT ||
+			!(user = refill(pool, s, (unsigned)c, site))))
 		return NULL;
 	return unpark(pool, user, size, site);
 }
@@ -737,7 +791,7 @@ static void park_checked(struct mem_pool *pool, struct cache_slot *s,
 {
 	park(p, site);
 	if (c >= CACHE_EXACT)
-		*big_size_of(p) = usable;
+		set_big_size(p, usable);
 	track_free(pool, p);
 	slot_lock(s);
 	push(s, c, p);

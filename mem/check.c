@@ -98,11 +98,11 @@ static void list_problem(void *arg, const void *where, const char *what)
 #if MEMDBG
 /* A fragment parked in a per-process cache keeps the canary of its last
  * use (cache.c checks it when the fragment leaves the cache); batch
- * fragments (req 0) and those under 16 bytes have none to check. */
+ * fragments (req 0) have none to check. */
 static int parked_bad(const void *user, uint64_t usable)
 {
-	uint64_t req = dbg_hdr(user)->req;
-	int bad = req >= 16 && req <= usable - DBG_EXTRA && !dbg_canary_ok(user);
+	uint64_t req = dbg_req(user);
+	int bad = req && req <= usable - DBG_EXTRA && !dbg_canary_ok(user);
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	return bad && dbg_state(user) == DBG_DEAD;
 }
@@ -128,9 +128,15 @@ static void check_record(struct check_ctx *c, const struct mem_block *b)
 		mem_log(MEM_L_ERR, "%s: heap check: write past the end of "
 			"%sfragment %p (%llu bytes) allocated at %s",
 			c->pool->name, parked_bad ? "cached " : "", user,
-			(unsigned long long)dbg_hdr(user)->req,
+			(unsigned long long)dbg_req(user),
 			mem_site_str(dbg_hdr(user)->alloc, site, sizeof(site)));
 	found(c, 0, r == REC_BROKEN || r == REC_OVERRUN || parked_bad);
+	/* Freed and parked fragments keep their write-after-free fill
+	 * (freed.c); a heap one is rewritten once reported, a parked one is
+	 * its cache owner's: reported, left alone. */
+	if ((!b->used || r == REC_PARKED) && !b->broken && b->size >= DBG_EXTRA)
+		found(c, 0, mem_freed_verify(c->pool, user, b->size,
+			"the heap check", NULL, !b->used));
 }
 #else
 static void check_record(struct check_ctx *c, const struct mem_block *b)

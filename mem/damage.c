@@ -48,6 +48,7 @@ struct rec {
 	uint64_t usable;
 	uint64_t req;
 	const struct mem_site *alloc;
+	uint32_t owner;         /* who allocated it (debug.h) */
 };
 
 static inline uint64_t overhead(const struct mem_pool *pool)
@@ -69,12 +70,13 @@ static int record_at(const struct mem_pool *pool, char *payload, struct rec *r)
 	if (payload < pool->start || user >= pool->end || (dbg_state(user) !=
 			DBG_LIVE && dbg_state(user) != DBG_DEAD))
 		return 0;
-	uint64_t u = dbg_usable(user), req = dbg_hdr(user)->req;
+	uint64_t u = dbg_usable(user), req = dbg_req(user);
 	if (u < DBG_EXTRA || (u + overhead(pool)) % MEM_ALIGN ||
 			u > (uint64_t)(pool->end - payload) ||
 			(dbg_state(user) == DBG_LIVE && req > u - DBG_EXTRA))
 		return 0;
-	*r = (struct rec){ payload, u, req, dbg_hdr(user)->alloc };
+	*r = (struct rec){ payload, u, req, dbg_hdr(user)->alloc,
+		(uint32_t)dbg_hdr(user)->owner };
 	return 1;
 #else
 	(void)pool; (void)payload; (void)r;
@@ -106,13 +108,16 @@ static inline int repair(struct mem_pool *pool, const struct rec *r,
 static void report_overflow(struct mem_pool *pool, const char *op,
 		const struct rec *culprit, const char *victim, const char *tail)
 {
-	char a[256];
+	char a[256], o[64], by[80] = "";
 	const char *hdr = victim - POOL_BE(pool)->header_size;
+	if (culprit && pool->lock && culprit->owner)   /* shm: which process */
+		snprintf(by, sizeof(by), " by %s", mem_owner_str(culprit->owner,
+			o, sizeof(o)));
 	if (culprit)
 		mem_log(MEM_L_ERR, "%s: %s: overflow from the fragment "
-			"allocated at %s (req %llu bytes) into the header at "
+			"allocated at %s%s (req %llu bytes) into the header at "
 			"%p%s", pool->name, op, mem_site_str(culprit->alloc, a,
-			sizeof(a)), (unsigned long long)culprit->req,
+			sizeof(a)), by, (unsigned long long)culprit->req,
 			(const void *)hdr, tail);
 	else
 		mem_log(MEM_L_ERR, "%s: %s: header at %p overwritten (no "

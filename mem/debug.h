@@ -7,8 +7,9 @@
  * caller wants and lays them out around the caller's bytes:
  *
  *   payload P (from the backend, 16-aligned)
- *   | P+0 req size | P+8 usable | P+16 alloc site | P+24 tag | user ... | canary |
- *                                                            ^ P+32 = user
+ *   | P+0 req | P+8 usable | P+16 owner | P+24 free site | P+32 alloc site |
+ *   | P+40 tag | user ... | canary |
+ *              ^ P+48 = user
  *
  *   usable = the backend's usable size of P, kept here so that the shm
  *            cache path (cache.c) sizes a fragment from this one line and
@@ -16,8 +17,19 @@
  *            whose top bits are set: P+8 sits where a backend with 8-byte
  *            headers keeps a header, and a stale pointer 16 bytes into a
  *            payload must not find a plausible size there.
- *   tag    = user ^ DBG_USED while allocated, user ^ DBG_FREED once freed:
- *            a pointer whose tag is neither is not the start of a fragment.
+ *   owner  = who allocated it (low half) and who freed it (high half):
+ *            pid and the process id the embedding program gave
+ *            (mem_set_proc_id), 22 + 10 bits each (freed.c).
+ *   free site = where it was last freed; NULL while allocated.
+ *   tag    = user ^ DBG_USED while allocated; once freed, user ^ DBG_FREED
+ *            ^ the request size (31 bits, saturated) and whether the freed
+ *            bytes hold the fill pattern ("armed", freed.c) in the high
+ *            half, with a hash of that half in the low half.  A pointer
+ *            whose tag is neither is not the start of a fragment.  The
+ *            size moves into the tag because a free block's first 16 bytes
+ *            (req, usable) belong to the backend's free-list links
+ *            (backend.h); a freed tag is therefore checked on 32 bits
+ *            instead of 64.
  *   canary = 8 bytes at user + req, user ^ DBG_CANARY: a write past the end
  *            of what was asked for breaks it (checked on free, realloc and
  *            by mem_check()).
@@ -27,17 +39,22 @@
  *   The writer first sets the tag to user ^ DBG_REWRITE (dbg_busy()), then
  *   the fields and the canary, and the tag last (release): a reader that
  *   reads the tag again after the rest (acquire) and finds it unchanged
- *   and not busy read one consistent record (status.c, check.c).
- *   freed: the backend may reuse P+0..P+15 for its free-list links (the
- *          contract in backend.h); the alloc site and tag survive, and the
- *          site of the free is stored at user+0, which nobody owns now.
+ *   and not busy read one consistent record (status.c, check.c).  A free
+ *   (or a park) writes the tag last too, after the fill (freed.c).
+ *   freed: the backend may reuse P+0..P+15 for its free-list links; owner,
+ *          sites and tag survive, and every byte the caller had, user+0
+ *          included, is free for the fill pattern (freed.c).  A fragment
+ *          parked in a shm cache is a used block to the backend: the cache
+ *          keeps its list link at P+0 (cache.c) and P+8 stays as it was.
  *
- * Cost: 40 bytes per fragment (32 before, 8 after), rounded up with the
- * backend's own header to 16.  Checks are O(1) per operation.
+ * Cost: 56 bytes per fragment (48 before, 8 after), rounded up with the
+ * backend's own header to 16; 16 more than without the owner word and the
+ * free-site word (doc/DIAGNOSTICS.md).  Checks are O(1) per operation.
  */
 #ifndef SRMEM_DEBUG_H
 #define SRMEM_DEBUG_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -49,15 +66,27 @@
 #define DBG_REWRITE 0x5352b05ab05a0000ull
 #define DBG_USABLE 0xd5a5000000000000ull
 
+/* The high half of a freed tag (after the XOR): bit 31 armed, bits 0..30
+ * the request size, DBG_REQ_BIG when it does not fit. */
+#define DBG_ARMED   ((uint64_t)1 << 63)
+#define DBG_REQ_BIG 0x7fffffffull
+
+/* This process as an owner word half (freed.c). */
+uint32_t mem_owner_self(void);
+
 #if MEMDBG
 
 struct dbg_hdr {
 	uint64_t req;
 	uint64_t usable_x;     /* the backend's usable bytes at P ^ DBG_USABLE */
+	uint64_t owner;        /* alloc owner | free owner << 32 (freed.c) */
+	const struct mem_site *freed;
 	const struct mem_site *alloc;
 	uint64_t tag;
 };
-_Static_assert(sizeof(struct dbg_hdr) == 32, "user pointer stays 16-aligned");
+_Static_assert(sizeof(struct dbg_hdr) == 48, "user pointer stays 16-aligned");
+_Static_assert(offsetof(struct dbg_hdr, owner) == 16,
+		"what a freed fragment keeps lies past the 16 link bytes");
 
 #define DBG_HEAD sizeof(struct dbg_hdr)
 #define DBG_EXTRA (DBG_HEAD + sizeof(uint64_t))
@@ -84,11 +113,23 @@ static inline uint64_t dbg_canary_of(const void *user)
 	return (uint64_t)(uintptr_t)user ^ DBG_CANARY;
 }
 
+/* The low half of a freed tag checks its high half too: a stray write
+ * into a stale record's high half (armed bit, size) unmakes the record
+ * instead of arming it. */
+static inline uint32_t dbg_mix(uint64_t high)
+{
+	return (uint32_t)((high >> 32) * 0x9e3779b97f4a7c15ull >> 32);
+}
+
 static inline int dbg_state(const void *user)
 {
 	uint64_t tag = dbg_hdr(user)->tag ^ (uint64_t)(uintptr_t)user;
-	return tag == DBG_USED ? DBG_LIVE : tag == DBG_FREED ? DBG_DEAD :
-		tag == DBG_REWRITE ? DBG_BUSY : DBG_BAD;
+	if (tag == DBG_USED)
+		return DBG_LIVE;
+	if (tag == DBG_REWRITE)
+		return DBG_BUSY;
+	tag ^= DBG_FREED;
+	return (uint32_t)tag == dbg_mix(tag) ? DBG_DEAD : DBG_BAD;
 }
 
 /* The record at user is about to change under a lock other than the
@@ -105,16 +146,45 @@ static inline void dbg_set_tag(void *user, uint64_t kind)
 		__ATOMIC_RELEASE);
 }
 
+/* A freed tag's high half: armed bit and request size (DBG_DEAD only). */
+static inline uint64_t dbg_dead_bits(const void *user)
+{
+	return (dbg_hdr(user)->tag ^ (uint64_t)(uintptr_t)user ^ DBG_FREED)
+		& ~(uint64_t)UINT32_MAX;
+}
+
+static inline void dbg_set_dead(void *user, uint64_t bits)
+{
+	dbg_set_tag(user, DBG_FREED ^ bits ^ dbg_mix(bits));
+}
+
+static inline int dbg_armed(const void *user)
+{
+	return dbg_state(user) == DBG_DEAD && (dbg_dead_bits(user) & DBG_ARMED);
+}
+
+/* What the caller asked for: live, the record's; freed, the tag's
+ * (DBG_REQ_BIG when it did not fit). */
+static inline uint64_t dbg_req(const void *user)
+{
+	if (dbg_state(user) != DBG_DEAD)
+		return dbg_hdr(user)->req;
+	return (dbg_dead_bits(user) >> 32) & DBG_REQ_BIG;
+}
+
 static inline void dbg_set_canary(void *user, size_t req)
 {
 	uint64_t c = dbg_canary_of(user);
 	memcpy((char *)user + req, &c, sizeof(c));
 }
 
+/* Live or freed; a freed fragment too big for its tag passes. */
 static inline int dbg_canary_ok(const void *user)
 {
-	uint64_t c;
-	memcpy(&c, (const char *)user + dbg_hdr(user)->req, sizeof(c));
+	uint64_t c, req = dbg_req(user);
+	if (req == DBG_REQ_BIG && dbg_state(user) == DBG_DEAD)
+		return 1;
+	memcpy(&c, (const char *)user + req, sizeof(c));
 	return c == dbg_canary_of(user);
 }
 
@@ -126,6 +196,8 @@ static inline void *dbg_on_alloc(void *payload, size_t req,
 	struct dbg_hdr *h = payload;
 	h->req = req;
 	h->usable_x = usable ^ DBG_USABLE;
+	h->owner = mem_owner_self();
+	h->freed = NULL;
 	h->alloc = site;
 	dbg_set_canary(user, req);
 	dbg_set_tag(user, DBG_USED);
@@ -137,10 +209,14 @@ static inline uint64_t dbg_usable(const void *user)
 	return dbg_hdr(user)->usable_x ^ DBG_USABLE;
 }
 
+/* Mark a live fragment freed (not armed: freed.c fills and arms). */
 static inline void dbg_on_free(void *user, const struct mem_site *site)
 {
-	dbg_hdr(user)->tag = (uint64_t)(uintptr_t)user ^ DBG_FREED;
-	memcpy(user, &site, sizeof(site));
+	struct dbg_hdr *h = dbg_hdr(user);
+	uint64_t req = h->req < DBG_REQ_BIG ? h->req : DBG_REQ_BIG;
+	h->owner = (uint32_t)h->owner | (uint64_t)mem_owner_self() << 32;
+	h->freed = site;
+	dbg_set_dead(user, req << 32);
 }
 
 /* The backend refused the fragment after dbg_on_free(): live again, for
@@ -152,9 +228,7 @@ static inline void dbg_on_refused(void *user)
 
 static inline const struct mem_site *dbg_free_site(const void *user)
 {
-	const struct mem_site *s;
-	memcpy(&s, user, sizeof(s));
-	return s;
+	return dbg_hdr(user)->freed;
 }
 
 static inline void dbg_on_resize(void *user, size_t req, uint64_t usable)

@@ -14,6 +14,7 @@
  * set.  The exit dump runs from atexit(), a normal context.
  */
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,12 +44,23 @@ static void log_scan(const char *pool, const char *what,
 struct status_ctx {
 	const char *pool;
 	unsigned long n;
+	int procs;              /* shm: name the processes */
 };
+
+/* " by pid P (rank R)" when the pool is shared and the process known. */
+static const char *by_proc(int procs, uint32_t proc, char *buf, size_t len)
+{
+	char o[64];
+	*buf = 0;
+	if (procs && proc)
+		snprintf(buf, len, " by %s", mem_owner_str(proc, o, sizeof(o)));
+	return buf;
+}
 
 static int status_frag(const struct mem_frag *f, void *arg)
 {
 	struct status_ctx *c = arg;
-	char a[256], b[256];
+	char a[256], b[256], pa[80], pf[80];
 	c->n++;
 	if (f->hole)
 		mem_log(MEM_L_ERR, "%s: %6lu. %p HOLE of %llu bytes: the "
@@ -56,24 +68,27 @@ static int status_frag(const struct mem_frag *f, void *arg)
 			c->pool, c->n, f->addr, ULL(f->size));
 	else if (f->used)
 		mem_log(MEM_L_INFO, "%s: %6lu. %p used %llu bytes (asked %llu) "
-			"allocated at %s%s", c->pool, c->n, f->addr,
+			"allocated at %s%s%s", c->pool, c->n, f->addr,
 			ULL(f->size), ULL(f->req_size),
 			mem_site_str(f->alloc, a, sizeof(a)),
+			by_proc(c->procs, f->alloc_proc, pa, sizeof(pa)),
 			f->header_broken ? "; DAMAGED: header overwritten "
 			"(size from the record)" : f->broken ? "; DAMAGED: end "
 			"canary or record overwritten" : "");
 	else
-		mem_log(MEM_L_INFO, "%s: %6lu. %p %s %llu bytes, freed at %s, "
-			"allocated at %s", c->pool, c->n, f->addr,
+		mem_log(MEM_L_INFO, "%s: %6lu. %p %s %llu bytes, freed at "
+			"%s%s, allocated at %s%s", c->pool, c->n, f->addr,
 			f->cached ? "cached" : "free", ULL(f->size),
 			mem_site_str(f->freed, a, sizeof(a)),
-			mem_site_str(f->alloc, b, sizeof(b)));
+			by_proc(c->procs, f->free_proc, pf, sizeof(pf)),
+			mem_site_str(f->alloc, b, sizeof(b)),
+			by_proc(c->procs, f->alloc_proc, pa, sizeof(pa)));
 	return 0;
 }
 
 void mem_status(struct mem_pool *pool, const char *filter)
 {
-	struct status_ctx c = { pool->name, 0 };
+	struct status_ctx c = { pool->name, 0, pool->lock != NULL };
 	struct mem_scan_stats st;
 	struct mem_info mi;
 	mem_pool_info(pool, &mi);

@@ -24,8 +24,8 @@
  *   and, when it is 64 bytes or more, its size again in its last 8 bytes
  *   (the next fragment's footer slot) so that the next fragment can find its
  *   start.  Backend contract: besides the 16 link bytes nothing may be
- *   written into a free payload below payload+40 (the common layer keeps its
- *   free-site record at +16..+40).  The tail of a 32- or 48-byte fragment
+ *   written into a free payload below payload+48 (the common layer keeps its
+ *   free-site record at +16..+48).  The tail of a 32- or 48-byte fragment
  *   lies inside that record, so for those two sizes the size travels in the
  *   PS bits of the next header instead of the footer.  A fragment of 64 or
  *   more has its tail at payload+48 or beyond, clear of the record.
@@ -114,7 +114,7 @@
 #define FM_HDR          ((uint64_t)8)   /* the size word */
 #define FM_MIN_FRAG     ((uint64_t)32)  /* header + links, 16-byte steps */
 #define FM_BIG_FRAG     ((uint64_t)64)  /* smallest size using the footer */
-#define FM_RECORD_END   40u             /* common layer's free record end */
+#define FM_RECORD_END   48u             /* common layer's free record end */
 
 #define FM_LOG_MIN      15u             /* log2(FM_EXACT_LIMIT) */
 #define FM_EXACT_LIMIT  ((uint64_t)1 << FM_LOG_MIN)

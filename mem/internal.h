@@ -106,6 +106,27 @@ int mem_walker_run(struct mem_walker *w, void **from, uint64_t max);
  * returns how many (mem_safety applies after the reports). */
 int mem_damage_fix(struct mem_pool *pool, const char *op, void *user);
 
+/* --- freed.c ------------------------------------------------------------ */
+/* Give the block of user (usable bytes, the backend's) back to the heap;
+ * with MEMDBG, records that the free joined into the block before them
+ * are disarmed (freed.c). */
+void mem_heap_free(struct mem_pool *pool, void *user, uint64_t usable);
+/* "pid P (rank R)" for an owner word half (debug.h). */
+const char *mem_owner_str(uint32_t owner, char *buf, size_t len);
+#if MEMDBG
+/* Fill a freed fragment's bytes and arm its record (mem_free_check). */
+void mem_freed_fill(void *user);
+/* An armed fragment of usable bytes is about to be used or to leave a
+ * cache: report the first changed byte (found by finder [at site]);
+ * repair: fill it again.  Returns 1 when it found one. */
+int mem_freed_verify(struct mem_pool *pool, void *user, uint64_t usable,
+		const char *finder, const struct mem_site *site, int repair);
+#endif
+/* The heap changed around user (usable bytes before the change; MEMDBG,
+ * else nothing): disarm records of it and of its old successor that are
+ * no longer free blocks. */
+void mem_heap_changed(struct mem_pool *pool, void *user, uint64_t usable);
+
 /* --- oom.c -------------------------------------------------------------- */
 /* Report a failed allocation (rate-limited per call site); locked: the
  * caller holds the pool's lock. */

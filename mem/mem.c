@@ -30,6 +30,7 @@
 
 int mem_safety = 1;
 int mem_join = 1;
+int mem_free_check = 1;
 int mem_summary = 0;
 #if HAVE_VALGRIND
 int track_on;
@@ -174,17 +175,22 @@ static const char *const bad_text[] = {
 void mem_report_bad(struct mem_pool *pool, const char *op, const void *p,
 		enum mem_bad kind, const struct mem_site *site)
 {
-	char here[256], alloc[256] = "", freed[256] = "";
+	char here[256], alloc[340] = "", freed[340] = "";
 #if MEMDBG
+	char b[240], o[80] = "";
 	if (kind == BAD_DOUBLE || kind == BAD_OVERFLOW) {
-		char b[240];
-		snprintf(alloc, sizeof(alloc), "; allocated at %s",
-			mem_site_str(dbg_hdr(p)->alloc, b, sizeof(b)));
+		if (pool->lock)
+			snprintf(o, sizeof(o), " by %s", mem_owner_str(
+				(uint32_t)dbg_hdr(p)->owner, b, sizeof(b)));
+		snprintf(alloc, sizeof(alloc), "; allocated at %s%s",
+			mem_site_str(dbg_hdr(p)->alloc, b, sizeof(b)), o);
 	}
 	if (kind == BAD_DOUBLE && dbg_state(p) == DBG_DEAD) {
-		char b[240];
-		snprintf(freed, sizeof(freed), "; first freed at %s",
-			mem_site_str(dbg_free_site(p), b, sizeof(b)));
+		if (pool->lock)
+			snprintf(o, sizeof(o), " by %s", mem_owner_str(
+				(uint32_t)(dbg_hdr(p)->owner >> 32), b, sizeof(b)));
+		snprintf(freed, sizeof(freed), "; first freed at %s%s",
+			mem_site_str(dbg_free_site(p), b, sizeof(b)), o);
 	}
 #endif
 	mem_log(MEM_L_ERR, "%s: %s: %s %p at %s%s%s", pool->name, op,
@@ -273,8 +279,12 @@ static void *alloc_core(struct mem_pool *pool, size_t size,
 		POOL_BE(pool)->malloc(pool->st, req + DBG_EXTRA);
 	if (!payload)
 		return NULL;
-	void *user = dbg_on_alloc(payload, req, site, backend_usable(pool,
-			payload));
+	uint64_t usable = backend_usable(pool, payload);
+#if MEMDBG
+	mem_freed_verify(pool, dbg_user(payload), usable, "the allocation",
+		site, 0);
+#endif
+	void *user = dbg_on_alloc(payload, req, site, usable);
 	track_alloc(pool, user, req);
 	return user;
 }
@@ -295,9 +305,10 @@ void *mem_malloc_unsafe(struct mem_pool *pool, size_t size,
  * memcheck: see free_precheck). */
 static int release(struct mem_pool *pool, void *p, const struct mem_site *site)
 {
+	uint64_t usable = backend_usable(pool, dbg_payload(p));
 	dbg_on_free(p, site);
 	track_free(pool, p);
-	if (POOL_BE(pool)->free(pool->st, dbg_payload(p)) != MEM_BLOCK_USED) {
+	if (mem_heap_free(pool, p, usable, 1) != MEM_BLOCK_USED) {
 		dbg_on_refused(p);
 		return 0;
 	}
@@ -360,10 +371,12 @@ static void *realloc_core(struct mem_pool *pool, void *p, size_t size,
 	if (!mem_used_fragment(pool, "realloc", p, site, CHECK_ALL))
 		return NULL;
 	size_t old = mem_user_size(pool, p);
+	uint64_t was = backend_usable(pool, dbg_payload(p));
 	void *q = NULL;
 	track_reshape(pool, p, old < size ? old : size);
 	if (!too_big(size) && POOL_BE(pool)->resize(pool->st, dbg_payload(p),
 				size + DBG_EXTRA) == 0) {
+		mem_heap_changed(pool, p, was);
 		track_resize(pool, p, old, size);
 		dbg_on_resize(p, size, backend_usable(pool, dbg_payload(p)));
 		return p;

@@ -100,6 +100,11 @@ struct mem_pool;
 /* --- settings: set before pkg_init()/shm_init() ------------------------ */
 extern int mem_safety;      /* 1 report bad frees and go on, 0 abort */
 extern int mem_join;        /* 1 join free neighbours at once (f_malloc) */
+/* MEMDBG: 1 (default) fill what a freed fragment's caller had and verify
+ * the fill when the fragment is used again, leaves a shm cache or is
+ * checked ("write after free", doc/DIAGNOSTICS.md); 0 off.  May change at
+ * any time. */
+extern int mem_free_check;
 extern int mem_summary;     /* 1 pkg status, 2 shm status, 4 pkg sums, 8 shm sums */
 extern int shm_force_alloc; /* 1 touch every page of shm at init */
 extern int shm_mlock;       /* 1 mlock() the shm segment */
@@ -126,6 +131,15 @@ extern unsigned mem_oom_interval;
  * syslog: 2 critical, 3 error, 4 warning, 6 info, 7 debug. */
 typedef void (*mem_log_fn)(int level, const char *msg);
 void mem_set_log(mem_log_fn fn);
+
+/* MEMDBG reports on shm fragments name the processes that allocated and
+ * freed them as "pid P (rank R)": R is what this process gave here (a
+ * server's process rank), kept with each fragment it allocates or frees.
+ * A forked child has none until it sets its own.  0, or -1 when id is out
+ * of range. */
+#define MEM_PROC_ID_MIN (-512)
+#define MEM_PROC_ID_MAX 510
+int mem_set_proc_id(int id);
 
 /* --- the generic layer, one entry per operation ------------------------- */
 void *mem_malloc(struct mem_pool *pool, size_t size, const struct mem_site *s);
@@ -184,6 +198,9 @@ struct mem_frag {
 	 * fragment made of several joined ones names its first piece's. */
 	const struct mem_site *alloc;
 	const struct mem_site *freed;
+	/* MEMDBG: the processes that allocated and freed it (pid and the id
+	 * of mem_set_proc_id), or 0; reports spell them "pid P (rank R)". */
+	uint32_t alloc_proc, free_proc;
 };
 
 /* Return non-zero to stop the walk. */

@@ -54,7 +54,7 @@
  *
  * Overhead: 32 bytes per fragment (16 header + 16 footer); the smallest
  * fragment is 48 bytes (16 usable: a free fragment's links), or with MEMDBG
- * 80 bytes (48 usable), so that payload + 16 .. + 40 (the common layer's
+ * 80 bytes (48 usable), so that payload + 16 .. + 48 (the common layer's
  * records of a freed block) stays clear of its footer.  The state is about
  * 3.8 KiB.
  *
@@ -105,7 +105,7 @@ _Static_assert(offsetof(struct qm_foot, check) == 0,
 		"an overflow must hit the footer guard first");
 _Static_assert(sizeof(struct qm_links) <= 16,
 		"links use only the first 16 payload bytes");
-_Static_assert(QM_MIN_USABLE >= (MEMDBG ? 40 : 16) &&
+_Static_assert(QM_MIN_USABLE >= (MEMDBG ? 48 : 16) &&
 		QM_MIN_USABLE % MEM_ALIGN == 0,
 		"free footer must stay clear of the links and records");
 _Static_assert(QM_HDR_SIZE % MEM_ALIGN == 0 && QM_FOOT_SIZE % MEM_ALIGN == 0,

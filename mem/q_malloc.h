@@ -20,7 +20,7 @@
 #define QM_FOOT_SIZE    16u   /* {check, size|flags} after the usable bytes */
 #define QM_OVERHEAD     (QM_HDR_SIZE + QM_FOOT_SIZE)
 /* Smallest usable size: a free fragment keeps 16 bytes of list links and,
- * in MEMDBG builds, the common layer's free records (payload + 16 .. + 40)
+ * in MEMDBG builds, the common layer's free records (payload + 16 .. + 48)
  * clear of its footer; rounded up to MEM_ALIGN.  Without MEMDBG there are
  * no records, so no debug cost: the links alone. */
 #if MEMDBG

@@ -49,9 +49,10 @@
  * Races with the shm caches.  A cache parks and unparks fragments that the
  * heap calls used, rewriting their records under the cache's own lock, not
  * the global one; a scan may meet a record mid-change.  Call-site fields
- * are only ever site pointers or NULL, except the free site at user+0,
- * which is user data again once the fragment is handed out: it is kept
- * only if the tag still says "freed" after it was read.  A cache marks a
+ * are only ever site pointers or NULL; a free site is kept only if the
+ * tag still says "freed" after it was read, and a parked fragment's
+ * write-after-free fill is believed broken only if its tag did not change
+ * while it was compared (freed.c).  A cache marks a
  * record busy while it rewrites it (debug.h); a record read busy is a
  * used fragment with no sites, and a broken record or end canary is
  * believed only when the tag read the same around it, twice.
@@ -111,11 +112,14 @@ enum mem_rec mem_used_record(const void *user, uint64_t usable)
 /* Sites of a freed (or parked) fragment; none if it was reused meanwhile. */
 static void frag_freed(struct mem_frag *f, const void *user)
 {
+	uint64_t owner = dbg_hdr(user)->owner;
 	f->alloc = dbg_hdr(user)->alloc;
 	f->freed = dbg_free_site(user);
 	read_fence();
 	if (dbg_state(user) != DBG_DEAD)
 		f->alloc = f->freed = NULL;
+	else
+		f->alloc_proc = (uint32_t)owner, f->free_proc = owner >> 32;
 }
 
 static void frag_record(struct mem_pool *pool, struct mem_frag *f,
@@ -137,6 +141,7 @@ static void frag_record(struct mem_pool *pool, struct mem_frag *f,
 	} else if (r != REC_BROKEN && r != REC_BUSY) {
 		f->req_size = dbg_hdr(user)->req;
 		f->alloc = dbg_hdr(user)->alloc;
+		f->alloc_proc = (uint32_t)dbg_hdr(user)->owner;
 	}
 }
 #else

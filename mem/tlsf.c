@@ -66,14 +66,14 @@
  * What a free block's payload holds.  The backend writes only payload
  * [0, 16) (the list links) and payload [size - 16, size - 8) (the boundary
  * tag: the next block's prev_phys).  The common layer's free-site records at
- * payload [16, 40) are therefore kept intact for blocks of 64 bytes and up;
+ * payload [16, 48) are therefore kept intact for blocks of 64 bytes and up;
  * in 32- and 48-byte blocks the boundary tag falls inside that range, an
  * unavoidable cost of 8-byte headers with boundary tags (harmless today:
- * under MEMDBG the common layer asks for at least 41 bytes, so every block
- * it frees has 64 bytes or more).  A header that
+ * under MEMDBG the common layer asks for at least 57 bytes, so every block
+ * it frees has 80 bytes or more).  A header that
  * coalescing swallows gets its size word zeroed, so that a stale copy can
  * never pass block_state() later; that word lies at or past the survivor's
- * old boundary tag, so never inside [16, 40) of a block of 48 bytes or
+ * old boundary tag, so never inside [16, 48) of a block of 64 bytes or
  * more.  Nothing else of a swallowed block is touched.
  *
  * Invariants (all verified by tlsf_check):

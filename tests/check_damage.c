@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "memtest.h"
 
@@ -111,11 +112,13 @@ static const char *overflow(struct mem_pool *pool, char *a, size_t more)
 static void overflow_named(const char *op, int i, const char *func, int line,
 		size_t req, const char *victim)
 {
-	char want[512], s[256];
+	char want[512], s[256], by[64] = "";
+	if (use_shm)    /* shm reports name the process */
+		snprintf(by, sizeof(by), " by pid %d", (int)getpid());
 	snprintf(want, sizeof(want), "%s: %s: overflow from the fragment "
-		"allocated at %s (req %zu bytes) into the header at %p",
+		"allocated at %s%s (req %zu bytes) into the header at %p",
 		use_shm ? "shm" : "pkg", op, t_site(s, sizeof(s), __FILE__,
-		func, line), req, (void *)(victim - DBG_HEAD -
+		func, line), by, req, (void *)(victim - DBG_HEAD -
 		hdr_size[i % T_NBACKENDS]));
 	T_LOG_HAS(want);
 }

@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "memtest.h"
 
@@ -127,11 +128,15 @@ static void expect_double_free(const char *op, const void *p,
 	expect_one_report(want);
 	if (!MEMDBG)
 		return;
+	/* shm reports name the processes: this one allocated and freed it */
+	char me[64] = "";
+	if (!strncmp(op, "shm", 3))
+		snprintf(me, sizeof(me), " by pid %d", (int)getpid());
 	snprintf(want, sizeof(want), "%s: double free %p at %s; allocated at "
-		"%s; first freed at %s", op, p,
+		"%s%s; first freed at %s%s", op, p,
 		t_site(s1, sizeof(s1), __FILE__, func, at),
-		t_site(s2, sizeof(s2), __FILE__, func, alloc_line),
-		t_site(s3, sizeof(s3), __FILE__, func, free_line));
+		t_site(s2, sizeof(s2), __FILE__, func, alloc_line), me,
+		t_site(s3, sizeof(s3), __FILE__, func, free_line), me);
 	T_LOG_HAS(want);
 }
 

@@ -47,9 +47,17 @@ static void pool_usage(struct mem_pool *pool, struct bench_usage *u)
 
 static const char *backend_of(const char *name, char *buf, size_t len);
 
+/* "NAME-nofill": the same backend without the write-after-free fill. */
+static void free_check_of(const char *name)
+{
+	if (strstr(name, "-nofill"))
+		mem_free_check = 0;
+}
+
 static int pkg_setup(const char *name, size_t size)
 {
 	char base[16];
+	free_check_of(name);
 	name = backend_of(name, base, sizeof(base));
 	mem_set_log(quiet_log);
 	if (pkg_init(size, name) < 0) {
@@ -108,7 +116,8 @@ static const struct bench_alloc srmem_pkg = {
 
 /* --- shm ------------------------------------------------------------------ */
 
-/* "NAME-lock": the same backend with the per-process caches off. */
+/* "NAME-lock": the same backend with the per-process caches off;
+ * "NAME-nofill": without the write-after-free fill; NAME is the backend. */
 static const char *backend_of(const char *name, char *buf, size_t len)
 {
 	const char *dash = strchr(name, '-');
@@ -133,6 +142,7 @@ static int shm_setup(const char *name, size_t size)
 	shm_settings();
 	if (strstr(name, "-lock"))
 		shm_cache_size = 0;
+	free_check_of(name);
 	name = backend_of(name, base, sizeof(base));
 	if (shm_init(size, name) < 0) {
 		fprintf(stderr, "membench: shm_init(%zu, %s) failed\n", size, name);
@@ -186,7 +196,8 @@ static const char *srmem_version(void)
 }
 
 static const char *const srmem_names[] = {
-	"fm", "qm", "tlsf", "fm-lock", "qm-lock", "tlsf-lock", NULL,
+	"fm", "qm", "tlsf", "fm-lock", "qm-lock", "tlsf-lock", "tlsf-nofill",
+	NULL,
 };
 
 const struct bench_family bench_family = {

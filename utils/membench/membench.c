@@ -41,6 +41,8 @@ const struct alloc_def alloc_defs[NALLOCS] = {
 	{ "tlsf-lock", "membench-srmem", "tlsf, global lock only", K_LOCKED },
 	{ "fm-lock", "membench-srmem", "f_malloc, global lock only", K_LOCKED },
 	{ "qm-lock", "membench-srmem", "q_malloc, global lock only", K_LOCKED },
+	{ "tlsf-nofill", "membench-srmem", "tlsf, no write-after-free fill",
+		K_OURS },
 	{ "glibc", "membench-glibc", "glibc malloc", K_SYS },
 	{ "jemalloc", "membench-jemalloc", "jemalloc", K_SYS },
 	{ "mimalloc", "membench-mimalloc", "mimalloc", K_SYS },
@@ -208,6 +210,8 @@ static void usage(void)
 		"[--timeout SEC] [--json]\n       membench --list\n"
 		"allocators: fm qm tlsf glibc jemalloc mimalloc tcmalloc\n"
 		"            fm-lock qm-lock tlsf-lock (shm caches off)\n"
+		"            tlsf-nofill (mem_free_check = 0: MEMDBG's "
+		"write-after-free fill off)\n"
 		"workloads: w1 same-size, w2 sip-mix, w3 shm-scale, w4 handoff, "
 		"w5 latency, w6 fill,\n           w6s fill-shm\n", stderr);
 	exit(2);

@@ -1,0 +1,253 @@
+/*
+ * freed.c - what happens to a fragment's bytes between its free and its
+ * next use: the write-after-free check (MEMDBG), and who owned it (the
+ * owner words of the MEMDBG record, debug.h).
+ *
+ * The fill.  When a fragment is freed (back to the heap, or parked in a
+ * shm cache) the bytes its caller had are overwritten with FILL_BYTE:
+ * all of them up to FILL_FULL bytes, else the first FILL_HEAD and the
+ * last FILL_TAIL (a bounded cost per free: 128 bytes at most).  The
+ * record's tag is then "armed" (debug.h).  The fill is verified when the
+ * fragment is handed out again (by the heap, a cache refill or a cache),
+ * when it leaves a cache for the heap, and by the heap checker; the first
+ * byte that changed is reported with the fragment's allocation and free
+ * sites and owners and with who found it, then the fragment is handed out
+ * anyway (or its fill rewritten): no crash, no leak.
+ *
+ * No false positives.  A freed record describes [user, user + req) of the
+ * block that starts at its payload, so the check is sound only while that
+ * block is still a free block starting there and nobody but the backend
+ * wrote into it.  What the backends write into a free block (backend.h):
+ * its first 16 payload bytes (links: the record's req and usable words,
+ * never the fill), its last 8 usable bytes (boundary tag; past the canary,
+ * so never the fill), and, when blocks join, the absorbed block's header
+ * and the survivor's new end, both past the survivor's fill.  A split
+ * hands out the start of a free block and writes the rest's header past
+ * the part handed out; a check is clipped to what is handed out.  What
+ * ends a free block without handing it out is a join into its
+ * predecessor: after every free and every in-place resize the freed
+ * fragment and its old successor are asked whether they are still free
+ * blocks (block_state), and a record that is not is disarmed.  Hence an
+ * armed record only ever sits at the start of a free block (or a parked
+ * one) whose fill nobody else could write, and a stale record revived by a
+ * later split at the same address is never armed.  A parked fragment is a
+ * used block to the backend: nothing but the cache's link word at P+0
+ * (debug.h) is written into it.
+ *
+ * mem_free_check = 0 stops filling and arming; records already armed are
+ * still verified and disarmed, so the setting may change at any time.
+ *
+ * Owners.  An owner word half is a process: pid (22 bits, Linux's
+ * PID_MAX_LIMIT) and the small id the embedding program gave with
+ * mem_set_proc_id() (10 bits: id + 513, 0 for none).  srproxy gives its
+ * process rank.  Reports on shm fragments name both owners.
+ *
+ * Costs: a free fills at most 128 bytes and asks block_state() about one
+ * or two blocks; an allocation compares at most 128 bytes when it reuses
+ * an armed fragment.  The record grows by 16 bytes (debug.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "debug.h"
+#include "internal.h"
+#include "owner.h"
+
+#define FILL_BYTE 0xdfu
+#define FILL_WORD 0xdfdfdfdfdfdfdfdfull
+#define FILL_FULL 128u
+#define FILL_HEAD 96u
+#define FILL_TAIL 32u
+
+_Static_assert(FILL_HEAD + FILL_TAIL == FILL_FULL,
+		"a fragment just past FILL_FULL gets as much fill as one at it");
+_Static_assert(FILL_WORD == 0x0101010101010101ull * FILL_BYTE,
+		"the word and the byte are the same fill");
+
+#define OWNER_PID_BITS 22
+#define OWNER_ID_BIAS 513
+
+/* --- owners -------------------------------------------------------------- */
+
+static int proc_id_field;          /* id + OWNER_ID_BIAS; 0 = none */
+static pid_t proc_id_pid;          /* the process that set it */
+
+int mem_set_proc_id(int id)
+{
+	if (id < MEM_PROC_ID_MIN || id > MEM_PROC_ID_MAX)
+		return -1;
+	proc_id_field = id + OWNER_ID_BIAS;
+	proc_id_pid = mem_self_pid();
+	return 0;
+}
+
+uint32_t mem_owner_self(void)
+{
+	pid_t pid = mem_self_pid();
+	uint32_t id = proc_id_pid == pid ? (uint32_t)proc_id_field : 0;
+	return ((uint32_t)pid & ((1u << OWNER_PID_BITS) - 1)) |
+		id << OWNER_PID_BITS;
+}
+
+const char *mem_owner_str(uint32_t owner, char *buf, size_t len)
+{
+	unsigned pid = owner & ((1u << OWNER_PID_BITS) - 1);
+	int id = (int)(owner >> OWNER_PID_BITS);
+	if (!pid)
+		snprintf(buf, len, "an unknown process");
+	else if (!id)
+		snprintf(buf, len, "pid %u", pid);
+	else
+		snprintf(buf, len, "pid %u (rank %d)", pid, id - OWNER_ID_BIAS);
+	return buf;
+}
+
+#if MEMDBG
+
+/* ", by pid P (rank R)" for shm pools, where processes differ. */
+static const char *by_owner(const struct mem_pool *pool, uint32_t owner,
+		char *buf, size_t len)
+{
+	char o[64];
+	if (!pool->lock) {
+		*buf = 0;
+		return buf;
+	}
+	snprintf(buf, len, " by %s", mem_owner_str(owner, o, sizeof(o)));
+	return buf;
+}
+
+/* --- the fill ------------------------------------------------------------- */
+
+static void fill(unsigned char *p, uint64_t n)
+{
+	memset(p, FILL_BYTE, n);
+}
+
+/* First byte of [from, to) that is not the fill, or -1. */
+static int64_t changed(const unsigned char *p, uint64_t from, uint64_t to)
+{
+	uint64_t i = from, w;
+	for (; i + 8 <= to; i += 8) {
+		memcpy(&w, p + i, 8);
+		if (w != FILL_WORD)
+			break;
+	}
+	for (; i < to; i++)
+		if (p[i] != FILL_BYTE)
+			return (int64_t)i;
+	return -1;
+}
+
+/* The filled ranges of a fragment of req bytes: [0, head) and [tail, req)
+ * (tail == req: none).  DBG_REQ_BIG: too big for the tag, head only. */
+static void fill_ranges(uint64_t req, uint64_t *head, uint64_t *tail)
+{
+	if (req <= FILL_FULL) {
+		*head = *tail = req;
+		return;
+	}
+	*head = FILL_HEAD;
+	*tail = req == DBG_REQ_BIG ? req : req - FILL_TAIL;
+}
+
+void mem_freed_fill(void *user)
+{
+	uint64_t head, tail, req = dbg_req(user);
+	if (!mem_free_check)
+		return;
+	fill_ranges(req, &head, &tail);
+	fill(user, head);
+	fill((unsigned char *)user + tail, req - tail);
+	dbg_set_dead(user, dbg_dead_bits(user) | DBG_ARMED);
+}
+
+static void disarm(void *user)
+{
+	dbg_set_dead(user, dbg_dead_bits(user) & ~DBG_ARMED);
+}
+
+/* The first changed byte of an armed fragment, looking at no byte at or
+ * past limit (what of the user area the block still holds); -1: none. */
+static int64_t first_changed(const void *user, uint64_t limit)
+{
+	uint64_t head, tail, req = dbg_req(user);
+	fill_ranges(req, &head, &tail);
+	int64_t at = changed(user, 0, head < limit ? head : limit);
+	if (at < 0 && tail < limit)
+		at = changed(user, tail, req < limit ? req : limit);
+	return at;
+}
+
+static void report(struct mem_pool *pool, const void *user, int64_t at,
+		const char *finder)
+{
+	const struct dbg_hdr *h = dbg_hdr(user);
+	char a[240], f[240], ao[80], fo[80];
+	uint64_t req = dbg_req(user);
+	mem_log(MEM_L_ERR, "%s: write after free at offset %lld of the "
+		"fragment %p (%llu%s bytes) allocated at %s%s, freed at %s%s, "
+		"found by %s", pool->name, (long long)at, user,
+		(unsigned long long)req, req == DBG_REQ_BIG ? "+" : "",
+		mem_site_str(h->alloc, a, sizeof(a)),
+		by_owner(pool, (uint32_t)h->owner, ao, sizeof(ao)),
+		mem_site_str(h->freed, f, sizeof(f)),
+		by_owner(pool, (uint32_t)(h->owner >> 32), fo, sizeof(fo)),
+		finder);
+}
+
+int mem_freed_verify(struct mem_pool *pool, void *user, uint64_t usable,
+		const char *finder, const struct mem_site *site, int repair)
+{
+	uint64_t tag = dbg_hdr(user)->tag;
+	if (!dbg_armed(user) || usable < DBG_HEAD)
+		return 0;
+	int64_t at = first_changed(user, usable - DBG_HEAD);
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (at < 0 || dbg_hdr(user)->tag != tag)
+		return 0;   /* a parked fragment its cache handed out meanwhile */
+	char s[240], by[300];
+	snprintf(by, sizeof(by), "%s%s%s", finder, site ? " at " : "",
+		site ? mem_site_str(site, s, sizeof(s)) : "");
+	report(pool, user, at, by);
+	if (repair)
+		mem_freed_fill(user);
+	if (!mem_safety && !repair) {
+		mem_log(MEM_L_CRIT, "%s: mem_safety=0: aborting", pool->name);
+		abort();
+	}
+	return 1;
+}
+
+/* An armed record at payload whose block is gone (joined into the block
+ * before it) is disarmed.  A used block there is a parked fragment, its
+ * record its cache owner's to change (without the global lock). */
+static void disarm_joined(struct mem_pool *pool, char *payload)
+{
+	void *user = dbg_user(payload);
+	if (payload < pool->start || (char *)user > pool->end ||
+			!dbg_armed(user))
+		return;
+	if (POOL_BE(pool)->block_state(pool->st, payload) == MEM_BLOCK_BAD)
+		disarm(user);
+}
+
+#endif /* MEMDBG */
+
+void mem_heap_changed(struct mem_pool *pool, void *user, uint64_t usable)
+{
+#if MEMDBG
+	char *payload = dbg_payload(user);
+	disarm_joined(pool, payload);
+	disarm_joined(pool, payload + usable + POOL_BE(pool)->frag_overhead);
+#else
+	(void)pool; (void)user; (void)usable;
+#endif
+}
+
+void mem_heap_free(struct mem_pool *pool, void *user, uint64_t usable)
+{
+	POOL_BE(pool)->free(pool->st, dbg_payload(user));
+	mem_heap_changed(pool, user, usable);
+}
