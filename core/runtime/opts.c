@@ -29,7 +29,7 @@
 
 enum { O_HTTP = 256, O_RPC_MODE, O_TEST_METHODS, O_RESTART_MAX,
 	O_RESTART_WINDOW, O_MEM_SUMMARY, O_SHM_CACHE, O_SHM_POPULATE,
-	O_MEM_WARN, O_MEM_CRIT };
+	O_MEM_WARN, O_MEM_CRIT, O_MEM_FREE_CHECK };
 
 static const struct option long_opts[] = {
 	{ "shm", required_argument, NULL, 'm' },
@@ -53,6 +53,7 @@ static const struct option long_opts[] = {
 	{ "shm-populate", required_argument, NULL, O_SHM_POPULATE },
 	{ "mem-warn", required_argument, NULL, O_MEM_WARN },
 	{ "mem-crit", required_argument, NULL, O_MEM_CRIT },
+	{ "mem-free-check", required_argument, NULL, O_MEM_FREE_CHECK },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -94,7 +95,9 @@ static void usage(FILE *out)
 "                   fork, so serving takes no page fault on it (default 1)\n"
 "  --mem-warn PCT   alarm when a pool's real_used reaches PCT %% of it\n"
 "                   (default 80; 0 off; mem.alarm changes it at run time)\n"
-"  --mem-crit PCT   critical alarm at PCT %% (default 95; 0 off)\n",
+"  --mem-crit PCT   critical alarm at PCT %% (default 95; 0 off)\n"
+"  --mem-free-check 0|1  MEMDBG builds: fill freed fragments and report a\n"
+"                   write after free when they are reused (default 1)\n",
 		CFG_SHM_MB_MAX, CFG_PKG_MB_MAX, mem_default_backend(), WORKERS_MAX,
 		CFG_RESTART_MAX_MAX, CFG_RESTART_WINDOW_MAX);
 }
@@ -320,6 +323,8 @@ static int one_opt(struct parse *p, int o, const char *v)
 	case O_SHM_CACHE: return opt_cache(p, v);
 	case O_SHM_POPULATE: return opt_int(p, "--shm-populate", v, 0, 1,
 			"switch (0 or 1)", &c->shm_populate);
+	case O_MEM_FREE_CHECK: return opt_int(p, "--mem-free-check", v, 0, 1,
+			"switch (0 or 1)", &c->mem_free_check);
 	case O_MEM_WARN: return opt_int(p, "--mem-warn", v, 0, 100,
 			"percentage (0 off)", &c->mem_warn);
 	case O_MEM_CRIT: return opt_int(p, "--mem-crit", v, 0, 100,

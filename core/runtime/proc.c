@@ -54,6 +54,9 @@
 
 #define READ_TRIES 1000
 
+_Static_assert(PROC_MAX <= MEM_PROC_ID_MAX, "every rank fits the library's "
+		"process id (mem_set_proc_id)");
+
 struct proc_entry *proc_table;
 int proc_count;
 int proc_index;
@@ -82,6 +85,7 @@ int proc_table_init(void)
 	struct proc_entry *e = &proc_table[PROC_MAIN];
 	e->pid = getpid();
 	e->rank = 0;
+	mem_set_proc_id(0);
 	e->state = PROC_RUNNING;
 	e->started_ms = now_ms();
 	snprintf(e->desc, sizeof(e->desc), "main process - attendant");
@@ -142,6 +146,7 @@ static void child_run(int i)
 	if (getppid() != proc_table[PROC_MAIN].pid)
 		_exit(0);               /* the main process died meanwhile */
 	e->pid = getpid();
+	mem_set_proc_id(e->rank);       /* reports name "pid P (rank R)" */
 	shm_child_init();       /* a failure is logged; the child still works */
 	loop_reset();
 	loop_on_signal(SIGCHLD, NULL, NULL);
