@@ -94,6 +94,11 @@
  *     when apply is set, rewrite them so that they do.  O(1).
  *   - header_size: bytes of the block's own header right below a payload
  *     (what an overflow out of the previous payload runs into).
+ *   - joins_prev(st, p): p is a used block about to be freed: may free()
+ *     join it into the block before it?  1 whenever it will (0 only when
+ *     it surely will not); O(1), reads p's own header or the trailer just
+ *     below it.  The write-after-free check (freed.c) disarms a record
+ *     that free() may swallow.
  */
 #ifndef SRMEM_BACKEND_H
 #define SRMEM_BACKEND_H
@@ -180,6 +185,7 @@ struct mem_backend {
 			void *arg);
 	int (*check_global)(void *st, const struct mem_heap_sums *sums,
 			mem_problem_fn problem, void *arg);
+	int (*joins_prev)(void *st, const void *p);
 };
 
 /* check() of any backend, composed of its three pieces in one go (check.c):

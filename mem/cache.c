@@ -189,6 +189,9 @@ static void *park_fresh(void *payload, uint64_t usable)
 	(void)usable;
 #endif
 	park(user, NULL);
+#if MEMDBG
+	h->owner = 0;   /* cut, never used: nobody freed it */
+#endif
 	return user;
 }
 

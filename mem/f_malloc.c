@@ -945,6 +945,13 @@ static int fm_check(void *st, mem_problem_fn problem, void *arg)
 	return mem_backend_check(&mem_fm_backend, st, problem, arg);
 }
 
+/* free() joins a free predecessor when mem_join was on at create(). */
+static int fm_joins_prev(void *st, const void *p)
+{
+	const struct fm_pool *pool = st;
+	return pool->join && frag_prev_is_free(payload_frag(p));
+}
+
 const struct mem_backend mem_fm_backend = {
 	.name = "fm",
 	.long_name = "f_malloc",
@@ -965,4 +972,5 @@ const struct mem_backend mem_fm_backend = {
 	.check_block = fm_check_block,
 	.check_list = fm_check_list,
 	.check_global = fm_check_global,
+	.joins_prev = fm_joins_prev,
 };

@@ -25,9 +25,10 @@
  * hands out the start of a free block and writes the rest's header past
  * the part handed out; a check is clipped to what is handed out.  What
  * ends a free block without handing it out is a join into its
- * predecessor: after every free and every in-place resize the freed
- * fragment and its old successor are asked whether they are still free
- * blocks (block_state), and a record that is not is disarmed.  Hence an
+ * predecessor: before a free, the backend says whether it may join the
+ * fragment into the block before it (joins_prev), and then its record is
+ * disarmed; after a free or an in-place resize the old successor, if its
+ * record is armed, is asked whether it still is a block (block_state).  Hence an
  * armed record only ever sits at the start of a free block (or a parked
  * one) whose fill nobody else could write, and a stale record revived by a
  * later split at the same address is never armed.  A parked fragment is a
@@ -42,10 +43,12 @@
  * mem_set_proc_id() (10 bits: id + 513, 0 for none).  srproxy gives its
  * process rank.  Reports on shm fragments name both owners.
  *
- * Costs: a free fills at most 128 bytes and asks block_state() about one
- * or two blocks; an allocation compares at most 128 bytes when it reuses
- * an armed fragment.  The record grows by 16 bytes (debug.h).
+ * Costs: a free fills at most 128 bytes, asks joins_prev() and, when the
+ * next block is an armed free one, block_state(); an allocation compares
+ * at most 128 bytes (memcmp) when it reuses an armed fragment.  The record
+ * grows by 16 bytes (debug.h); doc/DIAGNOSTICS.md has the measured cost.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,15 +58,12 @@
 #include "owner.h"
 
 #define FILL_BYTE 0xdfu
-#define FILL_WORD 0xdfdfdfdfdfdfdfdfull
 #define FILL_FULL 128u
 #define FILL_HEAD 96u
 #define FILL_TAIL 32u
 
 _Static_assert(FILL_HEAD + FILL_TAIL == FILL_FULL,
 		"a fragment just past FILL_FULL gets as much fill as one at it");
-_Static_assert(FILL_WORD == 0x0101010101010101ull * FILL_BYTE,
-		"the word and the byte are the same fill");
 
 #define OWNER_PID_BITS 22
 #define OWNER_ID_BIAS 513
@@ -72,6 +72,20 @@ _Static_assert(FILL_WORD == 0x0101010101010101ull * FILL_BYTE,
 
 static int proc_id_field;          /* id + OWNER_ID_BIAS; 0 = none */
 static pid_t proc_id_pid;          /* the process that set it */
+/* This process's owner half, computed once; a forked child forgets it
+ * (pthread_atfork), so no pid is read on the fast path. */
+static uint32_t owner_word;
+static pthread_once_t owner_once = PTHREAD_ONCE_INIT;
+
+static void owner_forget(void)
+{
+	owner_word = 0;
+}
+
+static void owner_setup(void)
+{
+	pthread_atfork(NULL, NULL, owner_forget);
+}
 
 int mem_set_proc_id(int id)
 {
@@ -79,15 +93,24 @@ int mem_set_proc_id(int id)
 		return -1;
 	proc_id_field = id + OWNER_ID_BIAS;
 	proc_id_pid = mem_self_pid();
+	owner_word = 0;
 	return 0;
+}
+
+static uint32_t owner_compute(void)
+{
+	pthread_once(&owner_once, owner_setup);
+	pid_t pid = mem_self_pid();
+	uint32_t id = proc_id_pid == pid ? (uint32_t)proc_id_field : 0;
+	owner_word = ((uint32_t)pid & ((1u << OWNER_PID_BITS) - 1)) |
+		id << OWNER_PID_BITS;
+	return owner_word;
 }
 
 uint32_t mem_owner_self(void)
 {
-	pid_t pid = mem_self_pid();
-	uint32_t id = proc_id_pid == pid ? (uint32_t)proc_id_field : 0;
-	return ((uint32_t)pid & ((1u << OWNER_PID_BITS) - 1)) |
-		id << OWNER_PID_BITS;
+	uint32_t w = owner_word;
+	return __builtin_expect(w != 0, 1) ? w : owner_compute();
 }
 
 const char *mem_owner_str(uint32_t owner, char *buf, size_t len)
@@ -125,16 +148,18 @@ static void fill(unsigned char *p, uint64_t n)
 	memset(p, FILL_BYTE, n);
 }
 
-/* First byte of [from, to) that is not the fill, or -1. */
+/* What a filled range reads as, for memcmp (vectorised by libc). */
+static const unsigned char fill_ref[FILL_FULL] = {
+	[0 ... FILL_FULL - 1] = FILL_BYTE,
+};
+
+/* First byte of [from, to) (at most FILL_FULL bytes) that is not the
+ * fill, or -1. */
 static int64_t changed(const unsigned char *p, uint64_t from, uint64_t to)
 {
-	uint64_t i = from, w;
-	for (; i + 8 <= to; i += 8) {
-		memcpy(&w, p + i, 8);
-		if (w != FILL_WORD)
-			break;
-	}
-	for (; i < to; i++)
+	if (to <= from || !memcmp(p + from, fill_ref, to - from))
+		return -1;
+	for (uint64_t i = from; i < to; i++)
 		if (p[i] != FILL_BYTE)
 			return (int64_t)i;
 	return -1;
@@ -152,15 +177,22 @@ static void fill_ranges(uint64_t req, uint64_t *head, uint64_t *tail)
 	*tail = req == DBG_REQ_BIG ? req : req - FILL_TAIL;
 }
 
-void mem_freed_fill(void *user)
+/* Fill a freed fragment of req bytes and arm its record. */
+static void fill_armed(void *user, uint64_t req)
 {
-	uint64_t head, tail, req = dbg_req(user);
-	if (!mem_free_check)
-		return;
+	uint64_t head, tail;
 	fill_ranges(req, &head, &tail);
 	fill(user, head);
-	fill((unsigned char *)user + tail, req - tail);
-	dbg_set_dead(user, dbg_dead_bits(user) | DBG_ARMED);
+	if (tail < req)
+		fill((unsigned char *)user + tail, req - tail);
+	dbg_set_dead(user, req << 32 | DBG_ARMED);
+}
+
+void mem_freed_fill(void *user)
+{
+	uint64_t req = dbg_hdr(user)->req;
+	if (mem_free_check)
+		fill_armed(user, req < DBG_REQ_BIG ? req : DBG_REQ_BIG);
 }
 
 static void disarm(void *user)
@@ -197,6 +229,29 @@ static void report(struct mem_pool *pool, const void *user, int64_t at,
 		finder);
 }
 
+/* A changed byte at `at`: report it (unless the record changed while it
+ * was compared: a parked fragment its cache handed out meanwhile), then
+ * rewrite the fill or apply mem_safety.  Off the fast path. */
+static __attribute__((noinline)) int found(struct mem_pool *pool, void *user,
+		uint64_t tag, int64_t at, const char *finder,
+		const struct mem_site *site, int repair)
+{
+	char s[240], by[300];
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (dbg_hdr(user)->tag != tag)
+		return 0;
+	snprintf(by, sizeof(by), "%s%s%s", finder, site ? " at " : "",
+		site ? mem_site_str(site, s, sizeof(s)) : "");
+	report(pool, user, at, by);
+	if (repair)
+		fill_armed(user, dbg_req(user));
+	if (!mem_safety && !repair) {
+		mem_log(MEM_L_CRIT, "%s: mem_safety=0: aborting", pool->name);
+		abort();
+	}
+	return 1;
+}
+
 int mem_freed_verify(struct mem_pool *pool, void *user, uint64_t usable,
 		const char *finder, const struct mem_site *site, int repair)
 {
@@ -204,20 +259,7 @@ int mem_freed_verify(struct mem_pool *pool, void *user, uint64_t usable,
 	if (!dbg_armed(user) || usable < DBG_HEAD)
 		return 0;
 	int64_t at = first_changed(user, usable - DBG_HEAD);
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	if (at < 0 || dbg_hdr(user)->tag != tag)
-		return 0;   /* a parked fragment its cache handed out meanwhile */
-	char s[240], by[300];
-	snprintf(by, sizeof(by), "%s%s%s", finder, site ? " at " : "",
-		site ? mem_site_str(site, s, sizeof(s)) : "");
-	report(pool, user, at, by);
-	if (repair)
-		mem_freed_fill(user);
-	if (!mem_safety && !repair) {
-		mem_log(MEM_L_CRIT, "%s: mem_safety=0: aborting", pool->name);
-		abort();
-	}
-	return 1;
+	return at < 0 ? 0 : found(pool, user, tag, at, finder, site, repair);
 }
 
 /* An armed record at payload whose block is gone (joined into the block
@@ -246,8 +288,19 @@ void mem_heap_changed(struct mem_pool *pool, void *user, uint64_t usable)
 #endif
 }
 
+/* A record that the free may join into the block before it is disarmed
+ * first (joins_prev, backend.h); its old successor is asked after. */
 void mem_heap_free(struct mem_pool *pool, void *user, uint64_t usable)
 {
-	POOL_BE(pool)->free(pool->st, dbg_payload(user));
-	mem_heap_changed(pool, user, usable);
+	char *payload = dbg_payload(user);
+#if MEMDBG
+	if (dbg_armed(user) && POOL_BE(pool)->joins_prev(pool->st, payload))
+		disarm(user);
+#endif
+	POOL_BE(pool)->free(pool->st, payload);
+#if MEMDBG
+	disarm_joined(pool, payload + usable + POOL_BE(pool)->frag_overhead);
+#else
+	(void)usable;
+#endif
 }

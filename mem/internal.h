@@ -114,7 +114,8 @@ void mem_heap_free(struct mem_pool *pool, void *user, uint64_t usable);
 /* "pid P (rank R)" for an owner word half (debug.h). */
 const char *mem_owner_str(uint32_t owner, char *buf, size_t len);
 #if MEMDBG
-/* Fill a freed fragment's bytes and arm its record (mem_free_check). */
+/* Fill a freed fragment's bytes and arm its record (mem_free_check);
+ * right after dbg_on_free(), while the record's req word is intact. */
 void mem_freed_fill(void *user);
 /* An armed fragment of usable bytes is about to be used or to leave a
  * cache: report the first changed byte (found by finder [at site]);

@@ -846,6 +846,18 @@ static int qm_check(void *vst, mem_problem_fn problem, void *arg)
 	return mem_backend_check(&mem_qm_backend, vst, problem, arg);
 }
 
+/* free() joins the previous fragment only if its footer is sound and
+ * says free (qm_join_prev checks more: a superset, as backend.h asks). */
+static int qm_joins_prev(void *vst, const void *p)
+{
+	const struct qm_state *st = vst;
+	const struct qm_hdr *h = qm_of_payload(p);
+	if (h == st->first)
+		return 0;
+	const struct qm_foot *f = qm_prev_foot(h);
+	return qm_foot_valid(f) && (f->size_flags & QM_FREE);
+}
+
 const struct mem_backend mem_qm_backend = {
 	.name = "qm",
 	.long_name = "q_malloc",
@@ -866,4 +878,5 @@ const struct mem_backend mem_qm_backend = {
 	.check_block = qm_check_block,
 	.check_list = qm_check_list,
 	.check_global = qm_check_global,
+	.joins_prev = qm_joins_prev,
 };

@@ -1039,6 +1039,13 @@ static int tlsf_repair(void *st, void *p, uint64_t usable, int apply)
 	return 1;
 }
 
+/* free() always joins a free predecessor (backend.h). */
+static int tlsf_joins_prev(void *st, const void *p)
+{
+	(void)st;
+	return block_is_prev_free(block_from_payload(p));
+}
+
 const struct mem_backend mem_tlsf_backend = {
 	.name = "tlsf",
 	.long_name = "tlsf_malloc",
@@ -1059,4 +1066,5 @@ const struct mem_backend mem_tlsf_backend = {
 	.check_block = tlsf_check_block,
 	.check_list = tlsf_check_list,
 	.check_global = tlsf_check_global,
+	.joins_prev = tlsf_joins_prev,
 };
