@@ -99,6 +99,11 @@
  *     it surely will not); O(1), reads p's own header or the trailer just
  *     below it.  The write-after-free check (freed.c) disarms a record
  *     that free() may swallow.
+ *   - cut_from(st, p): p was just returned by malloc(): the payload of the
+ *     free block whose top end it was cut from, or NULL when it is the
+ *     start of the block it came from (fm and qm always; tlsf for small
+ *     requests).  O(1).  The write-after-free check disarms that block's
+ *     record: part of what it filled is now someone's.
  */
 #ifndef SRMEM_BACKEND_H
 #define SRMEM_BACKEND_H
@@ -186,6 +191,7 @@ struct mem_backend {
 	int (*check_global)(void *st, const struct mem_heap_sums *sums,
 			mem_problem_fn problem, void *arg);
 	int (*joins_prev)(void *st, const void *p);
+	void *(*cut_from)(void *st, const void *p);
 };
 
 /* check() of any backend, composed of its three pieces in one go (check.c):

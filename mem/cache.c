@@ -699,8 +699,7 @@ static void *refill(struct mem_pool *pool, struct cache_slot *s, unsigned c,
 			break;
 		usable[got] = POOL_BE(pool)->usable_size(pool->st, payload);
 #if MEMDBG
-		mem_freed_verify(pool, dbg_user(payload), usable[got],
-			"the allocation", site, 0);
+		mem_heap_taken(pool, payload, usable[got], site);
 #else
 		(void)site;
 #endif

@@ -23,7 +23,9 @@
  * so never the fill), and, when blocks join, the absorbed block's header
  * and the survivor's new end, both past the survivor's fill.  A split
  * hands out the start of a free block and writes the rest's header past
- * the part handed out; a check is clipped to what is handed out.  What
+ * the part handed out, or (tlsf, big requests) hands out the top end and
+ * leaves the block shorter, its new boundary tag in its last 8 usable
+ * bytes; a check is clipped to the block as it is, less those 8.  What
  * ends a free block without handing it out is a join into its
  * predecessor: before a free, the backend says whether it may join the
  * fragment into the block before it (joins_prev), and then its record is
@@ -256,9 +258,12 @@ int mem_freed_verify(struct mem_pool *pool, void *user, uint64_t usable,
 		const char *finder, const struct mem_site *site, int repair)
 {
 	uint64_t tag = dbg_hdr(user)->tag;
-	if (!dbg_armed(user) || usable < DBG_HEAD)
+	if (!dbg_armed(user) || usable < DBG_HEAD + 8)
 		return 0;
-	int64_t at = first_changed(user, usable - DBG_HEAD);
+	/* Not the last 8 usable bytes: a free block's boundary tag, written
+	 * past the fill unless a cut from the block's top end (tlsf, big
+	 * requests) shrank the block after it was filled. */
+	int64_t at = first_changed(user, usable - DBG_HEAD - 8);
 	return at < 0 ? 0 : found(pool, user, tag, at, finder, site, repair);
 }
 
@@ -273,6 +278,16 @@ static void disarm_joined(struct mem_pool *pool, char *payload)
 		return;
 	if (POOL_BE(pool)->block_state(pool->st, payload) == MEM_BLOCK_BAD)
 		disarm(user);
+}
+
+void mem_heap_taken(struct mem_pool *pool, void *payload, uint64_t usable,
+		const struct mem_site *site)
+{
+	char *from = POOL_BE(pool)->cut_from(pool->st, payload);
+	if (from && dbg_armed(dbg_user(from)))
+		disarm(dbg_user(from));
+	mem_freed_verify(pool, dbg_user(payload), usable, "the allocation",
+		site, 0);
 }
 
 #endif /* MEMDBG */

@@ -122,6 +122,10 @@ void mem_freed_fill(void *user);
  * repair: fill it again.  Returns 1 when it found one. */
 int mem_freed_verify(struct mem_pool *pool, void *user, uint64_t usable,
 		const char *finder, const struct mem_site *site, int repair);
+/* The heap just handed out payload (usable bytes) to an allocation at
+ * site: disarm the block it was cut from, if any, and verify its fill. */
+void mem_heap_taken(struct mem_pool *pool, void *payload, uint64_t usable,
+		const struct mem_site *site);
 #endif
 /* The heap changed around user (usable bytes before the change; MEMDBG,
  * else nothing): disarm records of it and of its old successor that are

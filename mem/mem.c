@@ -281,8 +281,7 @@ static void *alloc_core(struct mem_pool *pool, size_t size,
 		return NULL;
 	uint64_t usable = backend_usable(pool, payload);
 #if MEMDBG
-	mem_freed_verify(pool, dbg_user(payload), usable, "the allocation",
-		site, 0);
+	mem_heap_taken(pool, payload, usable, site);
 #endif
 	void *user = dbg_on_alloc(payload, req, site, usable);
 	track_alloc(pool, user, req);

@@ -858,6 +858,14 @@ static int qm_joins_prev(void *vst, const void *p)
 	return qm_foot_valid(f) && (f->size_flags & QM_FREE);
 }
 
+/* malloc() hands out the start of the block it takes (backend.h). */
+static void *qm_cut_from(void *st, const void *p)
+{
+	(void)st;
+	(void)p;
+	return NULL;
+}
+
 const struct mem_backend mem_qm_backend = {
 	.name = "qm",
 	.long_name = "q_malloc",
@@ -879,4 +887,5 @@ const struct mem_backend mem_qm_backend = {
 	.check_list = qm_check_list,
 	.check_global = qm_check_global,
 	.joins_prev = qm_joins_prev,
+	.cut_from = qm_cut_from,
 };

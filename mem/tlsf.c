@@ -1046,6 +1046,16 @@ static int tlsf_joins_prev(void *st, const void *p)
 	return block_is_prev_free(block_from_payload(p));
 }
 
+/* A block just allocated whose predecessor is free was cut from that
+ * block's top end (a bottom cut leaves a used predecessor: no two free
+ * blocks are neighbours). */
+static void *tlsf_cut_from(void *st, const void *p)
+{
+	const struct block *b = block_from_payload(p);
+	(void)st;
+	return block_is_prev_free(b) ? block_payload(b->prev_phys) : NULL;
+}
+
 const struct mem_backend mem_tlsf_backend = {
 	.name = "tlsf",
 	.long_name = "tlsf_malloc",
@@ -1067,4 +1077,5 @@ const struct mem_backend mem_tlsf_backend = {
 	.check_list = tlsf_check_list,
 	.check_global = tlsf_check_global,
 	.joins_prev = tlsf_joins_prev,
+	.cut_from = tlsf_cut_from,
 };
