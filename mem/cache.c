@@ -373,7 +373,7 @@ static size_t flush(struct mem_pool *pool, void *chain)
 	for (; chain; n++) {
 		void *next = *link_of(chain);
 		if (flushable(pool, chain))
-			mem_heap_free(pool, chain, parked_usable(chain));
+			mem_heap_free(pool, chain, parked_usable(chain), 0);
 		chain = next;
 	}
 	mem_pool_unlock(pool);

@@ -303,19 +303,32 @@ void mem_heap_changed(struct mem_pool *pool, void *user, uint64_t usable)
 #endif
 }
 
-/* A record that the free may join into the block before it is disarmed
- * first (joins_prev, backend.h); its old successor is asked after. */
-void mem_heap_free(struct mem_pool *pool, void *user, uint64_t usable)
+/* Free user's block (usable bytes).  A record that the free may join into
+ * the block before it is disarmed first (joins_prev, backend.h); fill: a
+ * fragment just freed by its caller, filled and armed once the backend
+ * took it (its req word is read before the links overwrite it; a refused
+ * free changes nothing).  Then the old successor is asked (block_state).
+ * Returns what the backend's free returned. */
+int mem_heap_free(struct mem_pool *pool, void *user, uint64_t usable,
+		int fill)
 {
 	char *payload = dbg_payload(user);
 #if MEMDBG
-	if (dbg_armed(user) && POOL_BE(pool)->joins_prev(pool->st, payload))
+	uint64_t req = dbg_hdr(user)->req;
+	int joins = POOL_BE(pool)->joins_prev(pool->st, payload);
+	if (joins && dbg_armed(user))
 		disarm(user);
 #endif
-	POOL_BE(pool)->free(pool->st, payload);
+	int r = POOL_BE(pool)->free(pool->st, payload);
 #if MEMDBG
+	if (r != MEM_BLOCK_USED)
+		return r;
+	if (fill && !joins && mem_free_check)
+		fill_armed(user, req < DBG_REQ_BIG ? req : DBG_REQ_BIG);
 	disarm_joined(pool, payload + usable + POOL_BE(pool)->frag_overhead);
 #else
 	(void)usable;
+	(void)fill;
 #endif
+	return r;
 }

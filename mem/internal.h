@@ -110,7 +110,8 @@ int mem_damage_fix(struct mem_pool *pool, const char *op, void *user);
 /* Give the block of user (usable bytes, the backend's) back to the heap;
  * with MEMDBG, records that the free joined into the block before them
  * are disarmed (freed.c). */
-void mem_heap_free(struct mem_pool *pool, void *user, uint64_t usable);
+int mem_heap_free(struct mem_pool *pool, void *user, uint64_t usable,
+		int fill);
 /* "pid P (rank R)" for an owner word half (debug.h). */
 const char *mem_owner_str(uint32_t owner, char *buf, size_t len);
 #if MEMDBG
