@@ -9,6 +9,7 @@
  * adds one owner-only increment per acquisition, a clock read pair per
  * LOCKSTAT_HOLD_SAMPLE acquisitions, and two clock reads per contended one.
  */
+#define _GNU_SOURCE        /* pthread_mutex_clocklock */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -135,6 +136,28 @@ static int locked(struct mem_lock *lk, int rc)
 	abort();
 }
 
+/* Block, waking every LOCK_CHECK_MS to try again.  When a holder dies,
+ * the kernel marks the mutex and wakes ONE waiter; if that waiter dies
+ * too before it takes the mutex, nobody else is woken, and the others
+ * would sleep for good.  A waiter that tries again sees the mark and
+ * takes the mutex over (EOWNERDEAD), as the futex build's sleepers do. */
+static int lock_polling(struct mem_lock *lk)
+{
+	for (;;) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += LOCK_CHECK_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		int rc = pthread_mutex_clocklock(&lk->mutex, CLOCK_MONOTONIC,
+			&ts);
+		if (rc != ETIMEDOUT)
+			return rc;
+	}
+}
+
 /* Contended: trylock failed, so this blocks (a sleep, as counted). */
 int mem_lock_get_counted(struct mem_lock *lk, struct mem_lock_ctr *c)
 {
@@ -146,7 +169,7 @@ int mem_lock_get_counted(struct mem_lock *lk, struct mem_lock_ctr *c)
 		return rc;
 	}
 	uint64_t t0 = c ? mem_tick() : 0;
-	rc = locked(lk, pthread_mutex_lock(&lk->mutex));
+	rc = locked(lk, lock_polling(lk));
 	if (c) {
 		ctr_add(&c->sleeps, 1);
 		count_waited(c, t0, rc);

@@ -28,7 +28,10 @@
  * protects before trusting it (mem.c checks the heap).
  *
  * pthread build (LOCK=pthread).  A process-shared, robust pthread mutex;
- * EOWNERDEAD is turned into the same "recovered" return.
+ * EOWNERDEAD is turned into the same "recovered" return.  A waiter wakes
+ * every LOCK_CHECK_MS and tries again: the kernel wakes one waiter when a
+ * holder dies, and if that one dies as well the others would never be
+ * woken.
  *
  * Counting (the heap lock only; lockstat.c keeps the counters).  The
  * *_counted calls take one process's struct mem_lock_ctr, written by that
