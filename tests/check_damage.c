@@ -300,11 +300,7 @@ static void teardown(void)
 
 static void add_loop(Suite *s, const char *name, const TTest *t)
 {
-	TCase *tc = tcase_create(name);
-	tcase_add_checked_fixture(tc, NULL, teardown);
-	tcase_set_timeout(tc, 60);
-	tcase_add_loop_test(tc, t, 0, NPOOLS);
-	suite_add_tcase(s, tc);
+	t_add_loop(s, name, t, NPOOLS, teardown, 60);
 }
 
 Suite *damage_suite(void)

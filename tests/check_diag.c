@@ -959,11 +959,7 @@ static void teardown(void)
 
 static void add_loop(Suite *s, const char *name, const TTest *t, int n)
 {
-	TCase *tc = tcase_create(name);
-	tcase_add_checked_fixture(tc, NULL, teardown);
-	tcase_set_timeout(tc, 120);
-	tcase_add_loop_test(tc, t, 0, n);
-	suite_add_tcase(s, tc);
+	t_add_loop(s, name, t, n, teardown, 120);
 }
 
 Suite *diag_suite(void)

@@ -411,11 +411,7 @@ END_TEST
 
 static void add_loop(Suite *s, const char *name, const TTest *t)
 {
-	TCase *tc = tcase_create(name);
-	tcase_add_checked_fixture(tc, NULL, teardown);
-	tcase_set_timeout(tc, 120);
-	tcase_add_loop_test(tc, t, 0, NPOOLS);
-	suite_add_tcase(s, tc);
+	t_add_loop(s, name, t, NPOOLS, teardown, 120);
 }
 
 Suite *freed_suite(void)

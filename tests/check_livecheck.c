@@ -353,11 +353,7 @@ static void teardown(void)
 
 static void add_loop(Suite *s, const char *name, const TTest *t, int n)
 {
-	TCase *tc = tcase_create(name);
-	tcase_add_checked_fixture(tc, NULL, teardown);
-	tcase_set_timeout(tc, 60);
-	tcase_add_loop_test(tc, t, 0, n);
-	suite_add_tcase(s, tc);
+	t_add_loop(s, name, t, n, teardown, 60);
 }
 
 Suite *livecheck_suite(void)

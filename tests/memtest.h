@@ -68,6 +68,18 @@
 #else
 #include <check.h>
 #define T_FAIL(...) ck_abort_msg(__VA_ARGS__)
+
+/* A test case named name running t for loop indexes 0..n-1, each with
+ * teardown after it, within timeout seconds. */
+static inline void t_add_loop(Suite *s, const char *name, const TTest *t,
+		int n, void (*teardown)(void), int timeout)
+{
+	TCase *tc = tcase_create(name);
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, timeout);
+	tcase_add_loop_test(tc, t, 0, n);
+	suite_add_tcase(s, tc);
+}
 #endif
 #define T_ASSERT(cond, ...) \
 	do { \
