@@ -211,6 +211,7 @@ void mem_scratch_free(void *p);
 
 /* --- cache.c ------------------------------------------------------------ */
 int cache_is_parked(const void *user);
+void cache_taken(void *user);
 
 /* --- log.c -------------------------------------------------------------- */
 #define MEM_L_CRIT 2

@@ -284,6 +284,8 @@ static void *alloc_core(struct mem_pool *pool, size_t size,
 	mem_heap_taken(pool, payload, usable, site);
 #endif
 	void *user = dbg_on_alloc(payload, req, site, usable);
+	if (!MEMDBG && pool->cache)
+		cache_taken(user);
 	track_alloc(pool, user, req);
 	return user;
 }
