@@ -13,7 +13,9 @@
 # and the median of the per-round ratios, "speed-up" = old / new for
 # times (ns) and new / old for throughputs (ops_per_s), plain medians for
 # the rest (overhead, faults and context switches per Mop), with the load
-# average before the first and after the last round.
+# average before the first and after the last round.  A membench that
+# fails (a run failed, or the library reported an error) is named, its
+# stderr kept in $OUT, and the exit status is 1, after the tables.
 set -e
 [ $# -ge 4 ] || { echo "usage: $0 OLD_BINDIR NEW_BINDIR N MEMBENCH-ARGS..." >&2; exit 2; }
 old=$1 new=$2 n=$3
@@ -22,15 +24,17 @@ out=${OUT:-$(mktemp -d /tmp/membench-against.XXXXXX)}
 mkdir -p "$out"
 echo "command: membench --json $*  (old $old, new $new, $n rounds; JSON in $out)"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-i=1
+i=1 status=0
 while [ "$i" -le "$n" ]; do
 	if [ $((i % 2)) -eq 1 ]; then order="old new"; else order="new old"; fi
 	for b in $order; do
 		eval dir=\$$b
-		"$dir/membench" --json "$@" > "$out/$b.$i.json" 2>/dev/null
+		"$dir/membench" --json "$@" > "$out/$b.$i.json" 2> "$out/$b.$i.err" ||
+			{ status=1; echo "round $i, $b build: membench failed (stderr in $out/$b.$i.err)"; }
 	done
 	i=$((i + 1))
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 awk -v n="$n" -f "$(dirname "$0")/jsonl.awk" -f "$(dirname "$0")/against.awk" "$out"/old.*.json "$out"/new.*.json
+exit $status

@@ -41,7 +41,8 @@ struct series {
 struct cell {
 	int nmetric;
 	struct series m[MAX_METRICS];
-	int ok, failed;
+	int ok, failed;         /* runs; failed includes those with errors */
+	int lib_errors;         /* the library's error reports, all runs */
 	char used_src[128];
 };
 

@@ -3,6 +3,7 @@
  *
  *   membench [--alloc A[,B..]] [--workload W[,W..]] [--runs N]
  *            [--scale F] [--seed S] [--timeout SEC] [--json]
+ *            [--json-out FILE]
  *   membench --list
  *
  * For every workload the driver runs each allocator --runs times, each
@@ -18,6 +19,13 @@
  * A worker binary that was not built (its library is not installed) is
  * skipped with a note, never an error.  A run that fails or outlives
  * --timeout is killed with its process group and counted as failed.
+ * So is a run whose workers reported a library error: a worker's stderr
+ * (its forked W3/W4 team's too) goes to a scratch file, which the driver
+ * copies to its own stderr after the run, counting the library's reports
+ * of level error or worse ("srmem: level 0..3: ..." from the worker's log
+ * hook, "srmem: ERROR: ..." from the default one).  A wrong report under
+ * load is a finding, not noise: the tables count them per cell and the
+ * exit status is 1 when any run failed.
  * Progress goes to stderr (one updating line on a terminal).
  */
 #include <errno.h>
@@ -147,6 +155,7 @@ static struct {
 	unsigned long long seed;
 	double timeout;
 	int json, list;
+	const char *json_out;   /* JSON lines here too, beside the tables */
 } opt = { .runs = 5, .scale = 1, .seed = 42, .timeout = 900 };
 
 static char bindir[4096];
@@ -207,7 +216,8 @@ static void usage(void)
 {
 	fputs("usage: membench [--alloc A[,B..]] [--workload W[,W..]] "
 		"[--runs N] [--scale F]\n                [--seed S] "
-		"[--timeout SEC] [--json]\n       membench --list\n"
+		"[--timeout SEC] [--json]\n                [--json-out FILE]\n"
+		"       membench --list\n"
 		"allocators: fm qm tlsf glibc jemalloc mimalloc tcmalloc\n"
 		"            fm-lock qm-lock tlsf-lock (shm caches off)\n"
 		"            tlsf-nofill (mem_free_check = 0: MEMDBG's "
@@ -232,6 +242,8 @@ static void parse_args(int argc, char **argv)
 			opt.list = 1;
 		else if (!strcmp(a, "--json"))
 			opt.json = 1;
+		else if (!strcmp(a, "--json-out"))
+			opt.json_out = need(argc, argv, i++);
 		else if (!strcmp(a, "--alloc"))
 			opt.nalloc = parse_list(need(argc, argv, i++), find_alloc,
 					opt.alloc_order, "allocator");
@@ -283,7 +295,8 @@ static void on_signal(int sig)
 	raise(sig);
 }
 
-static pid_t spawn(char *const argv[], int *out_fd)
+/* errfd >= 0: the child's stderr goes there. */
+static pid_t spawn(char *const argv[], int *out_fd, int errfd)
 {
 	int fd[2];
 	if (pipe(fd) < 0)
@@ -294,6 +307,8 @@ static pid_t spawn(char *const argv[], int *out_fd)
 	if (!pid) {
 		setpgid(0, 0);      /* so a timeout can kill a whole W3 team */
 		dup2(fd[1], 1);
+		if (errfd >= 0)
+			dup2(errfd, 2);
 		close(fd[0]);
 		close(fd[1]);
 		execv(argv[0], argv);
@@ -343,11 +358,13 @@ static int read_all(int fd, char *buf, size_t len, double timeout)
 	return 0;
 }
 
-/* Run argv, its stdout into buf.  0 if it exited 0 in time. */
-static int capture(char *const argv[], char *buf, size_t len, double timeout)
+/* Run argv, its stdout into buf (its stderr to errfd if >= 0).  0 if it
+ * exited 0 in time. */
+static int capture(char *const argv[], char *buf, size_t len, double timeout,
+		int errfd)
 {
 	int fd, st;
-	pid_t pid = spawn(argv, &fd);
+	pid_t pid = spawn(argv, &fd, errfd);
 	int late = read_all(fd, buf, len, timeout) < 0;
 	close(fd);
 	if (late) {
@@ -359,6 +376,42 @@ static int capture(char *const argv[], char *buf, size_t len, double timeout)
 		;
 	current_group = 0;
 	return !late && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* --- the workers' stderr: library error reports ----------------------------- */
+
+static FILE *err_file;      /* every run's stderr, emptied after each */
+static int runs_failed, lib_errors;
+
+/* A report of level error or worse, as the worker's log hook
+ * (alloc_srmem.c: "srmem: level N: ") or the library's default
+ * ("srmem: ERROR: ", "srmem: CRITICAL: ") writes it. */
+static int is_lib_error(const char *l)
+{
+	int level;
+	if (sscanf(l, "srmem: level %d:", &level) == 1)
+		return level <= 3;
+	return !strncmp(l, "srmem: ERROR: ", 14) ||
+		!strncmp(l, "srmem: CRITICAL: ", 17);
+}
+
+/* Copy what the last run wrote on stderr to ours; its library errors. */
+static int drain_stderr(void)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	int n = 0;
+	fflush(err_file);
+	rewind(err_file);
+	while (getline(&line, &cap, err_file) > 0) {
+		fputs(line, stderr);
+		n += is_lib_error(line);
+	}
+	free(line);
+	if (ftruncate(fileno(err_file), 0) < 0)
+		die("scratch file: %s", strerror(errno));
+	rewind(err_file);
+	return n;
 }
 
 /* --- collecting results -------------------------------------------------- */
@@ -422,10 +475,17 @@ static void run_one(const struct workload_def *w, int a, int param,
 	snprintf(seed, sizeof(seed), "%llu", opt.seed);
 	char *argv[] = { path, (char *)w->id, (char *)alloc_defs[a].name,
 		"--scale", scale, "--procs", procs, "--seed", seed, NULL };
-	if (capture(argv, out, sizeof(out), opt.timeout) < 0) {
+	int bad = capture(argv, out, sizeof(out), opt.timeout,
+			fileno(err_file)) < 0;
+	int errs = drain_stderr();
+	c->lib_errors += errs;
+	lib_errors += errs;
+	if (bad || errs) {
 		c->failed++;
-		fprintf(stderr, "membench: %s %s (param %d): run failed\n",
-			w->id, alloc_defs[a].name, param);
+		runs_failed++;
+		fprintf(stderr, "membench: %s %s (param %d): run failed%s\n",
+			w->id, alloc_defs[a].name, param, errs ?
+			": the library reported errors" : "");
 		return;
 	}
 	c->ok++;
@@ -504,7 +564,7 @@ static void find_workers(void)
 		snprintf(path, sizeof(path), "%s/%s", bindir, alloc_defs[a].binary);
 		char *argv[] = { path, "--version", NULL };
 		available[a] = !access(path, X_OK) &&
-			!capture(argv, buf, sizeof(buf), 30);
+			!capture(argv, buf, sizeof(buf), 30, -1);
 		if (available[a])
 			snprintf(version[a], sizeof(version[a]), "%.*s",
 				(int)strcspn(buf, "\n"), buf);
@@ -559,19 +619,20 @@ static void header_md(void)
 	printf("\n");
 }
 
-static void header_json(void)
+static void header_json(FILE *out)
 {
-	printf("{\"type\":\"meta\",\"runs\":%d,\"scale\":%g,\"seed\":%llu,"
+	fprintf(out, "{\"type\":\"meta\",\"runs\":%d,\"scale\":%g,\"seed\":%llu,"
 		"\"cores\":%ld,\"allocators\":[", opt.runs, opt.scale, opt.seed,
 		sysconf(_SC_NPROCESSORS_ONLN));
 	for (int k = 0, first = 1; k < opt.nalloc; k++) {
 		int a = opt.alloc_order[k];
-		printf("%s{\"alloc\":\"%s\",\"available\":%s,\"version\":\"%s\"}",
+		fprintf(out, "%s{\"alloc\":\"%s\",\"available\":%s,"
+			"\"version\":\"%s\"}",
 			first ? "" : ",", alloc_defs[a].name,
 			available[a] ? "true" : "false", version[a]);
 		first = 0;
 	}
-	printf("]}\n");
+	fprintf(out, "]}\n");
 }
 
 static void list(void)
@@ -602,20 +663,30 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	fill_defaults();
+	if (!(err_file = tmpfile()))
+		die("scratch file for the workers' stderr: %s", strerror(errno));
 	t_start = mono_s();
-	if (opt.json)
-		header_json();
-	else
+	FILE *jout = opt.json ? stdout : NULL;
+	if (opt.json_out && !(jout = fopen(opt.json_out, "w")))
+		die("%s: %s", opt.json_out, strerror(errno));
+	if (jout)
+		header_json(jout);
+	if (!opt.json)
 		header_md();
 	static struct wl_result r;
 	for (int k = 0; k < opt.nworkload; k++) {
 		run_workload(&workload_defs[opt.workloads[k]], &r);
-		if (opt.json)
-			report_json(&r, stdout);
-		else
+		if (jout)
+			report_json(&r, jout);
+		if (!opt.json)
 			report_table(&r);
 	}
+	if (jout && jout != stdout && fclose(jout))
+		die("%s: %s", opt.json_out, strerror(errno));
 	if (!opt.json)
 		printf("membench: done in %.0f s\n", mono_s() - t_start);
-	return 0;
+	if (runs_failed)
+		fprintf(stderr, "membench: %d runs failed, %d library error "
+			"reports among them\n", runs_failed, lib_errors);
+	return runs_failed ? 1 : 0;
 }

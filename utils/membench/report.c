@@ -11,13 +11,15 @@
  * table comes one of page faults and context switches per million ops
  * (the workers' getrusage over the timed phases): costs that hide in a
  * throughput figure, such as faulting a shared segment in once per
- * process or sleeping on a lock.
+ * process or sleeping on a lock; its last column counts the library's
+ * error reports per cell (a run with any is a failed run, left out of
+ * the figures).
  *
  * JSON: one object per line and metric, keys in a fixed order (the plot
  * scripts read them with awk):
  *   {"type":"result","workload":"w3","name":"shm-scale","alloc":"tlsf",
  *    "procs":2,"metric":"ops_per_s","median":..,"min":..,"max":..,
- *    "runs":5,"failed":0,"scale":1}
+ *    "runs":5,"failed":0,"scale":1,"real_used_src":"..","lib_errors":0}
  */
 #include <stdlib.h>
 #include <string.h>
@@ -371,12 +373,22 @@ static void fmt_usage(char *b, const struct wl_result *r, int a, int p)
 	snprintf(b, COLW, "%.16s / %.16s / %.16s", f, v, i);
 }
 
+/* The library's error reports of each parameter's runs, "0 / 0 / 0". */
+static void fmt_errors(char *b, const struct wl_result *r, int a)
+{
+	int n = 0;
+	for (int p = 0; p < r->w->nparam && n < COLW; p++)
+		n += snprintf(b + n, (size_t)(COLW - n), "%s%d", p ? " / " : "",
+			r->cell[a][p].lib_errors);
+}
+
 static void usage_row(const struct wl_result *r, int a, int ncols)
 {
 	col_t c[MAX_COLS];
 	snprintf(c[0], COLW, "%s", alloc_defs[a].label);
 	for (int p = 0; p < r->w->nparam; p++)
 		fmt_usage(c[1 + p], r, a, p);
+	fmt_errors(c[1 + r->w->nparam], r, a);
 	row(ncols, c);
 }
 
@@ -384,8 +396,9 @@ static void table_usage(const struct wl_result *r)
 {
 	col_t h[MAX_COLS];
 	const char *names[MAX_COLS];
-	int n = 1 + r->w->nparam;
+	int n = 2 + r->w->nparam;
 	snprintf(h[0], COLW, "allocator");
+	snprintf(h[n - 1], COLW, "library errors");
 	for (int p = 0; p < r->w->nparam; p++) {
 		char l[COLW];
 		param_label(l, r, p);
@@ -396,8 +409,10 @@ static void table_usage(const struct wl_result *r)
 		names[k] = h[k];
 	printf("%s %s: page faults / voluntary / involuntary context "
 		"switches per million ops, medians over runs (getrusage over the "
-		"timed phases, summed over the workers).\n\n", r->w->id,
-		r->w->name);
+		"timed phases, summed over the workers); library errors: the "
+		"library's reports of level error or worse on the workers' "
+		"stderr, all runs%s.\n\n", r->w->id, r->w->name,
+		r->w->nparam > 1 ? ", per parameter" : "");
 	head(n, names);
 	for (int a = 0; a < NALLOCS; a++)
 		if (r->ran[a])
@@ -413,9 +428,11 @@ void report_table(const struct wl_result *r)
 		for (int p = 0; p < r->w->nparam; p++)
 			if (r->ran[a] && r->cell[a][p].failed)
 				printf("Note: %s, %s param %d: %d of %d runs "
-					"failed (see stderr).\n\n",
+					"failed, %d library error reports (see "
+					"stderr); a failed run's figures are left out.\n\n",
 					alloc_defs[a].label, r->w->id, r->w->param[p],
-					r->cell[a][p].failed, r->runs);
+					r->cell[a][p].failed, r->runs,
+					r->cell[a][p].lib_errors);
 }
 
 /* --- JSON ------------------------------------------------------------------- */
@@ -426,8 +443,9 @@ static void json_cell(const struct wl_result *r, int a, int p, FILE *out)
 	if (!c->ok)
 		fprintf(out, "{\"type\":\"failed\",\"workload\":\"%s\","
 			"\"name\":\"%s\",\"alloc\":\"%s\",\"procs\":%d,"
-			"\"failed\":%d}\n", r->w->id, r->w->name,
-			alloc_defs[a].name, r->w->param[p], c->failed);
+			"\"failed\":%d,\"lib_errors\":%d}\n", r->w->id, r->w->name,
+			alloc_defs[a].name, r->w->param[p], c->failed,
+			c->lib_errors);
 	for (int k = 0; k < c->nmetric; k++) {
 		const struct series *s = &c->m[k];
 		if (!s->n)
@@ -436,10 +454,10 @@ static void json_cell(const struct wl_result *r, int a, int p, FILE *out)
 			"\"name\":\"%s\",\"alloc\":\"%s\",\"procs\":%d,"
 			"\"metric\":\"%s\",\"median\":%.9g,\"min\":%.9g,"
 			"\"max\":%.9g,\"runs\":%d,\"failed\":%d,\"scale\":%g,"
-			"\"real_used_src\":\"%s\"}\n", r->w->id, r->w->name,
-			alloc_defs[a].name, r->w->param[p], s->name,
+			"\"real_used_src\":\"%s\",\"lib_errors\":%d}\n", r->w->id,
+			r->w->name, alloc_defs[a].name, r->w->param[p], s->name,
 			series_median(s), series_min(s), series_max(s), s->n,
-			c->failed, r->scale, c->used_src);
+			c->failed, r->scale, c->used_src, c->lib_errors);
 	}
 }
 

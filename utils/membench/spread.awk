@@ -25,23 +25,41 @@ function ratio(a, b,    s, k, v) {
 }
 
 FNR == 1 { inv++ }
-/"type":"result"/ {
+/"type":"(result|failed)"/ {
+	# The library's error reports and the failed runs of one cell, the
+	# same on each of its lines (a cell with no good run has one line).
 	w = field($0, "workload"); a = field($0, "alloc"); p = field($0, "procs")
-	m = field($0, "metric")
-	med[inv, w, a, p, m] = field($0, "median")
+	liberr[inv, w, a, p] = field($0, "lib_errors") + 0
+	nfail[inv, w, a, p] = field($0, "failed") + 0
 	if (!((w, a) in seen_a)) { seen_a[w, a] = 1; alloc[w, ++na[w]] = a }
 	if (!((w, p) in seen_p)) { seen_p[w, p] = 1; param[w, ++np[w]] = p }
 	if (!(w in seen_w)) { seen_w[w] = 1; wl[++nw] = w }
 }
+/"type":"result"/ {
+	med[inv, w, a, p, field($0, "metric")] = field($0, "median")
+}
+
+# "e1 / e2 / e3": the library's error reports (and failed runs, if any)
+# of one cell per invocation.
+function errors(key,    s, k, v) {
+	s = ""
+	for (k = 1; k <= n; k++) {
+		v = (k SUBSEP key) in liberr ? liberr[k, key] : "-"
+		if (nfail[k, key] > 0)
+			v = v " (" nfail[k, key] " failed)"
+		s = s (k > 1 ? " / " : "") v
+	}
+	return s
+}
 
 function table(w,    x, y, a, p, tp, lock, label, xp1, xl, key) {
 	tp = w == "w4" ? "msgs_per_s" : "ops_per_s"
-	printf "### %s: medians of invocations 1 / 2 / 3 ...\n\n", w
+	printf "%s: medians of invocations 1 / 2 / 3 ...\n\n", w
 	if (w == "w4")
-		print "| allocator | pairs | Mmsgs/s | xP=1 | x lock-only | faults/Mop | vol cs/Mop | invol cs/Mop |"
+		print "| allocator | pairs | Mmsgs/s | xP=1 | x lock-only | faults/Mop | vol cs/Mop | invol cs/Mop | library errors |"
 	else
-		print "| allocator | P | Mops/s | xP=1 | x lock-only | faults/Mop | vol cs/Mop | invol cs/Mop |"
-	print "|---|---|---|---|---|---|---|---|"
+		print "| allocator | P | Mops/s | xP=1 | x lock-only | faults/Mop | vol cs/Mop | invol cs/Mop | library errors |"
+	print "|---|---|---|---|---|---|---|---|---|"
 	for (x = 1; x <= na[w]; x++) {
 		a = alloc[w, x]
 		lock = a "-lock"
@@ -55,11 +73,11 @@ function table(w,    x, y, a, p, tp, lock, label, xp1, xl, key) {
 					w SUBSEP a SUBSEP param[w, 1] SUBSEP tp)
 			if ((w, lock) in seen_a)
 				xl = ratio(key SUBSEP tp, w SUBSEP lock SUBSEP p SUBSEP tp)
-			printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", a,
-				label, across(key SUBSEP tp, 1e6), xp1, xl,
+			printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+				a, label, across(key SUBSEP tp, 1e6), xp1, xl,
 				across(key SUBSEP "faults_per_mop", 1),
 				across(key SUBSEP "vcsw_per_mop", 1),
-				across(key SUBSEP "ivcsw_per_mop", 1)
+				across(key SUBSEP "ivcsw_per_mop", 1), errors(key)
 		}
 	}
 	print ""

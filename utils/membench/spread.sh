@@ -13,7 +13,10 @@
 # the throughput median of every invocation, its ratio to P = 1 (W3) and
 # to the same backend's global-lock mode (tlsf / tlsf-lock ...), each as
 # "inv1 / inv2 / inv3", and faults, voluntary and involuntary context
-# switches per million ops (medians, every invocation).
+# switches per million ops (medians, every invocation), and the library's
+# error reports per cell.  Exit status 1 when an invocation failed (a run
+# failed or the library reported an error: membench's own status), after
+# the tables.
 set -e
 [ $# -ge 3 ] || { echo "usage: $0 BINDIR N MEMBENCH-ARGS..." >&2; exit 2; }
 bindir=$1 n=$2
@@ -21,12 +24,15 @@ shift 2
 out=${OUT:-$(mktemp -d /tmp/membench-spread.XXXXXX)}
 mkdir -p "$out"
 echo "command: $bindir/membench $*  (x$n invocations; JSON in $out)"
-i=1
+i=1 status=0
 while [ "$i" -le "$n" ]; do
 	l0=$(cut -d' ' -f1-3 /proc/loadavg)
-	"$bindir/membench" --json "$@" > "$out/inv$i.json"
-	echo "invocation $i: load average before $l0, after $(cut -d' ' -f1-3 /proc/loadavg)"
+	ok=""
+	"$bindir/membench" --json "$@" > "$out/inv$i.json" ||
+		{ status=1; ok=" (failed: see stderr)"; }
+	echo "invocation $i: load average before $l0, after $(cut -d' ' -f1-3 /proc/loadavg)$ok"
 	i=$((i + 1))
 done
 echo
 awk -v n="$n" -f "$(dirname "$0")/jsonl.awk" -f "$(dirname "$0")/spread.awk" "$out"/inv*.json
+exit $status
