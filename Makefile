@@ -7,7 +7,8 @@
 #   make run             build, then start srproxy in the foreground on the
 #                        defaults (SIP 127.0.0.1:5060, RPC ./srproxy.sock)
 #   make bench           the quick membench pass (scaled-down BENCH.md)
-#   make bench-full      BENCH.md at full size
+#   make bench-full      BENCH.md at full size, both builds: the tables and
+#                        plots of doc/PERFORMANCE.md (utils/membench/bench-full.sh)
 #   make MEMMNG=1 cfg    save switches to config.mak; `make cfg-show` prints them
 #   make install PREFIX=/usr/local DESTDIR=
 #   make deps            install the Debian packages the build and tests need
@@ -201,9 +202,15 @@ fuzz: fuzz-build
 	    $(FUZZ_TARGETS)
 
 # --- benchmarks -----------------------------------------------------------
-bench bench-full:
+bench:
 	@$(MAKE) -s -C $(TOPDIR)/utils/membench BUILD=$(BUILD)/membench \
 	    TOPDIR=$(TOPDIR) $@
+
+# doc/PERFORMANCE.md's generated sections and plots: builds m2-d1-futex and
+# m2-d0-futex itself, whatever the switches; ~30 min on a quiet 2-core
+# host.  BENCH_FULL_ARGS=--quick runs the same sections at a tiny scale.
+bench-full:
+	@sh $(TOPDIR)/utils/membench/bench-full.sh $(BENCH_FULL_ARGS)
 
 # --- configuration --------------------------------------------------------
 cfg:

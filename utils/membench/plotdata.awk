@@ -6,7 +6,8 @@
 #       two blocks (gnuplot index 0: malloc, 1: free): percentile, then
 #       ns per allocator
 # Reads the fixed key order of report.c's JSON; the harness is left out
-# (it is no allocator).  Medians only.
+# (it is no allocator).  Medians only; given several invocations' files
+# (spread.sh's inv*.json), the median of their medians.
 
 function val(key,    s) {
 	if (!match($0, "\"" key "\":\"?[^,\"}]*"))
@@ -29,11 +30,22 @@ val("type") == "result" && val("workload") == want && val("alloc") != "none" {
 		add_alloc(a)
 		p = val("procs")
 		if (!(p in pseen)) { pseen[p] = 1; procs[++np] = p }
-		v[a, p] = val("median") / 1e6
+		keep(a SUBSEP p, val("median") / 1e6)
 	} else if (want == "w5" && m ~ /^(malloc|free)_(p50|p99|p99\.9|p99\.99|max)_ns$/) {
 		add_alloc(a)
-		v[a, m] = val("median")
+		keep(a SUBSEP m, val("median"))
 	}
+}
+
+# Values of one key, one per input file; v[key] is their median.
+function keep(key, x,    i, t) {
+	i = ++nv[key]
+	all[key, i] = x
+	for (; i > 1 && all[key, i - 1] > all[key, i]; i--) {
+		t = all[key, i]; all[key, i] = all[key, i - 1]; all[key, i - 1] = t
+	}
+	i = nv[key]
+	v[key] = i % 2 ? all[key, (i + 1) / 2] : (all[key, i / 2] + all[key, i / 2 + 1]) / 2
 }
 
 function header(first,    k, s) {

@@ -1,7 +1,9 @@
 # w3-scaling.gp - W3 shm-scale: aggregate throughput against P (make plots).
-# Reads w3-scaling.dat (plotdata.awk) in the current folder.
+# Reads w3-scaling.dat (plotdata.awk) in the folder `dir` (gnuplot -e
+# "dir='doc'"; default the current one) and writes w3-scaling.svg there.
 set terminal svg size 720,460 dynamic font "sans,11"
-set output "w3-scaling.svg"
+if (!exists("dir")) dir = "."
+set output dir."/w3-scaling.svg"
 set title "W3 shm-scale: forked workers, W2 ops (our pools: one shared shm pool; system allocators: own heap each)"
 set title font "sans,10"
 set xlabel "P (worker processes)"
@@ -12,4 +14,4 @@ set xrange [0.8:10]
 set yrange [0:*]
 set key outside right top
 set grid
-plot for [i=2:*] "w3-scaling.dat" using 1:i with linespoints lw 2 title columnheader(i)
+plot for [i=2:*] dir."/w3-scaling.dat" using 1:i with linespoints lw 2 title columnheader(i)

@@ -1,0 +1,321 @@
+#!/bin/sh
+# bench-full.sh - every generated table and plot of doc/PERFORMANCE.md,
+# from a fresh clone, with one command (`make bench-full`).
+#
+#   sh utils/membench/bench-full.sh [--quick] [--builds "d1 d0"]
+#                                   [--doc FILE] [--out DIR]
+#
+# Builds what it measures: the default build (MEMMNG=2 MEMDBG=1, tag
+# m2-d1-futex) and the release build (MEMDBG=0, m2-d0-futex), each with
+# membench and the worker of every system allocator that is installed
+# (`make deps` installs jemalloc, mimalloc, tcmalloc and gnuplot), and
+# tests/prog_figures.  Then runs, in each build, every BENCH.md workload at
+# its documented size: W1, W2, W5 (median of 5 runs), W6 and W6s (one run:
+# they are deterministic for a seed), and W3 and W4 as three separate
+# invocations of one command each (spread.sh: the spread between
+# invocations, with faults, context switches and library errors per cell);
+# then the per-fragment overhead and the populate figures (prog_figures),
+# and the two plots (gnuplot) from the release build's W3 and W5.
+#
+# Every section's text goes between the markers
+#   <!-- bench-full:NAME begin -->  ...  <!-- bench-full:NAME end -->
+# in FILE (default doc/PERFORMANCE.md; with --quick a copy of it in DIR),
+# the plots beside FILE, with the exact command above its
+# tables and the load average before and after it; everything outside the
+# markers is left as it is.  A section the run made with no markers in
+# FILE is an error (nothing is written); markers the run did not make
+# (another --builds) keep their text.  Raw outputs (Markdown, JSON, the
+# workers' stderr) stay in DIR (default build/bench-full).
+#
+# Exit status 1 when a command failed: a membench run failed or printed a
+# library error report (doc/PERFORMANCE.md is still written, the failure
+# visible in its tables' "library errors" column); 2 on bad usage or a
+# missing tool.
+#
+# Time: about 30 minutes on a quiet 2-core host, estimated from quiet
+# per-run throughputs (W3 is three quarters of it: 3 invocations x 5 runs
+# x P = 1, 2, 4, 8 of tlsf, tlsf-lock, mimalloc and the harness, in two
+# builds, the global-lock mode at P = 8 alone ~6 minutes); a loaded host
+# takes several times longer (W2 alone: 5 minutes at load 14 against ~30
+# s quiet).  Each section states its own time, the machine section the
+# total.  Every membench run is bounded by its --timeout (900 s).
+# --quick runs the same sections at scale 0.002, one run each, with fewer
+# allocators (a test of the plumbing, not figures: tests/it_benchfull.sh):
+# under a minute at load 15, less on a quiet host.
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top" || exit 2
+MAKE=${MAKE:-make}
+quick=0 builds="d1 d0" doc="" out=build/bench-full
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) quick=1 ;;
+	--builds) builds=$2; shift ;;
+	--doc) doc=$2; shift ;;
+	--out) out=$2; shift ;;
+	*) echo "usage: $0 [--quick] [--builds \"d1 d0\"] [--doc FILE] [--out DIR]" >&2
+		exit 2 ;;
+	esac
+	shift
+done
+mkdir -p "$out" || exit 2
+# --quick without --doc writes into a copy (its figures are no figures).
+if [ -z "$doc" ] && [ $quick = 1 ]; then
+	cp doc/PERFORMANCE.md "$out/PERFORMANCE.md" || exit 2
+	doc=$out/PERFORMANCE.md
+fi
+doc=${doc:-doc/PERFORMANCE.md}
+[ -f "$doc" ] || { echo "bench-full: $doc: no such file" >&2; exit 2; }
+command -v gnuplot >/dev/null 2>&1 ||
+	{ echo "bench-full: gnuplot is missing: apt-get install gnuplot-nox (make deps)" >&2; exit 2; }
+for b in $builds; do
+	case $b in d0|d1) ;; *) echo "bench-full: --builds takes d1 and d0" >&2; exit 2 ;; esac
+done
+docdir=$(dirname "$doc")
+sec=$out/sections
+rm -rf "$sec"
+mkdir -p "$sec" || exit 2
+mb=utils/membench
+# What each section runs.  --quick: scale 0.002, one run, fewer
+# allocators, and W3/W4 workers that do not populate the 512 MiB segment
+# (MEMBENCH_SHM_POPULATE=0: most of a tiny run's time); the same sections.
+if [ $quick = 1 ]; then
+	size="--scale 0.002 --runs 1" one="--scale 0.002 --runs 1" shm_mib=64
+	all=tlsf,glibc w6=tlsf w6s=tlsf w3=tlsf w4=tlsf
+	shm_env="MEMBENCH_SHM_POPULATE=0"
+else
+	size="--runs 5" one="--runs 1" shm_mib=1024
+	all=tlsf,fm,qm,glibc,jemalloc,mimalloc,tcmalloc w6=tlsf,fm,qm
+	w6s=tlsf,fm,qm,tlsf-lock,fm-lock,qm-lock w3=tlsf,tlsf-lock,mimalloc
+	w4=tlsf,tlsf-lock shm_env=""
+fi
+status=0 failed="" nsec=0
+t_start=$(date +%s)
+
+say() { echo "bench-full: $*" >&2; }
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+bindir() { echo "build/m2-$1-futex"; }
+
+# --- building ----------------------------------------------------------------
+
+# The configuration of build $1 (d0, d1), whatever config.mak says.
+cfg() { echo "MEMMNG=2 MEMDBG=${1#d} LOCK=futex SHM_CACHE=1 DIRECT=0 SAN="; }
+
+build() {
+	say "building $(bindir "$1") (library, membench and its workers, prog_figures)"
+	# shellcheck disable=SC2046
+	$MAKE -s -j2 -C $mb $(cfg "$1") > "$out/build-$1.log" 2>&1 &&
+		$MAKE -s -j2 $(cfg "$1") "$top/$(bindir "$1")/tests/prog_figures" \
+			>> "$out/build-$1.log" 2>&1 ||
+		{ cat "$out/build-$1.log" >&2; say "the build of $1 failed"; exit 2; }
+}
+
+# --- one section ----------------------------------------------------------------
+
+# Keep the tables of a command's Markdown: membench's header (machine,
+# versions: the machine section has them) and its "### wN" title go, the
+# doc has its own headings; spread.sh's "command:" line goes (the section
+# names the command).  Trailing blank lines go.
+tidy() {
+	awk '
+	/^# membench:/ { head = 1; next }
+	head && /^### / { head = 0; next }
+	head || /^membench: done in / || /^command: / { next }
+	/^$/ { blank += out; next }
+	{ while (blank > 0) { print ""; blank-- } print; out = 1 }' "$1"
+}
+
+# section NAME NOTE COMMAND...: run COMMAND, its stdout to DIR/NAME.md,
+# stderr to NAME.err; the section is the command, the load around it,
+# its time, NOTE (when not empty) and the tidied tables.
+section() {
+	name=$1 note=$2
+	shift 2
+	nsec=$((nsec + 1))
+	say "[$nsec] $name: $*"
+	l0=$(loadavg) t0=$(date +%s)
+	"$@" > "$out/$name.md" 2> "$out/$name.err"
+	rc=$?
+	l1=$(loadavg) t1=$(date +%s)
+	say "[$nsec] $name: $((t1 - t0)) s, exit status $rc"
+	{
+		printf '`%s`\n\n' "$*"
+		printf 'Load average (1, 5, 15 min) before %s, after %s; %d s.' \
+			"$l0" "$l1" $((t1 - t0))
+		[ -z "$note" ] || printf '  %s' "$note"
+		printf '\n\n'
+		if [ $rc != 0 ]; then
+			printf '**The command failed (exit status %d): a run failed or the library reported errors (its stderr: `%s`).**\n\n' \
+				$rc "$out/$name.err"
+			status=1 failed="$failed $name"
+		fi
+		tidy "$out/$name.md"
+	} > "$sec/$name.md"
+}
+
+# --- the machine ----------------------------------------------------------------
+
+machine() {
+	cpu=$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)
+	caches=$(LC_ALL=C lscpu 2>/dev/null | sed -n 's/^\(L[23]\) cache: *\(.*\)/\1 \2/p' | paste -sd, - | sed 's/,/, /g')
+	mem=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
+	thp=$(cat /sys/kernel/mm/transparent_hugepage/shmem_enabled 2>/dev/null || echo unknown)
+	rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+	dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -v " $doc\$" | head -n 1)
+	{
+		printf 'Made by `sh utils/membench/bench-full.sh%s` (`make bench-full`) on %s, commit %s%s, builds %s, in %d min.\n\n' \
+			"$([ $quick = 1 ] && echo ' --quick')" "$(date -u '+%Y-%m-%d %H:%M UTC')" \
+			"$rev" "$([ -n "$dirty" ] && echo ' with local changes')" "$builds" \
+			$((($(date +%s) - t_start + 30) / 60))
+		[ $quick = 0 ] || printf '**A quick pass (--quick): N and op counts x 0.002, one run each, fewer allocators.  It tests the script; its figures are not the BENCH.md figures.**\n\n'
+		printf -- '- machine: %s, %s CPUs (nproc)%s, %s RAM; %s; %s\n' "$cpu" \
+			"$(nproc)" "${caches:+, $caches}" "$mem" "$(uname -sr)" \
+			"$(ldd --version 2>/dev/null | head -n 1 | sed 's/^ldd //')"
+		printf -- '- shmem transparent huge pages (/sys/kernel/mm/transparent_hugepage/shmem_enabled): %s\n' "$thp"
+		printf -- '- load average (1, 5, 15 min) before the first command %s, after the last %s\n' \
+			"$load_first" "$(loadavg)"
+		for b in $builds; do
+			"$(bindir "$b")/membench/membench" --list |
+				awk -v b="$(bindir "$b")" '/^allocators:/ { on = 1; next }
+				on && /not built/ { s = s "; " $1 " not built (not installed): skipped" }
+				on && !/not built/ { $1 = ""; $2 = ""; sub(/^ +/, "")
+					if (!($0 in seen)) { seen[$0] = 1; s = s "; " $0 } }
+				END { printf "- %s/membench: %s\n", b, substr(s, 3) }'
+		done
+	} > "$sec/machine.md"
+}
+
+# --- the workloads of one build ----------------------------------------------
+
+workloads() {
+	d=$1 bin=$(bindir "$1")/membench
+	section "w1-$d" "" $bin/membench $size --alloc $all --workload w1
+	section "w2-$d" "" $bin/membench $size --alloc $all --workload w2
+	section "w5-$d" "" $bin/membench $size --alloc $all --workload w5 \
+		--json-out "$out/w5-$d.json"
+	section "w6-$d" "One run: W6 is deterministic for a seed." \
+		$bin/membench $one --alloc $w6 --workload w6
+	section "w6s-$d" "One run: W6s is deterministic for a seed." \
+		$bin/membench $one --alloc $w6s --workload w6s
+	section "w3-$d" "" env $shm_env OUT="$out/w3-$d" sh $mb/spread.sh $bin 3 \
+		--alloc $w3 --workload w3 $size
+	section "w4-$d" "" env $shm_env OUT="$out/w4-$d" sh $mb/spread.sh $bin 3 \
+		--alloc $w4 --workload w4 $size
+}
+
+# --- prog_figures: overhead per fragment, populate ------------------------------
+
+# The overhead table of every build, one header.
+overhead() {
+	for b in $builds; do
+		"$(bindir "$b")/tests/prog_figures" overhead > "$out/overhead-$b.md" || return 1
+	done
+	first=1
+	for b in $builds; do
+		if [ $first = 1 ]; then cat "$out/overhead-$b.md"; else sed 1,2d "$out/overhead-$b.md"; fi
+		first=0
+	done
+}
+
+figures() {
+	cmds=""
+	for b in $builds; do
+		cmds="$cmds${cmds:+; }$(bindir "$b")/tests/prog_figures overhead"
+	done
+	nsec=$((nsec + 1))
+	say "[$nsec] overhead: $cmds"
+	{
+		printf '`%s`\n\n' "$cmds"
+		overhead || { status=1 failed="$failed overhead"; }
+	} > "$sec/overhead.md"
+	b=$(echo "$builds" | cut -d' ' -f1)
+	section populate "" "$(bindir "$b")/tests/prog_figures" populate $shm_mib
+}
+
+# --- plots ----------------------------------------------------------------------
+
+# plot NAME WANT WHAT JSON...: DOCDIR/NAME.dat and .svg from the JSON
+# lines; WHAT says which figure of them.
+plot() {
+	name=$1 want=$2 what=$3
+	shift 3
+	nsec=$((nsec + 1))
+	say "[$nsec] plot $name"
+	if awk -v want="$want" -f $mb/plotdata.awk "$@" > "$docdir/$name.dat" &&
+		gnuplot -e "dir='$docdir'" "$mb/$name.gp"; then
+		{
+			printf '![%s](%s.svg)\n\n```\n' "$name" "$name"
+			printf 'awk -v want=%s -f %s/plotdata.awk %s > %s/%s.dat\n' \
+				"$want" $mb "$*" "$docdir" "$name"
+			printf 'gnuplot -e "dir='"'"'%s'"'"'" %s/%s.gp\n```\n\n' "$docdir" $mb "$name"
+			printf 'From %s: %s.\n' "$(bindir "$last")" "$what"
+		} > "$sec/$name-plot.md"
+	else
+		say "plot $name failed"
+		status=1 failed="$failed $name-plot"
+	fi
+}
+
+# --- writing the doc --------------------------------------------------------------
+
+# Every section of DIR/sections into its markers in the doc; the names of
+# sections without markers on stdout (nothing is written then).
+merge() {
+	awk -v dir="$sec" -v list="$(cd "$sec" && ls | sed 's/\.md$//' | tr '\n' ' ')" '
+	BEGIN { n = split(list, made, " "); for (k = 1; k <= n; k++) want[made[k]] = 1 }
+	/^<!-- bench-full:[a-z0-9-]+ begin -->$/ {
+		print
+		name = $0; sub(/^<!-- bench-full:/, "", name); sub(/ begin -->$/, "", name)
+		open = name
+		if (name in want) {
+			print ""
+			f = dir "/" name ".md"
+			while ((getline l < f) > 0)
+				print l
+			close(f)
+			print ""
+			skip = 1; done[name] = 1
+		}
+		next
+	}
+	/^<!-- bench-full:[a-z0-9-]+ end -->$/ {
+		if (open == "") { print "unbalanced end marker: " $0 > "/dev/stderr"; bad = 1 }
+		open = ""; skip = 0; print; next
+	}
+	!skip { print }
+	END {
+		if (open != "") { print "no end marker for " open > "/dev/stderr"; bad = 1 }
+		for (k = 1; k <= n; k++)
+			if (!(made[k] in done))
+				print made[k] > "/dev/stderr"
+		for (k = 1; k <= n; k++)
+			if (!(made[k] in done))
+				bad = 1
+		exit bad
+	}' "$doc" > "$doc.tmp"
+}
+
+# --- the run ----------------------------------------------------------------------
+
+load_first=$(loadavg)
+for b in $builds; do
+	build "$b"
+done
+for b in $builds; do
+	workloads "$b"
+done
+figures
+last=$(echo "$builds" | awk '{ print $NF }')
+plot w3-scaling w3 "median of the three invocations' medians" "$out/w3-$last"/inv*.json
+plot w5-latency w5 "medians of the runs" "$out/w5-$last.json"
+machine
+if merge; then
+	mv "$doc.tmp" "$doc"
+	say "wrote $nsec sections into $doc (raw outputs in $out) in $(($(date +%s) - t_start)) s"
+else
+	rm -f "$doc.tmp"
+	say "$doc has no markers for the sections named above (or unbalanced ones): not written; the sections are in $sec"
+	exit 2
+fi
+[ -z "$failed" ] || say "FAILED:$failed (see the .err files in $out)"
+exit $status
