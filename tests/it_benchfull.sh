@@ -1,0 +1,110 @@
+# utils/membench/bench-full.sh --quick into a scratch copy of
+# doc/PERFORMANCE.md: every generated section of the copy is filled (its
+# command in backquotes first, then a table, or for a plot the image and
+# the commands that made it), the W3 and W4 sections hold three
+# invocations and the "library errors" column, the plots are SVG, and the
+# tree's own doc and plots are untouched.  Then membench's counting of
+# library errors, with a stand-in worker that reports one from the run and
+# one from a forked child: the run fails, the table counts both, the exit
+# status of membench and of spread.sh is 1.
+#
+# The script builds and measures its own two configurations (m2-d1-futex,
+# m2-d0-futex) whatever the caller's, so this runs in m2-d1-futex only.
+set -eu
+case $(basename "$BUILD") in
+m2-d1-futex) ;;
+*) echo "SKIP: bench-full --quick: runs in m2-d1-futex only (the script builds and measures its own two configurations)"
+	exit 0 ;;
+esac
+command -v gnuplot >/dev/null 2>&1 ||
+	{ echo "SKIP: bench-full --quick: gnuplot is not installed (make deps)"; exit 0; }
+unset MAKEFLAGS MFLAGS MAKELEVEL
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+doc=$TOP/doc/PERFORMANCE.md
+sums() { cat "$doc" "$TOP"/doc/w3-scaling.* "$TOP"/doc/w5-latency.* | cksum; }
+before=$(sums)
+cp "$doc" "$tmp/PERFORMANCE.md"
+
+sh "$TOP/utils/membench/bench-full.sh" --quick --doc "$tmp/PERFORMANCE.md" \
+	--out "$tmp/out" > "$tmp/log" 2>&1 ||
+	{ tail -n 30 "$tmp/log"; fail "bench-full.sh --quick exited $?"; }
+[ "$(sums)" = "$before" ] || fail "the tree's doc or plots changed"
+
+# Every section of the copy: NAME, then whether it has a command and a
+# table or an image, one line each.
+awk '
+/^<!-- bench-full:[a-z0-9-]+ begin -->$/ {
+	name = $0; sub(/^<!-- bench-full:/, "", name); sub(/ begin -->$/, "", name)
+	cmd = tab = inv = errs = 0; first = ""; next
+}
+/^<!-- bench-full:[a-z0-9-]+ end -->$/ {
+	printf "%s %s %d %d %d\n", name, first, tab, inv, errs; name = ""; next
+}
+name != "" && first == "" && NF { first = /^`[^`]+`$|^!\[/ ? "command" : "text" }
+name != "" && /^\| .* \|$/ { tab++ }
+name != "" && /^!\[[a-z0-9-]+\]\([a-z0-9-]+\.svg\)$/ { tab++ }
+name != "" && /^invocation [0-9]: load average before / { inv++ }
+name != "" && /\| library errors \|$/ { errs++ }
+' "$tmp/PERFORMANCE.md" > "$tmp/sections"
+n=$(wc -l < "$tmp/sections")
+[ "$n" -ge 19 ] || fail "only $n generated sections in the doc: $(cat "$tmp/sections")"
+while read -r name first tab inv errs; do
+	case $name in
+	machine) grep -q 'CPUs (nproc)' "$tmp/PERFORMANCE.md" ||
+			fail "machine: no CPU line"
+		continue ;;
+	esac
+	[ "$first" = command ] || fail "$name: does not start with its command"
+	[ "$tab" -ge 1 ] || fail "$name: no table"
+	case $name in
+	w3-d?|w4-d?) [ "$inv" = 3 ] || fail "$name: $inv invocations, not 3"
+		[ "$errs" = 1 ] || fail "$name: no library errors column" ;;
+	w[1256]*-d?) [ "$errs" = 1 ] || fail "$name: no library errors column" ;;
+	esac
+done < "$tmp/sections"
+for s in machine overhead populate w3-scaling-plot w5-latency-plot; do
+	grep -q "^$s " "$tmp/sections" || fail "no section $s"
+done
+for d in d1 d0; do
+	for w in w1 w2 w3 w4 w5 w6 w6s; do
+		grep -q "^$w-$d " "$tmp/sections" || fail "no section $w-$d"
+	done
+done
+for p in w3-scaling w5-latency; do
+	grep -q '<svg' "$tmp/$p.svg" || fail "$p.svg is not SVG"
+done
+echo "bench-full --quick: $n sections filled, $(sed -n 's/.* in \([0-9]*\) s$/\1 s/p' "$tmp/log")"
+
+# A stand-in worker that reports a library error from the run and from a
+# forked child, next to a copy of the driver.
+mkdir "$tmp/fake"
+cp "$TOP/build/m2-d1-futex/membench/membench" "$tmp/fake/"
+cat > "$tmp/fake/membench-glibc" <<'EOF'
+#!/bin/sh
+[ "$1" = --version ] && { echo "stand-in 1"; exit 0; }
+echo "metric ns_per_op 10"
+echo "srmem: level 3: stand-in report" >&2
+(echo "srmem: ERROR: stand-in report of a child" >&2) &
+wait
+echo "srmem: level 4: a warning, not an error" >&2
+exit 0
+EOF
+chmod +x "$tmp/fake/membench-glibc"
+st=0
+"$tmp/fake/membench" --alloc glibc --workload w2 --runs 2 > "$tmp/fake.md" \
+	2> "$tmp/fake.err" || st=$?
+[ "$st" = 1 ] || fail "membench exited $st with library errors, not 1"
+grep -q '^| glibc malloc | failed ' "$tmp/fake.md" || fail "the failed runs' figures were kept"
+grep -q '^| glibc malloc | failed / failed / failed | 4 |$' "$tmp/fake.md" ||
+	{ cat "$tmp/fake.md"; fail "library errors not counted (2 per run)"; }
+[ "$(grep -c 'srmem: ' "$tmp/fake.err")" = 12 ] ||
+	fail "the workers' stderr was not passed on"
+st=0
+OUT=$tmp/spread sh "$TOP/utils/membench/spread.sh" "$tmp/fake" 3 --alloc glibc \
+	--workload w3 --runs 1 > "$tmp/spread.md" 2>/dev/null || st=$?
+[ "$st" = 1 ] || fail "spread.sh exited $st with library errors, not 1"
+grep -q '^| glibc | 2 | .* | 2 (1 failed) / 2 (1 failed) / 2 (1 failed) |$' "$tmp/spread.md" ||
+	{ cat "$tmp/spread.md"; fail "spread.sh does not show the library errors"; }
+echo "library errors: counted per cell, the run failed, exit status 1"
