@@ -311,7 +311,7 @@ plot w5-latency w5 "medians of the runs" "$out/w5-$last.json"
 machine
 if merge; then
 	mv "$doc.tmp" "$doc"
-	say "wrote $nsec sections into $doc (raw outputs in $out) in $(($(date +%s) - t_start)) s"
+	say "wrote $(ls "$sec" | wc -l) sections into $doc (raw outputs in $out) in $(($(date +%s) - t_start)) s"
 else
 	rm -f "$doc.tmp"
 	say "$doc has no markers for the sections named above (or unbalanced ones): not written; the sections are in $sec"
