@@ -2,8 +2,9 @@
 # doc/PERFORMANCE.md: every generated section of the copy is filled (its
 # command in backquotes first, then a table, or for a plot the image and
 # the commands that made it), the W3 and W4 sections hold three
-# invocations and the "library errors" column, the plots are SVG, and the
-# tree's own doc and plots are untouched.  Then membench's counting of
+# invocations and the "library errors" column, W6's and W6s's spread
+# over seeds has its seeds, the plots are SVG, and the tree's own doc and
+# plots are untouched.  Then membench's counting of
 # library errors, with a stand-in worker that reports one from the run and
 # one from a forked child: the run fails, the table counts both, the exit
 # status of membench and of spread.sh is 1.
@@ -49,7 +50,7 @@ name != "" && /^invocation [0-9]: load average before / { inv++ }
 name != "" && /\| library errors \|$/ { errs++ }
 ' "$tmp/PERFORMANCE.md" > "$tmp/sections"
 n=$(wc -l < "$tmp/sections")
-[ "$n" -ge 19 ] || fail "only $n generated sections in the doc: $(cat "$tmp/sections")"
+[ "$n" -ge 21 ] || fail "only $n generated sections in the doc: $(cat "$tmp/sections")"
 while read -r name first tab inv errs; do
 	case $name in
 	machine) grep -q 'CPUs (nproc)' "$tmp/PERFORMANCE.md" ||
@@ -61,10 +62,14 @@ while read -r name first tab inv errs; do
 	case $name in
 	w3-d?|w4-d?) [ "$inv" = 3 ] || fail "$name: $inv invocations, not 3"
 		[ "$errs" = 1 ] || fail "$name: no library errors column" ;;
+	w6*-seeds-d0) [ "$errs" = 1 ] || fail "$name: no library errors column"
+		grep -q '^| tlsf | [0-9.]* | [0-9.]* | [0-9.]* | [0-9.]* | 2 | 0 |$' \
+			"$tmp/PERFORMANCE.md" || fail "$name: no spread over 2 seeds" ;;
 	w[1256]*-d?) [ "$errs" = 1 ] || fail "$name: no library errors column" ;;
 	esac
 done < "$tmp/sections"
-for s in machine overhead populate w3-scaling-plot w5-latency-plot; do
+for s in machine overhead populate w3-scaling-plot w5-latency-plot \
+	w6-seeds-d0 w6s-seeds-d0; do
 	grep -q "^$s " "$tmp/sections" || fail "no section $s"
 done
 for d in d1 d0; do

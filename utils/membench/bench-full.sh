@@ -14,7 +14,8 @@
 # they are deterministic for a seed), and W3 and W4 as three separate
 # invocations of one command each (spread.sh: the spread between
 # invocations, with faults, context switches and library errors per cell);
-# then the per-fragment overhead and the populate figures (prog_figures),
+# in the release build also W6 over seeds 1..12 and W6s over 1..8
+# (seeds.sh); then the per-fragment overhead and the populate figures (prog_figures),
 # and the two plots (gnuplot) from the release build's W3 and W5.
 #
 # Every section's text goes between the markers
@@ -82,12 +83,14 @@ mb=utils/membench
 if [ $quick = 1 ]; then
 	size="--scale 0.002 --runs 1" one="--scale 0.002 --runs 1" shm_mib=64
 	all=tlsf,glibc w6=tlsf w6s=tlsf w3=tlsf w4=tlsf
+	seeds6=2 seeds6s=2 w6seeds=tlsf w6sseeds=tlsf
 	shm_env="MEMBENCH_SHM_POPULATE=0"
 else
 	size="--runs 5" one="--runs 1" shm_mib=1024
 	all=tlsf,fm,qm,glibc,jemalloc,mimalloc,tcmalloc w6=tlsf,fm,qm
 	w6s=tlsf,fm,qm,tlsf-lock,fm-lock,qm-lock w3=tlsf,tlsf-lock,mimalloc
 	w4=tlsf,tlsf-lock shm_env=""
+	seeds6=12 seeds6s=8 w6seeds=tlsf,fm,qm w6sseeds=tlsf,tlsf-lock
 fi
 status=0 failed="" nsec=0
 t_start=$(date +%s)
@@ -201,6 +204,12 @@ workloads() {
 		--alloc $w3 --workload w3 $size
 	section "w4-$d" "" env $shm_env OUT="$out/w4-$d" sh $mb/spread.sh $bin 3 \
 		--alloc $w4 --workload w4 $size
+	[ "$d" = d0 ] || return 0
+	# W6's and W6s's spread over seeds, release build (the targets' figure).
+	section "w6-seeds-$d" "" env OUT="$out/w6-seeds-$d" sh $mb/seeds.sh $bin \
+		$seeds6 --alloc $w6seeds --workload w6 $one
+	section "w6s-seeds-$d" "" env OUT="$out/w6s-seeds-$d" sh $mb/seeds.sh $bin \
+		$seeds6s --alloc $w6sseeds --workload w6s $one
 }
 
 # --- prog_figures: overhead per fragment, populate ------------------------------
@@ -306,7 +315,8 @@ for b in $builds; do
 done
 figures
 last=$(echo "$builds" | awk '{ print $NF }')
-plot w3-scaling w3 "median of the three invocations' medians" "$out/w3-$last"/inv*.json
+plot w3-scaling w3 "median of the three invocations' medians" \
+	"$out/w3-$last/inv1.json" "$out/w3-$last/inv2.json" "$out/w3-$last/inv3.json"
 plot w5-latency w5 "medians of the runs" "$out/w5-$last.json"
 machine
 if merge; then

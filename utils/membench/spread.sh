@@ -24,15 +24,16 @@ shift 2
 out=${OUT:-$(mktemp -d /tmp/membench-spread.XXXXXX)}
 mkdir -p "$out"
 echo "command: $bindir/membench $*  (x$n invocations; JSON in $out)"
-i=1 status=0
+i=1 status=0 files=""
 while [ "$i" -le "$n" ]; do
 	l0=$(cut -d' ' -f1-3 /proc/loadavg)
 	ok=""
 	"$bindir/membench" --json "$@" > "$out/inv$i.json" ||
 		{ status=1; ok=" (failed: see stderr)"; }
 	echo "invocation $i: load average before $l0, after $(cut -d' ' -f1-3 /proc/loadavg)$ok"
+	files="$files $out/inv$i.json"
 	i=$((i + 1))
 done
 echo
-awk -v n="$n" -f "$(dirname "$0")/jsonl.awk" -f "$(dirname "$0")/spread.awk" "$out"/inv*.json
+awk -v n="$n" -f "$(dirname "$0")/jsonl.awk" -f "$(dirname "$0")/spread.awk" $files
 exit $status
