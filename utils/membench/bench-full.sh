@@ -15,7 +15,8 @@
 # invocations of one command each (spread.sh: the spread between
 # invocations, with faults, context switches and library errors per cell);
 # in the release build also W6 over seeds 1..12 and W6s over 1..8
-# (seeds.sh); then the per-fragment overhead and the populate figures (prog_figures),
+# (spread.sh --seeds); then the per-fragment overhead and the populate
+# figures (prog_figures),
 # and the two plots (gnuplot) from the release build's W3 and W5.
 #
 # Every section's text goes between the markers
@@ -206,10 +207,10 @@ workloads() {
 		--alloc $w4 --workload w4 $size
 	[ "$d" = d0 ] || return 0
 	# W6's and W6s's spread over seeds, release build (the targets' figure).
-	section "w6-seeds-$d" "" env OUT="$out/w6-seeds-$d" sh $mb/seeds.sh $bin \
-		$seeds6 --alloc $w6seeds --workload w6 $one
-	section "w6s-seeds-$d" "" env OUT="$out/w6s-seeds-$d" sh $mb/seeds.sh $bin \
-		$seeds6s --alloc $w6sseeds --workload w6s $one
+	section "w6-seeds-$d" "" env OUT="$out/w6-seeds-$d" sh $mb/spread.sh \
+		--seeds $bin $seeds6 --alloc $w6seeds --workload w6 $one
+	section "w6s-seeds-$d" "" env OUT="$out/w6s-seeds-$d" sh $mb/spread.sh \
+		--seeds $bin $seeds6s --alloc $w6sseeds --workload w6s $one
 }
 
 # --- prog_figures: overhead per fragment, populate ------------------------------

@@ -1,7 +1,7 @@
 # seeds.awk - JSON lines of one membench command over several seeds (one
-# file per seed, seeds.sh) to a Markdown table per workload: utilisation's
-# mean, lowest and highest over the seeds, the mean worst round, and the
-# library's error reports.  Reads keys by name (jsonl.awk, loaded first).
+# file per seed: spread.sh --seeds) to a Markdown table per workload:
+# utilisation's mean, lowest and highest over the seeds, the mean worst
+# round, and the library's error reports.  Reads keys by name (jsonl.awk, loaded first).
 /"type":"(result|failed)"/ {
 	w = field($0, "workload"); a = field($0, "alloc")
 	if (!(w in seen_w)) { seen_w[w] = 1; wl[++nw] = w }
