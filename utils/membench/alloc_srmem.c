@@ -177,6 +177,17 @@ static void shm_child(void)
 	shm_child_init();
 }
 
+static void shm_lock_counts(double out[3])
+{
+	static struct mem_lock_stats st;   /* 128 rows: not on the stack */
+	out[0] = out[1] = out[2] = 0;
+	if (shm_lock_stats(&st) < 0)
+		return;
+	out[0] = (double)st.total.acquired;
+	out[1] = (double)st.total.contended;
+	out[2] = (double)st.total.sleeps;
+}
+
 static const struct bench_alloc srmem_shm = {
 	.init = shm_setup,
 	.malloc = shm_m,
@@ -184,6 +195,7 @@ static const struct bench_alloc srmem_shm = {
 	.free = shm_f,
 	.usage = shm_usage,
 	.child_init = shm_child,
+	.lock_counts = shm_lock_counts,
 	.used_src = "mem_pool_info real_used, peak = max_used (exact)",
 	.free_src = "mem_pool_info free_size; largest from mem_walk",
 };

@@ -53,6 +53,10 @@ struct bench_alloc {
 	 * segment into the worker's page tables (shm_child_init).  NULL:
 	 * nothing to do. */
 	void (*child_init)(void);
+	/* The shared pool's global lock counts so far, all processes (live
+	 * and exited): acquisitions, contended ones, sleeps.  NULL: no such
+	 * lock (system allocators, the harness). */
+	void (*lock_counts)(double out[3]);
 	const char *used_src;   /* how usage() gets real_used, for the report */
 	const char *free_src;   /* how it gets free_total/free_largest */
 };

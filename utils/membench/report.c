@@ -363,14 +363,42 @@ static void param_label(char *b, const struct wl_result *r, int p)
 		snprintf(b, COLW, "P=%d", v);
 }
 
-/* "faults / vol / invol" per million ops of one cell, medians. */
-static void fmt_usage(char *b, const struct wl_result *r, int a, int p)
+/* Three per-million-op counts shown together in one cell, "a / b / c". */
+struct triple {
+	const char *metric[3];
+	const char *head;       /* the cell's heading */
+	const char *title;      /* what the table shows */
+	int errors;             /* 1: every allocator, and a column of the
+	                         * library's error reports; 0: only
+	                         * allocators that report the metrics */
+};
+
+static const struct triple usage_triple = {
+	{ "faults_per_mop", "vcsw_per_mop", "ivcsw_per_mop" },
+	"faults / vol cs / invol cs",
+	"page faults / voluntary / involuntary context switches per million "
+	"ops, medians over runs (getrusage over the timed phases, summed over "
+	"the workers); library errors: the library's reports of level error "
+	"or worse on the workers' stderr, all runs",
+	1,
+};
+
+static const struct triple lock_triple = {
+	{ "lock_acq_per_mop", "lock_contended_per_mop", "lock_sleeps_per_mop" },
+	"acquired / contended / sleeps",
+	"the shared pool's global lock per million ops: acquisitions, "
+	"contended acquisitions, sleeps (futex waits), medians over runs "
+	"(the lock's own counters, shm_lock_stats, over the team's run)",
+	0,
+};
+
+static void fmt_triple(char *b, const struct wl_result *r, int a, int p,
+		const struct triple *t)
 {
-	char f[COLW], v[COLW], i[COLW];
-	fmt_median(f, r, a, p, "faults_per_mop", 1);
-	fmt_median(v, r, a, p, "vcsw_per_mop", 1);
-	fmt_median(i, r, a, p, "ivcsw_per_mop", 1);
-	snprintf(b, COLW, "%.16s / %.16s / %.16s", f, v, i);
+	char x[3][COLW];
+	for (int k = 0; k < 3; k++)
+		fmt_median(x[k], r, a, p, t->metric[k], 1);
+	snprintf(b, COLW, "%.16s / %.16s / %.16s", x[0], x[1], x[2]);
 }
 
 /* The library's error reports of each parameter's runs, "0 / 0 / 0". */
@@ -382,48 +410,60 @@ static void fmt_errors(char *b, const struct wl_result *r, int a)
 			r->cell[a][p].lib_errors);
 }
 
-static void usage_row(const struct wl_result *r, int a, int ncols)
+static void triple_row(const struct wl_result *r, int a, int ncols,
+		const struct triple *t)
 {
 	col_t c[MAX_COLS];
 	snprintf(c[0], COLW, "%s", alloc_defs[a].label);
 	for (int p = 0; p < r->w->nparam; p++)
-		fmt_usage(c[1 + p], r, a, p);
-	fmt_errors(c[1 + r->w->nparam], r, a);
+		fmt_triple(c[1 + p], r, a, p, t);
+	if (t->errors)
+		fmt_errors(c[1 + r->w->nparam], r, a);
 	row(ncols, c);
 }
 
-static void table_usage(const struct wl_result *r)
+/* Is allocator a in t's table? */
+static int triple_has(const struct wl_result *r, int a,
+		const struct triple *t)
+{
+	return r->ran[a] && (t->errors ||
+		cell_get(&r->cell[a][0], t->metric[0]));
+}
+
+static void table_triple(const struct wl_result *r, const struct triple *t)
 {
 	col_t h[MAX_COLS];
 	const char *names[MAX_COLS];
-	int n = 2 + r->w->nparam;
+	int n = 1 + r->w->nparam + t->errors, any = 0;
+	for (int a = 0; a < NALLOCS; a++)
+		any |= triple_has(r, a, t);
+	if (!any)
+		return;
 	snprintf(h[0], COLW, "allocator");
 	snprintf(h[n - 1], COLW, "library errors");
 	for (int p = 0; p < r->w->nparam; p++) {
 		char l[COLW];
 		param_label(l, r, p);
-		snprintf(h[1 + p], COLW, "%.20s%sfaults / vol cs / invol cs",
-			r->w->nparam > 1 ? l : "", r->w->nparam > 1 ? ": " : "");
+		snprintf(h[1 + p], COLW, "%.20s%s%s",
+			r->w->nparam > 1 ? l : "", r->w->nparam > 1 ? ": " : "",
+			t->head);
 	}
 	for (int k = 0; k < n; k++)
 		names[k] = h[k];
-	printf("%s %s: page faults / voluntary / involuntary context "
-		"switches per million ops, medians over runs (getrusage over the "
-		"timed phases, summed over the workers); library errors: the "
-		"library's reports of level error or worse on the workers' "
-		"stderr, all runs%s.\n\n", r->w->id, r->w->name,
-		r->w->nparam > 1 ? ", per parameter" : "");
+	printf("%s %s: %s%s.\n\n", r->w->id, r->w->name, t->title,
+		t->errors && r->w->nparam > 1 ? ", per parameter" : "");
 	head(n, names);
 	for (int a = 0; a < NALLOCS; a++)
-		if (r->ran[a])
-			usage_row(r, a, n);
+		if (triple_has(r, a, t))
+			triple_row(r, a, n, t);
 	printf("\n");
 }
 
 void report_table(const struct wl_result *r)
 {
 	r->w->table(r);
-	table_usage(r);
+	table_triple(r, &usage_triple);
+	table_triple(r, &lock_triple);
 	for (int a = 0; a < NALLOCS; a++)
 		for (int p = 0; p < r->w->nparam; p++)
 			if (r->ran[a] && r->cell[a][p].failed)

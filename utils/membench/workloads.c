@@ -283,6 +283,27 @@ static void team_report_usage(const struct team_usage *u, double ops)
 	bench_metric("start_ms", u->start_ms);
 }
 
+/* The global lock's counts of a team's run per million ops (all its
+ * processes, start-up included: a worker's set-up takes no lock). */
+static void lock_before(const struct bench_alloc *a, double c[3])
+{
+	if (a->lock_counts)
+		a->lock_counts(c);
+}
+
+static void lock_report(const struct bench_alloc *a, const double c0[3],
+		double ops)
+{
+	static const char *const name[3] = { "lock_acq_per_mop",
+		"lock_contended_per_mop", "lock_sleeps_per_mop" };
+	double c[3];
+	if (!a->lock_counts)
+		return;
+	a->lock_counts(c);
+	for (int k = 0; k < 3; k++)
+		bench_metric(name[k], (c[k] - c0[k]) * 1e6 / ops);
+}
+
 /* --- W3 shm-scale ------------------------------------------------------------ */
 
 #define W3_POOL (512 * MiB)
@@ -331,6 +352,8 @@ int w3_shm_scale(const struct bench_params *bp)
 		return -1;
 	struct team_job job = { w3_prepare, w3_run, &wa };
 	struct team_usage u;
+	double lk[3];
+	lock_before(wa.a, lk);
 	double wall = team_run(bp->procs, &job, &u);
 	if (wall <= 0)
 		return -1;
@@ -339,6 +362,7 @@ int w3_shm_scale(const struct bench_params *bp)
 	bench_metric("wall_ms", wall / 1e6);
 	bench_metric("procs", bp->procs);
 	team_report_usage(&u, total);
+	lock_report(wa.a, lk, total);
 	return 0;
 }
 
@@ -423,11 +447,14 @@ int w4_handoff(const struct bench_params *bp)
 	wa.bad = &counters[1];
 	struct team_job job = { w4_prepare, w4_run, &wa };
 	struct team_usage u;
+	double lk[3];
+	lock_before(wa.a, lk);
 	double wall = team_run(2 * bp->procs, &job, &u);
 	if (wall <= 0)
 		return -1;
 	bench_metric("msgs_per_s", (double)wa.total / (wall / 1e9));
 	team_report_usage(&u, 2.0 * (double)wa.total);
+	lock_report(wa.a, lk, 2.0 * (double)wa.total);
 	bench_metric("pairs", bp->procs);
 	bench_metric("bad_msgs", (double)atomic_load(wa.bad));
 	return atomic_load(wa.bad) ? -1 : 0;
