@@ -177,15 +177,16 @@ static void shm_child(void)
 	shm_child_init();
 }
 
-static void shm_lock_counts(double out[3])
+static void shm_lock_counts(double out[4])
 {
 	static struct mem_lock_stats st;   /* 128 rows: not on the stack */
-	out[0] = out[1] = out[2] = 0;
+	out[0] = out[1] = out[2] = out[3] = 0;
 	if (shm_lock_stats(&st) < 0)
 		return;
 	out[0] = (double)st.total.acquired;
 	out[1] = (double)st.total.contended;
 	out[2] = (double)st.total.sleeps;
+	out[3] = (double)st.total.hold_ns;
 }
 
 static const struct bench_alloc srmem_shm = {

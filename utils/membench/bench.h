@@ -54,9 +54,10 @@ struct bench_alloc {
 	 * nothing to do. */
 	void (*child_init)(void);
 	/* The shared pool's global lock counts so far, all processes (live
-	 * and exited): acquisitions, contended ones, sleeps.  NULL: no such
+	 * and exited): acquisitions, contended ones, sleeps, and the time it
+	 * was held in ns (estimated from sampled holds).  NULL: no such
 	 * lock (system allocators, the harness). */
-	void (*lock_counts)(double out[3]);
+	void (*lock_counts)(double out[4]);
 	const char *used_src;   /* how usage() gets real_used, for the report */
 	const char *free_src;   /* how it gets free_total/free_largest */
 };
@@ -145,11 +146,15 @@ static inline double now_ns(void)
  * of W3 and W4, so that a cost the timing hides shows. */
 struct bench_ru {
 	double faults, vcsw, ivcsw;
+	double cpu_ns;          /* user + system time */
 };
 void bench_ru_now(struct bench_ru *r);
 /* sum += (now - start). */
 void bench_ru_add_since(struct bench_ru *sum, const struct bench_ru *start);
-/* Metrics faults_per_mop, vcsw_per_mop, ivcsw_per_mop (and the totals). */
+/* sum += r, field by field. */
+void bench_ru_add(struct bench_ru *sum, const struct bench_ru *r);
+/* Metrics faults_per_mop, vcsw_per_mop, ivcsw_per_mop (and the totals),
+ * cpu_ns_per_op. */
 void bench_ru_report(const struct bench_ru *r, double ops);
 
 /* Scaled count, never below 1. */

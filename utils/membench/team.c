@@ -32,7 +32,7 @@ void team_yield(void)
 
 static void team_child(struct team_ctl *c, int i, const struct team_job *job)
 {
-	struct bench_ru r0 = { 0, 0, 0 };
+	struct bench_ru r0 = { 0 };
 	double p0 = now_ns();
 	bench_ru_now(&c->start[i]);
 	void *ctx = job->prepare ? job->prepare(i, job->arg) : NULL;
@@ -92,12 +92,8 @@ static void team_usage_sum(const struct team_ctl *c, int nproc,
 {
 	memset(u, 0, sizeof(*u));
 	for (int i = 0; i < nproc; i++) {
-		u->start.faults += c->start[i].faults;
-		u->start.vcsw += c->start[i].vcsw;
-		u->start.ivcsw += c->start[i].ivcsw;
-		u->run.faults += c->run[i].faults;
-		u->run.vcsw += c->run[i].vcsw;
-		u->run.ivcsw += c->run[i].ivcsw;
+		bench_ru_add(&u->start, &c->start[i]);
+		bench_ru_add(&u->run, &c->run[i]);
 		u->start_ms = c->prep_ms[i] > u->start_ms ? c->prep_ms[i] :
 			u->start_ms;
 	}

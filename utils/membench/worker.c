@@ -68,15 +68,27 @@ void bench_ru_now(struct bench_ru *r)
 	r->faults = (double)(ru.ru_minflt + ru.ru_majflt);
 	r->vcsw = (double)ru.ru_nvcsw;
 	r->ivcsw = (double)ru.ru_nivcsw;
+	r->cpu_ns = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e9 +
+		(double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e3;
+}
+
+void bench_ru_add(struct bench_ru *sum, const struct bench_ru *r)
+{
+	sum->faults += r->faults;
+	sum->vcsw += r->vcsw;
+	sum->ivcsw += r->ivcsw;
+	sum->cpu_ns += r->cpu_ns;
 }
 
 void bench_ru_add_since(struct bench_ru *sum, const struct bench_ru *start)
 {
 	struct bench_ru now;
 	bench_ru_now(&now);
-	sum->faults += now.faults - start->faults;
-	sum->vcsw += now.vcsw - start->vcsw;
-	sum->ivcsw += now.ivcsw - start->ivcsw;
+	now.faults -= start->faults;
+	now.vcsw -= start->vcsw;
+	now.ivcsw -= start->ivcsw;
+	now.cpu_ns -= start->cpu_ns;
+	bench_ru_add(sum, &now);
 }
 
 void bench_ru_report(const struct bench_ru *r, double ops)
@@ -87,6 +99,7 @@ void bench_ru_report(const struct bench_ru *r, double ops)
 	bench_metric("faults_per_mop", r->faults * 1e6 / ops);
 	bench_metric("vcsw_per_mop", r->vcsw * 1e6 / ops);
 	bench_metric("ivcsw_per_mop", r->ivcsw * 1e6 / ops);
+	bench_metric("cpu_ns_per_op", r->cpu_ns / ops);
 }
 
 /* --- the harness alone ----------------------------------------------------- */

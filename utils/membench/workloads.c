@@ -154,7 +154,7 @@ int w1_same_size(const struct bench_params *bp)
 	uint64_t n = bench_scaled(W1_N, bp->scale), rng = bp->seed;
 	void **v = bench_map(n * sizeof(void *), 0);
 	double t_alloc = 0;
-	struct bench_ru ru = { 0, 0, 0 }, ru0;
+	struct bench_ru ru = { 0 }, ru0;
 	bench_ru_now(&ru0);
 	for (int order = 0; order < 3; order++) {
 		double t0 = now_ns();
@@ -261,7 +261,7 @@ int w2_sip_mix(const struct bench_params *bp)
 	if (!has_own_peak(bp->a))
 		pp = &probe;
 	uint64_t ops = bench_scaled(W2_OPS, bp->scale);
-	struct bench_ru ru = { 0, 0, 0 }, ru0;
+	struct bench_ru ru = { 0 }, ru0;
 	bench_ru_now(&ru0);
 	double t0 = now_ns();
 	w2_loop(&w, ops, pp);
@@ -285,23 +285,24 @@ static void team_report_usage(const struct team_usage *u, double ops)
 
 /* The global lock's counts of a team's run per million ops (all its
  * processes, start-up included: a worker's set-up takes no lock). */
-static void lock_before(const struct bench_alloc *a, double c[3])
+static void lock_before(const struct bench_alloc *a, double c[4])
 {
 	if (a->lock_counts)
 		a->lock_counts(c);
 }
 
-static void lock_report(const struct bench_alloc *a, const double c0[3],
+static void lock_report(const struct bench_alloc *a, const double c0[4],
 		double ops)
 {
-	static const char *const name[3] = { "lock_acq_per_mop",
-		"lock_contended_per_mop", "lock_sleeps_per_mop" };
-	double c[3];
+	static const char *const name[4] = { "lock_acq_per_mop",
+		"lock_contended_per_mop", "lock_sleeps_per_mop",
+		"lock_held_ns_per_op" };
+	double c[4];
 	if (!a->lock_counts)
 		return;
 	a->lock_counts(c);
-	for (int k = 0; k < 3; k++)
-		bench_metric(name[k], (c[k] - c0[k]) * 1e6 / ops);
+	for (int k = 0; k < 4; k++)
+		bench_metric(name[k], (c[k] - c0[k]) * (k < 3 ? 1e6 : 1) / ops);
 }
 
 /* --- W3 shm-scale ------------------------------------------------------------ */
@@ -352,7 +353,7 @@ int w3_shm_scale(const struct bench_params *bp)
 		return -1;
 	struct team_job job = { w3_prepare, w3_run, &wa };
 	struct team_usage u;
-	double lk[3];
+	double lk[4];
 	lock_before(wa.a, lk);
 	double wall = team_run(bp->procs, &job, &u);
 	if (wall <= 0)
@@ -447,7 +448,7 @@ int w4_handoff(const struct bench_params *bp)
 	wa.bad = &counters[1];
 	struct team_job job = { w4_prepare, w4_run, &wa };
 	struct team_usage u;
-	double lk[3];
+	double lk[4];
 	lock_before(wa.a, lk);
 	double wall = team_run(2 * bp->procs, &job, &u);
 	if (wall <= 0)
@@ -535,7 +536,7 @@ int w5_latency(const struct bench_params *bp)
 	struct w5_samples fs = { bench_map(ops * 8, 0), 0 };
 	struct timer_cal tc;
 	timer_calibrate(&tc);
-	struct bench_ru ru = { 0, 0, 0 }, ru0;
+	struct bench_ru ru = { 0 }, ru0;
 	bench_ru_now(&ru0);
 	for (uint64_t op = 0; op < ops; op++)
 		w5_op(&w, &ms, &fs);
@@ -611,7 +612,7 @@ static int w6_run(const struct bench_params *bp, const struct bench_alloc *a)
 	f.size = bench_map(f.cap * sizeof(uint32_t), 0);
 	uint64_t rng = bp->seed;
 	double sum = 0, lo = 1;
-	struct bench_ru ru = { 0, 0, 0 }, ru0;
+	struct bench_ru ru = { 0 }, ru0;
 	bench_ru_now(&ru0);
 	for (int r = 0; r < W6_ROUNDS; r++) {
 		w6_fill_up(a, &f, &rng);
