@@ -11,18 +11,38 @@
  *
  * How.  Each process claims a slot in the segment.  A slot holds one LIFO
  * list per class of backend usable size: exact 16-byte classes below
- * 4 KiB, then 8 classes per doubling up to 256 KiB.
+ * 512 bytes, then 8 classes per doubling up to 256 KiB ("big" classes).
  *   free    a checked fragment of class c goes on this process's list c,
  *           marked as parked (MEMDBG: tag "freed" with the free site;
- *           otherwise a cookie).  A list over its bound, or a slot over
- *           its byte budget, sends half of that list back to the heap in one
- *           global-lock section.
+ *           otherwise a cookie).  A list over its bound sends half of it
+ *           back to the heap in one global-lock section; a slot over its
+ *           byte budget gives back lists down to 3/4 of it (over_budget).
  *   malloc  pop list c; on a miss take the global lock once and cut a batch
- *           of fragments of class c.  A big request takes the head of its
+ *           of half the list's bound.  A big request takes the head of its
  *           own class if it is large enough, else the head of the next
- *           class (which always is: waste under 2/8 of the size); a big
- *           miss cuts exactly the request from the heap, no batch.
- *           Requests of 256 KiB and more go straight to the heap.
+ *           class (which always is); a big miss cuts a batch for the next
+ *           class, fragments of that class's smallest size, so that every
+ *           one of them fits any request of class c.  Waste: under 1/8 of
+ *           the size, 1/16 on average.  Requests in the last class or of
+ *           256 KiB and more go straight to the heap.
+ * Any fragment can be parked by any process: a fragment allocated by one
+ * process and freed by another simply joins the freeing process's cache,
+ * and is reused or returned to the heap from there.
+ *
+ * Sizing (what the global lock costs per op).  A list is filled to half
+ * its bound by a refill and flushed down to half of it, so between two
+ * global sections it takes a random walk of about (bound / 2)^2 frees and
+ * allocations of that class: the lock is taken about 4 / bound^2 times per
+ * op of the class, and the list holds bound / 2 fragments on average.  The
+ * bound is 32 KiB of fragments for exact classes and 256 KiB for big ones
+ * (8 to 128 fragments; 1 for the classes over 128 KiB, which a W2 mix
+ * touches once in 1,000 requests): under W3 (BENCH.md) about 1,600 global
+ * sections per million ops instead of 29,000 with 4 KiB exact classes and
+ * 8 KiB bounds, and a slot near its default budget of 8 MiB.  Few classes
+ * per doubling above 512 bytes matter as much as the bound: the memory a
+ * class holds is its bound times its size, so 24 classes from 512 bytes to
+ * 4 KiB can afford bounds of 64 to 128 where 224 exact ones could afford 8.
+ *
  * Any fragment can be parked by any process: a fragment allocated by one
  * process and freed by another simply joins the freeing process's cache,
  * and is reused or returned to the heap from there.
@@ -82,10 +102,12 @@
 #include "internal.h"
 #include "track.h"
 
-#define CACHE_EXACT_MAX ((uint64_t)CACHE_EXACT * 16)   /* 4 KiB */
+#define CACHE_EXACT_MAX ((uint64_t)CACHE_EXACT * 16)   /* 512 bytes */
 #define CACHE_MAX_USABLE (CACHE_EXACT_MAX << CACHE_BIG_DOUBLINGS) /* 256 KiB */
-#define CACHE_CLASS_BYTES (8u << 10) /* what one list may hold, about */
-#define CACHE_BATCH 32
+#define CACHE_CLASS_BYTES (32u << 10)   /* an exact list's bound, in bytes */
+#define CACHE_BIG_BYTES (256u << 10)    /* a big list's bound, in bytes */
+#define CACHE_LIST_MAX 128              /* any list's bound, in fragments */
+#define CACHE_BATCH (CACHE_LIST_MAX / 2)
 #define PARKED_COOKIE 0x5352ca5ed0c0ffeeull
 
 size_t shm_cache_size = SHM_CACHE_AUTO;
@@ -440,6 +462,17 @@ size_t cache_size(void)
 	return sizeof(struct mem_cache);
 }
 
+/* How many fragments list k may hold before half of it is flushed (see
+ * "Sizing" above). */
+static uint32_t list_max(unsigned k)
+{
+	uint64_t max = (k < CACHE_EXACT ? CACHE_CLASS_BYTES :
+		CACHE_BIG_BYTES) / class_low(k);
+	uint64_t lo = k < CACHE_EXACT ? 8 : 1;
+	return (uint32_t)(max < lo ? lo : max > CACHE_LIST_MAX ?
+		CACHE_LIST_MAX : max);
+}
+
 void cache_init(struct mem_cache *c, size_t limit, unsigned overhead)
 {
 	my_slot = NULL;    /* a new segment may reuse the old one's address */
@@ -452,8 +485,7 @@ void cache_init(struct mem_cache *c, size_t limit, unsigned overhead)
 		mem_lock_init(&c->slot[i].lock);
 		c->slot[i].slack = (16 - overhead % 16) % 16;
 		for (unsigned k = 1; k < CACHE_CLASSES; k++) {
-			uint32_t max = CACHE_CLASS_BYTES / class_low(k);
-			c->slot[i].cls[k].max = max < 4 ? 4 : max > 64 ? 64 : max;
+			c->slot[i].cls[k].max = list_max(k);
 		}
 	}
 }
@@ -737,10 +769,9 @@ void *cache_malloc(struct mem_pool *pool, size_t size,
 	void *user = c < CACHE_EXACT ? pop(s, (unsigned)c) :
 		pop_big(s, (unsigned)c, need);
 	mem_lock_release(&s->lock);
-	/* Only exact classes are refilled: a big miss takes the locked path,
-	 * which cuts exactly what was asked for. */
-	if (!user && (c >= CACHE_EXACT ||
-			!(user = refill(pool, s, (unsigned)c, site))))
+	/* A big miss refills the next class, whose every fragment fits */
+	if (!user && (c + 1 >= CACHE_CLASSES || !(user = refill(pool, s,
+			(unsigned)c + (c >= CACHE_EXACT), site))))
 		return NULL;
 	return unpark(pool, user, size, site);
 }
@@ -771,18 +802,31 @@ static int park_class(struct mem_pool *pool, void *p, uint64_t *usable)
 	return class_floor(*usable);
 }
 
-/* Over its byte budget, a slot gives back class c, then whole classes
- * from a rotating cursor, until it is within budget again.  Bounded by the
- * number of classes. */
-static void *over_budget(struct mem_pool *pool, struct cache_slot *s,
-		unsigned c, void *chain)
+/* How many fragments of list k to give back in pass `pass` of a budget
+ * flush: first what lies above the level a flush or a refill leaves
+ * (max / 2, so that no list is pushed towards a refill), then half of
+ * what is left, then everything. */
+static uint32_t budget_cut(const struct cache_class *l, unsigned pass)
 {
-	uint64_t limit = pool->cache->limit;
-	if (s->bytes > limit)
-		chain = detach(s, c, UINT32_MAX, chain);
-	for (unsigned k = 0; s->bytes > limit && k < CACHE_CLASSES; k++) {
+	uint32_t n = l->count;
+	return pass == 0 ? (n > l->max / 2 ? n - l->max / 2 : 0) :
+		pass == 1 ? n - n / 2 : n;
+}
+
+/* Over its byte budget, a slot gives back lists from a rotating cursor
+ * (budget_cut) until it holds at most 3/4 of the budget, so that the next
+ * frees do not each cross it again.  Bounded by three passes over the
+ * classes. */
+static void *over_budget(struct mem_pool *pool, struct cache_slot *s,
+		void *chain)
+{
+	uint64_t limit = pool->cache->limit, goal = limit - limit / 4;
+	if (s->bytes <= limit)
+		return chain;
+	for (unsigned k = 0; s->bytes > goal && k < 3 * CACHE_CLASSES; k++) {
 		s->evict = (s->evict + 1) % CACHE_CLASSES;
-		chain = detach(s, s->evict, UINT32_MAX, chain);
+		chain = detach(s, s->evict, budget_cut(&s->cls[s->evict],
+			k / CACHE_CLASSES), chain);
 	}
 	return chain;
 }
@@ -800,7 +844,7 @@ static void park_checked(struct mem_pool *pool, struct cache_slot *s,
 	void *chain = NULL;
 	if (s->cls[c].count > s->cls[c].max)
 		chain = detach(s, c, s->cls[c].count - s->cls[c].max / 2, NULL);
-	chain = over_budget(pool, s, c, chain);
+	chain = over_budget(pool, s, chain);
 	mem_lock_release(&s->lock);
 	flush(pool, chain);
 }
@@ -818,9 +862,10 @@ int cache_free(struct mem_pool *pool, void *p, const struct mem_site *site)
 	return 1;
 }
 
-/* Realloc between small sizes without the global lock: keep the fragment
- * when the new size fits and uses at least half of it, else move it to a
- * fragment from the cache.  *done = 0: not for this path (or no memory
+/* Realloc between cached sizes (under 256 KiB) without the global lock:
+ * keep the fragment when the new size fits and uses at least half of it,
+ * else move it to a fragment from the cache (a miss there is one batch
+ * refill, as for malloc).  *done = 0: not for this path (or no memory
  * here; the locked path then drains caches before it gives up). */
 void *cache_realloc(struct mem_pool *pool, void *p, size_t size,
 		const struct mem_site *site, int *done)
@@ -829,10 +874,8 @@ void *cache_realloc(struct mem_pool *pool, void *p, size_t size,
 	int c = park_class(pool, p, &usable);
 	struct cache_slot *s;
 	*done = 0;
-	if (c < 0 || c >= CACHE_EXACT || size >= CACHE_EXACT_MAX ||
-	    need >= CACHE_EXACT_MAX ||
-	    !(s = slot_get(pool)))
-		return NULL;   /* big fragments: the locked path resizes in place */
+	if (c < 0 || size >= CACHE_MAX_USABLE || !(s = slot_get(pool)))
+		return NULL;   /* not cached: the locked path resizes in place */
 	*done = 1;
 	if (!mem_used_fragment(pool, "realloc", p, site, CHECK_TRUST_RECORD))
 		return NULL;

@@ -10,12 +10,14 @@
 
 #include "lock.h"
 
-/* Classes of usable size: exact 16-byte classes below 4 KiB, then 8 per
- * doubling up to 256 KiB. */
-#define CACHE_EXACT 256
+/* Classes of usable size: exact 16-byte classes below 512 bytes, then 8
+ * per doubling up to 256 KiB. */
+#define CACHE_EXACT 32
 #define CACHE_BIG_STEPS 8
-#define CACHE_BIG_DOUBLINGS 6
+#define CACHE_BIG_DOUBLINGS 9
 #define CACHE_CLASSES (CACHE_EXACT + CACHE_BIG_STEPS * CACHE_BIG_DOUBLINGS)
+_Static_assert(((uint64_t)CACHE_EXACT * 16) << CACHE_BIG_DOUBLINGS ==
+		256u << 10, "classes end at 256 KiB");
 #define CACHE_SLOTS 64
 
 struct mem_info;

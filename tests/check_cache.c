@@ -379,17 +379,17 @@ START_TEST(test_stale_park_mark)
 	start(_i, 512u << 10);
 	struct mem_info base, mi;
 	shm_info(&base);
-	char *p = shm_malloc(20000);  /* over 4 KiB: cut on the locked path */
+	char *p = shm_malloc(240000); /* last class: cut on the locked path */
 	ck_assert_ptr_nonnull(p);
 	shm_free(p);
 	if (SHM_CACHE)
 		ck_assert_uint_eq(parked_blocks(), 1);
 	shm_cache_drain();
 	t_log_clear();
-	char *q = shm_malloc(20000);
+	char *q = shm_malloc(240000);
 	if (!strcmp(t_backend(_i), "tlsf"))   /* big blocks cut from the top */
 		ck_assert_ptr_eq(q, p);
-	q = shm_realloc(q, 21000);
+	q = shm_realloc(q, 241000);
 	ck_assert_ptr_nonnull(q);
 	shm_free(q);
 	T_LOG_EMPTY();
