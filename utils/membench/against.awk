@@ -14,7 +14,7 @@ function median(vals, k,    i, j, t) {
 
 # Which metrics are shown and how their ratio reads.
 function kind(m) {
-	if (m ~ /_ns$|^ns_per_op$/) return "time"
+	if (m ~ /_ns$|^ns_per_op$|^cpu_ns_per_op$/) return "time"
 	if (m == "ops_per_s") return "rate"
 	if (m ~ /_per_mop$|^overhead$/) return "plain"
 	return ""

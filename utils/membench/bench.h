@@ -132,11 +132,22 @@ static inline void touch(void *p, size_t n)
 	((volatile unsigned char *)p)[n - 1] = (unsigned char)(n >> 8);
 }
 
-static inline double now_ns(void)
+static inline double clock_ns(clockid_t id)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static inline double now_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+/* CPU time of this process (W1's phases: cpu_* metrics). */
+static inline double cpu_now_ns(void)
+{
+	return clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 }
 
 /* Page faults (minor + major) and context switches (voluntary: the

@@ -148,27 +148,35 @@ int w1_same_size(const struct bench_params *bp)
 	static const char *const free_metric[] = {
 		"free_fifo_ns", "free_lifo_ns", "free_random_ns",
 	};
+	static const char *const free_cpu_metric[] = {
+		"cpu_free_fifo_ns", "cpu_free_lifo_ns", "cpu_free_random_ns",
+	};
 	const struct bench_alloc *a = bp->a;
 	if (a->init(bp->name, W1_POOL) < 0)
 		return -1;
 	uint64_t n = bench_scaled(W1_N, bp->scale), rng = bp->seed;
 	void **v = bench_map(n * sizeof(void *), 0);
-	double t_alloc = 0;
+	double t_alloc = 0, c_alloc = 0;
 	struct bench_ru ru = { 0 }, ru0;
 	bench_ru_now(&ru0);
 	for (int order = 0; order < 3; order++) {
-		double t0 = now_ns();
+		double t0 = now_ns(), c0 = cpu_now_ns();
 		if (w1_fill(a, v, n) < 0)
 			return -1;
 		t_alloc += now_ns() - t0;
+		c_alloc += cpu_now_ns() - c0;
 		if (order == 2)
 			shuffle(v, n, &rng);
 		t0 = now_ns();
+		c0 = cpu_now_ns();
 		w1_drain(a, v, n, order == 1);
 		bench_metric(free_metric[order], (now_ns() - t0) / (double)n);
+		bench_metric(free_cpu_metric[order],
+			(cpu_now_ns() - c0) / (double)n);
 	}
 	bench_ru_add_since(&ru, &ru0);
 	bench_metric("alloc_ns", t_alloc / (3.0 * (double)n));
+	bench_metric("cpu_alloc_ns", c_alloc / (3.0 * (double)n));
 	bench_metric("n", (double)n);
 	bench_ru_report(&ru, 6.0 * (double)n);
 	return 0;
