@@ -92,6 +92,24 @@
  *     the end of the heap); 0 if the block's header (and trailer, where
  *     the backend has one) already say so; 1 if they do not, and then,
  *     when apply is set, rewrite them so that they do.  O(1).
+ *   - rebuild(st): a process died inside malloc, free or resize: make the
+ *     lists, maps, boundary information and counters agree with the
+ *     physical chain of blocks again, and join free neighbours.  Each
+ *     operation keeps the chain whole at every store (a split writes the
+ *     tail's header, free, before the size that uncovers it; a join grows
+ *     a FREE block over its neighbours in one store before anything is
+ *     forgotten), so the chain plus each block's free bit is always one
+ *     consistent heap: the dead operation is finished or undone.  First
+ *     verifies the whole chain and changes nothing if a header fails its
+ *     checks (-1); else how many trailers of used
+ *     blocks it rewrote (a backend with guarded trailers: an operation cut
+ *     short, or the application's overrun), 0 for most.  O(blocks + lists).
+ *   - last(st, &seq): the payload the latest malloc handed out (or was
+ *     handing out when its process died) and the number of mallocs that
+ *     got that far: malloc stores both before the store that marks the
+ *     block used, so that recovery can find a block whose new owner died
+ *     before it could note it anywhere (mem.c, cache.c: a seq that moved
+ *     on names a new block even when its address is an old one).  O(1).
  *   - header_size: bytes of the block's own header right below a payload
  *     (what an overflow out of the previous payload runs into).
  *   - joins_prev(st, p): p is a used block about to be freed: may free()
@@ -117,6 +135,12 @@
 /* Larger requests fail in the common layer, so that no backend has to
  * think about size arithmetic overflowing. */
 #define MEM_MAX_REQUEST ((size_t)1 << 60)
+
+/* Keeps the stores before it before the stores after it, as a process
+ * killed at any instruction sees them (a compiler barrier: x86 and arm64
+ * do not let a core see its own stores out of order, and nobody else
+ * reads them before the lock changes hands).  Costs no instruction. */
+#define MEM_KILL_FENCE() __atomic_signal_fence(__ATOMIC_SEQ_CST)
 
 enum mem_block_state {
 	MEM_BLOCK_BAD = 0,  /* not the start of a payload */
@@ -192,6 +216,8 @@ struct mem_backend {
 			mem_problem_fn problem, void *arg);
 	int (*joins_prev)(void *st, const void *p);
 	void *(*cut_from)(void *st, const void *p);
+	int (*rebuild)(void *st);
+	void *(*last)(void *st, uint64_t *seq);
 };
 
 /* check() of any backend, composed of its three pieces in one go (check.c):

@@ -75,6 +75,23 @@
  * shm_cache_reclaim() (srproxy calls it when it reaps a worker); never on
  * shm_info(), which stays a read of counters.
  *
+ * Nothing lost.  A process may die at any instruction, so no chain of
+ * parked fragments lives only on a stack: every one is reachable from its
+ * slot in the segment.  A flush or a drain moves fragments from the lists
+ * to the slot's held chain and gives held back to the heap, all with the
+ * slot lock held; a refill parks each fragment in the slot as the backend
+ * cuts it; the one fragment between a list and its caller (popped,
+ * being parked or unparked, or the refill's first) is named by moving.
+ * Whoever takes a dead holder's slot lock over (a reclaim, the
+ * out-of-memory drain, a new process with its pid) repairs the slot:
+ * moving, if still parked, joins held, and held goes to the heap.  Two
+ * points lie inside the global lock, and its taker settles them after
+ * the backend's rebuild (cache_recover): whether the backend had freed
+ * held's head (freeing: is it still a used block of the chain?), and a
+ * refill's cut that the backend made but the slot does not hold yet
+ * (cutting, and the backend's last()).  Cost: two or three stores on the
+ * slot's own line per operation, none shared.
+ *
  * Owners.  A slot names its owner by pid and generation (owner.h) in one
  * 64-bit word, claimed by compare-and-swap from 0.  A reclaimer clears it
  * by compare-and-swap under the slot lock, only if it still names the
@@ -301,6 +318,8 @@ static void *pop(struct cache_slot *s, unsigned c)
 	void *user = s->cls[c].head;
 	if (!user)
 		return NULL;
+	s->moving = user;       /* in no list for a moment: slot_repair() */
+	MEM_KILL_FENCE();
 	s->cls[c].head = *link_of(user);
 	s->cls[c].count--;
 	count(s, -1, -(int64_t)parked_size(s, c, user));
@@ -326,15 +345,18 @@ static void *pop_big(struct cache_slot *s, unsigned c, uint64_t need)
 	return c + 1 < CACHE_CLASSES ? pop(s, c + 1) : NULL;
 }
 
-/* Move the first n fragments of list c onto chain; returns the chain. */
-static void *detach(struct cache_slot *s, unsigned c, uint32_t n, void *chain)
+/* Move the first n fragments of list c onto held, on their way to the
+ * heap (flush_held()). */
+static void detach(struct cache_slot *s, unsigned c, uint32_t n)
 {
 	while (n-- && s->cls[c].head) {
 		void *user = pop(s, c);
-		*link_of(user) = chain;
-		chain = user;
+		*link_of(user) = s->held;
+		MEM_KILL_FENCE();
+		s->held = user;
 	}
-	return chain;
+	MEM_KILL_FENCE();
+	s->moving = NULL;
 }
 
 /* Lock held: may this parked fragment go back to the heap?  The free
@@ -383,30 +405,105 @@ static inline uint64_t parked_usable(void *user)
 #endif
 }
 
-/* Give a chain back to the heap in one global-lock section. */
-static size_t flush(struct mem_pool *pool, void *chain)
+/* Give the slot's held chain back to the heap in one global-lock section
+ * (slot lock held).  Each block is taken off held only after the backend
+ * freed it; meanwhile freeing names it, so that the taker of a dead
+ * holder's global lock knows whether that free happened (cache_recover). */
+static size_t flush_held(struct mem_pool *pool, struct cache_slot *s)
 {
 	size_t n = 0;
-	if (!chain)
+	if (!s->held)
 		return 0;
-	for (void *u = chain; u; u = *link_of(u))   /* before the lock */
+	for (void *u = s->held; u; u = *link_of(u))   /* before the lock */
 		parked_left(pool, u);
 	mem_pool_lock(pool);
-	for (; chain; n++) {
-		void *next = *link_of(chain);
-		if (flushable(pool, chain))
-			mem_heap_free(pool, chain, parked_usable(chain), 0);
-		chain = next;
+	for (void *u; (u = s->held); n++) {
+		void *next = *link_of(u);
+		if (!mem_pool_broken(pool) && flushable(pool, u)) {
+			s->freeing_next = next;
+			MEM_KILL_FENCE();
+			s->freeing = u;
+			MEM_KILL_FENCE();
+			mem_heap_free(pool, u, parked_usable(u), 0);
+		}
+		MEM_KILL_FENCE();
+		s->held = next;
+		MEM_KILL_FENCE();
+		s->freeing = NULL;
 	}
 	mem_pool_unlock(pool);
 	return n;
 }
 
+/* Global lock taken over from a dead holder, heap rebuilt (mem.c): the
+ * holder may have been handing held's head to the backend, or cutting a
+ * fragment for a refill that it had not noted yet.  Only the dead holder
+ * was in a global section, and it held that slot's lock: nobody else
+ * touches these words now. */
+static void recover_freeing(struct mem_pool *pool, struct cache_slot *s)
+{
+	void *u = s->freeing;
+	if (!u)
+		return;
+	if (s->held == u && !mem_heap_used_at(pool, dbg_payload(u)))
+		s->held = s->freeing_next;      /* the free happened */
+	s->freeing = NULL;
+}
+
+static int on_a_list(const struct cache_slot *s, const void *user)
+{
+	if (user == s->moving || user == s->held)
+		return 1;
+	for (unsigned c = 0; c < CACHE_CLASSES; c++)
+		if (s->cls[c].head == user)
+			return 1;
+	return 0;
+}
+
+/* A cut the backend made (its last() moved on) whose block is used but in
+ * no list yet: parked onto held, to go back to the heap. */
+static void recover_cut(struct mem_pool *pool, struct cache_slot *s)
+{
+	const struct mem_backend *be = POOL_BE(pool);
+	uint64_t seq;
+	void *payload = be->last(pool->st, &seq);
+	if (!s->cutting)
+		return;
+	s->cutting = 0;
+	if (!payload || seq == s->cut_seq || on_a_list(s,
+			dbg_user(payload)) || !mem_heap_used_at(pool, payload))
+		return;
+	void *user = park_fresh(payload, be->usable_size(pool->st, payload));
+	*link_of(user) = s->held;
+	s->held = user;
+	mem_log(MEM_L_WARN, "%s: fragment %p cut for a dead process's cache "
+		"recovered", pool->name, user);
+}
+
+void cache_recover(struct mem_pool *pool)
+{
+	struct mem_cache *c = pool->cache;
+	uint32_t n = __atomic_load_n(&c->nslots, __ATOMIC_ACQUIRE);
+	for (unsigned i = 0; i < n; i++) {
+		recover_freeing(pool, &c->slot[i]);
+		recover_cut(pool, &c->slot[i]);
+	}
+}
+
 /* The slot of a process that died holding its lock: lists are sound (a
- * push or pop is two stores, each leaving a list), counters may not be. */
+ * push or pop is two stores, each leaving a list), counters may not be,
+ * and one fragment may be in no list: moving.  Still parked, it was on
+ * its way to held or out of the cache before the caller got it: it joins
+ * held.  Live, it reached its caller (unparked, or never parked). */
 static void slot_repair(struct cache_slot *s)
 {
 	uint64_t blocks = 0, bytes = 0;
+	void *m = s->moving;
+	s->moving = NULL;
+	if (m && !on_a_list(s, m) && is_parked(m)) {
+		*link_of(m) = s->held;
+		s->held = m;
+	}
 	for (unsigned c = 0; c < CACHE_CLASSES; c++) {
 		s->cls[c].count = 0;
 		for (void *u = s->cls[c].head; u; u = *link_of(u)) {
@@ -419,10 +516,14 @@ static void slot_repair(struct cache_slot *s)
 	__atomic_store_n(&s->bytes, bytes, __ATOMIC_RELAXED);
 }
 
-static void slot_lock(struct cache_slot *s)
+/* The slot lock; taken over from a dead holder, the slot is repaired and
+ * what that holder had on its way to the heap goes there now. */
+static void slot_lock(struct mem_pool *pool, struct cache_slot *s)
 {
-	if (mem_lock_get(&s->lock))
+	if (mem_lock_get(&s->lock)) {
 		slot_repair(s);
+		flush_held(pool, s);
+	}
 }
 
 static inline uint64_t owner_load(const struct cache_slot *s)
@@ -430,28 +531,27 @@ static inline uint64_t owner_load(const struct cache_slot *s)
 	return __atomic_load_n(&s->owner, __ATOMIC_ACQUIRE);
 }
 
-/* Empty a whole slot (its lock taken here).  dead: the owner found dead,
- * whose ownership is cleared (compare-and-swap, under the slot lock) if
- * the slot still names it; a slot that changed hands meanwhile is left
- * alone.  0: drain whatever the owner. */
+/* Empty a whole slot (its lock taken here and held until the heap has
+ * everything: a drainer that dies leaves held to the next one).  dead:
+ * the owner found dead, whose ownership is cleared (compare-and-swap,
+ * under the slot lock) if the slot still names it; a slot that changed
+ * hands meanwhile is left alone.  0: drain whatever the owner. */
 static size_t slot_drain(struct mem_pool *pool, struct cache_slot *s,
 		uint64_t dead)
 {
-	size_t n = 0;
-	void *chains[CACHE_CLASSES];
-	slot_lock(s);
+	size_t n;
+	slot_lock(pool, s);
 	if (dead && owner_load(s) != dead) {
 		mem_lock_release(&s->lock);
 		return 0;
 	}
 	for (unsigned c = 0; c < CACHE_CLASSES; c++)
-		chains[c] = detach(s, c, UINT32_MAX, NULL);
+		detach(s, c, UINT32_MAX);
+	n = flush_held(pool, s);
 	if (dead)
 		__atomic_compare_exchange_n(&s->owner, &dead, 0, 0,
 			__ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 	mem_lock_release(&s->lock);
-	for (unsigned c = 0; c < CACHE_CLASSES; c++)
-		n += flush(pool, chains[c]);
 	return n;
 }
 
@@ -628,7 +728,8 @@ size_t cache_drain_all(struct mem_pool *pool)
 	size_t n = cache_reclaim_dead(pool);
 	uint32_t nslots = __atomic_load_n(&c->nslots, __ATOMIC_ACQUIRE);
 	for (unsigned i = 0; i < nslots; i++)
-		if (__atomic_load_n(&c->slot[i].blocks, __ATOMIC_RELAXED))
+		if (__atomic_load_n(&c->slot[i].blocks, __ATOMIC_RELAXED) ||
+		    __atomic_load_n(&c->slot[i].held, __ATOMIC_RELAXED))
 			n += slot_drain(pool, &c->slot[i], 0);
 	return n;
 }
@@ -709,46 +810,61 @@ void cache_peak(struct mem_pool *pool, uint64_t heap_real)
 
 /* --- the fast paths ------------------------------------------------------- */
 
-/* Cut up to CACHE_BATCH fragments of class c in one global-lock section;
- * keep the first, park the rest in s.  A backend may hand out more than
- * class_low(c) (a remainder too small to stand alone): such a fragment
- * parks in the class of its own size, so that every exact list holds one
- * usable size (parked_size). */
+/* Cut one fragment of class c for a refill (global lock held): the
+ * backend's last() is noted first, so that a process killed between the
+ * backend's malloc and the push leaves a fragment recover_cut() finds. */
+static void *cut(struct mem_pool *pool, struct cache_slot *s, unsigned c,
+		uint64_t *usable, const struct mem_site *site)
+{
+	const struct mem_backend *be = POOL_BE(pool);
+	be->last(pool->st, &s->cut_seq);
+	MEM_KILL_FENCE();
+	s->cutting = 1;
+	MEM_KILL_FENCE();
+	void *payload = be->malloc(pool->st, class_low(c));
+	if (!payload)
+		return NULL;
+	*usable = be->usable_size(pool->st, payload);
+#if MEMDBG
+	mem_heap_taken(pool, payload, *usable, site);
+#else
+	(void)site;
+#endif
+	return park_fresh(payload, *usable);
+}
+
+/* Cut up to CACHE_BATCH fragments of class c in one global-lock section
+ * (slot lock held); park them in s as they come, but the first, which is
+ * the caller's (moving until it is unparked).  A backend may hand out
+ * more than class_low(c) (a remainder too small to stand alone): such a
+ * fragment parks in the class of its own size, so that every exact list
+ * holds one usable size (parked_size). */
 static void *refill(struct mem_pool *pool, struct cache_slot *s, unsigned c,
 		const struct mem_site *site)
 {
-	void *batch[CACHE_BATCH];
-	uint64_t usable[CACHE_BATCH];
 	unsigned want = s->cls[c].max / 2, got = 0;
 	uint64_t room = pool->cache->limit > s->bytes ?
 		(pool->cache->limit - s->bytes) / class_low(c) : 0;
+	void *first = NULL, *user;
+	uint64_t usable;
 	want = want > room + 1 ? (unsigned)room + 1 : want;   /* the budget */
 	want = want < 1 ? 1 : want > CACHE_BATCH ? CACHE_BATCH : want;
 	mem_pool_lock(pool);
-	while (got < want) {
-		void *payload = POOL_BE(pool)->malloc(pool->st, class_low(c));
-		if (!payload)
-			break;
-		usable[got] = POOL_BE(pool)->usable_size(pool->st, payload);
-#if MEMDBG
-		mem_heap_taken(pool, payload, usable[got], site);
-#else
-		(void)site;
-#endif
-		batch[got] = park_fresh(payload, usable[got]);
-		got++;
+	for (; got < want && !mem_pool_broken(pool) &&
+			(user = cut(pool, s, c, &usable, site)); got++) {
+		if (got)
+			push_sized(s, user, usable);
+		else
+			first = s->moving = user;
+		MEM_KILL_FENCE();
+		s->cutting = 0;
 	}
+	s->cutting = 0;
 	uint64_t heap_real = mem_heap_real_used(pool);
 	mem_pool_unlock(pool);
-	if (got > 1) {
-		slot_lock(s);
-		for (unsigned i = 1; i < got; i++)
-			push_sized(s, batch[i], usable[i]);
-		mem_lock_release(&s->lock);
-	}
 	if (got)
 		cache_peak(pool, heap_real);
-	return got ? batch[0] : NULL;
+	return first;
 }
 
 void *cache_malloc(struct mem_pool *pool, size_t size,
@@ -765,15 +881,19 @@ void *cache_malloc(struct mem_pool *pool, size_t size,
 	struct cache_slot *s = c < 0 ? NULL : slot_get(pool);
 	if (!s)
 		return NULL;
-	slot_lock(s);
+	slot_lock(pool, s);
 	void *user = c < CACHE_EXACT ? pop(s, (unsigned)c) :
 		pop_big(s, (unsigned)c, need);
+	/* A big miss refills the next class, whose every fragment fits;
+	 * the last class takes the locked path. */
+	if (!user && c + 1 < CACHE_CLASSES)
+		user = refill(pool, s, (unsigned)c + (c >= CACHE_EXACT), site);
+	if (user)       /* under the slot lock: moving names it till then */
+		user = unpark(pool, user, size, site);
+	MEM_KILL_FENCE();
+	s->moving = NULL;
 	mem_lock_release(&s->lock);
-	/* A big miss refills the next class, whose every fragment fits */
-	if (!user && (c + 1 >= CACHE_CLASSES || !(user = refill(pool, s,
-			(unsigned)c + (c >= CACHE_EXACT), site))))
-		return NULL;
-	return unpark(pool, user, size, site);
+	return user;
 }
 
 /* The class a fragment parks in, or -1 when it cannot be cached: outside
@@ -816,37 +936,40 @@ static uint32_t budget_cut(const struct cache_class *l, unsigned pass)
 /* Over its byte budget, a slot gives back lists from a rotating cursor
  * (budget_cut) until it holds at most 3/4 of the budget, so that the next
  * frees do not each cross it again.  Bounded by three passes over the
- * classes. */
-static void *over_budget(struct mem_pool *pool, struct cache_slot *s,
-		void *chain)
+ * classes.  What it gives back goes to held (flush_held). */
+static void over_budget(struct mem_pool *pool, struct cache_slot *s)
 {
 	uint64_t limit = pool->cache->limit, goal = limit - limit / 4;
 	if (s->bytes <= limit)
-		return chain;
+		return;
 	for (unsigned k = 0; s->bytes > goal && k < 3 * CACHE_CLASSES; k++) {
 		s->evict = (s->evict + 1) % CACHE_CLASSES;
-		chain = detach(s, s->evict, budget_cut(&s->cls[s->evict],
-			k / CACHE_CLASSES), chain);
+		detach(s, s->evict, budget_cut(&s->cls[s->evict],
+			k / CACHE_CLASSES));
 	}
-	return chain;
 }
 
-/* Park a checked fragment of class c in s; flush what overflows. */
+/* Park a checked fragment of class c in s; flush what overflows, with the
+ * slot lock held throughout (held and moving are its words). */
 static void park_checked(struct mem_pool *pool, struct cache_slot *s,
 		void *p, unsigned c, uint64_t usable, const struct mem_site *site)
 {
+	slot_lock(pool, s);
+	s->moving = p;          /* parked but in no list: slot_repair() */
+	MEM_KILL_FENCE();
 	park(p, site);
 	if (c >= CACHE_EXACT)
 		set_big_size(p, usable);
 	track_free(pool, p);
-	slot_lock(s);
+	MEM_KILL_FENCE();
 	push(s, c, p);
-	void *chain = NULL;
+	MEM_KILL_FENCE();
+	s->moving = NULL;
 	if (s->cls[c].count > s->cls[c].max)
-		chain = detach(s, c, s->cls[c].count - s->cls[c].max / 2, NULL);
-	chain = over_budget(pool, s, chain);
+		detach(s, c, s->cls[c].count - s->cls[c].max / 2);
+	over_budget(pool, s);
+	flush_held(pool, s);
 	mem_lock_release(&s->lock);
-	flush(pool, chain);
 }
 
 int cache_free(struct mem_pool *pool, void *p, const struct mem_site *site)

@@ -41,7 +41,18 @@ struct cache_slot {
 	uint64_t blocks;
 	uint32_t evict;         /* next class to give back when over budget */
 	uint32_t slack;         /* usable size of exact class c: 16 c + slack */
+	void *moving;           /* the fragment last taken off a list (or cut
+	                         * for the caller): on its way to the caller
+	                         * or to held; slot_repair() decides */
 	struct cache_class cls[CACHE_CLASSES];
+	/* Chains in flight live here, not on a stack, so that whoever takes
+	 * the slot (or the global) lock over from a dead holder finishes them
+	 * (cache.c, "Nothing lost"); all under the slot lock. */
+	void *held;             /* parked fragments on their way to the heap */
+	void *freeing;          /* held's head while the backend frees it */
+	void *freeing_next;     /* and what follows it in held */
+	uint64_t cut_seq;       /* the backend's last() seq before a cut */
+	uint32_t cutting;       /* a refill's cut is in the backend */
 } __attribute__((aligned(64)));
 
 struct mem_cache {

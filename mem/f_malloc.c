@@ -169,6 +169,8 @@ struct fm_pool {
 	uint64_t summary;       /* bit w: map[w] != 0 */
 	uint64_t map[FM_WORDS]; /* bit c: head[c] != NULL */
 	struct fm_frag *head[FM_CLASSES];
+	struct fm_frag *last;   /* what malloc handed out last (rebuild) */
+	uint64_t nlast;         /* mallocs that got that far */
 };
 
 /* --- header accessors ---------------------------------------------------- */
@@ -408,9 +410,10 @@ static void frag_carve(struct fm_pool *pool, struct fm_frag *f, uint64_t want)
 		frag_set(f, size, false);
 		return;
 	}
-	frag_set(f, want, false);
 	rest = frag_at(f, want);
-	frag_set(rest, size - want, true);
+	frag_set(rest, size - want, true);  /* free before f uncovers it */
+	MEM_KILL_FENCE();
+	frag_set(f, want, false);
 	fl_insert(pool, rest);
 }
 
@@ -428,8 +431,9 @@ static int carve_in_place(struct fm_pool *pool, struct fm_frag *f,
 		return 0;
 	fl_replace(pool, f, rest);
 	pool->free_bytes -= want;
+	frag_set(rest, size - want, true);  /* free before f uncovers it */
+	MEM_KILL_FENCE();
 	frag_set(f, want, false);
-	frag_set(rest, size - want, true);
 	return 1;
 }
 
@@ -441,6 +445,9 @@ static void *fm_malloc(void *st, size_t n)
 
 	if (!f)
 		return NULL;
+	pool->last = f;
+	pool->nlast++;
+	MEM_KILL_FENCE();
 	if (!carve_in_place(pool, f, want)) {
 		fl_remove(pool, f);
 		frag_carve(pool, f, want);
@@ -486,14 +493,19 @@ static void free_join(struct fm_pool *pool, struct fm_frag *f, uint64_t size)
 	uint64_t total;
 
 	if (frag_prev_is_free(f)) {
+		bool jn = frag_is_free(next);
+
 		prev = frag_before(f, frag_prev_size(f));
-		if (frag_is_free(next)) {
+		if (jn) {
 			fl_remove(pool, next);
 			size += frag_size(next);
-			frag_forget(next);
 		}
-		frag_forget(f);
+		MEM_KILL_FENCE();       /* prev grows over all in one store */
 		fl_regrow(pool, prev, frag_size(prev) + size);
+		MEM_KILL_FENCE();
+		if (jn)
+			frag_forget(next);
+		frag_forget(f);
 		return;
 	}
 	if (!frag_is_free(next)) {
@@ -504,15 +516,19 @@ static void free_join(struct fm_pool *pool, struct fm_frag *f, uint64_t size)
 	total = size + frag_size(next);
 	if (size_class(total) != size_class(frag_size(next))) {
 		fl_remove(pool, next);
+		MEM_KILL_FENCE();
+		frag_set(f, total, true);       /* free over next, one store */
+		MEM_KILL_FENCE();
 		frag_forget(next);
-		frag_set(f, total, true);
 		fl_insert(pool, f);
 		return;
 	}
 	fl_replace(pool, next, f);
 	pool->free_bytes += size;
-	frag_forget(next);
+	MEM_KILL_FENCE();
 	frag_set(f, total, true);
+	MEM_KILL_FENCE();
+	frag_forget(next);
 }
 
 static int frag_claim(const struct fm_pool *pool, const struct fm_frag *f);
@@ -551,10 +567,12 @@ static void frag_shrink(struct fm_pool *pool, struct fm_frag *f, uint64_t want)
 	 * small to stand alone. */
 	tail_size = cur - want + frag_size(next);
 	fl_remove(pool, next);
-	frag_forget(next);
-	frag_set(f, want, false);
 	tail = frag_at(f, want);
-	frag_set(tail, tail_size, true);
+	frag_set(tail, tail_size, true);    /* free before f uncovers it */
+	MEM_KILL_FENCE();
+	frag_set(f, want, false);
+	MEM_KILL_FENCE();
+	frag_forget(next);
 	fl_insert(pool, tail);
 }
 
@@ -566,8 +584,9 @@ static int frag_grow(struct fm_pool *pool, struct fm_frag *f, uint64_t want)
 		return -1;
 	uint64_t size = frag_size(f) + frag_size(next);
 	fl_remove(pool, next);
+	frag_set(f, size, false);   /* grown over next, then next forgotten */
+	MEM_KILL_FENCE();
 	frag_forget(next);
-	frag_set(f, size, false);
 	frag_carve(pool, f, want);
 	return 0;
 }
@@ -960,6 +979,63 @@ static void *fm_cut_from(void *st, const void *p)
 	return NULL;
 }
 
+/* --- rebuild after a death (backend.h) ---------------------------------- */
+
+/* The chain from the first fragment reaches the sentinel. */
+static bool chain_whole(const struct fm_pool *pool)
+{
+	const struct fm_frag *f = (const struct fm_frag *)pool->first;
+
+	for (; f != pool->end; f = frag_next(f))
+		if (!size_fits(pool, f, frag_size(f)))
+			return false;
+	return frag_size(f) == 0 && !frag_is_free(f);
+}
+
+/* Lists, maps, boundary bits and counters from the chain alone; with
+ * mem_join, free neighbours left apart by a dead join are joined. */
+static int fm_rebuild(void *st)
+{
+	struct fm_pool *pool = st;
+	struct fm_frag *f = (struct fm_frag *)pool->first;
+
+	if (!chain_whole(pool))
+		return -1;
+	memset(pool->head, 0, sizeof(pool->head));
+	memset(pool->map, 0, sizeof(pool->map));
+	pool->summary = pool->nfree = pool->free_bytes = pool->used_size = 0;
+	frag_set_prev(f, false, 0);
+	for (; f != pool->end; f = frag_next(f)) {
+		uint64_t size = frag_size(f);
+		bool free = frag_is_free(f);
+
+		while (free && pool->join && frag_is_free(frag_at(f, size)) &&
+				frag_at(f, size) != pool->end) {
+			struct fm_frag *next = frag_at(f, size);
+
+			size += frag_size(next);
+			f->word += frag_size(next);
+			MEM_KILL_FENCE();
+			frag_forget(next);
+		}
+		frag_set(f, size, free);
+		if (free)
+			fl_insert(pool, f);
+		else
+			pool->used_size += size - FM_HDR;
+	}
+	note_peak(pool);
+	return 0;
+}
+
+static void *fm_last(void *st, uint64_t *seq)
+{
+	const struct fm_pool *pool = st;
+
+	*seq = pool->nlast;
+	return pool->last ? frag_payload(pool->last) : NULL;
+}
+
 const struct mem_backend mem_fm_backend = {
 	.name = "fm",
 	.long_name = "f_malloc",
@@ -974,6 +1050,8 @@ const struct mem_backend mem_fm_backend = {
 	.info = fm_info,
 	.check = fm_check,
 	.walk = fm_walk,
+	.rebuild = fm_rebuild,
+	.last = fm_last,
 	.walk_from = fm_walk_from,
 	.repair = fm_repair,
 	.nlists = FM_CLASSES,

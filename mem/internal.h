@@ -12,6 +12,15 @@
 #include "lock.h"
 #include "mem.h"
 
+/* The allocation a locked section is making, for the taker of a dead
+ * holder's lock (mem.c): the backend's last() seq before it, and whether it
+ * is between the backend's malloc and the MEMDBG record.  On the lock's
+ * own cache line (shm.c), which every locked call writes anyway. */
+struct mem_journal {
+	uint64_t seq;           /* the backend's last() seq before */
+	uint32_t allocating;
+};
+
 /* A pool: one backend over one region.  It lives at the start of its own
  * region (so the shm pool struct is itself shared), followed by the lock
  * for shm, then the region handed to the backend. */
@@ -26,7 +35,15 @@ struct mem_pool {
 	/* shm: the lock's releases so far, on the lock's own cache line
 	 * (written by the holder only); NULL without a lock */
 	uint64_t *sections;
+	int broken;             /* structure beyond repair after a death */
+	struct mem_journal *jr; /* shm: beside the lock; pkg: NULL */
 };
+
+/* Set once, by the process that found the structure beyond repair. */
+static inline int mem_pool_broken(const struct mem_pool *pool)
+{
+	return __atomic_load_n(&pool->broken, __ATOMIC_ACQUIRE);
+}
 
 /* The backend of a pool.  A measurement build (-DMEM_DIRECT=1, see
  * utils/membench/indirection.sh) pins it to MEMMNG's table so that, with
@@ -81,6 +98,10 @@ uint64_t mem_heap_real_used(struct mem_pool *pool);
  * pool without a lock): a diagnostic holding the lock compares it with
  * what it saw at its last hold to learn whether anyone else held it. */
 uint64_t mem_pool_sections(struct mem_pool *pool);
+/* Recovery (lock held, heap rebuilt): is there a used block at payload?
+ * The physical chain decides, walked from the start: a header that a
+ * dead join swallowed may still read "used" to block_state().  O(blocks). */
+int mem_heap_used_at(struct mem_pool *pool, void *payload);
 
 /* --- damage.c ------------------------------------------------------------ */
 /* A walk that survives broken headers: walk_from() in pieces, and at a
@@ -212,6 +233,9 @@ void mem_scratch_free(void *p);
 /* --- cache.c ------------------------------------------------------------ */
 int cache_is_parked(const void *user);
 void cache_taken(void *user);
+/* The global lock was taken over (held): finish a flush that was handing
+ * a block to the backend when its process died (cache.c). */
+void cache_recover(struct mem_pool *pool);
 
 /* --- log.c -------------------------------------------------------------- */
 #define MEM_L_CRIT 2

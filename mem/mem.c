@@ -12,8 +12,10 @@
  *   - realloc that moves (backends only grow or shrink in place);
  *   - the lock: x() takes the pool's lock around x_unsafe(); the algorithm
  *     never locks (pkg pools have no lock at all);
- *   - recovery when the lock's owner died: the heap is checked before it is
- *     trusted again, and a damaged heap stops the process with a report.
+ *   - recovery when the lock's owner died: the backend rebuilds what a
+ *     half-done operation left, the checker reports the application's
+ *     damage and goes on; only a structure beyond repair stops one process
+ *     and marks the pool broken, so that no other process aborts after it.
  *
  * Costs: O(1) per operation on top of the backend; MEMDBG adds 40 bytes per
  * fragment and two 8-byte compares per free.
@@ -111,6 +113,8 @@ int mem_pool_setup(struct mem_pool *pool, const char *name, char *heap,
 	pool->lstat = NULL;
 	pool->sections = NULL;
 	track_setup();
+	pool->broken = 0;
+	pool->jr = NULL;
 	pool->st = be->create(heap, (size_t)(end - heap));
 	if (!pool->st) {
 		mem_log(MEM_L_ERR, "%s: %zu bytes are too few for %s", name,
@@ -122,19 +126,146 @@ int mem_pool_setup(struct mem_pool *pool, const char *name, char *heap,
 
 /* --- the lock, written once ---------------------------------------------- */
 
+/* Recovery when the lock's owner died inside a section.  Only the
+ * allocator's own structure decides; doc/RELIABILITY.md has the design:
+ *   1. the backend rebuilds its lists, bitmaps and counters from the
+ *      physical chain of blocks, which every step of a split or a join
+ *      keeps whole: a half-done operation is finished or undone (O(blocks));
+ *   2. the caches finish a flush that was handing a block to the backend
+ *      (cache.c: every other chain in flight is reachable from its slot
+ *      and finished by whoever drains that slot);
+ *   3. MEMDBG: a used fragment whose record is not a record (its owner died
+ *      between the backend's malloc and the record) is completed, named
+ *      after the recovery and reported: it is kept, never freed, since a
+ *      live process may hold it;
+ *   4. the checker runs in its fixing mode: what the application did
+ *      (overruns, records) is reported and the process goes on; headers it
+ *      broke are rebuilt from their records, then the backend rebuilds
+ *      again;
+ *   5. only a structure still broken after that stops anything: the pool
+ *      is declared broken in the segment, the lock released, and this one
+ *      process aborts with the report.  Every other process then finds the
+ *      mark, not the damage: its requests fail cleanly (NULL), its frees
+ *      are dropped, nobody else aborts. */
+#if MEMDBG
+static const struct mem_site recovered_site = {
+	"mem/mem.c", "heap_recovered", "srmem", __LINE__ };
+#define RECOVERED_SITE (&recovered_site)
+
+static int complete_record(const struct mem_block *b, void *arg)
+{
+	struct mem_pool *pool = arg;
+	void *user = dbg_user(b->payload);
+	if (!b->used || b->broken || b->size < DBG_EXTRA ||
+			dbg_state(user) != DBG_BAD)
+		return 0;
+	dbg_on_alloc(b->payload, b->size - DBG_EXTRA, &recovered_site,
+		b->size);
+	mem_log(MEM_L_WARN, "%s: fragment %p (%llu bytes) had no debug record "
+		"(its owner died before writing it): kept, now allocated at "
+		"%s:%s", pool->name, user, (unsigned long long)b->size -
+		DBG_EXTRA, recovered_site.file, recovered_site.func);
+	return 0;
+}
+#else
+#define RECOVERED_SITE NULL
+#endif
+
+/* The allocation the dead holder was making: a block the backend handed
+ * out (its last() moved on, the block is used) whose record may be a
+ * stale one, even a freed or parked one.  Its owner never got it: it is
+ * kept as used, with a record naming the recovery (a leak of the dead
+ * process, visible as such). */
+static void alloc_recover(struct mem_pool *pool)
+{
+	struct mem_journal *jr = pool->jr;
+	uint64_t seq = 0;
+	void *payload = jr && jr->allocating ?
+		POOL_BE(pool)->last(pool->st, &seq) : NULL;
+	if (jr)
+		jr->allocating = 0;
+	if (!payload || seq == jr->seq || !mem_heap_used_at(pool, payload))
+		return;
+	uint64_t usable = POOL_BE(pool)->usable_size(pool->st, payload);
+	dbg_on_alloc(payload, usable - DBG_EXTRA, RECOVERED_SITE, usable);
+	mem_log(MEM_L_WARN, "%s: fragment %p (%llu bytes) was being allocated "
+		"when its process died: kept as used%s", pool->name,
+		dbg_user(payload), (unsigned long long)usable, MEMDBG ?
+		", allocated at mem/mem.c:heap_recovered" : "");
+}
+
+static void records_complete(struct mem_pool *pool)
+{
+#if MEMDBG
+	struct mem_walker w = { .pool = pool, .fn = complete_record,
+		.arg = pool };
+	void *from = NULL;
+	mem_walker_run(&w, &from, UINT64_MAX);
+#else
+	(void)pool;
+#endif
+}
+
+static void declare_broken(struct mem_pool *pool, int structure)
+{
+	mem_log(MEM_L_CRIT, "%s: heap structure beyond repair after a process "
+		"died in the allocator (%d problems): pool declared broken, "
+		"its requests fail from now on; stopping this process",
+		pool->name, structure);
+	__atomic_store_n(&pool->broken, 1, __ATOMIC_RELEASE);
+	mem_lock_release(pool->lock);
+	abort();
+}
+
+/* The backend rebuilt, the caches' operations in flight are finished. */
+static int rebuilt(struct mem_pool *pool)
+{
+	int n = POOL_BE(pool)->rebuild ? POOL_BE(pool)->rebuild(pool->st) : -1;
+	if (n < 0)
+		return 0;
+	if (n)
+		mem_log(MEM_L_WARN, "%s: %d block trailers rewritten (an "
+			"operation cut short, or an overrun)", pool->name, n);
+	if (pool->cache)
+		cache_recover(pool);
+	return 1;
+}
+
 static void heap_recovered(struct mem_pool *pool)
 {
+	struct mem_check_result r;
 	mem_log(MEM_L_WARN, "%s: lock owner pid %d died holding the lock; "
 		"checking the heap", pool->name, (int)pool->lock->last_dead);
-	int bad = mem_check_unsafe(pool);
-	if (!bad) {
-		mem_log(MEM_L_WARN, "%s: heap intact after owner death; "
-			"going on", pool->name);
+	if (mem_pool_broken(pool))
 		return;
+	if (rebuilt(pool))
+		alloc_recover(pool);
+	records_complete(pool);
+	mem_check_unsafe_ex(pool, &r);
+	if (r.structure && rebuilt(pool)) {
+		alloc_recover(pool);
+		mem_check_unsafe_ex(pool, &r);
 	}
-	mem_log(MEM_L_CRIT, "%s: heap damaged by a process that died in the "
-		"allocator (%d problems); stopping", pool->name, bad);
-	abort();
+	if (r.structure)
+		declare_broken(pool, r.structure);
+	if (r.application)
+		mem_log(MEM_L_WARN, "%s: %d problems of the application's own "
+			"(reported above) after owner death: not the allocator's",
+			pool->name, r.application);
+	mem_log(MEM_L_WARN, "%s: heap intact after owner death; going on",
+		pool->name);
+}
+
+/* A pool declared broken refuses work: one report per process. */
+static int refused(struct mem_pool *pool)
+{
+	static int told;
+	if (__builtin_expect(!mem_pool_broken(pool), 1))
+		return 0;
+	if (!told++)
+		mem_log(MEM_L_ERR, "%s: pool declared broken after a process "
+			"died in the allocator: request refused", pool->name);
+	return 1;
 }
 
 /* Counted into this process's row (lockstat.c) when the pool has one. */
@@ -270,23 +401,47 @@ static inline uint64_t backend_usable(struct mem_pool *pool, void *payload)
 	return MEMDBG ? POOL_BE(pool)->usable_size(pool->st, payload) : 0;
 }
 
+/* A locked allocation is about to call the backend (journal_open) or has
+ * written its record (journal_close): see heap_recovered(). */
+static inline void journal_open(struct mem_pool *pool)
+{
+	if (!pool->jr)
+		return;
+	POOL_BE(pool)->last(pool->st, &pool->jr->seq);
+	MEM_KILL_FENCE();
+	pool->jr->allocating = 1;
+	MEM_KILL_FENCE();
+}
+
+static inline void journal_close(struct mem_pool *pool)
+{
+	MEM_KILL_FENCE();
+	if (pool->jr)
+		pool->jr->allocating = 0;
+}
+
 /* malloc without a report: NULL means the heap has no room. */
 static void *alloc_core(struct mem_pool *pool, size_t size,
 		const struct mem_site *site)
 {
 	size_t req = size ? size : 1; /* malloc(0): a unique minimum fragment */
-	void *payload = too_big(size) ? NULL :
-		POOL_BE(pool)->malloc(pool->st, req + DBG_EXTRA);
-	if (!payload)
+	if (too_big(size) || refused(pool))
 		return NULL;
-	uint64_t usable = backend_usable(pool, payload);
+	journal_open(pool);
+	void *payload = POOL_BE(pool)->malloc(pool->st, req + DBG_EXTRA);
+	void *user = NULL;
+	if (payload) {
+		uint64_t usable = backend_usable(pool, payload);
 #if MEMDBG
-	mem_heap_taken(pool, payload, usable, site);
+		mem_heap_taken(pool, payload, usable, site);
 #endif
-	void *user = dbg_on_alloc(payload, req, site, usable);
-	if (!MEMDBG && pool->cache)
-		cache_taken(user);
-	track_alloc(pool, user, req);
+		user = dbg_on_alloc(payload, req, site, usable);
+		if (!MEMDBG && pool->cache)
+			cache_taken(user);
+	}
+	journal_close(pool);
+	if (user)
+		track_alloc(pool, user, req);
 	return user;
 }
 
@@ -337,6 +492,8 @@ static inline int free_precheck(struct mem_pool *pool, void *p,
  * after which the fragment is freed). */
 void mem_free_unsafe(struct mem_pool *pool, void *p, const struct mem_site *site)
 {
+	if (p && refused(pool))
+		return;
 	int pre = p ? free_precheck(pool, p, site) : -1;
 	if (pre < 0 || (pre > 0 && release(pool, p, site)))
 		return;
@@ -369,7 +526,8 @@ static void *realloc_core(struct mem_pool *pool, void *p, size_t size,
 		mem_free_unsafe(pool, p, site);
 		return NULL;
 	}
-	if (!mem_used_fragment(pool, "realloc", p, site, CHECK_ALL))
+	if (refused(pool) ||
+	    !mem_used_fragment(pool, "realloc", p, site, CHECK_ALL))
 		return NULL;
 	size_t old = mem_user_size(pool, p);
 	uint64_t was = backend_usable(pool, dbg_payload(p));
@@ -412,6 +570,27 @@ uint64_t mem_heap_real_used(struct mem_pool *pool)
 	struct mem_info mi;
 	POOL_BE(pool)->info(pool->st, &mi);
 	return mi.real_used;
+}
+
+struct find_used {
+	void *payload;
+	int used;
+};
+
+static int find_used_block(const struct mem_block *b, void *arg)
+{
+	struct find_used *f = arg;
+	if (b->payload != f->payload)
+		return (char *)b->payload > (char *)f->payload;
+	f->used = b->used;
+	return 1;
+}
+
+int mem_heap_used_at(struct mem_pool *pool, void *payload)
+{
+	struct find_used f = { payload, 0 };
+	POOL_BE(pool)->walk(pool->st, find_used_block, &f);
+	return f.used;
 }
 
 /* The heap's free bytes, for the drain's "could it help" (lock held). */

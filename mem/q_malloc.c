@@ -75,6 +75,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define QM_HDR_MAGIC   0x5a17c0de9e3779bbULL
 #define QM_FOOT_MAGIC  0xf007ba5e7f4a7c1dULL
@@ -132,6 +133,8 @@ struct qm_state {
 	uint64_t free_frags;
 	uint64_t bitmap[QM_BITMAP_WORDS];
 	struct qm_hdr *bucket[QM_NBUCKETS];
+	struct qm_hdr *last;    /* what malloc handed out last (rebuild) */
+	uint64_t nlast;         /* mallocs that got that far */
 };
 
 /* --- header and footer accessors ---------------------------------------- */
@@ -215,17 +218,20 @@ static inline bool qm_foot_ok(const struct qm_hdr *h)
 	return qm_foot_valid(f) && f->size_flags == h->size_flags;
 }
 
-/* Write both tags of a fragment (and so repair a broken footer). */
+/* Write both tags of a fragment (and so repair a broken footer).  The
+ * footer goes first: a process killed between the header's two words
+ * leaves a header whose guard fails but whose new size leads to a footer
+ * that agrees with it, which rebuild() accepts (qm_torn). */
 static void qm_set_tags(struct qm_hdr *h, uint64_t size, bool free)
 {
 	uint64_t sf = size | (free ? QM_FREE : 0);
-	struct qm_foot *f;
+	struct qm_foot *f = (struct qm_foot *)((char *)h + size - QM_FOOT_SIZE);
 
-	h->size_flags = sf;
-	h->check = qm_hdr_guard(h, sf);
-	f = qm_foot(h);
 	f->size_flags = sf;
 	f->check = qm_foot_guard(f, sf);
+	MEM_KILL_FENCE();
+	h->size_flags = sf;
+	h->check = qm_hdr_guard(h, sf);
 }
 
 /* A header that just became payload of a neighbour: make sure a stale
@@ -468,6 +474,7 @@ static void qm_take(struct qm_state *st, struct qm_hdr *h, uint64_t have,
 		qm_set_tags(rest, have - size, true);
 		qm_insert(st, rest);
 		have = size;
+		MEM_KILL_FENCE();
 	}
 	qm_set_tags(h, have, false);
 	qm_charge(st, have);
@@ -482,51 +489,54 @@ static void *qm_malloc(void *vst, size_t n)
 	if (!h)
 		return NULL;
 	qm_unlink(st, h);
+	st->last = h;
+	st->nlast++;
+	MEM_KILL_FENCE();
 	qm_take(st, h, qm_size(h), size);
 	return qm_payload(h);
 }
 
 /* --- free --------------------------------------------------------------- */
 
-/* Absorb the next fragment if it is free and sound; returns the new size. */
-static uint64_t qm_join_next(struct qm_state *st, struct qm_hdr *h,
-		uint64_t size)
+/* The next fragment, taken off its list if it is free and sound (its
+ * size added to *size), else NULL. */
+static struct qm_hdr *qm_join_next(struct qm_state *st, struct qm_hdr *h,
+		uint64_t *size)
 {
-	struct qm_hdr *n = qm_at(h, size);
+	struct qm_hdr *n = qm_at(h, *size);
 
 	if (n == st->end || !qm_free_frag_ok(st, n))
-		return size;
+		return NULL;
 	qm_unlink(st, n);
-	size += qm_size(n);
-	qm_wipe_hdr(n);
-	return size;
+	*size += qm_size(n);
+	return n;
 }
 
-/* Let the previous fragment absorb *hp if it is free and sound: its footer
- * must agree with its header, found through that footer. */
-static uint64_t qm_join_prev(struct qm_state *st, struct qm_hdr **hp,
-		uint64_t size)
+/* The previous fragment, taken off its list if it is free and sound (its
+ * footer must agree with its header, found through that footer; its size
+ * added to *size), else h. */
+static struct qm_hdr *qm_join_prev(struct qm_state *st, struct qm_hdr *h,
+		uint64_t *size)
 {
-	struct qm_hdr *h = *hp, *p;
+	struct qm_hdr *p;
 	const struct qm_foot *f;
 	uint64_t psize;
 
 	if (h == st->first)
-		return size;
+		return h;
 	f = qm_prev_foot(h);
 	if (!qm_foot_valid(f) || !(f->size_flags & QM_FREE))
-		return size;
+		return h;
 	psize = f->size_flags & ~QM_FLAG_MASK;
 	if (psize < QM_MIN_FRAG ||
 			psize > (uint64_t)((char *)h - (char *)st->first))
-		return size;
+		return h;
 	p = (struct qm_hdr *)((char *)h - psize);
 	if (!qm_free_frag_ok(st, p) || qm_size(p) != psize)
-		return size;
+		return h;
 	qm_unlink(st, p);
-	qm_wipe_hdr(h);
-	*hp = p;
-	return size + psize;
+	*size += psize;
+	return p;
 }
 
 static int qm_block_state(void *vst, const void *p);
@@ -534,21 +544,29 @@ static int qm_block_state(void *vst, const void *p);
 /* Once the header's guard vouches for it (what block_state() checks of a
  * used fragment), its size is trusted; the footer is not read:
  * qm_set_tags() below rewrites it (or the joined fragment's), which
- * repairs a footer broken by an overflow. */
+ * repairs a footer broken by an overflow.  The joined fragment's tags are
+ * written before any swallowed header is wiped, so the physical chain
+ * stays whole at every store (rebuild()). */
 static int qm_free(void *vst, void *p)
 {
 	struct qm_state *st = vst;
-	struct qm_hdr *h = qm_of_payload(p);
+	struct qm_hdr *h = qm_of_payload(p), *start, *n;
 
 	if (!qm_addr_ok(st, h) || !qm_hdr_sane(st, h) || qm_is_free(h))
 		return qm_block_state(vst, p);
 	uint64_t size = qm_size(h);
 
 	qm_credit(st, size);
-	size = qm_join_next(st, h, size);
-	size = qm_join_prev(st, &h, size);
-	qm_set_tags(h, size, true);
-	qm_insert(st, h);
+	n = qm_join_next(st, h, &size);
+	start = qm_join_prev(st, h, &size);
+	MEM_KILL_FENCE();
+	qm_set_tags(start, size, true);
+	MEM_KILL_FENCE();
+	if (n)
+		qm_wipe_hdr(n);
+	if (start != h)
+		qm_wipe_hdr(h);
+	qm_insert(st, start);
 	return MEM_BLOCK_USED;
 }
 
@@ -560,17 +578,22 @@ static void qm_shrink(struct qm_state *st, struct qm_hdr *h, uint64_t size,
 	struct qm_hdr *n = qm_at(h, size), *tail = qm_at(h, want);
 	uint64_t rest = size - want;
 
-	if (n != st->end && qm_free_frag_ok(st, n)) {
+	bool joined = n != st->end && qm_free_frag_ok(st, n);
+
+	if (joined) {
 		qm_unlink(st, n);
 		rest += qm_size(n);
-		qm_wipe_hdr(n);
 	} else if (rest < QM_MIN_FRAG) {
 		return;         /* too little to stand alone: keep it as slack */
 	}
 	qm_credit(st, size);
+	qm_set_tags(tail, rest, true);  /* free before h uncovers it */
+	MEM_KILL_FENCE();
 	qm_set_tags(h, want, false);
 	qm_charge(st, want);
-	qm_set_tags(tail, rest, true);
+	MEM_KILL_FENCE();
+	if (joined)
+		qm_wipe_hdr(n);
 	qm_insert(st, tail);
 }
 
@@ -586,8 +609,14 @@ static int qm_grow(struct qm_state *st, struct qm_hdr *h, uint64_t size,
 	if (have < want)
 		return -1;
 	qm_unlink(st, n);
-	qm_wipe_hdr(n);
 	qm_credit(st, size);
+	/* h grows over all of n first (its footer lands at n's end, never
+	 * on n's header), n is wiped, then the tail is cut: the chain stays
+	 * whole at every store (rebuild()). */
+	qm_set_tags(h, have, false);
+	MEM_KILL_FENCE();
+	qm_wipe_hdr(n);
+	MEM_KILL_FENCE();
 	qm_take(st, h, have, want);
 	return 0;
 }
@@ -866,6 +895,88 @@ static void *qm_cut_from(void *st, const void *p)
 	return NULL;
 }
 
+/* --- rebuild after a death (backend.h) ---------------------------------- */
+
+/* A header whose guard fails only because its process was killed between
+ * its two words (qm_set_tags() writes the footer first): its new size
+ * leads to a footer that agrees with it. */
+static bool qm_torn(const struct qm_state *st, const struct qm_hdr *h)
+{
+	uint64_t size = qm_size(h);
+
+	if (size < QM_MIN_FRAG || size > (uint64_t)((char *)st->end -
+			(char *)h))
+		return false;
+	return qm_foot_valid(qm_foot(h)) &&
+		qm_foot(h)->size_flags == h->size_flags;
+}
+
+static bool qm_chain_whole(const struct qm_state *st)
+{
+	const struct qm_hdr *h = st->first;
+
+	for (; h != st->end; h = qm_next_phys(h))
+		if (!qm_hdr_sane(st, h) && !qm_torn(st, h))
+			return false;
+	return qm_hdr_ok(h) && h->size_flags == 0;
+}
+
+/* One fragment of the chain: torn guards mended, free neighbours joined
+ * (tags of the whole first, then the swallowed header wiped), a used
+ * fragment's footer that disagrees with its header (an operation cut
+ * short, or the application's overrun: free() would rewrite it too)
+ * rewritten and counted. */
+static int qm_rebuild_frag(struct qm_state *st, struct qm_hdr *h)
+{
+	uint64_t size = qm_size(h);
+	int fixed = 0;
+
+	h->check = qm_hdr_guard(h, h->size_flags);
+	if (!qm_is_free(h)) {
+		if (!qm_foot_ok(h)) {
+			qm_set_tags(h, size, false);
+			fixed = 1;
+		}
+		qm_charge(st, size);
+		return fixed;
+	}
+	for (struct qm_hdr *n = qm_at(h, size); n != st->end &&
+			qm_is_free(n); n = qm_at(h, size)) {
+		size += qm_size(n);
+		qm_set_tags(h, size, true);
+		MEM_KILL_FENCE();
+		qm_wipe_hdr(n);
+	}
+	qm_set_tags(h, size, true);
+	qm_insert(st, h);
+	return 0;
+}
+
+static int qm_rebuild(void *vst)
+{
+	struct qm_state *st = vst;
+	int fixed = 0;
+
+	if (!qm_chain_whole(st))
+		return -1;
+	memset(st->bucket, 0, sizeof(st->bucket));
+	memset(st->bitmap, 0, sizeof(st->bitmap));
+	st->free_frags = st->used_size = 0;
+	st->real_used = st->total_size -
+		(uint64_t)((char *)st->end - (char *)st->first);
+	for (struct qm_hdr *h = st->first; h != st->end; h = qm_next_phys(h))
+		fixed += qm_rebuild_frag(st, h);
+	return fixed;
+}
+
+static void *qm_last(void *vst, uint64_t *seq)
+{
+	const struct qm_state *st = vst;
+
+	*seq = st->nlast;
+	return st->last ? qm_payload(st->last) : NULL;
+}
+
 const struct mem_backend mem_qm_backend = {
 	.name = "qm",
 	.long_name = "q_malloc",
@@ -888,4 +999,6 @@ const struct mem_backend mem_qm_backend = {
 	.check_global = qm_check_global,
 	.joins_prev = qm_joins_prev,
 	.cut_from = qm_cut_from,
+	.rebuild = qm_rebuild,
+	.last = qm_last,
 };

@@ -64,6 +64,8 @@ struct shm_head {
 	struct mem_pool pool;
 	_Alignas(64) struct mem_lock lock;
 	uint64_t sections;      /* the lock's releases (mem.c), its line */
+	struct mem_journal jr;  /* written with the lock held (mem.c); on its
+	                         * line too in the futex build */
 };
 _Static_assert(offsetof(struct shm_head, lock) % 64 == 0 &&
 		sizeof(struct shm_head) % 64 == 0 &&
@@ -203,6 +205,7 @@ int shm_init(size_t size, const char *backend)
 	if (lstat)
 		lockstat_init(lstat);
 	h->pool.lstat = lstat;
+	h->pool.jr = &h->jr;
 	shm_head = h;
 	mem_shm_pool = &h->pool;
 	mem_summary_set_main();   /* this process logs the shm summary */

@@ -197,6 +197,8 @@ struct tlsf {
 	uint64_t real_used;
 	uint64_t max_used;
 	uint64_t free_count;
+	struct block *last;       /* what malloc handed out last (rebuild) */
+	uint64_t nlast;           /* mallocs that got that far */
 };
 
 struct list_index {
@@ -495,8 +497,9 @@ static void block_trim(struct tlsf *t, struct block *b, uint64_t size,
 	rest = block_at(b, size);
 	block_init(rest, block_size(b) - size);
 	block_set_zone(rest, zone);
+	block_mark_free(rest);  /* free before b's new size uncovers it */
+	MEM_KILL_FENCE();
 	block_set_size(b, size);
-	block_mark_free(rest);
 	list_insert(t, rest);
 }
 
@@ -513,6 +516,8 @@ static struct block *block_cut_top(struct tlsf *t, struct block *b,
 		return b;
 	top = block_at(b, rest);
 	block_init(top, size);
+	block_set_free(top);    /* free until malloc marks it used (last) */
+	MEM_KILL_FENCE();
 	block_set_size(b, rest);
 	block_mark_free(b);
 	list_insert(t, b);
@@ -532,8 +537,20 @@ static inline struct block *merge_prev(struct tlsf *t, struct block *b,
 	*zone |= block_zone(prev);
 	list_remove(t, prev);
 	block_set_size(prev, block_size(prev) + block_size(b));
+	MEM_KILL_FENCE();
 	block_forget(b);
 	return prev;
+}
+
+/* Grow b over its next block (free, off the lists, or the lists are being
+ * rebuilt): one store joins, then the swallowed header is forgotten. */
+static void merge_next_raw(struct block *b)
+{
+	struct block *next = block_next(b);
+
+	block_set_size(b, block_size(b) + block_size(next));
+	MEM_KILL_FENCE();
+	block_forget(next);
 }
 
 /* Grow b over its next block if that is free.  The new next block keeps a
@@ -546,8 +563,7 @@ static inline void merge_next(struct tlsf *t, struct block *b, unsigned *zone)
 		return;
 	*zone |= block_zone(next);
 	list_remove(t, next);
-	block_set_size(b, block_size(b) + block_size(next));
-	block_forget(next);
+	merge_next_raw(b);
 }
 
 /* --- counters ------------------------------------------------------- */
@@ -611,6 +627,9 @@ static void *tlsf_malloc(void *st, size_t n)
 		b = block_cut_top(t, b, size);
 	else
 		block_trim(t, b, size, block_zone(b));
+	t->last = b;
+	t->nlast++;
+	MEM_KILL_FENCE();
 	block_mark_used(b);
 	count_used(t, block_size(b));
 	return block_payload(b);
@@ -629,6 +648,8 @@ static int tlsf_free(void *st, void *p)
 		return tlsf_block_state(st, p);
 	count_freed(t, block_size(b));
 	b = merge_prev(t, b, &zone);
+	block_set_free(b);      /* free before it grows over its neighbour */
+	MEM_KILL_FENCE();
 	merge_next(t, b, &zone);
 	block_set_zone(b, zone);
 	block_mark_free(b);
@@ -1056,6 +1077,62 @@ static void *tlsf_cut_from(void *st, const void *p)
 	return block_is_prev_free(b) ? block_payload(b->prev_phys) : NULL;
 }
 
+/* --- rebuild after a death (backend.h) ----------------------------- */
+
+/* The chain from the first block reaches the sentinel through headers
+ * that pass their own checks. */
+static bool chain_whole(const struct tlsf *t)
+{
+	const struct block *b = t->first;
+
+	for (; b != t->sentinel; b = block_next(b))
+		if (!header_sane(t, b))
+			return false;
+	return block_tag_ok(b) && block_size(b) == 0 && !block_is_free(b);
+}
+
+/* Lists, maps, boundary tags and counters from the chain alone; free
+ * neighbours left apart by a dead join are joined now. */
+static int tlsf_rebuild(void *st)
+{
+	struct tlsf *t = st;
+	struct block *b;
+
+	if (!chain_whole(t))
+		return -1;
+	memset(t->fl_map, 0, sizeof(t->fl_map));
+	memset(t->sl_map, 0, sizeof(t->sl_map));
+	memset(t->heads, 0, sizeof(t->heads));
+	t->free_count = t->used_size = 0;
+	t->real_used = t->total_size -
+		((uintptr_t)t->sentinel - (uintptr_t)t->first);
+	block_set_prev_used(t->first);
+	for (b = t->first; b != t->sentinel; b = block_next(b)) {
+		if (!block_is_free(b)) {
+			block_mark_used(b);
+			count_used(t, block_size(b));
+			continue;
+		}
+		while (block_is_free(block_next(b))) {
+			unsigned zone = block_zone(b) | block_zone(block_next(b));
+
+			merge_next_raw(b);
+			block_set_zone(b, zone);
+		}
+		block_mark_free(b);
+		list_insert(t, b);
+	}
+	return 0;
+}
+
+static void *tlsf_last(void *st, uint64_t *seq)
+{
+	const struct tlsf *t = st;
+
+	*seq = t->nlast;
+	return t->last ? block_payload(t->last) : NULL;
+}
+
 const struct mem_backend mem_tlsf_backend = {
 	.name = "tlsf",
 	.long_name = "tlsf_malloc",
@@ -1078,4 +1155,6 @@ const struct mem_backend mem_tlsf_backend = {
 	.check_global = tlsf_check_global,
 	.joins_prev = tlsf_joins_prev,
 	.cut_from = tlsf_cut_from,
+	.rebuild = tlsf_rebuild,
+	.last = tlsf_last,
 };

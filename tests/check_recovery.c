@@ -1,0 +1,458 @@
+/*
+ * check_recovery.c - what the survivors do when a process dies inside the
+ * allocator (mem.c heap_recovered, cache.c "Nothing lost",
+ * doc/RELIABILITY.md).  Each case kills a child at one exact point and
+ * then lets other processes use the pool:
+ *   half_record     killed between the backend's malloc and the MEMDBG
+ *                   record (the block holds a stale record, even a
+ *                   "freed" one): the taker reports it and completes the
+ *                   record, naming the recovery; nobody aborts;
+ *   overrun_death   an application overrun is in the heap when a lock
+ *                   holder dies: reported as the application's, nobody
+ *                   aborts;
+ *   broken_once     a structure beyond repair: exactly one process (the
+ *                   one that finds it) aborts, the pool is marked broken,
+ *                   every other process's requests fail cleanly;
+ *   flush_death     killed in a cache flush just before and just after the
+ *                   backend freed a block of the chain in flight;
+ *   refill_death    killed in a refill after the backend cut a fragment
+ *                   and before it was parked;
+ *   drain_death     a reclaimer killed while draining a dead process's
+ *                   slot.
+ * The exact points are reached by wrapping the backend table (the pool's
+ * be pointer, in the segment) with one that raises SIGKILL before or after
+ * the real call.  Kills inside the backend itself (a split or a join half
+ * done) are reached at random by the kill storm (tests/prog_killstorm.c,
+ * it_killstorm.sh), which counts where each victim was.  After each case:
+ * no child aborted, the heap checker passes, and once the caches are
+ * drained used_size is back where it started.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+#include "memtest.h"
+#include "internal.h"
+#include "cache.h"
+
+#define POOL (8u << 20)
+#define BIG 300000              /* past the caches: the global lock */
+
+static void start(int i)
+{
+	t_log_start();
+	ck_assert_int_eq(shm_init(POOL, t_backend(i)), 0);
+}
+
+static int wait_status(pid_t pid)
+{
+	int st;
+	pid_t r;
+	do
+		r = waitpid(pid, &st, 0);
+	while (r < 0 && errno == EINTR);
+	ck_assert_int_eq(r, pid);
+	return st;
+}
+
+static pid_t spawn(void (*fn)(void *), void *arg)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		alarm(30);
+		fn(arg);
+		_exit(0);
+	}
+	return pid;
+}
+
+static void expect_killed(pid_t pid)
+{
+	int st = wait_status(pid);
+	T_ASSERT(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+		"victim: status %#x, not killed where meant", st);
+}
+
+static void expect_exit0(pid_t pid)
+{
+	int st = wait_status(pid);
+	T_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %d: %s %d",
+		(int)pid, WIFEXITED(st) ? "exit status" : "signal",
+		WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+}
+
+/* A survivor: the global lock (a big request), then the caches. */
+static void survivor(void *arg)
+{
+	(void)arg;
+	void *big = shm_malloc(BIG), *p[40];
+	if (!big)
+		_exit(3);
+	for (int k = 0; k < 40; k++)
+		if (!(p[k] = shm_malloc(32 + (size_t)k * 8)))
+			_exit(4);
+	for (int k = 0; k < 40; k++)
+		shm_free(p[k]);
+	shm_free(big);
+}
+
+static void survivors(int n)
+{
+	pid_t pid[4];
+	for (int k = 0; k < n; k++)
+		pid[k] = spawn(survivor, NULL);
+	for (int k = 0; k < n; k++)
+		expect_exit0(pid[k]);
+}
+
+/* used_size once the dead are reclaimed and every cache drained. */
+static uint64_t used_now(void)
+{
+	struct mem_info mi;
+	shm_cache_reclaim();
+	t_shm_drain();
+	return shm_info(&mi), mi.used_size;
+}
+
+static void expect_sound(uint64_t base)
+{
+	struct mem_check_result r;
+	mem_check_ex(mem_shm_pool, &r);
+	T_ASSERT(r.structure == 0, "structure problems after recovery: %d",
+		r.structure);
+	ck_assert_uint_eq(used_now(), base);
+}
+
+/* --- dying with the lock --------------------------------------------------- */
+
+struct victim {
+	int how;                /* what to leave behind */
+	void *left;             /* what it left: the fragment */
+};
+
+enum { LEAVE_NOTHING, LEAVE_SMASHED };
+
+/* Take the global lock, leave the pool as `how` says, die. */
+static void die_locked(void *arg)
+{
+	struct victim *v = arg;
+	shm_global_lock();
+	if (v->how == LEAVE_SMASHED) {
+		/* a header and the record beside it wiped: nothing can tell
+		 * where the next block starts */
+		memset((char *)v->left - DBG_HEAD - 64, 0, 64 + DBG_HEAD);
+	}
+	raise(SIGKILL);
+}
+
+/* The fragment the walk finds at addr, if it is used. */
+struct find {
+	const void *addr;
+	const struct mem_site *alloc;
+	int used;
+};
+
+static int find_frag(const struct mem_frag *f, void *arg)
+{
+	struct find *x = arg;
+	if (f->addr != x->addr)
+		return 0;
+	x->used = f->used;
+	x->alloc = f->alloc;
+	return 1;
+}
+
+START_TEST(test_overrun_death)
+{
+	start(_i);
+	struct victim *v = shm_mallocxz(sizeof(*v));
+	uint64_t base = used_now();
+	char *p = shm_malloc(64);
+	memset(p, 'x', 64 + 8);         /* the application's overrun */
+	v->how = LEAVE_NOTHING;
+	expect_killed(spawn(die_locked, v));
+	void *q = shm_malloc(BIG);
+	ck_assert_ptr_nonnull(q);
+	shm_free(q);
+	T_LOG_HAS("heap intact after owner death");
+#if MEMDBG
+	T_LOG_HAS("write past the end");
+	T_LOG_HAS("application's own");
+#endif
+	survivors(3);
+	shm_free(p);                    /* reported, and released */
+	expect_sound(base);
+	shm_free(v);
+	shm_destroy();
+}
+END_TEST
+
+static void try_big(void *arg)
+{
+	(void)arg;
+	void *p = shm_malloc(BIG);
+	_exit(p ? 5 : 0);               /* a broken pool refuses */
+}
+
+START_TEST(test_broken_once)
+{
+	start(_i);
+	struct victim *v = shm_mallocxz(sizeof(*v));
+	void *a = shm_malloc(BIG), *b = shm_malloc(BIG);
+	v->left = b;
+	v->how = LEAVE_SMASHED;
+	expect_killed(spawn(die_locked, v));
+	pid_t pid[3];
+	int aborts = 0, clean = 0;
+	for (int k = 0; k < 3; k++)
+		pid[k] = spawn(try_big, NULL);
+	for (int k = 0; k < 3; k++) {
+		int st = wait_status(pid[k]);
+		aborts += WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT;
+		clean += WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	}
+	ck_assert_int_eq(aborts, 1);    /* the finder, and nobody after it */
+	ck_assert_int_eq(clean, 2);
+	ck_assert_ptr_null(shm_malloc(BIG));
+	(void)a;
+	shm_destroy();
+}
+END_TEST
+
+/* --- dying in a cache operation ------------------------------------------- */
+
+/* A backend table that raises SIGKILL at the n-th malloc or free, before
+ * or after the real call (the child's copy of these counters). */
+static const struct mem_backend *real_be;
+static struct mem_backend killer;
+static int free_n, malloc_n, after;
+
+static void *kill_malloc(void *st, size_t n)
+{
+	if (--malloc_n == 0 && !after)
+		raise(SIGKILL);
+	void *p = real_be->malloc(st, n);
+	if (malloc_n == 0)
+		raise(SIGKILL);
+	return p;
+}
+
+static int kill_free(void *st, void *p)
+{
+	if (--free_n == 0 && !after)
+		raise(SIGKILL);
+	int rc = real_be->free(st, p);
+	if (free_n == 0)
+		raise(SIGKILL);
+	return rc;
+}
+
+static void arm(int frees, int mallocs, int kill_after)
+{
+	free_n = frees;
+	malloc_n = mallocs;
+	after = kill_after;
+	killer = *real_be;
+	killer.malloc = kill_malloc;
+	killer.free = kill_free;
+	mem_shm_pool->be = &killer;
+}
+
+/* The victim's fragments, in shm: what it still held when it died is
+ * freed by the parent (each entry is cleared before its free). */
+#define NHELD 200
+static void **held;
+
+static void park_many(void *arg)
+{
+	(void)arg;
+	for (int k = 0; k < NHELD; k++)
+		held[k] = shm_malloc(64);
+	for (int k = 0; k < NHELD; k++) {
+		void *p = held[k];
+		held[k] = NULL;
+		shm_free(p);
+	}
+}
+
+static void held_free(void)
+{
+	for (int k = 0; k < NHELD; k++) {
+		shm_free(held[k]);
+		held[k] = NULL;
+	}
+}
+
+/* The child arms the killer and runs fn; the parent puts the real table
+ * back once it is dead. */
+struct armed {
+	int frees, mallocs, after;
+	void (*fn)(void *);
+};
+
+static void armed_child(void *arg)
+{
+	struct armed *a = arg;
+	arm(a->frees, a->mallocs, a->after);
+	a->fn(NULL);
+	_exit(9);                       /* the killer missed */
+}
+
+static void kill_in(void (*fn)(void *), int frees, int mallocs, int after_)
+{
+	struct armed a = { frees, mallocs, after_, fn };
+	expect_killed(spawn(armed_child, &a));
+	mem_shm_pool->be = real_be;
+}
+
+static int have_caches(const char *name)
+{
+	if (mem_shm_pool->cache)
+		return 1;
+	dprintf(2, "SKIP: %s: no per-process caches in this build\n", name);
+	return 0;
+}
+
+/* This process takes the dead holder's lock over first (its log is the
+ * one the case reads); then others go on. */
+static void take_over(void)
+{
+	void *p = shm_malloc(BIG);
+	ck_assert_ptr_nonnull(p);
+	shm_free(p);
+	T_LOG_HAS("heap intact after owner death");
+	survivors(2);
+}
+
+START_TEST(test_flush_death)
+{
+	start(_i);
+	real_be = mem_shm_pool->be;
+	held = shm_mallocxz(NHELD * sizeof(void *));
+	uint64_t base = used_now();
+	if (!have_caches("flush_death"))
+		goto out;
+	for (int when = 0; when < 2; when++) {
+		/* the 5th block of the first flush, before and after free */
+		kill_in(park_many, 5, 0, when);
+		take_over();
+		held_free();
+		expect_sound(base);
+	}
+out:
+	shm_destroy();
+}
+END_TEST
+
+static void big_one(void *arg)
+{
+	(void)arg;
+	shm_malloc(BIG);
+}
+
+START_TEST(test_half_record)
+{
+	start(_i);
+	real_be = mem_shm_pool->be;
+	uint64_t base = used_now();
+	/* killed right after the backend's malloc, before any record word */
+	kill_in(big_one, 0, 1, 1);
+	uint64_t seq;
+	void *left = dbg_user(real_be->last(mem_shm_pool->st, &seq));
+	void *p = shm_malloc(BIG);      /* this process takes the lock over */
+	ck_assert_ptr_nonnull(p);
+	shm_free(p);
+	T_LOG_HAS("heap intact after owner death");
+	T_LOG_HAS("was being allocated when its process died");
+	survivors(3);
+	struct find f = { .addr = left };
+	mem_walk(mem_shm_pool, find_frag, &f);
+	T_ASSERT(f.used, "the orphan is not kept as used");
+#if MEMDBG
+	T_ASSERT(f.alloc && !strcmp(f.alloc->func, "heap_recovered"),
+		"the orphan is not named after the recovery");
+#endif
+	shm_free(left);                 /* nobody else could ever free it */
+	expect_sound(base);
+	shm_destroy();
+}
+END_TEST
+
+static void small_one(void *arg)
+{
+	(void)arg;
+	shm_malloc(64);
+}
+
+START_TEST(test_refill_death)
+{
+	start(_i);
+	real_be = mem_shm_pool->be;
+	uint64_t base = used_now();
+	if (!have_caches("refill_death"))
+		goto out;
+	kill_in(small_one, 0, 3, 1);    /* after the 3rd cut of a refill */
+	take_over();
+	expect_sound(base);
+#if MEMDBG
+	T_LOG_HAS("cut for a dead process's cache recovered");
+#endif
+out:
+	shm_destroy();
+}
+END_TEST
+
+static void parks_and_exits(void *arg)
+{
+	park_many(arg);
+	_exit(0);
+}
+
+static void reclaimer(void *arg)
+{
+	(void)arg;
+	shm_cache_reclaim();
+}
+
+START_TEST(test_drain_death)
+{
+	start(_i);
+	real_be = mem_shm_pool->be;
+	held = shm_mallocxz(NHELD * sizeof(void *));
+	uint64_t base = used_now();
+	if (!have_caches("drain_death"))
+		goto out;
+	expect_exit0(spawn(parks_and_exits, NULL));
+	kill_in(reclaimer, 10, 0, 1);   /* mid-drain of the dead one's slot */
+	take_over();
+	expect_sound(base);
+out:
+	shm_destroy();
+}
+END_TEST
+
+Suite *recovery_suite(void)
+{
+	Suite *s = suite_create("recovery");
+	struct { const char *name; const TTest *fn; } cases[] = {
+		{ "half_record", test_half_record },
+		{ "overrun_death", test_overrun_death },
+		{ "broken_once", test_broken_once },
+		{ "flush_death", test_flush_death },
+		{ "refill_death", test_refill_death },
+		{ "drain_death", test_drain_death },
+	};
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		TCase *tc = tcase_create(cases[k].name);
+		tcase_add_checked_fixture(tc, NULL, t_teardown);
+		tcase_set_timeout(tc, 120);
+		tcase_add_loop_test(tc, cases[k].fn, 0, T_NBACKENDS);
+		suite_add_tcase(s, tc);
+	}
+	return s;
+}
