@@ -4,6 +4,8 @@
 #   make test            the whole suite for the current configuration
 #   make test-all        the suite for every MEMMNG x MEMDBG x LOCK, plus
 #                        ASan/UBSan and the build-switch tests (what CI runs)
+#   make stress          the kill storm at full size: STRESS_TRIALS (1,000)
+#                        trials per backend (doc/RELIABILITY.md)
 #   make run             build, then start srproxy in the foreground on the
 #                        defaults (SIP 127.0.0.1:5060, RPC ./srproxy.sock)
 #   make bench           the quick membench pass (scaled-down BENCH.md)
@@ -58,7 +60,7 @@ mod_of     = $(if $(filter runtime,$(1)),core,$(1))
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 
-.PHONY: all lib server example run test test-all bench bench-full cfg cfg-show install \
+.PHONY: all lib server example run test test-all stress bench bench-full cfg cfg-show install \
 	clean deps tests-build fuzz fuzz-build FORCE
 
 all: lib server tests-build
@@ -200,6 +202,12 @@ fuzz-build: $(FUZZ_BINS)
 fuzz: fuzz-build
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) $(TOPDIR)/tests/fuzz/run.sh $(FUZZ_BUILD) \
 	    $(FUZZ_TARGETS)
+
+STRESS_TRIALS ?= 1000
+stress: tests-build
+	@for b in fm qm tlsf; do \
+	    $(BUILD)/tests/prog_killstorm $$b $(STRESS_TRIALS) 1 || exit 1; \
+	done
 
 # --- benchmarks -----------------------------------------------------------
 bench:

@@ -4,9 +4,10 @@
 # integration driver tests/it_*.sh.  Ends with "total: N passed, N failed".
 # SERVER_TESTS=0 leaves out the drivers that start srproxy (they choose the
 # backend at run time, so run-all.sh runs them in a few configurations
-# only, and says which).
+# only, and says which); KILLSTORM=0 leaves out the kill storm the same way.
 set -u
 server_tests=${SERVER_TESTS:-1}
+killstorm=${KILLSTORM:-1}
 build=$1
 top=$(cd "$(dirname "$0")/.." && pwd)
 passed=0 failed=0
@@ -28,6 +29,10 @@ for t in "$top"/tests/it_*.sh; do
 	name=$(basename "$t" .sh)
 	if [ "$server_tests" = 0 ] && grep -q 'core/srproxy' "$t"; then
 		echo "not here: $name (a server driver; SERVER_TESTS=0)"
+		continue
+	fi
+	if [ "$killstorm" = 0 ] && grep -q 'prog_killstorm' "$t"; then
+		echo "not here: $name (the kill storm; KILLSTORM=0)"
 		continue
 	fi
 	if BUILD="$build" TOP="$top" sh "$t" > "$build/tests/$name.log" 2>&1; then
