@@ -617,5 +617,6 @@ int main(int argc, char **argv)
 		(unsigned long long)log_lines[4]);
 	shm_free(sh);
 	shm_destroy();
+	free(syms);
 	return t.failed ? 1 : 0;
 }
