@@ -480,6 +480,16 @@ static void recover_cut(struct mem_pool *pool, struct cache_slot *s)
 		"recovered", pool->name, user);
 }
 
+int cache_in_backend(struct mem_pool *pool)
+{
+	struct mem_cache *c = pool->cache;
+	uint32_t n = __atomic_load_n(&c->nslots, __ATOMIC_ACQUIRE);
+	for (unsigned i = 0; i < n; i++)
+		if (c->slot[i].freeing || c->slot[i].cutting)
+			return 1;
+	return 0;
+}
+
 void cache_recover(struct mem_pool *pool)
 {
 	struct mem_cache *c = pool->cache;

@@ -19,6 +19,7 @@
 struct mem_journal {
 	uint64_t seq;           /* the backend's last() seq before */
 	uint32_t allocating;
+	uint32_t in_backend;    /* in a backend free or resize */
 };
 
 /* A pool: one backend over one region.  It lives at the start of its own
@@ -233,6 +234,9 @@ void mem_scratch_free(void *p);
 /* --- cache.c ------------------------------------------------------------ */
 int cache_is_parked(const void *user);
 void cache_taken(void *user);
+/* Global lock taken over: was its dead holder in the backend for a
+ * cache (a flush's free, a refill's cut)? */
+int cache_in_backend(struct mem_pool *pool);
 /* The global lock was taken over (held): finish a flush that was handing
  * a block to the backend when its process died (cache.c). */
 void cache_recover(struct mem_pool *pool);

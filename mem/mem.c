@@ -217,7 +217,10 @@ static void declare_broken(struct mem_pool *pool, int structure)
 	abort();
 }
 
-/* The backend rebuilt, the caches' operations in flight are finished. */
+/* The backend rebuilt, and the caches' operations that were in the
+ * backend settled (heap_recovered() calls cache_recover() once more at
+ * the end, for a heap that needed no rebuild: it settles only what is
+ * left, so twice is once). */
 static int rebuilt(struct mem_pool *pool)
 {
 	int n = POOL_BE(pool)->rebuild ? POOL_BE(pool)->rebuild(pool->st) : -1;
@@ -231,6 +234,16 @@ static int rebuilt(struct mem_pool *pool)
 	return 1;
 }
 
+/* Was the dead holder inside the backend (the journals say)?  Then the
+ * heap is rebuilt before it is checked; else the checker alone decides,
+ * and a rebuild follows only if it finds the structure broken. */
+static int was_in_backend(struct mem_pool *pool)
+{
+	struct mem_journal *jr = pool->jr;
+	return (jr && (jr->allocating || jr->in_backend)) ||
+		(pool->cache && cache_in_backend(pool));
+}
+
 static void heap_recovered(struct mem_pool *pool)
 {
 	struct mem_check_result r;
@@ -238,8 +251,10 @@ static void heap_recovered(struct mem_pool *pool)
 		"checking the heap", pool->name, (int)pool->lock->last_dead);
 	if (mem_pool_broken(pool))
 		return;
-	if (rebuilt(pool))
+	if (was_in_backend(pool) && rebuilt(pool))
 		alloc_recover(pool);
+	if (pool->jr)
+		pool->jr->in_backend = 0;
 	records_complete(pool);
 	mem_check_unsafe_ex(pool, &r);
 	if (r.structure && rebuilt(pool)) {
@@ -248,6 +263,8 @@ static void heap_recovered(struct mem_pool *pool)
 	}
 	if (r.structure)
 		declare_broken(pool, r.structure);
+	if (pool->cache)
+		cache_recover(pool);
 	if (r.application)
 		mem_log(MEM_L_WARN, "%s: %d problems of the application's own "
 			"(reported above) after owner death: not the allocator's",
@@ -454,6 +471,15 @@ void *mem_malloc_unsafe(struct mem_pool *pool, size_t size,
 	return p;
 }
 
+/* The section is in a backend call that changes the heap (journal). */
+static inline void in_backend(struct mem_pool *pool, uint32_t on)
+{
+	MEM_KILL_FENCE();
+	if (pool->jr)
+		pool->jr->in_backend = on;
+	MEM_KILL_FENCE();
+}
+
 /* Hand a fragment that passed mem_used_fragment() back to the backend,
  * whose free makes the backend's own checks of a used block on the
  * headers it reads anyway (backend.h).  0 when it refused p: then nothing
@@ -464,7 +490,10 @@ static int release(struct mem_pool *pool, void *p, const struct mem_site *site)
 	uint64_t usable = backend_usable(pool, dbg_payload(p));
 	dbg_on_free(p, site);
 	track_free(pool, p);
-	if (mem_heap_free(pool, p, usable, 1) != MEM_BLOCK_USED) {
+	in_backend(pool, 1);
+	int rc = mem_heap_free(pool, p, usable, 1);
+	in_backend(pool, 0);
+	if (rc != MEM_BLOCK_USED) {
 		dbg_on_refused(p);
 		return 0;
 	}
@@ -533,8 +562,11 @@ static void *realloc_core(struct mem_pool *pool, void *p, size_t size,
 	uint64_t was = backend_usable(pool, dbg_payload(p));
 	void *q = NULL;
 	track_reshape(pool, p, old < size ? old : size);
-	if (!too_big(size) && POOL_BE(pool)->resize(pool->st, dbg_payload(p),
-				size + DBG_EXTRA) == 0) {
+	in_backend(pool, 1);
+	int rc = too_big(size) ? -1 : POOL_BE(pool)->resize(pool->st,
+		dbg_payload(p), size + DBG_EXTRA);
+	in_backend(pool, 0);
+	if (rc == 0) {
 		mem_heap_changed(pool, p, was);
 		track_resize(pool, p, old, size);
 		dbg_on_resize(p, size, backend_usable(pool, dbg_payload(p)));
