@@ -431,6 +431,26 @@ static unsigned kill_victim(pid_t pid, int i, struct totals *t)
 	return allow;
 }
 
+/* A survivor that did not stop: where it waits, and who holds what. */
+static void hang_report(pid_t pid)
+{
+	struct mem_cache *c = mem_shm_pool->cache;
+	int sys, st;
+	kill(pid, SIGSTOP);
+	waitpid(pid, &st, WUNTRACED);
+	uintptr_t pc = victim_pc(pid, &sys);
+	const struct sym *s = pc ? sym_of(pc) : NULL;
+	printf("  worker %d hung at %#lx %s (%s)%s; global lock held by %d\n",
+		(int)pid, (unsigned long)pc, s ? s->name : "?", s ? s->file : "?",
+		sys ? " in a system call" : "",
+		(int)mem_lock_owner(mem_shm_pool->lock));
+	for (unsigned i = 0; c && i < CACHE_SLOTS; i++)
+		if (mem_lock_owner(&c->slot[i].lock))
+			printf("    slot %u (owner %d) locked by %d\n", i,
+				(int)(uint32_t)c->slot[i].owner,
+				(int)mem_lock_owner(&c->slot[i].lock));
+}
+
 /* Wait for the survivors; 1 per hang, aborts counted. */
 static void reap(pid_t *pid, int *dead, struct totals *t, int *bad)
 {
@@ -444,6 +464,7 @@ static void reap(pid_t *pid, int *dead, struct totals *t, int *bad)
 				now_ns() < deadline)
 			sleep_us(1000);
 		if (r == 0) {
+			hang_report(pid[i]);
 			kill(pid[i], SIGKILL);
 			waitpid(pid[i], &st, 0);
 			t->hangs++;
