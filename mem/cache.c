@@ -500,17 +500,34 @@ void cache_recover(struct mem_pool *pool)
 	}
 }
 
+/* moving, found by slot_repair() off every list: did its caller never get
+ * it?  Parked, it had not left the cache.  With MEMDBG, a record still
+ * busy (debug.h) was being rewritten by unpark() for the caller, which
+ * died before it returned: parked again here, so that it goes to the
+ * heap, instead of being left live-looking to nobody, a fragment that
+ * no free accepts (its tag is neither live nor freed). */
+static int never_handed_out(void *m)
+{
+#if MEMDBG
+	if (dbg_state(m) == DBG_BUSY) {
+		park_fresh(dbg_payload(m), dbg_usable(m));
+		return 1;
+	}
+#endif
+	return is_parked(m);
+}
+
 /* The slot of a process that died holding its lock: lists are sound (a
  * push or pop is two stores, each leaving a list), counters may not be,
- * and one fragment may be in no list: moving.  Still parked, it was on
- * its way to held or out of the cache before the caller got it: it joins
- * held.  Live, it reached its caller (unparked, or never parked). */
+ * and one fragment may be in no list: moving.  Not handed out yet, it was
+ * on its way to held or out of the cache before the caller got it: it
+ * joins held.  Live, it reached its caller (unparked, or never parked). */
 static void slot_repair(struct cache_slot *s)
 {
 	uint64_t blocks = 0, bytes = 0;
 	void *m = s->moving;
 	s->moving = NULL;
-	if (m && !on_a_list(s, m) && is_parked(m)) {
+	if (m && !on_a_list(s, m) && never_handed_out(m)) {
 		*link_of(m) = s->held;
 		s->held = m;
 	}

@@ -18,7 +18,10 @@
  *   refill_death    killed in a refill after the backend cut a fragment
  *                   and before it was parked;
  *   drain_death     a reclaimer killed while draining a dead process's
- *                   slot.
+ *                   slot;
+ *   unpark_death    killed while a fragment leaves its cache for the
+ *                   caller (off its list, its record being rewritten):
+ *                   it goes back to the heap, not to nobody.
  * The exact points are reached by wrapping the backend table (the pool's
  * be pointer, in the segment) with one that raises SIGKILL before or after
  * the real call.  Kills inside the backend itself (a split or a join half
@@ -436,6 +439,51 @@ out:
 }
 END_TEST
 
+/* Die in unpark() as the kill storm found it: the fragment popped off its
+ * list (moving names it) and, with MEMDBG, its record busy (rewritten for
+ * the caller, debug.h).  The state is made by hand, as pop() and unpark()
+ * leave it, since no backend call lies inside that window. */
+static void dies_unparking(void *arg)
+{
+	(void)arg;
+	void *p = shm_malloc(64);
+	shm_free(p);                    /* parked: the head of its class */
+	struct mem_cache *c = mem_shm_pool->cache;
+	for (unsigned i = 0; i < c->nslots; i++) {
+		struct cache_slot *s = &c->slot[i];
+		if ((uint32_t)s->owner != (uint32_t)getpid())
+			continue;
+		mem_lock_get(&s->lock);
+		for (unsigned k = 0; k < CACHE_CLASSES; k++) {
+			if (s->cls[k].head != p)
+				continue;
+			s->moving = p;
+			/* the list link: cache.c link_of() */
+			s->cls[k].head = *(void **)((char *)p - DBG_HEAD +
+				8 * !MEMDBG);
+#if MEMDBG
+			dbg_busy(p);
+#endif
+			raise(SIGKILL);
+		}
+	}
+	_exit(9);                       /* not parked where expected */
+}
+
+START_TEST(test_unpark_death)
+{
+	start(_i);
+	uint64_t base = used_now();
+	if (!have_caches("unpark_death"))
+		goto out;
+	expect_killed(spawn(dies_unparking, NULL));
+	survivors(2);
+	expect_sound(base);             /* the fragment went back to the heap */
+out:
+	shm_destroy();
+}
+END_TEST
+
 Suite *recovery_suite(void)
 {
 	Suite *s = suite_create("recovery");
@@ -446,6 +494,7 @@ Suite *recovery_suite(void)
 		{ "flush_death", test_flush_death },
 		{ "refill_death", test_refill_death },
 		{ "drain_death", test_drain_death },
+		{ "unpark_death", test_unpark_death },
 	};
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		TCase *tc = tcase_create(cases[k].name);
