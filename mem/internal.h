@@ -20,6 +20,9 @@ struct mem_journal {
 	uint64_t seq;           /* the backend's last() seq before */
 	uint32_t allocating;
 	uint32_t in_backend;    /* in a backend free or resize */
+	void *releasing;        /* the fragment a free is giving back: its
+	                         * MEMDBG record says freed before the backend
+	                         * has it (mem.c release_recover) */
 };
 
 /* A pool: one backend over one region.  It lives at the start of its own

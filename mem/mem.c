@@ -194,6 +194,28 @@ static void alloc_recover(struct mem_pool *pool)
 		", allocated at mem/mem.c:heap_recovered" : "");
 }
 
+/* The dead holder was freeing a fragment: if its record already says
+ * freed (MEMDBG) and the heap still has it as used, the free is finished
+ * now.  Left as it was, the fragment would look parked in a cache that
+ * does not hold it, and no free would ever take it. */
+static void release_recover(struct mem_pool *pool)
+{
+	struct mem_journal *jr = pool->jr;
+	void *user = jr ? jr->releasing : NULL;
+	if (!user)
+		return;
+	jr->releasing = NULL;
+#if MEMDBG
+	void *payload = dbg_payload(user);
+	if (!mem_heap_used_at(pool, payload) || dbg_state(user) != DBG_DEAD)
+		return;
+	mem_heap_free(pool, user, POOL_BE(pool)->usable_size(pool->st,
+		payload), 1);
+	mem_log(MEM_L_WARN, "%s: fragment %p was being freed when its process "
+		"died: freed", pool->name, user);
+#endif
+}
+
 static void records_complete(struct mem_pool *pool)
 {
 #if MEMDBG
@@ -255,6 +277,7 @@ static void heap_recovered(struct mem_pool *pool)
 		alloc_recover(pool);
 	if (pool->jr)
 		pool->jr->in_backend = 0;
+	release_recover(pool);
 	records_complete(pool);
 	mem_check_unsafe_ex(pool, &r);
 	if (r.structure && rebuilt(pool)) {
@@ -471,6 +494,16 @@ void *mem_malloc_unsafe(struct mem_pool *pool, size_t size,
 	return p;
 }
 
+/* A free names its fragment from before its record says freed until the
+ * backend has it (journal; release_recover()). */
+static inline void journal_release(struct mem_pool *pool, void *user)
+{
+	MEM_KILL_FENCE();
+	if (pool->jr)
+		pool->jr->releasing = user;
+	MEM_KILL_FENCE();
+}
+
 /* The section is in a backend call that changes the heap (journal). */
 static inline void in_backend(struct mem_pool *pool, uint32_t on)
 {
@@ -488,11 +521,13 @@ static inline void in_backend(struct mem_pool *pool, uint32_t on)
 static int release(struct mem_pool *pool, void *p, const struct mem_site *site)
 {
 	uint64_t usable = backend_usable(pool, dbg_payload(p));
+	journal_release(pool, p);
 	dbg_on_free(p, site);
 	track_free(pool, p);
 	in_backend(pool, 1);
 	int rc = mem_heap_free(pool, p, usable, 1);
 	in_backend(pool, 0);
+	journal_release(pool, NULL);
 	if (rc != MEM_BLOCK_USED) {
 		dbg_on_refused(p);
 		return 0;

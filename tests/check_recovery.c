@@ -21,7 +21,10 @@
  *                   slot;
  *   unpark_death    killed while a fragment leaves its cache for the
  *                   caller (off its list, its record being rewritten):
- *                   it goes back to the heap, not to nobody.
+ *                   it goes back to the heap, not to nobody;
+ *   free_death      killed in a free through the global lock after the
+ *                   MEMDBG record said freed, before the backend's free:
+ *                   the taker finishes that free.
  * The exact points are reached by wrapping the backend table (the pool's
  * be pointer, in the segment) with one that raises SIGKILL before or after
  * the real call.  Kills inside the backend itself (a split or a join half
@@ -439,6 +442,33 @@ out:
 }
 END_TEST
 
+static void frees_big(void *arg)
+{
+	(void)arg;
+	held[0] = shm_malloc(BIG);
+	shm_free(held[0]);      /* killed before the backend's free */
+}
+
+START_TEST(test_free_death)
+{
+	start(_i);
+	real_be = mem_shm_pool->be;
+	held = shm_mallocxz(NHELD * sizeof(void *));
+	uint64_t base = used_now();
+	kill_in(frees_big, 1, 0, 0);
+	take_over();
+#if MEMDBG
+	/* its record said freed: the free is finished */
+	T_LOG_HAS("was being freed when its process died");
+#else
+	/* nothing said freed yet: a fragment in the dead one's hands */
+	shm_free(held[0]);
+#endif
+	expect_sound(base);
+	shm_destroy();
+}
+END_TEST
+
 /* Die in unpark() as the kill storm found it: the fragment popped off its
  * list (moving names it) and, with MEMDBG, its record busy (rewritten for
  * the caller, debug.h).  The state is made by hand, as pop() and unpark()
@@ -495,6 +525,7 @@ Suite *recovery_suite(void)
 		{ "refill_death", test_refill_death },
 		{ "drain_death", test_drain_death },
 		{ "unpark_death", test_unpark_death },
+		{ "free_death", test_free_death },
 	};
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		TCase *tc = tcase_create(cases[k].name);
