@@ -63,6 +63,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <execinfo.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,10 +168,24 @@ static void table_free(struct wtab *t)
 	}
 }
 
+/* A worker that crashes prints where (the abort is counted by reap()). */
+static void crashed(int sig)
+{
+	void *pc[32];
+	int n = backtrace(pc, 32);
+	dprintf(2, "  worker %d: signal %d at:\n", (int)getpid(), sig);
+	backtrace_symbols_fd(pc, n, 2);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 static void worker(int i, uint64_t seed)
 {
 	struct wtab *t = &sh->w[i];
 	uint64_t x = seed;
+	signal(SIGSEGV, crashed);
+	signal(SIGBUS, crashed);
+	signal(SIGABRT, crashed);
 	while (!sh->stop) {
 		uint64_t t0 = now_ns();
 		op(t, (unsigned)(rnd(&x) % NP), &x);
@@ -570,6 +585,10 @@ static void trial(uint64_t *x, struct totals *t)
 		sh->w[i].pending = 0;
 	}
 	settle(allow, t, &bad);
+	/* settle() freed what a crashed survivor left in its table: no
+	 * worker of the next trial may free it again */
+	for (int i = 0; i < WORKERS; i++)
+		memset(sh->w[i].p, 0, sizeof(sh->w[i].p));
 	t->trials++;
 	t->failed += bad;
 	if (bad)
@@ -604,8 +623,9 @@ static void quiet_log(int level, const char *msg)
 {
 	(void)msg;
 	log_lines[level & 7]++;
-	if (level <= 2)
-		fprintf(stderr, "srmem: CRITICAL: %s\n", msg);
+	if (level <= 3)     /* critical and errors: the trace of a failure */
+		fprintf(stderr, "srmem: %s: %s\n", level <= 2 ? "CRITICAL" :
+			"ERROR", msg);
 }
 
 int main(int argc, char **argv)
