@@ -280,6 +280,34 @@ static void disarm_joined(struct mem_pool *pool, char *payload)
 		disarm(user);
 }
 
+/* The last block that starts at or before at (walk order is address
+ * order). */
+struct holder {
+	char *at;
+	struct mem_block b;
+};
+
+static int holder_of(const struct mem_block *b, void *arg)
+{
+	struct holder *h = arg;
+	if ((char *)b->payload > h->at)
+		return 1;
+	h->b = *b;
+	return 0;
+}
+
+void mem_freed_after_rebuild(struct mem_pool *pool)
+{
+	uint64_t seq;
+	struct holder h = { POOL_BE(pool)->last(pool->st, &seq), { 0 } };
+	if (!h.at)
+		return;
+	POOL_BE(pool)->walk(pool->st, holder_of, &h);
+	if (h.b.payload && !h.b.used && h.b.size >= DBG_EXTRA &&
+			dbg_armed(dbg_user(h.b.payload)))
+		disarm(dbg_user(h.b.payload));
+}
+
 void mem_heap_taken(struct mem_pool *pool, void *payload, uint64_t usable,
 		const struct mem_site *site)
 {

@@ -148,6 +148,10 @@ void mem_freed_fill(void *user);
  * repair: fill it again.  Returns 1 when it found one. */
 int mem_freed_verify(struct mem_pool *pool, void *user, uint64_t usable,
 		const char *finder, const struct mem_site *site, int repair);
+/* After a rebuild: a split or a cut the dead holder left half done may
+ * have written a header into the fill of the free block it was cutting
+ * (the one holding the block last() names): that record is disarmed. */
+void mem_freed_after_rebuild(struct mem_pool *pool);
 /* The heap just handed out payload (usable bytes) to an allocation at
  * site: disarm the block it was cut from, if any, and verify its fill. */
 void mem_heap_taken(struct mem_pool *pool, void *payload, uint64_t usable,

@@ -251,6 +251,9 @@ static int rebuilt(struct mem_pool *pool)
 	if (n)
 		mem_log(MEM_L_WARN, "%s: %d block trailers rewritten (an "
 			"operation cut short, or an overrun)", pool->name, n);
+#if MEMDBG
+	mem_freed_after_rebuild(pool);
+#endif
 	if (pool->cache)
 		cache_recover(pool);
 	return 1;
