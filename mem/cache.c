@@ -409,11 +409,22 @@ static inline uint64_t parked_usable(void *user)
  * (slot lock held).  Each block is taken off held only after the backend
  * freed it; meanwhile freeing names it, so that the taker of a dead
  * holder's global lock knows whether that free happened (cache_recover). */
+static void recover_freeing(struct mem_pool *pool, struct cache_slot *s);
+
 static size_t flush_held(struct mem_pool *pool, struct cache_slot *s)
 {
 	size_t n = 0;
 	if (!s->held)
 		return 0;
+	/* A flusher died in the backend's free of held's head (freeing is
+	 * only ever set under this slot lock, now ours): once freed, that
+	 * block's link word is the backend's, so held is settled under the
+	 * global lock before anything walks it. */
+	if (s->freeing) {
+		mem_pool_lock(pool);
+		recover_freeing(pool, s);
+		mem_pool_unlock(pool);
+	}
 	for (void *u = s->held; u; u = *link_of(u))   /* before the lock */
 		parked_left(pool, u);
 	mem_pool_lock(pool);
