@@ -527,12 +527,8 @@ Suite *recovery_suite(void)
 		{ "unpark_death", test_unpark_death },
 		{ "free_death", test_free_death },
 	};
-	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
-		TCase *tc = tcase_create(cases[k].name);
-		tcase_add_checked_fixture(tc, NULL, t_teardown);
-		tcase_set_timeout(tc, 120);
-		tcase_add_loop_test(tc, cases[k].fn, 0, T_NBACKENDS);
-		suite_add_tcase(s, tc);
-	}
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++)
+		t_add_loop(s, cases[k].name, cases[k].fn, T_NBACKENDS,
+				t_teardown, 120);
 	return s;
 }
