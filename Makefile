@@ -24,7 +24,9 @@ TOPDIR := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 include $(TOPDIR)/Makefile.defs
 
 MEM_SRC   := $(sort $(wildcard $(TOPDIR)/mem/*.c))
-MEM_OBJ   := $(patsubst $(TOPDIR)/mem/%.c,$(BUILD)/mem/%.o,$(MEM_SRC))
+# mem.o is the configuration's own (MEMMNG); the rest is in $(OBJ).
+MEM_OBJ   := $(BUILD)/mem/mem.o $(patsubst $(TOPDIR)/mem/%.c,$(OBJ)/mem/%.o,\
+	$(filter-out $(TOPDIR)/mem/mem.c,$(MEM_SRC)))
 MEM_HDR   := $(wildcard $(TOPDIR)/mem/*.h)
 LIB_A     := $(BUILD)/libsrmem.a
 LIB_SO    := $(BUILD)/libsrmem.so
@@ -34,7 +36,7 @@ LIB_SO    := $(BUILD)/libsrmem.so
 FUZZ_SRC  := $(sort $(wildcard $(TOPDIR)/tests/fuzz/fuzz_*.c))
 TEST_SRC  := $(sort $(wildcard $(TOPDIR)/tests/check_*.c)) $(TOPDIR)/tests/main.c \
 	$(FUZZ_SRC)
-TEST_OBJ  := $(patsubst $(TOPDIR)/tests/%.c,$(BUILD)/tests/%.o,$(TEST_SRC))
+TEST_OBJ  := $(patsubst $(TOPDIR)/tests/%.c,$(OBJ)/tests/%.o,$(TEST_SRC))
 TEST_BIN  := $(BUILD)/tests/srmem-tests
 EXAMPLE   := $(BUILD)/tests/example
 # Small programs the integration drivers (tests/it_*.sh) run.
@@ -47,10 +49,10 @@ BENCH_SRC := $(sort $(wildcard $(TOPDIR)/utils/membench/*.c))
 # folder of core/ is a module to the allocator: MOD_NAME is the folder's
 # name ("runtime" objects say "core"), so mod.stats splits memory by concern.
 CORE_SRC  := $(sort $(wildcard $(TOPDIR)/core/*/*.c))
-CORE_OBJ  := $(patsubst $(TOPDIR)/%.c,$(BUILD)/%.o,$(CORE_SRC))
+CORE_OBJ  := $(patsubst $(TOPDIR)/%.c,$(OBJ)/%.o,$(CORE_SRC))
 SRPROXY   := $(BUILD)/core/srproxy
 CTL_SRC   := $(sort $(wildcard $(TOPDIR)/utils/srmemctl/*.c))
-CTL_OBJ   := $(patsubst $(TOPDIR)/%.c,$(BUILD)/%.o,$(CTL_SRC))
+CTL_OBJ   := $(patsubst $(TOPDIR)/%.c,$(OBJ)/%.o,$(CTL_SRC))
 SRMEMCTL  := $(BUILD)/utils/srmemctl/srmemctl
 SRV_PKGS  := jansson libmicrohttpd
 SRV_CFLAGS := $(shell pkg-config --cflags $(SRV_PKGS) 2>/dev/null)
@@ -70,10 +72,20 @@ lib: $(LIB_A) $(LIB_SO) $(BUILD)/srmem.pc
 	cp $(LIB_A) $(TOPDIR)/mem/libsrmem.a
 	cp $(LIB_SO) $(TOPDIR)/mem/libsrmem.so
 
-# Objects depend on $(BUILD)/flags, rewritten only when the flags change.
-$(BUILD)/mem/%.o: $(TOPDIR)/mem/%.c $(BUILD)/flags
+# Objects depend on $(BUILD)/flags or $(OBJ)/flags, rewritten only when
+# the flags change.  A shared object is written under a temporary name
+# and renamed, so that two builds making it at once (two MEMMNG values
+# side by side) never link a half-written one.
+compile = $(CC) $(1) -MMD -MP -MF $(@:.o=.d) -MT $@ -c $< -o $@.$$$$.tmp && \
+	mv -f $@.$$$$.tmp $@
+
+$(BUILD)/mem/mem.o: $(TOPDIR)/mem/mem.c $(BUILD)/flags
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS_CFG) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(call compile,$(CPPFLAGS_CFG) $(CFLAGS))
+
+$(OBJ)/mem/%.o: $(TOPDIR)/mem/%.c $(OBJ)/flags
+	@mkdir -p $(@D)
+	$(call compile,$(CPPFLAGS_OBJ) $(CFLAGS))
 
 $(LIB_A): $(MEM_OBJ)
 	rm -f $@
@@ -88,20 +100,22 @@ $(BUILD)/srmem.pc: $(TOPDIR)/mem/srmem.pc.in $(TOPDIR)/Makefile.defs
 	    -e 's|@MEMDBG@|$(MEMDBG)|g' $< > $@
 
 # --- server and client ----------------------------------------------------
-$(BUILD)/core/%.o: $(TOPDIR)/core/%.c $(BUILD)/flags
+$(OBJ)/core/%.o: $(TOPDIR)/core/%.c $(OBJ)/flags
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS_CFG) $(CFLAGS) $(SRV_CFLAGS) \
+	$(call compile,$(CPPFLAGS_OBJ) $(CFLAGS) $(SRV_CFLAGS) \
 	    -DMOD_NAME='"$(call mod_of,$(notdir $(patsubst %/,%,$(dir $*))))"' \
-	    -I$(TOPDIR)/mem -I$(TOPDIR)/core -MMD -MP -c $< -o $@
+	    -I$(TOPDIR)/mem -I$(TOPDIR)/core)
 
 $(SRPROXY): $(CORE_OBJ) $(LIB_A)
+	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $(CORE_OBJ) $(LIB_A) $(SRV_LIBS) $(LIBS)
 
-$(BUILD)/utils/srmemctl/%.o: $(TOPDIR)/utils/srmemctl/%.c
+$(OBJ)/utils/srmemctl/%.o: $(TOPDIR)/utils/srmemctl/%.c $(OBJ)/flags
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(SRV_CFLAGS) -MMD -MP -c $< -o $@
+	$(call compile,$(CFLAGS) $(SRV_CFLAGS))
 
 $(SRMEMCTL): $(CTL_OBJ)
+	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $(CTL_OBJ) $(SRV_LIBS)
 
 # Copies at the places the docs name: core/srproxy, utils/srmemctl/srmemctl.
@@ -115,19 +129,21 @@ run: lib server
 # --- tests ----------------------------------------------------------------
 # Every tests/check_*.c that defines `Suite *NAME_suite(void)` is run by
 # tests/main.c; the list is generated so that a new suite is one new file.
-$(BUILD)/tests/suites.h: $(TEST_SRC)
+$(OBJ)/tests/suites.h: $(TEST_SRC)
 	@mkdir -p $(@D)
 	sed -n 's/^Suite \*\([a-z0-9_]*\)_suite(void)$$/SUITE(\1)/p' \
-	    $(filter $(TOPDIR)/tests/check_%.c,$^) > $@
+	    $(filter $(TOPDIR)/tests/check_%.c,$^) > $@.$$$$.tmp && mv -f $@.$$$$.tmp $@
 
-$(BUILD)/tests/%.o: $(TOPDIR)/tests/%.c $(BUILD)/tests/suites.h $(BUILD)/flags
+$(OBJ)/tests/%.o: $(TOPDIR)/tests/%.c $(OBJ)/tests/suites.h $(OBJ)/flags
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS_CFG) $(CFLAGS) -Wno-missing-prototypes $(CHECK_CFLAGS) -I$(TOPDIR)/mem \
-	    -I$(TOPDIR)/core -I$(TOPDIR)/tests $(SRV_CFLAGS) -I$(BUILD)/tests -MMD -MP -c $< -o $@
+	$(call compile,$(CPPFLAGS_OBJ) $(CFLAGS) -Wno-missing-prototypes \
+	    $(CHECK_CFLAGS) -I$(TOPDIR)/mem -I$(TOPDIR)/core -I$(TOPDIR)/tests \
+	    $(SRV_CFLAGS) -I$(OBJ)/tests)
 
 # Unit suites of the server's parts link its objects, all but main().
-CORE_TESTED := $(filter-out $(BUILD)/core/runtime/main.o,$(CORE_OBJ))
+CORE_TESTED := $(filter-out $(OBJ)/core/runtime/main.o,$(CORE_OBJ))
 $(TEST_BIN): $(TEST_OBJ) $(CORE_TESTED) $(LIB_A)
+	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $(TEST_OBJ) $(CORE_TESTED) $(LIB_A) $(CHECK_LIBS) \
 	    $(SRV_LIBS) $(LIBS)
 
@@ -137,15 +153,20 @@ $(EXAMPLE): $(TOPDIR)/tests/example.c $(LIB_A)
 	$(CC) -std=gnu11 -Wall -Wextra $(CFLAGS_SAN) -DMEMDBG=$(MEMDBG) \
 	    -I$(TOPDIR)/mem $< $(LIB_A) -lpthread -o $@
 
-$(BUILD)/tests/prog_%: $(TOPDIR)/tests/prog_%.c $(LIB_A)
+$(BUILD)/tests/prog_%: $(OBJ)/tests/prog_%.o $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS_CFG) $(CFLAGS) -I$(TOPDIR)/mem $< $(LIB_A) $(LIBS) -o $@
+	$(CC) $(LDFLAGS) $< $(LIB_A) $(LIBS) -o $@
 
-# What the drivers need to know of the build.
+# What the drivers need to know of the build; the shared objects' flags.
 $(BUILD)/flags: FORCE
 	@mkdir -p $(@D)
 	@echo '$(CPPFLAGS_CFG) $(CFLAGS)' | cmp -s - $@ || \
 	    echo '$(CPPFLAGS_CFG) $(CFLAGS)' > $@
+
+$(OBJ)/flags: FORCE
+	@mkdir -p $(@D)
+	@echo '$(CPPFLAGS_OBJ) $(CFLAGS)' | cmp -s - $@ || \
+	    { echo '$(CPPFLAGS_OBJ) $(CFLAGS)' > $@.$$$$.tmp && mv -f $@.$$$$.tmp $@; }
 
 example: $(EXAMPLE)
 
@@ -253,4 +274,4 @@ clean:
 	    $(TOPDIR)/core/srproxy $(TOPDIR)/utils/srmemctl/srmemctl
 
 -include $(MEM_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CORE_OBJ:.o=.d) $(CTL_OBJ:.o=.d) \
-	$(FUZZ_OBJ:.o=.d)
+	$(patsubst $(BUILD)/%,$(OBJ)/%.d,$(TEST_PROGS)) $(FUZZ_OBJ:.o=.d)
