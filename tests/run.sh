@@ -5,7 +5,14 @@
 # SERVER_TESTS=0 leaves out the drivers that start srproxy (they choose the
 # backend at run time, so run-all.sh runs them in a few configurations
 # only, and says which); KILLSTORM=0 leaves out the kill storm the same way.
+# CK_EXCLUDE_TAGS=heavy leaves out the Check
+# cases tagged heavy (memtest.h t_heavy), as run-all.sh does where the
+# build does not change what they test.  A case without a timeout of its
+# own gets CK_DEFAULT_TIMEOUT, 30 s here (Check's 4 s killed cases that
+# take 1 s on an idle machine, on a loaded one).
 set -u
+CK_DEFAULT_TIMEOUT=${CK_DEFAULT_TIMEOUT:-30}
+export CK_DEFAULT_TIMEOUT
 server_tests=${SERVER_TESTS:-1}
 killstorm=${KILLSTORM:-1}
 build=$1
