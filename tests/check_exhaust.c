@@ -385,6 +385,7 @@ Suite *exhaust_suite(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, test_shm_full, 0, 2 * T_NBACKENDS);
+	t_heavy(tc);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("pkg_full");
 	tcase_add_checked_fixture(tc, NULL, teardown);

@@ -353,7 +353,7 @@ static void teardown(void)
 
 static void add_loop(Suite *s, const char *name, const TTest *t, int n)
 {
-	t_add_loop(s, name, t, n, teardown, 60);
+	t_heavy(t_add_loop(s, name, t, n, teardown, 60));
 }
 
 Suite *livecheck_suite(void)

@@ -235,6 +235,7 @@ Suite *lockstats_suite(void)
 	tcase_add_test(tc, test_takeover);
 	tcase_add_test(tc, test_rows_reused);
 	tcase_add_test(tc, test_pkg_none);
+	t_heavy(tc);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -221,6 +221,7 @@ Suite *model_suite(void)
 	tcase_add_checked_fixture(tc, NULL, t_teardown);
 	tcase_set_timeout(tc, 300);
 	tcase_add_loop_test(tc, test_model, 0, T_NBACKENDS);
+	t_heavy(tc);
 	suite_add_tcase(s, tc);
 	return s;
 }

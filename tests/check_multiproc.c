@@ -453,6 +453,7 @@ static void add_case(Suite *s, const char *name, const TTest *t, int n)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 300);
 	tcase_add_loop_test(tc, t, 0, n);
+	t_heavy(tc);
 	suite_add_tcase(s, tc);
 }
 

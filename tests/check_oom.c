@@ -97,6 +97,7 @@ Suite *oom_suite(void)
 	tcase_add_test(tc, test_two_sites);
 	tcase_add_test(tc, test_interval_zero);
 	tcase_add_test(tc, test_missed);
+	t_heavy(tc);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -622,6 +622,7 @@ Suite *owner_suite(void)
 		tcase_add_checked_fixture(tc, NULL, t_teardown);
 		tcase_set_timeout(tc, 120);
 		tcase_add_loop_test(tc, cases[k].fn, 0, T_NBACKENDS);
+		t_heavy(tc);
 		suite_add_tcase(s, tc);
 	}
 	return s;

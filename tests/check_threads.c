@@ -362,6 +362,7 @@ Suite *threads_suite(void)
 		tcase_add_checked_fixture(tc, NULL, teardown);
 		tcase_set_timeout(tc, 300);
 		tcase_add_loop_test(tc, cases[k].fn, 0, cases[k].n);
+		t_heavy(tc);
 		suite_add_tcase(s, tc);
 	}
 	return s;

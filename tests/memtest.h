@@ -70,8 +70,8 @@
 #define T_FAIL(...) ck_abort_msg(__VA_ARGS__)
 
 /* A test case named name running t for loop indexes 0..n-1, each with
- * teardown after it, within timeout seconds. */
-static inline void t_add_loop(Suite *s, const char *name, const TTest *t,
+ * teardown after it, within timeout seconds; returned for t_heavy(). */
+static inline TCase *t_add_loop(Suite *s, const char *name, const TTest *t,
 		int n, void (*teardown)(void), int timeout)
 {
 	TCase *tc = tcase_create(name);
@@ -79,6 +79,17 @@ static inline void t_add_loop(Suite *s, const char *name, const TTest *t,
 	tcase_set_timeout(tc, timeout);
 	tcase_add_loop_test(tc, t, 0, n);
 	suite_add_tcase(s, tc);
+	return tc;
+}
+
+/* Tags a case that takes seconds in every build (several processes or
+ * threads, sleeps, long loops) and whose code MEMMNG does not change, as
+ * its loop runs every backend: tests/run-all.sh runs it only in the
+ * configurations that change what it tests (CK_EXCLUDE_TAGS=heavy in the
+ * others; its header says which).  `make test` runs everything. */
+static inline void t_heavy(TCase *tc)
+{
+	tcase_set_tags(tc, "heavy");
 }
 #endif
 #define T_ASSERT(cond, ...) \
