@@ -5,6 +5,8 @@
 # SERVER_TESTS=0 leaves out the drivers that start srproxy (they choose the
 # backend at run time, so run-all.sh runs them in a few configurations
 # only, and says which); KILLSTORM=0 leaves out the kill storm the same way.
+# SERVER_TESTS=only runs the server drivers alone (run-all.sh runs them
+# beside the next configurations: they mostly wait).
 # CK_EXCLUDE_TAGS=heavy leaves out the Check
 # cases tagged heavy (memtest.h t_heavy), as run-all.sh does where the
 # build does not change what they test.  A case without a timeout of its
@@ -19,17 +21,20 @@ build=$1
 top=$(cd "$(dirname "$0")/.." && pwd)
 passed=0 failed=0
 
-out=$(mktemp)
-"$build/tests/srmem-tests" 2>&1 | tee "$out"
-line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)
-if [ -n "$line" ]; then
-	passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
-	failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
-else
-	echo "FAIL: the Check runner did not finish"
-	failed=$((failed + 1))
-fi
-rm -f "$out"
+check_runner() {
+	out=$(mktemp)
+	"$build/tests/srmem-tests" 2>&1 | tee "$out"
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)
+	if [ -n "$line" ]; then
+		passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
+		failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
+	else
+		echo "FAIL: the Check runner did not finish"
+		failed=$((failed + 1))
+	fi
+	rm -f "$out"
+}
+[ "$server_tests" = only ] || check_runner
 
 for t in "$top"/tests/it_*.sh; do
 	[ -e "$t" ] || continue
@@ -42,6 +47,7 @@ for t in "$top"/tests/it_*.sh; do
 		echo "not here: $name (the kill storm; KILLSTORM=0)"
 		continue
 	fi
+	[ "$server_tests" != only ] || grep -q 'core/srproxy' "$t" || continue
 	if BUILD="$build" TOP="$top" sh "$t" > "$build/tests/$name.log" 2>&1; then
 		echo "PASS: $name"
 		passed=$((passed + 1))
