@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "memtest.h"
+#include "proctest.h"
 
 #define SHM_SIZE ((size_t)32 << 20)
 #define WORKERS 4
@@ -48,19 +49,8 @@
 #define CHILD_ALARM 120         /* a hung child dies instead of the runner */
 
 static struct t_pool tp;
-static size_t cache_default;
 
 /* --- helpers ------------------------------------------------------------- */
-
-/* Loop index i: backend i % 3; i >= 3 turns the per-process shm caches
- * off, so that every operation takes the global lock. */
-static void start(int i)
-{
-	t_log_start();
-	shm_cache_size = i >= T_NBACKENDS ? 0 : cache_default;
-	ck_assert_int_eq(shm_init(SHM_SIZE, t_backend(i % T_NBACKENDS)), 0);
-	t_pool_start(&tp, mem_shm_pool);
-}
 
 /* A child's complaint: one line on stderr, and the status to exit with. */
 static int child_fail(int code, const char *what, unsigned long n)
@@ -181,7 +171,7 @@ static int hammer(int k, void *arg)
 START_TEST(test_hammer)
 {
 	pid_t pid[WORKERS];
-	start(_i);
+	t_shm_start(&tp, _i, SHM_SIZE);
 	for (int k = 0; k < WORKERS; k++)
 		pid[k] = spawn(hammer, k, NULL);
 	for (int k = 0; k < WORKERS; k++)
@@ -290,7 +280,7 @@ static int alloc_for_parent(int k, void *arg)
 
 START_TEST(test_cross_free)
 {
-	start(_i);
+	t_shm_start(&tp, _i, SHM_SIZE);
 	struct ring *r = shm_mallocxz(sizeof(*r));
 	ck_assert_ptr_nonnull(r);
 	pid_t prod = spawn(producer, 0, r);
@@ -343,7 +333,7 @@ static int lock_worker(int k, void *arg)
 START_TEST(test_lock_exclusion)
 {
 	pid_t pid[WORKERS];
-	start(_i);
+	t_shm_start(&tp, _i, SHM_SIZE);
 	struct t_excl *x = shm_mallocxz(sizeof(*x));
 	ck_assert_ptr_nonnull(x);
 	for (int k = 0; k < WORKERS; k++)
@@ -375,7 +365,7 @@ START_TEST(test_dead_owner)
 {
 	int fds[2];
 	char c = 0;
-	start(_i);
+	t_shm_start(&tp, _i, SHM_SIZE);
 	/* Something in the heap, so that the check after recovery has work. */
 	void *keep = shm_malloc(1000);
 	ck_assert_ptr_nonnull(keep);
@@ -441,16 +431,10 @@ END_TEST
 
 /* --- the suite ------------------------------------------------------------- */
 
-static void teardown(void)
-{
-	t_teardown();
-	shm_cache_size = cache_default;
-}
-
 static void add_case(Suite *s, const char *name, const TTest *t, int n)
 {
 	TCase *tc = tcase_create(name);
-	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_add_checked_fixture(tc, NULL, t_shm_teardown);
 	tcase_set_timeout(tc, 300);
 	tcase_add_loop_test(tc, t, 0, n);
 	t_heavy(tc);
@@ -460,7 +444,6 @@ static void add_case(Suite *s, const char *name, const TTest *t, int n)
 Suite *multiproc_suite(void)
 {
 	Suite *s = suite_create("multiproc");
-	cache_default = shm_cache_size;
 	add_case(s, "hammer", test_hammer, 2 * T_NBACKENDS);
 	add_case(s, "cross_free", test_cross_free, 2 * T_NBACKENDS);
 	add_case(s, "lock_exclusion", test_lock_exclusion, T_NBACKENDS);

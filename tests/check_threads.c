@@ -45,16 +45,6 @@
 #define FIRST_USE_ROUNDS 50
 
 static struct t_pool tp;
-static size_t cache_default;
-
-static void start(int i)
-{
-	t_log_start();
-	shm_cache_size = i >= T_NBACKENDS ? 0 : cache_default;
-	ck_assert_int_eq(shm_init(SHM_SIZE, t_backend(i % T_NBACKENDS)), 0);
-	t_pool_start(&tp, mem_shm_pool);
-}
-
 /* Run fn(arg + k * size) on n threads and join them; the number of
  * threads that returned non-NULL (a failure, named on stderr). */
 static int run_threads(int n, void *(*fn)(void *), void *arg, size_t size)
@@ -193,7 +183,7 @@ static void *hammer(void *arg)
 START_TEST(test_hammer)
 {
 	static struct worker w[THREADS];
-	start(_i);
+	t_shm_start(&tp, _i, SHM_SIZE);
 	struct mailbox *mb = calloc(1, sizeof(*mb));
 	ck_assert_ptr_nonnull(mb);
 	pthread_mutex_init(&mb->mu, NULL);
@@ -235,7 +225,7 @@ static int lock_process(void *arg)
 START_TEST(test_lock)
 {
 	struct t_excl *xs[THREADS];
-	start(_i);
+	t_shm_start(&tp, _i, SHM_SIZE);
 	struct t_excl *x = shm_mallocxz(sizeof(*x));
 	ck_assert_ptr_nonnull(x);
 	for (int k = 0; k < THREADS; k++)
@@ -325,7 +315,7 @@ static int first_use_process(void *arg)
 
 START_TEST(test_first_use)
 {
-	start(_i);
+	t_shm_start(&tp, _i, SHM_SIZE);
 	if (!SHM_CACHE || !mem_shm_pool->cache) {
 		fprintf(stderr, "SKIP: first_use: no per-process caches in "
 			"this build\n");
@@ -342,16 +332,9 @@ START_TEST(test_first_use)
 }
 END_TEST
 
-static void teardown(void)
-{
-	t_teardown();
-	shm_cache_size = cache_default;
-}
-
 Suite *threads_suite(void)
 {
 	Suite *s = suite_create("threads");
-	cache_default = shm_cache_size;
 	struct { const char *name; const TTest *fn; int n; } cases[] = {
 		{ "hammer", test_hammer, 2 * T_NBACKENDS },
 		{ "lock", test_lock, T_NBACKENDS },
@@ -359,7 +342,7 @@ Suite *threads_suite(void)
 	};
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		TCase *tc = tcase_create(cases[k].name);
-		tcase_add_checked_fixture(tc, NULL, teardown);
+		tcase_add_checked_fixture(tc, NULL, t_shm_teardown);
 		tcase_set_timeout(tc, 300);
 		tcase_add_loop_test(tc, cases[k].fn, 0, cases[k].n);
 		t_heavy(tc);

@@ -3,7 +3,8 @@
  * (shm locks, the location table): start one, and expect it to exit 0.
  * Children never call Check: they report through their exit status and
  * _exit(), so nothing of the runner runs twice; an alarm kills a child
- * that hangs instead of the whole runner.
+ * that hangs instead of the whole runner.  And the shm pool of the loop
+ * cases that run every backend with and without the shm caches.
  */
 #ifndef SRMEM_PROCTEST_H
 #define SRMEM_PROCTEST_H
@@ -13,6 +14,8 @@
 #include <stdio.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "memtest.h"
 
 #define T_CHILD_ALARM 120
 
@@ -40,6 +43,25 @@ static inline void t_expect_exit0(pid_t pid)
 		ck_abort_msg("child %d: %s %d", (int)pid, WIFEXITED(st) ?
 			"exit status" : "signal", WIFEXITED(st) ?
 			WEXITSTATUS(st) : WTERMSIG(st));
+}
+
+/* The shm pool of a loop case (check_multiproc, check_threads): loop
+ * index i runs backend i % T_NBACKENDS, and i >= T_NBACKENDS turns the
+ * per-process shm caches off, so that every operation takes the global
+ * lock.  t_shm_teardown(), the cases' teardown, gives the caches their
+ * default back. */
+static inline void t_shm_start(struct t_pool *tp, int i, size_t size)
+{
+	t_log_start();
+	shm_cache_size = i >= T_NBACKENDS ? 0 : SHM_CACHE_AUTO;
+	ck_assert_int_eq(shm_init(size, t_backend(i % T_NBACKENDS)), 0);
+	t_pool_start(tp, mem_shm_pool);
+}
+
+static inline void t_shm_teardown(void)
+{
+	t_teardown();
+	shm_cache_size = SHM_CACHE_AUTO;
 }
 
 #endif /* SRMEM_PROCTEST_H */
