@@ -115,16 +115,23 @@ uint32_t mem_owner_self(void)
 	return __builtin_expect(w != 0, 1) ? w : owner_compute();
 }
 
+struct mem_proc mem_proc_of(uint32_t proc)
+{
+	int id = (int)(proc >> OWNER_PID_BITS);
+	struct mem_proc p = { proc & ((1u << OWNER_PID_BITS) - 1),
+		id ? id - OWNER_ID_BIAS : 0, id != 0 };
+	return p;
+}
+
 const char *mem_owner_str(uint32_t owner, char *buf, size_t len)
 {
-	unsigned pid = owner & ((1u << OWNER_PID_BITS) - 1);
-	int id = (int)(owner >> OWNER_PID_BITS);
-	if (!pid)
+	struct mem_proc p = mem_proc_of(owner);
+	if (!p.pid)
 		snprintf(buf, len, "an unknown process");
-	else if (!id)
-		snprintf(buf, len, "pid %u", pid);
+	else if (!p.has_rank)
+		snprintf(buf, len, "pid %u", p.pid);
 	else
-		snprintf(buf, len, "pid %u (rank %d)", pid, id - OWNER_ID_BIAS);
+		snprintf(buf, len, "pid %u (rank %d)", p.pid, p.rank);
 	return buf;
 }
 

@@ -141,6 +141,15 @@ void mem_set_log(mem_log_fn fn);
 #define MEM_PROC_ID_MAX 510
 int mem_set_proc_id(int id);
 
+/* The process a struct mem_frag names (alloc_proc, free_proc), as data:
+ * pid 0 when unknown; has_rank 0 when it set no id (rank is then 0). */
+struct mem_proc {
+	unsigned pid;
+	int rank;
+	int has_rank;
+};
+struct mem_proc mem_proc_of(uint32_t proc);
+
 /* --- the generic layer, one entry per operation ------------------------- */
 void *mem_malloc(struct mem_pool *pool, size_t size, const struct mem_site *s);
 void *mem_mallocxz(struct mem_pool *pool, size_t size, const struct mem_site *s);

@@ -7,7 +7,8 @@
 # With `srproxy -f -n 2 --test-methods`: known states are made with
 # test.alloc (doc/RPC.md "Test methods") and every command's table and
 # --json output is checked against them (headers, sizes, counts, call
-# sites, modules); `leaks --interval 1` finds a leak seeded in the middle
+# sites, modules, the processes that allocated them: pid and rank);
+# `leaks --interval 1` finds a leak seeded in the middle
 # of its interval by file and line, in shm and in one process's pkg; a
 # failing method exits 1 with its error; `watch --count 2` prints two
 # frames (plain to a pipe, redrawn with ANSI codes on a terminal).  With
@@ -226,7 +227,7 @@ count 1 '(\(no call site\)|:[0-9]+)$' "$tmp/out"
 
 # status: the fragments one by one, bounded by --limit
 s 0 status --limit 3
-hasre "$tmp/out" '^address +size +asked +state +module +call site$'
+hasre "$tmp/out" '^address +size +asked +state +module +process +call site$'
 has "$tmp/out" "3 fragments shown of"
 has "$tmp/out" "(truncated: --limit N shows more)"
 hasre "$tmp/out" '^scan: [0-9]+ fragments in [0-9]+ chunks'
@@ -235,10 +236,13 @@ jqt '.count == 3 and .truncated == true and (.fragments | length) == 3'
 if [ $dbg = 1 ]; then
 	s 0 status --filter leaky.c --limit 2
 	count 2 'leaky\.c:leak_fn:42$' "$tmp/out"
-	hasre "$tmp/out" '^0x[0-9a-f]+ +[0-9]+ +1000 +used +test +leaky\.c:leak_fn:42$'
+	hasre "$tmp/out" "^0x[0-9a-f]+ +[0-9]+ +1000 +used +test +pid $rpc_pid \\(rank -2\\) +leaky\\.c:leak_fn:42\$"
 	has "$tmp/out" "2 fragments shown of 4 matched (truncated"
 	s 0 --json status --filter leaky.c
-	jqt '.matched == 4 and .truncated == false and all(.fragments[]; .asked == 1000 and .line == 42)'
+	jqt ".matched == 4 and .truncated == false and all(.fragments[]; .asked == 1000 and .line == 42 and .pid == $rpc_pid and .rank == -2)"
+else
+	s 0 --json status --limit 3
+	jqt 'all(.fragments[]; .pid == null and .rank == null)'
 fi
 
 # report
@@ -247,11 +251,24 @@ hasre "$tmp/out" '^shm [a-z_]+, [0-9.]+ MiB: used '
 hasre "$tmp/out" '^state +fragments +size +bytes$'
 hasre "$tmp/out" '^used +[0-9]+ '
 hasre "$tmp/out" '^free +[0-9]+ '
-hasre "$tmp/out" '^fragment +address +size +asked +state +module +call site$'
+hasre "$tmp/out" '^fragment +address +size +asked +state +module +process +call site$'
 hasre "$tmp/out" '^max_free +0x'
 s 0 report --json
 jqt '.used_frags >= 4 and .used_bytes >= 4000 and (.scan | has("max_hold_us"))'
 [ $dbg = 0 ] || jqt '.asked_bytes >= 4000 and .min_used.asked > 0'
+# the largest used fragment, made by the RPC process (rank -2): the
+# report names its process
+s 0 raw test.alloc shm 300000 1 big.c big_fn 5 test
+big_id=$(jq .id "$tmp/out")
+s 0 report
+if [ $dbg = 1 ]; then
+	hasre "$tmp/out" "^max_used_frag +0x[0-9a-f]+ +[0-9]+ +300000 +used +test +pid $rpc_pid \\(rank -2\\) +big\\.c:big_fn:5\$"
+	s 0 --json report
+	jqt ".max_used_frag.pid == $rpc_pid and .max_used_frag.rank == -2"
+else
+	hasre "$tmp/out" '^max_used_frag +0x[0-9a-f]+ +[0-9]+ +0 +used +- +- +\(no call site\)$'
+fi
+s 0 raw test.free "$big_id"
 
 # pkg: every process, and one
 s 0 pkg

@@ -44,6 +44,15 @@ json_t *rpc_site_json(const struct mem_site *s)
 	return o;
 }
 
+/* "pid" and "rank" of the process a fragment names (null when unknown). */
+static void proc_fields(json_t *o, uint32_t proc)
+{
+	struct mem_proc p = mem_proc_of(proc);
+	json_object_set_new(o, "pid", p.pid ? json_integer(p.pid) : json_null());
+	json_object_set_new(o, "rank", p.pid && p.has_rank ?
+		json_integer(p.rank) : json_null());
+}
+
 static const char *frag_state(const struct mem_frag *f)
 {
 	return f->cached ? "cached" : f->used ? "used" : "free";
@@ -60,8 +69,13 @@ json_t *rpc_frag_json(const struct mem_frag *f)
 	json_object_set_new(o, "state", json_string(frag_state(f)));
 	json_object_set_new(o, "broken", json_boolean(f->broken));
 	site_fields(o, f->alloc);
-	if (!f->used || f->cached)
-		json_object_set_new(o, "freed", rpc_site_json(f->freed));
+	proc_fields(o, f->alloc_proc);
+	if (!f->used || f->cached) {
+		json_t *freed = rpc_site_json(f->freed);
+		if (json_is_object(freed))
+			proc_fields(freed, f->free_proc);
+		json_object_set_new(o, "freed", freed);
+	}
 	return o;
 }
 

@@ -2,8 +2,9 @@
  * cmd_heap.c - the fragment-level commands: status (fragments one by
  * one), report (counts and bytes per state, the extreme fragments) and
  * check (the heap checker's verdict).  They share the fragment row: a FRAG
- * of doc/RPC.md shown as address, size, asked, state, module, call site
- * (a free fragment shows where it was freed, when known).
+ * of doc/RPC.md shown as address, size, asked, state, module, process,
+ * call site (a free fragment shows where and by whom it was freed, when
+ * known).
  */
 #include "srmemctl.h"
 #include "table.h"
@@ -18,6 +19,7 @@ static void frag_cols(struct table *t)
 	tbl_col(t, "asked", TBL_R);
 	tbl_col(t, "state", TBL_L);
 	tbl_col(t, "module", TBL_L);
+	tbl_col(t, "process", TBL_L);
 	tbl_col(t, "call site", TBL_L);
 }
 
@@ -25,7 +27,7 @@ static void frag_cells(struct table *t, const json_t *f)
 {
 	const json_t *freed = json_object_get(f, "freed");
 	const int broken = json_is_true(json_object_get(f, "broken"));
-	char site[512];
+	char site[512], proc[64];
 
 	tbl_add(t, "%s", jstr_or(f, "address", "-"));
 	tbl_add(t, "%lld", jint(f, "size"));
@@ -33,10 +35,12 @@ static void frag_cells(struct table *t, const json_t *f)
 	tbl_add(t, "%s%s", jstr_or(f, "state", "-"), broken ? " BROKEN" : "");
 	if (json_is_object(freed) && jstr(freed, "file")) {
 		tbl_add(t, "%s", jstr_or(freed, "module", "-"));
+		tbl_add(t, "%s", jproc(freed, proc, sizeof(proc)));
 		tbl_add(t, "freed at %s", jsite(freed, site, sizeof(site)));
 		return;
 	}
 	tbl_add(t, "%s", jstr_or(f, "module", "-"));
+	tbl_add(t, "%s", jproc(f, proc, sizeof(proc)));
 	if (!strcmp(jstr_or(f, "state", ""), "used"))
 		tbl_add(t, "%s", jsite(f, site, sizeof(site)));
 	else if (jstr(f, "file"))      /* free or parked: its last owner */

@@ -43,6 +43,18 @@ const char *jsite(const json_t *o, char *buf, size_t size)
 	return buf;
 }
 
+const char *jproc(const json_t *o, char *buf, size_t size)
+{
+	if (!json_is_integer(json_object_get(o, "pid")))
+		snprintf(buf, size, "-");
+	else if (!json_is_integer(json_object_get(o, "rank")))
+		snprintf(buf, size, "pid %lld", jint(o, "pid"));
+	else
+		snprintf(buf, size, "pid %lld (rank %lld)", jint(o, "pid"),
+				jint(o, "rank"));
+	return buf;
+}
+
 int json_print(const json_t *v)
 {
 	json_dumpf(v, stdout, JSON_INDENT(2) | JSON_ENCODE_ANY);

@@ -120,6 +120,9 @@ const char *jstr(const json_t *o, const char *key);
 const char *jstr_or(const json_t *o, const char *key, const char *dflt);
 /* "file:func:line", or "(no call site)" when the site is unknown. */
 const char *jsite(const json_t *o, char *buf, size_t size);
+/* "pid P (rank R)" from "pid" and "rank", "pid P" without a rank, "-"
+ * without a pid. */
+const char *jproc(const json_t *o, char *buf, size_t size);
 int json_print(const json_t *v);
 
 #endif /* SRMEMCTL_H */
