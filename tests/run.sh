@@ -5,8 +5,7 @@
 # SERVER_TESTS=0 leaves out the drivers that start srproxy (they choose the
 # backend at run time, so run-all.sh runs them in a few configurations
 # only, and says which); KILLSTORM=0 leaves out the kill storm the same way.
-# SERVER_TESTS=only runs the server drivers alone (run-all.sh runs them
-# beside the next configurations: they mostly wait).
+# SERVER_TESTS=only runs the server drivers alone.
 # CK_EXCLUDE_TAGS=heavy leaves out the Check
 # cases tagged heavy (memtest.h t_heavy), as run-all.sh does where the
 # build does not change what they test.  A case without a timeout of its
