@@ -129,7 +129,8 @@ static void check_record(struct check_ctx *c, const struct mem_block *b)
 			"%sfragment %p (%llu bytes) allocated at %s",
 			c->pool->name, parked_bad ? "cached " : "", user,
 			(unsigned long long)dbg_req(user),
-			mem_site_str(dbg_hdr(user)->alloc, site, sizeof(site)));
+			mem_record_site_str(dbg_hdr(user)->alloc, site,
+				sizeof(site)));
 	found(c, 0, r == REC_BROKEN || r == REC_OVERRUN || parked_bad);
 	/* Freed and parked fragments keep their write-after-free fill
 	 * (freed.c); a heap one is rewritten once reported, a parked one is

@@ -116,8 +116,8 @@ static void report_overflow(struct mem_pool *pool, const char *op,
 	if (culprit)
 		mem_log(MEM_L_ERR, "%s: %s: overflow from the fragment "
 			"allocated at %s%s (req %llu bytes) into the header at "
-			"%p%s", pool->name, op, mem_site_str(culprit->alloc, a,
-			sizeof(a)), by, (unsigned long long)culprit->req,
+			"%p%s", pool->name, op, mem_record_site_str(culprit->alloc,
+			a, sizeof(a)), by, (unsigned long long)culprit->req,
 			(const void *)hdr, tail);
 	else
 		mem_log(MEM_L_ERR, "%s: %s: header at %p overwritten (no "
@@ -133,7 +133,7 @@ static void rebuild(struct mem_pool *pool, const char *op,
 	char a[256], tail[400];
 	snprintf(tail, sizeof(tail), "; header rebuilt from the record of "
 		"fragment %p allocated at %s", (void *)dbg_user(v->payload),
-		mem_site_str(v->alloc, a, sizeof(a)));
+		mem_record_site_str(v->alloc, a, sizeof(a)));
 	report_overflow(pool, op, culprit, v->payload, tail);
 	repair(pool, v, 1);
 	if (culprit)    /* a trailer it ran through first (qm's footer) */

@@ -231,9 +231,9 @@ static void report(struct mem_pool *pool, const void *user, int64_t at,
 		"fragment %p (%llu%s bytes) allocated at %s%s, freed at %s%s, "
 		"found by %s", pool->name, (long long)at, user,
 		(unsigned long long)req, req == DBG_REQ_BIG ? "+" : "",
-		mem_site_str(h->alloc, a, sizeof(a)),
+		mem_record_site_str(h->alloc, a, sizeof(a)),
 		by_owner(pool, (uint32_t)h->owner, ao, sizeof(ao)),
-		mem_site_str(h->freed, f, sizeof(f)),
+		mem_record_site_str(h->freed, f, sizeof(f)),
 		by_owner(pool, (uint32_t)(h->owner >> 32), fo, sizeof(fo)),
 		finder);
 }

@@ -258,5 +258,9 @@ void mem_log(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* "file:func:line [module]" or "no call site" into buf. */
 const char *mem_site_str(const struct mem_site *s, char *buf, size_t len);
+/* The same for a site pointer read from a fragment's record, which may be
+ * stale or overwritten: read through the kernel, never followed blindly. */
+const char *mem_record_site_str(const struct mem_site *s, char *buf,
+		size_t len);
 
 #endif /* SRMEM_INTERNAL_H */

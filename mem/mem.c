@@ -345,7 +345,10 @@ static const char *const bad_text[] = {
 	[BAD_OVERFLOW] = "write past the end of the fragment",
 };
 
-/* One report for every kind of misuse: what, where, who. */
+/* One report for every kind of misuse: what, where, who.  Every site is
+ * read through mem_record_site_str(): the record's may be stale (a double
+ * free of memory reused since), and `site` itself may come from a record
+ * (a parked fragment's free site). */
 void mem_report_bad(struct mem_pool *pool, const char *op, const void *p,
 		enum mem_bad kind, const struct mem_site *site)
 {
@@ -357,19 +360,21 @@ void mem_report_bad(struct mem_pool *pool, const char *op, const void *p,
 			snprintf(o, sizeof(o), " by %s", mem_owner_str(
 				(uint32_t)dbg_hdr(p)->owner, b, sizeof(b)));
 		snprintf(alloc, sizeof(alloc), "; allocated at %s%s",
-			mem_site_str(dbg_hdr(p)->alloc, b, sizeof(b)), o);
+			mem_record_site_str(dbg_hdr(p)->alloc, b, sizeof(b)),
+			o);
 	}
 	if (kind == BAD_DOUBLE && dbg_state(p) == DBG_DEAD) {
 		if (pool->lock)
 			snprintf(o, sizeof(o), " by %s", mem_owner_str(
 				(uint32_t)(dbg_hdr(p)->owner >> 32), b, sizeof(b)));
 		snprintf(freed, sizeof(freed), "; first freed at %s%s",
-			mem_site_str(dbg_free_site(p), b, sizeof(b)), o);
+			mem_record_site_str(dbg_free_site(p), b, sizeof(b)),
+			o);
 	}
 #endif
 	mem_log(MEM_L_ERR, "%s: %s: %s %p at %s%s%s", pool->name, op,
-		bad_text[kind], p, mem_site_str(site, here, sizeof(here)),
-		alloc, freed);
+		bad_text[kind], p,
+		mem_record_site_str(site, here, sizeof(here)), alloc, freed);
 	if (!mem_safety) {
 		mem_log(MEM_L_CRIT, "%s: mem_safety=0: aborting", pool->name);
 		abort();

@@ -15,7 +15,8 @@
  *     serves a small workload, and once everything is freed the counters
  *     are back at their values after init.
  * Cases: double free (neighbours used, and a block already joined with its
- * free neighbours); a pointer outside the pool; a pointer into the middle
+ * free neighbours; a block reused since, its stale record's call sites
+ * overwritten: MEMDBG=1 only); a pointer outside the pool; a pointer into the middle
  * of a fragment; realloc of a freed pointer; a write one byte past the end
  * (MEMDBG=1 only: the end canary); double free through shm (with and
  * without the per-process caches); with mem_safety=0 a double free and a
@@ -204,6 +205,51 @@ START_TEST(test_double_free_joined)
 	pkg_destroy();
 }
 END_TEST
+
+#if MEMDBG
+/* A double free of memory reused since: p was joined into a free block,
+ * which a bigger fragment q now holds.  p's old record still has its
+ * "freed" tag, but the application wrote its own data where the record
+ * named its call sites (a value a killed worker's table left, and a
+ * pointer into an unmapped page).  The report names the fragment and the
+ * pointers, follows neither, and nothing changes. */
+START_TEST(test_double_free_reused)
+{
+	static const uint64_t garbage[2] = { 0x53528b2db197ffa0ull, 0x1000 };
+	start(_i);
+	keep(pkg_malloc(100), 100);
+	char *a = pkg_malloc(300), *p = pkg_malloc(100), *c = pkg_malloc(300);
+	keep(pkg_malloc(100), 100);
+	ck_assert(a && p && c);
+	pkg_free(a);
+	pkg_free(c);
+	pkg_free(p);
+	char *q = pkg_malloc(600);
+	ck_assert_ptr_nonnull(q);
+	T_ASSERT(q <= (char *)dbg_hdr(p) && p <= q + 600, "fragment %p of 600 "
+		"bytes does not hold the old record of %p", (void *)q, p);
+	memcpy(&dbg_hdr(p)->freed, &garbage[0], sizeof(garbage[0]));
+	memcpy(&dbg_hdr(p)->alloc, &garbage[1], sizeof(garbage[1]));
+	T_LOG_EMPTY();
+	struct mem_info before, after;
+	pkg_info(&before);
+	pkg_free(p);
+	char want[256];
+	snprintf(want, sizeof(want), "pkg: free: double free %p at ", p);
+	expect_one_report(want);
+	snprintf(want, sizeof(want), "; allocated at an unreadable call site "
+		"(%p); first freed at an unreadable call site (%p)",
+		(void *)(uintptr_t)garbage[1], (void *)(uintptr_t)garbage[0]);
+	T_LOG_HAS(want);
+	pkg_info(&after);
+	t_info_same(&before, &after, T_AT);
+	pkg_free(q);
+	clean(T_AT);
+	still_works(T_AT);
+	pkg_destroy();
+}
+END_TEST
+#endif
 
 START_TEST(test_realloc_freed)
 {
@@ -469,6 +515,10 @@ Suite *misuse_suite(void)
 	add_case(s, "double_free", test_double_free, T_NBACKENDS, 0);
 	add_case(s, "double_free_joined", test_double_free_joined,
 		T_NBACKENDS, 0);
+#if MEMDBG
+	add_case(s, "double_free_reused", test_double_free_reused,
+		T_NBACKENDS, 0);
+#endif
 	add_case(s, "realloc_freed", test_realloc_freed, T_NBACKENDS, 0);
 	add_case(s, "outside", test_outside, T_NBACKENDS, 0);
 	add_case(s, "middle", test_middle, T_NBACKENDS, 0);
