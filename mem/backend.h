@@ -92,9 +92,12 @@
  *     the end of the heap); 0 if the block's header (and trailer, where
  *     the backend has one) already say so; 1 if they do not, and then,
  *     when apply is set, rewrite them so that they do.  O(1).
- *   - rebuild(st): a process died inside malloc, free or resize: make the
- *     lists, maps, boundary information and counters agree with the
- *     physical chain of blocks again, and join free neighbours.  Each
+ *   - rebuild(st, swallowed, arg): a process died inside malloc, free or
+ *     resize: make the lists, maps, boundary information and counters
+ *     agree with the physical chain of blocks again, and join free
+ *     neighbours (each free block about to be joined into the one before
+ *     it is first passed to swallowed(), whose answer is ignored: the
+ *     common layer disarms the MEMDBG record it held).  Each
  *     operation keeps the chain whole at every store (a split writes the
  *     tail's header, free, before the size that uncovers it; a join grows
  *     a FREE block over its neighbours in one store before anything is
@@ -216,7 +219,7 @@ struct mem_backend {
 			mem_problem_fn problem, void *arg);
 	int (*joins_prev)(void *st, const void *p);
 	void *(*cut_from)(void *st, const void *p);
-	int (*rebuild)(void *st);
+	int (*rebuild)(void *st, mem_block_fn swallowed, void *arg);
 	void *(*last)(void *st, uint64_t *seq);
 };
 

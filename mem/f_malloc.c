@@ -993,8 +993,9 @@ static bool chain_whole(const struct fm_pool *pool)
 }
 
 /* Lists, maps, boundary bits and counters from the chain alone; with
- * mem_join, free neighbours left apart by a dead join are joined. */
-static int fm_rebuild(void *st)
+ * mem_join, free neighbours left apart by a dead join are joined (each
+ * one swallowed is named first). */
+static int fm_rebuild(void *st, mem_block_fn swallowed, void *arg)
 {
 	struct fm_pool *pool = st;
 	struct fm_frag *f = (struct fm_frag *)pool->first;
@@ -1013,6 +1014,8 @@ static int fm_rebuild(void *st)
 				frag_at(f, size) != pool->end) {
 			struct fm_frag *next = frag_at(f, size);
 
+			swallowed(&(struct mem_block){ frag_payload(next),
+				frag_size(next) - FM_HDR, 0, 0 }, arg);
 			size += frag_size(next);
 			f->word += frag_size(next);
 			MEM_KILL_FENCE();

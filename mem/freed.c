@@ -327,6 +327,20 @@ void mem_heap_taken(struct mem_pool *pool, void *payload, uint64_t usable,
 
 #endif /* MEMDBG */
 
+int mem_freed_swallowed(const struct mem_block *b, void *arg)
+{
+#if MEMDBG
+	struct mem_pool *pool = arg;
+	void *user = dbg_user(b->payload);
+	if (b->size >= DBG_EXTRA && (char *)b->payload >= pool->start &&
+			(char *)user < pool->end && dbg_armed(user))
+		disarm(user);
+#else
+	(void)b; (void)arg;
+#endif
+	return 0;
+}
+
 void mem_heap_changed(struct mem_pool *pool, void *user, uint64_t usable)
 {
 #if MEMDBG

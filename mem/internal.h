@@ -161,6 +161,10 @@ void mem_heap_taken(struct mem_pool *pool, void *payload, uint64_t usable,
  * else nothing): disarm records of it and of its old successor that are
  * no longer free blocks. */
 void mem_heap_changed(struct mem_pool *pool, void *user, uint64_t usable);
+/* A rebuild joins free block b (arg: its pool) into the block before it:
+ * b's record, armed when b was freed, is disarmed (an armed record only
+ * ever sits at a free block's start).  Returns 0. */
+int mem_freed_swallowed(const struct mem_block *b, void *arg);
 
 /* --- oom.c -------------------------------------------------------------- */
 /* Report a failed allocation (rate-limited per call site); locked: the

@@ -245,7 +245,8 @@ static void declare_broken(struct mem_pool *pool, int structure)
  * left, so twice is once). */
 static int rebuilt(struct mem_pool *pool)
 {
-	int n = POOL_BE(pool)->rebuild ? POOL_BE(pool)->rebuild(pool->st) : -1;
+	int n = POOL_BE(pool)->rebuild ? POOL_BE(pool)->rebuild(pool->st,
+		mem_freed_swallowed, pool) : -1;
 	if (n < 0)
 		return 0;
 	if (n)

@@ -926,7 +926,8 @@ static bool qm_chain_whole(const struct qm_state *st)
  * fragment's footer that disagrees with its header (an operation cut
  * short, or the application's overrun: free() would rewrite it too)
  * rewritten and counted. */
-static int qm_rebuild_frag(struct qm_state *st, struct qm_hdr *h)
+static int qm_rebuild_frag(struct qm_state *st, struct qm_hdr *h,
+		mem_block_fn swallowed, void *arg)
 {
 	uint64_t size = qm_size(h);
 	int fixed = 0;
@@ -942,6 +943,8 @@ static int qm_rebuild_frag(struct qm_state *st, struct qm_hdr *h)
 	}
 	for (struct qm_hdr *n = qm_at(h, size); n != st->end &&
 			qm_is_free(n); n = qm_at(h, size)) {
+		swallowed(&(struct mem_block){ qm_payload(n), qm_usable(n),
+			0, 0 }, arg);
 		size += qm_size(n);
 		qm_set_tags(h, size, true);
 		MEM_KILL_FENCE();
@@ -952,7 +955,7 @@ static int qm_rebuild_frag(struct qm_state *st, struct qm_hdr *h)
 	return 0;
 }
 
-static int qm_rebuild(void *vst)
+static int qm_rebuild(void *vst, mem_block_fn swallowed, void *arg)
 {
 	struct qm_state *st = vst;
 	int fixed = 0;
@@ -965,7 +968,7 @@ static int qm_rebuild(void *vst)
 	st->real_used = st->total_size -
 		(uint64_t)((char *)st->end - (char *)st->first);
 	for (struct qm_hdr *h = st->first; h != st->end; h = qm_next_phys(h))
-		fixed += qm_rebuild_frag(st, h);
+		fixed += qm_rebuild_frag(st, h, swallowed, arg);
 	return fixed;
 }
 

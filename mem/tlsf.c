@@ -1092,8 +1092,9 @@ static bool chain_whole(const struct tlsf *t)
 }
 
 /* Lists, maps, boundary tags and counters from the chain alone; free
- * neighbours left apart by a dead join are joined now. */
-static int tlsf_rebuild(void *st)
+ * neighbours left apart by a dead join are joined now (each one swallowed
+ * is named first). */
+static int tlsf_rebuild(void *st, mem_block_fn swallowed, void *arg)
 {
 	struct tlsf *t = st;
 	struct block *b;
@@ -1114,8 +1115,11 @@ static int tlsf_rebuild(void *st)
 			continue;
 		}
 		while (block_is_free(block_next(b))) {
-			unsigned zone = block_zone(b) | block_zone(block_next(b));
+			struct block *n = block_next(b);
+			unsigned zone = block_zone(b) | block_zone(n);
 
+			swallowed(&(struct mem_block){ block_payload(n),
+				block_usable(n), 0, 0 }, arg);
 			merge_next_raw(b);
 			block_set_zone(b, zone);
 		}
