@@ -89,8 +89,10 @@
  * the backend's rebuild (cache_recover): whether the backend had freed
  * held's head (freeing: is it still a used block of the chain?), and a
  * refill's cut that the backend made but the slot does not hold yet
- * (cutting, and the backend's last()).  Cost: two or three stores on the
- * slot's own line per operation, none shared.
+ * (cutting, and the backend's last()).  An in-place realloc rewrites a
+ * live fragment's record without a lock: resizing names it, and the
+ * reclaimer of a dead owner finishes that record (resize_repair).  Cost:
+ * two or three stores on the slot's own line per operation, none shared.
  *
  * Owners.  A slot names its owner by pid and generation (owner.h) in one
  * 64-bit word, claimed by compare-and-swap from 0.  A reclaimer clears it
@@ -569,6 +571,28 @@ static inline uint64_t owner_load(const struct cache_slot *s)
 	return __atomic_load_n(&s->owner, __ATOMIC_ACQUIRE);
 }
 
+/* A dead owner's in-place realloc (cache_realloc) that died rewriting
+ * the record (busy): the fragment is live, and its caller may have shared
+ * it, so the record is finished for its block, at the size it holds (the
+ * old or the new one: both fit), and any free takes it again. */
+static void resize_repair(struct mem_pool *pool, struct cache_slot *s)
+{
+	void *u = s->resizing;
+	s->resizing = NULL;
+#if MEMDBG
+	if (!u || dbg_state(u) != DBG_BUSY)
+		return;
+	uint64_t req = dbg_resize_settle(u, POOL_BE(pool)->usable_size(
+		pool->st, dbg_payload(u)));
+	mem_log(MEM_L_WARN, "%s: fragment %p was being resized in its cache "
+		"when its process died: its record now says %llu bytes",
+		pool->name, u, (unsigned long long)req);
+#else
+	(void)pool;
+	(void)u;
+#endif
+}
+
 /* Empty a whole slot (its lock taken here and held until the heap has
  * everything: a drainer that dies leaves held to the next one).  dead:
  * the owner found dead, whose ownership is cleared (compare-and-swap,
@@ -583,6 +607,8 @@ static size_t slot_drain(struct mem_pool *pool, struct cache_slot *s,
 		mem_lock_release(&s->lock);
 		return 0;
 	}
+	if (dead)
+		resize_repair(pool, s);
 	for (unsigned c = 0; c < CACHE_CLASSES; c++)
 		detach(s, c, UINT32_MAX);
 	n = flush_held(pool, s);
@@ -1043,8 +1069,12 @@ void *cache_realloc(struct mem_pool *pool, void *p, size_t size,
 	size_t old = mem_user_size(pool, p);
 	if (need <= usable && 2 * need >= usable) {
 		track_resize(pool, p, old, size);
+		s->resizing = p;        /* resize_repair() if we die here */
+		MEM_KILL_FENCE();
 		dbg_busy(p);
 		dbg_on_resize(p, size, usable);
+		MEM_KILL_FENCE();
+		s->resizing = NULL;
 		return p;
 	}
 	void *q = cache_malloc(pool, size, site);

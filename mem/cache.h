@@ -53,6 +53,9 @@ struct cache_slot {
 	void *freeing_next;     /* and what follows it in held */
 	uint64_t cut_seq;       /* the backend's last() seq before a cut */
 	uint32_t cutting;       /* a refill's cut is in the backend */
+	void *resizing;         /* a live fragment whose MEMDBG record an
+	                         * in-place realloc rewrites (no slot lock:
+	                         * the owner's word; resize_repair()) */
 } __attribute__((aligned(64)));
 
 struct mem_cache {

@@ -239,6 +239,19 @@ static inline void dbg_on_resize(void *user, size_t req, uint64_t usable)
 	dbg_set_tag(user, DBG_USED);
 }
 
+/* A resize whose process died before the record said the new size: the
+ * record is made to agree with its block (usable bytes), at the request
+ * it holds (old or new) where that fits, else at what the block holds.
+ * Returns the request it now names. */
+static inline uint64_t dbg_resize_settle(void *user, uint64_t usable)
+{
+	uint64_t req = dbg_hdr(user)->req;
+	if (req > usable - DBG_EXTRA)
+		req = usable - DBG_EXTRA;
+	dbg_on_resize(user, req, usable);
+	return req;
+}
+
 #else /* !MEMDBG: the same hooks, free of cost */
 
 #define DBG_HEAD 0u

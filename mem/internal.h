@@ -23,6 +23,9 @@ struct mem_journal {
 	void *releasing;        /* the fragment a free is giving back: its
 	                         * MEMDBG record says freed before the backend
 	                         * has it (mem.c release_recover) */
+	void *resizing;         /* the fragment a realloc resizes in place:
+	                         * its MEMDBG record is rewritten after the
+	                         * backend's resize (mem.c resize_recover) */
 };
 
 /* A pool: one backend over one region.  It lives at the start of its own

@@ -194,25 +194,76 @@ static void alloc_recover(struct mem_pool *pool)
 		", allocated at mem/mem.c:heap_recovered" : "");
 }
 
+/* The journal's words that name a fragment: a free names it from before
+ * its record says freed until the backend has it (release_recover()); an
+ * in-place realloc from before the backend's resize until the record says
+ * the new size (resize_recover()). */
+enum { JR_RELEASING, JR_RESIZING };
+
+static inline void **journal_word(struct mem_journal *jr, int what)
+{
+	return what == JR_RESIZING ? &jr->resizing : &jr->releasing;
+}
+
+/* The fragment the dead holder's journal word `what` names (the word is
+ * cleared), if the heap still has it as a used block whose MEMDBG record
+ * is in state `state`; else NULL (always without MEMDBG). */
+static void *journal_pending(struct mem_pool *pool, int what, int state)
+{
+	if (!pool->jr)
+		return NULL;
+	void **w = journal_word(pool->jr, what), *user = *w;
+	*w = NULL;
+#if MEMDBG
+	if (user && mem_heap_used_at(pool, dbg_payload(user)) &&
+			dbg_state(user) == state)
+		return user;
+#endif
+	(void)state;
+	(void)user;
+	return NULL;
+}
+
 /* The dead holder was freeing a fragment: if its record already says
  * freed (MEMDBG) and the heap still has it as used, the free is finished
  * now.  Left as it was, the fragment would look parked in a cache that
  * does not hold it, and no free would ever take it. */
 static void release_recover(struct mem_pool *pool)
 {
-	struct mem_journal *jr = pool->jr;
-	void *user = jr ? jr->releasing : NULL;
+#if MEMDBG
+	void *user = journal_pending(pool, JR_RELEASING, DBG_DEAD);
 	if (!user)
 		return;
-	jr->releasing = NULL;
-#if MEMDBG
-	void *payload = dbg_payload(user);
-	if (!mem_heap_used_at(pool, payload) || dbg_state(user) != DBG_DEAD)
-		return;
 	mem_heap_free(pool, user, POOL_BE(pool)->usable_size(pool->st,
-		payload), 1);
+		dbg_payload(user)), 1);
 	mem_log(MEM_L_WARN, "%s: fragment %p was being freed when its process "
 		"died: freed", pool->name, user);
+#else
+	journal_pending(pool, JR_RELEASING, 0);
+#endif
+}
+
+/* The dead holder was resizing a fragment in place: the backend may have
+ * resized the block (or a rebuild finished or undid that) while the
+ * record still says the old size, past the block's end after a shrink.
+ * The record is made to agree with the block: the old size where it
+ * still fits, else what the block holds; the old successor's record,
+ * if the block grew over it, is disarmed as the realloc would have. */
+static void resize_recover(struct mem_pool *pool)
+{
+#if MEMDBG
+	void *user = journal_pending(pool, JR_RESIZING, DBG_LIVE);
+	if (!user)
+		return;
+	uint64_t usable = POOL_BE(pool)->usable_size(pool->st,
+		dbg_payload(user));
+	mem_heap_changed(pool, user, dbg_usable(user));
+	uint64_t req = dbg_resize_settle(user, usable);
+	mem_log(MEM_L_WARN, "%s: fragment %p was being resized when its "
+		"process died: its record now says %llu bytes", pool->name,
+		user, (unsigned long long)req);
+#else
+	journal_pending(pool, JR_RESIZING, 0);
 #endif
 }
 
@@ -282,6 +333,7 @@ static void heap_recovered(struct mem_pool *pool)
 	if (pool->jr)
 		pool->jr->in_backend = 0;
 	release_recover(pool);
+	resize_recover(pool);
 	records_complete(pool);
 	mem_check_unsafe_ex(pool, &r);
 	if (r.structure && rebuilt(pool)) {
@@ -503,13 +555,12 @@ void *mem_malloc_unsafe(struct mem_pool *pool, size_t size,
 	return p;
 }
 
-/* A free names its fragment from before its record says freed until the
- * backend has it (journal; release_recover()). */
-static inline void journal_release(struct mem_pool *pool, void *user)
+/* A journal word names user (JR_*, above). */
+static inline void journal_name(struct mem_pool *pool, int what, void *user)
 {
 	MEM_KILL_FENCE();
 	if (pool->jr)
-		pool->jr->releasing = user;
+		*journal_word(pool->jr, what) = user;
 	MEM_KILL_FENCE();
 }
 
@@ -530,13 +581,13 @@ static inline void in_backend(struct mem_pool *pool, uint32_t on)
 static int release(struct mem_pool *pool, void *p, const struct mem_site *site)
 {
 	uint64_t usable = backend_usable(pool, dbg_payload(p));
-	journal_release(pool, p);
+	journal_name(pool, JR_RELEASING, p);
 	dbg_on_free(p, site);
 	track_free(pool, p);
 	in_backend(pool, 1);
 	int rc = mem_heap_free(pool, p, usable, 1);
 	in_backend(pool, 0);
-	journal_release(pool, NULL);
+	journal_name(pool, JR_RELEASING, NULL);
 	if (rc != MEM_BLOCK_USED) {
 		dbg_on_refused(p);
 		return 0;
@@ -606,6 +657,7 @@ static void *realloc_core(struct mem_pool *pool, void *p, size_t size,
 	uint64_t was = backend_usable(pool, dbg_payload(p));
 	void *q = NULL;
 	track_reshape(pool, p, old < size ? old : size);
+	journal_name(pool, JR_RESIZING, p);
 	in_backend(pool, 1);
 	int rc = too_big(size) ? -1 : POOL_BE(pool)->resize(pool->st,
 		dbg_payload(p), size + DBG_EXTRA);
@@ -614,8 +666,10 @@ static void *realloc_core(struct mem_pool *pool, void *p, size_t size,
 		mem_heap_changed(pool, p, was);
 		track_resize(pool, p, old, size);
 		dbg_on_resize(p, size, backend_usable(pool, dbg_payload(p)));
-		return p;
 	}
+	journal_name(pool, JR_RESIZING, NULL);
+	if (rc == 0)
+		return p;
 	track_slack(pool, p, old);
 	if ((q = alloc_core(pool, size, site))) {
 		memcpy(q, p, old < size ? old : size);

@@ -15,6 +15,10 @@
  *                   every other process's requests fail cleanly;
  *   flush_death     killed in a cache flush just before and just after the
  *                   backend freed a block of the chain in flight;
+ *   flush_death_reclaim  killed right after the backend freed the first
+ *                   block of a flush, the slot then reclaimed before the
+ *                   global lock is taken: held is settled under the
+ *                   global lock before it is walked;
  *   refill_death    killed in a refill after the backend cut a fragment
  *                   and before it was parked;
  *   drain_death     a reclaimer killed while draining a dead process's
@@ -24,7 +28,14 @@
  *                   it goes back to the heap, not to nobody;
  *   free_death      killed in a free through the global lock after the
  *                   MEMDBG record said freed, before the backend's free:
- *                   the taker finishes that free.
+ *                   the taker finishes that free;
+ *   resize_death    killed in a realloc right after the backend shrank the
+ *                   block in place, before the record says the new size:
+ *                   the taker makes the record agree with the block;
+ *   cache_resize_death  killed in a cache's in-place realloc while the
+ *                   record was being rewritten (busy): the reclaimer
+ *                   finishes the record, the fragment stays the
+ *                   caller's and any free takes it.
  * The exact points are reached by wrapping the backend table (the pool's
  * be pointer, in the segment) with one that raises SIGKILL before or after
  * the real call.  Kills inside the backend itself (a split or a join half
@@ -232,11 +243,11 @@ END_TEST
 
 /* --- dying in a cache operation ------------------------------------------- */
 
-/* A backend table that raises SIGKILL at the n-th malloc or free, before
- * or after the real call (the child's copy of these counters). */
+/* A backend table that raises SIGKILL at the n-th malloc, free or resize,
+ * before or after the real call (the child's copy of these counters). */
 static const struct mem_backend *real_be;
 static struct mem_backend killer;
-static int free_n, malloc_n, after;
+static int free_n, malloc_n, resize_n, after;
 
 static void *kill_malloc(void *st, size_t n)
 {
@@ -258,6 +269,16 @@ static int kill_free(void *st, void *p)
 	return rc;
 }
 
+static int kill_resize(void *st, void *p, size_t n)
+{
+	if (--resize_n == 0 && !after)
+		raise(SIGKILL);
+	int rc = real_be->resize(st, p, n);
+	if (resize_n == 0)
+		raise(SIGKILL);
+	return rc;
+}
+
 static void arm(int frees, int mallocs, int kill_after)
 {
 	free_n = frees;
@@ -266,6 +287,7 @@ static void arm(int frees, int mallocs, int kill_after)
 	killer = *real_be;
 	killer.malloc = kill_malloc;
 	killer.free = kill_free;
+	killer.resize = kill_resize;
 	mem_shm_pool->be = &killer;
 }
 
@@ -299,19 +321,21 @@ static void held_free(void)
 struct armed {
 	int frees, mallocs, after;
 	void (*fn)(void *);
+	int resizes;
 };
 
 static void armed_child(void *arg)
 {
 	struct armed *a = arg;
 	arm(a->frees, a->mallocs, a->after);
+	resize_n = a->resizes;
 	a->fn(NULL);
 	_exit(9);                       /* the killer missed */
 }
 
 static void kill_in(void (*fn)(void *), int frees, int mallocs, int after_)
 {
-	struct armed a = { frees, mallocs, after_, fn };
+	struct armed a = { frees, mallocs, after_, fn, 0 };
 	expect_killed(spawn(armed_child, &a));
 	mem_shm_pool->be = real_be;
 }
@@ -350,6 +374,30 @@ START_TEST(test_flush_death)
 		held_free();
 		expect_sound(base);
 	}
+out:
+	shm_destroy();
+}
+END_TEST
+
+/* Killed right after the backend freed the first block of a flush (its
+ * neighbours used: the backend's list links went into it, over the
+ * cache's link word), and the dead one's slot lock taken over by a
+ * reclaim before anyone takes the global lock: the slot's held chain must
+ * not be walked through that freed head. */
+START_TEST(test_flush_death_reclaim)
+{
+	start(_i);
+	real_be = mem_shm_pool->be;
+	held = shm_mallocxz(NHELD * sizeof(void *));
+	uint64_t base = used_now();
+	if (!have_caches("flush_death_reclaim"))
+		goto out;
+	kill_in(park_many, 1, 0, 1);
+	shm_cache_reclaim();
+	T_LOG_HAS("heap intact after owner death");
+	survivors(2);
+	held_free();
+	expect_sound(base);
 out:
 	shm_destroy();
 }
@@ -469,6 +517,94 @@ START_TEST(test_free_death)
 }
 END_TEST
 
+static void shrinks_big(void *arg)
+{
+	(void)arg;
+	held[0] = shm_malloc(BIG);
+	shm_realloc(held[0], BIG / 2);  /* killed after the backend's resize */
+}
+
+START_TEST(test_resize_death)
+{
+	start(_i);
+	real_be = mem_shm_pool->be;
+	held = shm_mallocxz(NHELD * sizeof(void *));
+	uint64_t base = used_now();
+	struct armed a = { .after = 1, .fn = shrinks_big, .resizes = 1 };
+	expect_killed(spawn(armed_child, &a));
+	mem_shm_pool->be = real_be;
+	take_over();
+#if MEMDBG
+	T_LOG_HAS("was being resized when its process died");
+#endif
+	T_ASSERT(!t_log_has("broken debug record") &&
+		!t_log_has("write past the end"), "the record of the fragment "
+		"in the dead realloc disagrees with its block:\n%s", t_log_buf);
+	ck_assert_int_eq(mem_check(mem_shm_pool), 0);
+	t_log_clear();
+	shm_free(held[0]);              /* the dead one's: freed cleanly */
+	T_LOG_EMPTY();
+	expect_sound(base);
+	shm_destroy();
+}
+END_TEST
+
+/* This process's cache slot (the one its calls use). */
+static struct cache_slot *own_slot(void)
+{
+	struct mem_cache *c = mem_shm_pool->cache;
+	for (unsigned i = 0; i < c->nslots; i++)
+		if ((uint32_t)c->slot[i].owner == (uint32_t)getpid())
+			return &c->slot[i];
+	return NULL;
+}
+
+#if MEMDBG
+/* Die in cache_realloc()'s in-place path, between marking the record busy
+ * and rewriting it, with the slot naming the fragment (resizing), as that
+ * path leaves them: no lock and no backend call lie inside that window,
+ * so the state is made by hand. */
+static void dies_resizing(void *arg)
+{
+	(void)arg;
+	char *p = held[0] = shm_malloc(100);
+	memset(p, 'r', 100);
+	struct cache_slot *s = own_slot();
+	if (!s)
+		_exit(9);
+	s->resizing = p;
+	dbg_busy(p);
+	raise(SIGKILL);
+}
+#endif
+
+START_TEST(test_cache_resize_death)
+{
+	start(_i);
+	held = shm_mallocxz(NHELD * sizeof(void *));
+	if (!have_caches("cache_resize_death"))
+		goto out;
+#if MEMDBG
+	uint64_t base = used_now();
+	expect_killed(spawn(dies_resizing, NULL));
+	shm_cache_reclaim();
+	T_LOG_HAS("was being resized in its cache when its process died");
+	t_log_clear();
+	char *p = held[0];
+	for (int k = 0; k < 100; k++)
+		ck_assert_int_eq(p[k], 'r');
+	shm_free(p);                    /* a fragment the dead one shared */
+	T_LOG_EMPTY();
+	expect_sound(base);
+#else
+	dprintf(2, "SKIP: cache_resize_death: no MEMDBG records in this "
+		"build\n");
+#endif
+out:
+	shm_destroy();
+}
+END_TEST
+
 /* Die in unpark() as the kill storm found it: the fragment popped off its
  * list (moving names it) and, with MEMDBG, its record busy (rewritten for
  * the caller, debug.h).  The state is made by hand, as pop() and unpark()
@@ -478,24 +614,20 @@ static void dies_unparking(void *arg)
 	(void)arg;
 	void *p = shm_malloc(64);
 	shm_free(p);                    /* parked: the head of its class */
-	struct mem_cache *c = mem_shm_pool->cache;
-	for (unsigned i = 0; i < c->nslots; i++) {
-		struct cache_slot *s = &c->slot[i];
-		if ((uint32_t)s->owner != (uint32_t)getpid())
+	struct cache_slot *s = own_slot();
+	if (!s)
+		_exit(9);
+	mem_lock_get(&s->lock);
+	for (unsigned k = 0; k < CACHE_CLASSES; k++) {
+		if (s->cls[k].head != p)
 			continue;
-		mem_lock_get(&s->lock);
-		for (unsigned k = 0; k < CACHE_CLASSES; k++) {
-			if (s->cls[k].head != p)
-				continue;
-			s->moving = p;
-			/* the list link: cache.c link_of() */
-			s->cls[k].head = *(void **)((char *)p - DBG_HEAD +
-				8 * !MEMDBG);
+		s->moving = p;
+		/* the list link: cache.c link_of() */
+		s->cls[k].head = *(void **)((char *)p - DBG_HEAD + 8 * !MEMDBG);
 #if MEMDBG
-			dbg_busy(p);
+		dbg_busy(p);
 #endif
-			raise(SIGKILL);
-		}
+		raise(SIGKILL);
 	}
 	_exit(9);                       /* not parked where expected */
 }
@@ -522,10 +654,13 @@ Suite *recovery_suite(void)
 		{ "overrun_death", test_overrun_death },
 		{ "broken_once", test_broken_once },
 		{ "flush_death", test_flush_death },
+		{ "flush_death_reclaim", test_flush_death_reclaim },
 		{ "refill_death", test_refill_death },
 		{ "drain_death", test_drain_death },
 		{ "unpark_death", test_unpark_death },
 		{ "free_death", test_free_death },
+		{ "resize_death", test_resize_death },
+		{ "cache_resize_death", test_cache_resize_death },
 	};
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++)
 		t_add_loop(s, cases[k].name, cases[k].fn, T_NBACKENDS,
