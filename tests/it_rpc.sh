@@ -113,8 +113,11 @@ run_config() {  # BACKEND [OPTIONS]
 }
 
 # --- every backend, and the caches off -------------------------------------
+# A build without the shm caches (SHM_CACHE=0) reports a limit of 0.
+built_cache_limit=1048576       # 64 MB shm / 64
+grep -q -- '-DSHM_CACHE=0' "$BUILD/flags" && built_cache_limit=0
 for b in fm qm tlsf; do
-	cache_limit=1048576     # 64 MB shm / 64
+	cache_limit=$built_cache_limit
 	run_config "$b"
 	[ "$b" = tlsf ] || stop
 done
