@@ -102,7 +102,7 @@ static void list_problem(void *arg, const void *where, const char *what)
 static int parked_bad(const void *user, uint64_t usable)
 {
 	uint64_t req = dbg_req(user);
-	int bad = req && req <= usable - DBG_EXTRA && !dbg_canary_ok(user);
+	int bad = req && req <= usable - DBG_EXTRA && !dbg_canary_at(user, req);
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	return bad && dbg_state(user) == DBG_DEAD;
 }

@@ -178,14 +178,23 @@ static inline void dbg_set_canary(void *user, size_t req)
 	memcpy((char *)user + req, &c, sizeof(c));
 }
 
+/* The canary after req bytes: a reader without the owner's locks passes
+ * the req it read and checked once, never a second read of the word (a
+ * cache parking the fragment meanwhile puts its list link there). */
+static inline int dbg_canary_at(const void *user, uint64_t req)
+{
+	uint64_t c;
+	memcpy(&c, (const char *)user + req, sizeof(c));
+	return c == dbg_canary_of(user);
+}
+
 /* Live or freed; a freed fragment too big for its tag passes. */
 static inline int dbg_canary_ok(const void *user)
 {
-	uint64_t c, req = dbg_req(user);
+	uint64_t req = dbg_req(user);
 	if (req == DBG_REQ_BIG && dbg_state(user) == DBG_DEAD)
 		return 1;
-	memcpy(&c, (const char *)user + req, sizeof(c));
-	return c == dbg_canary_of(user);
+	return dbg_canary_at(user, req);
 }
 
 /* Stamp a fresh fragment; returns the caller's pointer. */

@@ -89,7 +89,7 @@ static enum mem_rec record_once(const void *user, uint64_t usable)
 		return ds == DBG_DEAD ? REC_PARKED : ds == DBG_BUSY ? REC_BUSY :
 			REC_BROKEN;
 	uint64_t req = h->req;
-	int bad = req > usable - DBG_EXTRA ? 2 : !dbg_canary_ok(user);
+	int bad = req > usable - DBG_EXTRA ? 2 : !dbg_canary_at(user, req);
 	read_fence();
 	if (dbg_state(user) != DBG_LIVE)
 		return REC_BUSY;
