@@ -316,6 +316,7 @@ before_after() {
 	nsec=$((nsec + 1))
 	say "[$nsec] before-after: commit $base_rev against $builds"
 	l0=$(loadavg) t0=$(date +%s)
+	rm -rf "$out"/against-*     # an earlier run's rounds (other --builds) go
 	{
 		if base_build; then
 			for b in $builds; do
@@ -343,15 +344,18 @@ before_after() {
 
 # --- against the targets ---------------------------------------------------------
 
-# Issues 12's and 14's goals against this run's JSON (the files that
-# exist: another --builds makes fewer).
+# Issues 12's and 14's goals against this run's JSON: the files of its
+# builds that exist (not an earlier run's other build).
 targets() {
 	nsec=$((nsec + 1))
 	say "[$nsec] targets"
 	files=""
-	for f in "$out"/w[25]-d*.json "$out"/w[34]-d*/inv*.json \
-		"$out"/w6*-seeds-d0/inv*.json "$out"/against-*/*.json; do
-		[ -f "$f" ] && files="$files $f"
+	for b in $builds; do
+		for f in "$out/w2-$b.json" "$out/w5-$b.json" "$out/w3-$b"/inv*.json \
+			"$out/w4-$b"/inv*.json "$out/w6-seeds-$b"/inv*.json \
+			"$out/w6s-seeds-$b"/inv*.json "$out/against-$b"-*/*.json; do
+			[ -f "$f" ] && files="$files $f"
+		done
 	done
 	aw="awk -v want=targets -f $mb/jsonl.awk -f $mb/rounds.awk -f $mb/seeds.awk -f $mb/beforeafter.awk -f $mb/targets.awk"
 	{
