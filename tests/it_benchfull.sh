@@ -4,7 +4,11 @@
 # the commands that made it), the W3 and W4 sections hold three
 # invocations and the "library errors" column, W6's and W6s's spread
 # over seeds has its seeds, the plots are SVG, and the tree's own doc and
-# plots are untouched.  Then membench's counting of
+# plots are untouched.  Issue 14's before/after (commit 4ce4f3f's library
+# built in a temporary git worktree with this membench) has a table per
+# backend with figures, goals and verdicts, "against the targets" a row
+# with figures per goal, and the temporary worktree is gone, the tree's
+# worktrees and status as they were.  Then membench's counting of
 # library errors, with a stand-in worker that reports one from the run and
 # one from a forked child: the run fails, the table counts both, the exit
 # status of membench and of spread.sh is 1.
@@ -26,12 +30,17 @@ fail() { echo "FAIL: $*"; exit 1; }
 doc=$TOP/doc/PERFORMANCE.md
 sums() { cat "$doc" "$TOP"/doc/w3-scaling.* "$TOP"/doc/w5-latency.* | cksum; }
 before=$(sums)
+status_before=$(git -C "$TOP" status --porcelain)
 cp "$doc" "$tmp/PERFORMANCE.md"
 
-sh "$TOP/utils/membench/bench-full.sh" --quick --doc "$tmp/PERFORMANCE.md" \
+TMPDIR=$tmp sh "$TOP/utils/membench/bench-full.sh" --quick --doc "$tmp/PERFORMANCE.md" \
 	--out "$tmp/out" > "$tmp/log" 2>&1 ||
 	{ tail -n 30 "$tmp/log"; fail "bench-full.sh --quick exited $?"; }
 [ "$(sums)" = "$before" ] || fail "the tree's doc or plots changed"
+[ "$(git -C "$TOP" status --porcelain)" = "$status_before" ] || fail "the tree's status changed"
+[ -z "$(ls -d "$tmp"/bench-full-base.* 2>/dev/null)" ] &&
+	! git -C "$TOP" worktree list --porcelain | grep -q "^worktree $tmp/" ||
+	fail "the worktree of 4ce4f3f was left behind"
 
 # Every section of the copy: NAME, then whether it has a command and a
 # table or an image, one line each.
@@ -50,7 +59,7 @@ name != "" && /^invocation [0-9]: load average before / { inv++ }
 name != "" && /\| library errors \|$/ { errs++ }
 ' "$tmp/PERFORMANCE.md" > "$tmp/sections"
 n=$(wc -l < "$tmp/sections")
-[ "$n" -ge 21 ] || fail "only $n generated sections in the doc: $(cat "$tmp/sections")"
+[ "$n" -ge 23 ] || fail "only $n generated sections in the doc: $(cat "$tmp/sections")"
 while read -r name first tab inv errs; do
 	case $name in
 	machine) grep -q 'CPUs (nproc)' "$tmp/PERFORMANCE.md" ||
@@ -80,6 +89,38 @@ done
 for p in w3-scaling w5-latency; do
 	grep -q '<svg' "$tmp/$p.svg" || fail "$p.svg is not SVG"
 done
+
+# One section's text.
+sect() { sed -n "/^<!-- bench-full:$1 begin -->\$/,/^<!-- bench-full:$1 end -->\$/p" "$tmp/PERFORMANCE.md"; }
+# How many of a section's lines match an extended regex.
+count() { sect "$1" | grep -cE "$2" || true; }
+num='[0-9.]+' verdict='(yes|no)'
+ratio="${num}x \\[$num-$num\\]"
+for b in f_malloc q_malloc TLSF; do
+	sect before-after | grep -q "^\*\*$b\*\* " || fail "before-after: no table of $b"
+done
+k=$(count before-after "^\\| W2 ns/op(, MEMDBG=1)? \\| $num \\| $num \\| $ratio \\| at least ${num}x \\| $verdict \\|\$")
+[ "$k" = 6 ] || fail "before-after: $k W2 rows with figures, goal and verdict, not 6"
+k=$(count before-after "^\\| W1 free (FIFO|LIFO|random) CPU ns(, MEMDBG=1)? \\| $num \\| $num \\| $ratio \\|")
+[ "$k" = 18 ] || fail "before-after: $k W1 free rows with figures, not 18"
+k=$(count before-after "^\\| W3 caches off, P=[248], Mops/s \\| $num \\| $num \\| $ratio \\| at least 1.3x \\| $verdict \\|\$")
+[ "$k" = 9 ] || fail "before-after: $k W3 rows with figures, not 9"
+sect before-after | grep -q '^`env MEMBENCH_SHM_POPULATE=0 sh utils/membench/against.sh ' ||
+	fail "before-after: W3 does not fault in both builds alike"
+three="$num / $num / $num"
+for d in d0 d1; do
+	k=$(count targets "^\\| W3 tlsf: P=[28] at least 1\\.[64]x P=1, .* \\| w3-$d \\| xP=1 per invocation $three \\| (yes|no.*) \\|\$")
+	[ "$k" = 2 ] || fail "targets: $k W3 xP=1 rows of $d with three invocations, not 2"
+	k=$(count targets "^\\| W4: caches .* \\| w4-$d \\| tlsf / tlsf-lock per invocation: 1\\+1 $three; 2\\+2 $three \\| (yes|no.*) \\|\$")
+	[ "$k" = 1 ] || fail "targets: no W4 row of $d with three invocations"
+done
+k=$(count targets "^\\| W6s? tlsf .* utilisation at least 0.90, .* \\| w6s?-seeds-d0 \\| 0\\.[0-9]+ \\[$num-$num\\], 2 seeds \\| $verdict \\|\$")
+[ "$k" = 2 ] || fail "targets: $k W6/W6s rows over 2 seeds, not 2"
+k=$(count targets "^\\| W2 ns/op, (release|MEMDBG=1): .* \\| before-after \\| fm $ratio; qm $ratio; tlsf $ratio \\| ")
+[ "$k" = 2 ] || fail "targets: $k rows of issue 14's W2 goals with ratios, not 2"
+k=$(count targets "^\\| W3 caches off, P=2 / 4 / 8: at least 1.3x .* \\| before-after \\| fm $ratio / $ratio / $ratio; ")
+[ "$k" = 1 ] || fail "targets: no row of issue 14's W3 goal with ratios"
+echo "before-after: 3 backends' tables; targets: $(count targets '^\| [^-]') rows"
 echo "bench-full --quick: $n sections filled, $(sed -n 's/.* in \([0-9]*\) s$/\1 s/p' "$tmp/log")"
 
 # A stand-in worker that reports a library error from the run and from a

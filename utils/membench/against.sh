@@ -36,5 +36,5 @@ while [ "$i" -le "$n" ]; do
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-awk -v n="$n" -f "$(dirname "$0")/jsonl.awk" -f "$(dirname "$0")/against.awk" "$out"/old.*.json "$out"/new.*.json
+awk -f "$(dirname "$0")/jsonl.awk" -f "$(dirname "$0")/rounds.awk" -f "$(dirname "$0")/against.awk" "$out"/old.*.json "$out"/new.*.json
 exit $status

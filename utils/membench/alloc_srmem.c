@@ -9,6 +9,17 @@
  * exact peak, kept by the pool) from mem_pool_info(); the largest free
  * block from a mem_walk() over the heap.  Out-of-memory reports are
  * expected in W6 and are dropped; every other report reaches stderr.
+ *
+ * Built against an older tree too (bench-full.sh's before/after: the
+ * current driver and workers against commit 4ce4f3f's library), whose
+ * public header lacks some of what is used here.  The Makefile probes
+ * mem.h and defines, for what is missing:
+ *   MB_NO_FREE_CHECK  no mem_free_check: "-nofill" is the backend as is
+ *                     (such a library has no write-after-free fill);
+ *   MB_NO_POPULATE    no shm_populate / shm_child_init(): every worker
+ *                     faults the segment in (compare W3 with
+ *                     MEMBENCH_SHM_POPULATE=0 in the newer build);
+ *   MB_NO_LOCK_STATS  no shm_lock_stats(): no lock_* columns.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,8 +61,12 @@ static const char *backend_of(const char *name, char *buf, size_t len);
 /* "NAME-nofill": the same backend without the write-after-free fill. */
 static void free_check_of(const char *name)
 {
+#ifndef MB_NO_FREE_CHECK
 	if (strstr(name, "-nofill"))
 		mem_free_check = 0;
+#else
+	(void)name;
+#endif
 }
 
 static int pkg_setup(const char *name, size_t size)
@@ -130,9 +145,11 @@ static const char *backend_of(const char *name, char *buf, size_t len)
 /* MEMBENCH_SHM_POPULATE=0 measures workers that fault the segment in. */
 static void shm_settings(void)
 {
+#ifndef MB_NO_POPULATE
 	const char *pop = getenv("MEMBENCH_SHM_POPULATE");
 	if (pop)
 		shm_populate = atoi(pop);
+#endif
 }
 
 static int shm_setup(const char *name, size_t size)
@@ -171,12 +188,18 @@ static void shm_usage(struct bench_usage *u)
 	pool_usage(mem_shm_pool, u);
 }
 
+#ifndef MB_NO_POPULATE
 /* A server's child after fork: shm_populate's default maps the segment. */
 static void shm_child(void)
 {
 	shm_child_init();
 }
+#define SHM_CHILD shm_child
+#else
+#define SHM_CHILD NULL
+#endif
 
+#ifndef MB_NO_LOCK_STATS
 static void shm_lock_counts(double out[4])
 {
 	static struct mem_lock_stats st;   /* 128 rows: not on the stack */
@@ -188,6 +211,10 @@ static void shm_lock_counts(double out[4])
 	out[2] = (double)st.total.sleeps;
 	out[3] = (double)st.total.hold_ns;
 }
+#define SHM_LOCK_COUNTS shm_lock_counts
+#else
+#define SHM_LOCK_COUNTS NULL
+#endif
 
 static const struct bench_alloc srmem_shm = {
 	.init = shm_setup,
@@ -195,8 +222,8 @@ static const struct bench_alloc srmem_shm = {
 	.realloc = shm_r,
 	.free = shm_f,
 	.usage = shm_usage,
-	.child_init = shm_child,
-	.lock_counts = shm_lock_counts,
+	.child_init = SHM_CHILD,
+	.lock_counts = SHM_LOCK_COUNTS,
 	.used_src = "mem_pool_info real_used, peak = max_used (exact)",
 	.free_src = "mem_pool_info free_size; largest from mem_walk",
 };

@@ -18,6 +18,16 @@
 # (spread.sh --seeds); then the per-fragment overhead and the populate
 # figures (prog_figures),
 # and the two plots (gnuplot) from the release build's W3 and W5.
+# Then issue 14's before/after: commit 4ce4f3f's library, built in a
+# temporary git worktree (removed after) with this tree's membench driver
+# and workers, against each build side by side (against.sh, rounds
+# alternating): W2 and W1 for fm, qm and tlsf in both builds, W3 with the
+# caches off (fm-lock, qm-lock, tlsf-lock, P = 2, 4, 8) in the release
+# build, both builds' workers faulting the segment in
+# (MEMBENCH_SHM_POPULATE=0: 4ce4f3f has no populate); a table per backend
+# with issue 14's goals (beforeafter.awk).  Last, "against the targets":
+# every goal of issues 12 and 14 next to the figure this run measured for
+# it, read from the JSON of the sections above (targets.awk).
 #
 # Every section's text goes between the markers
 #   <!-- bench-full:NAME begin -->  ...  <!-- bench-full:NAME end -->
@@ -34,7 +44,9 @@
 # visible in its tables' "library errors" column); 2 on bad usage or a
 # missing tool.
 #
-# Time: about 30 minutes on a quiet 2-core host, estimated from quiet
+# Time: about 36 minutes on a quiet 2-core host (the before/after 5 to 6
+# of them: 5 rounds of W2 and W1 at --scale 0.5 in both builds and W3 at
+# 0.25 in the release build; one round took 117 s at load 10-15), estimated from quiet
 # per-run throughputs (W3 is three quarters of it: 3 invocations x 5 runs
 # x P = 1, 2, 4, 8 of tlsf, tlsf-lock, mimalloc and the harness, in two
 # builds, the global-lock mode at P = 8 alone ~6 minutes); a loaded host
@@ -42,7 +54,8 @@
 # s quiet).  Each section states its own time, the machine section the
 # total.  Every membench run is bounded by its --timeout (900 s).
 # --quick runs the same sections at scale 0.002, one run each, with fewer
-# allocators (a test of the plumbing, not figures: tests/it_benchfull.sh):
+# allocators, the before/after in 2 rounds (a test of the plumbing, not
+# figures: tests/it_benchfull.sh):
 # under a minute at load 15, less on a quiet host.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -61,6 +74,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 mkdir -p "$out" || exit 2
+outabs=$(cd "$out" && pwd)
 # --quick without --doc writes into a copy (its figures are no figures).
 if [ -z "$doc" ] && [ $quick = 1 ]; then
 	cp doc/PERFORMANCE.md "$out/PERFORMANCE.md" || exit 2
@@ -83,16 +97,20 @@ mb=utils/membench
 # (MEMBENCH_SHM_POPULATE=0: most of a tiny run's time); the same sections.
 if [ $quick = 1 ]; then
 	size="--scale 0.002 --runs 1" one="--scale 0.002 --runs 1" shm_mib=64
-	all=tlsf,glibc w6=tlsf w6s=tlsf w3=tlsf w4=tlsf
+	all=tlsf,glibc w6=tlsf w6s=tlsf w3=tlsf,tlsf-lock w4=tlsf,tlsf-lock
 	seeds6=2 seeds6s=2 w6seeds=tlsf w6sseeds=tlsf
 	shm_env="MEMBENCH_SHM_POPULATE=0"
+	ba_rounds=2 ba_size="--scale 0.002" ba_w3size="--scale 0.002"
 else
 	size="--runs 5" one="--runs 1" shm_mib=1024
 	all=tlsf,fm,qm,glibc,jemalloc,mimalloc,tcmalloc w6=tlsf,fm,qm
 	w6s=tlsf,fm,qm,tlsf-lock,fm-lock,qm-lock w3=tlsf,tlsf-lock,mimalloc
 	w4=tlsf,tlsf-lock shm_env=""
 	seeds6=12 seeds6s=8 w6seeds=tlsf,fm,qm w6sseeds=tlsf,tlsf-lock
+	ba_rounds=5 ba_size="--scale 0.5" ba_w3size="--scale 0.25"
 fi
+# The "before" of issue 14's before/after.
+base_rev=4ce4f3f
 status=0 failed="" nsec=0
 t_start=$(date +%s)
 
@@ -194,7 +212,8 @@ machine() {
 workloads() {
 	d=$1 bin=$(bindir "$1")/membench
 	section "w1-$d" "" $bin/membench $size --alloc $all --workload w1
-	section "w2-$d" "" $bin/membench $size --alloc $all --workload w2
+	section "w2-$d" "" $bin/membench $size --alloc $all --workload w2 \
+		--json-out "$out/w2-$d.json"
 	section "w5-$d" "" $bin/membench $size --alloc $all --workload w5 \
 		--json-out "$out/w5-$d.json"
 	section "w6-$d" "One run: W6 is deterministic for a seed." \
@@ -240,6 +259,111 @@ figures() {
 	} > "$sec/overhead.md"
 	b=$(echo "$builds" | cut -d' ' -f1)
 	section populate "" "$(bindir "$b")/tests/prog_figures" populate $shm_mib
+}
+
+# --- before/after: commit 4ce4f3f's library, this driver (issue 14) -------------
+
+basedir() { echo "$out/base-$1"; }
+
+# The worktree of $base_rev, gone (also when interrupted).
+base_remove() {
+	[ -n "${base_wt:-}" ] || return 0
+	git worktree remove --force "$base_wt/tree" > /dev/null 2>&1
+	rm -rf "$base_wt"
+	git worktree prune > /dev/null 2>&1
+	base_wt=""
+}
+
+# $base_rev's library and this tree's membench for every build, into
+# DIR/base-d0, base-d1 (outside the worktree, which goes).  The Makefile
+# probes the old tree's mem.h for what alloc_srmem.c must go without.
+base_build() {
+	base_wt=$(mktemp -d "${TMPDIR:-/tmp}/bench-full-base.XXXXXX") || return 1
+	trap 'base_remove; exit 2' INT TERM
+	say "building commit $base_rev's library with this membench, in $base_wt/tree"
+	ok=0
+	if git worktree add -q --detach "$base_wt/tree" $base_rev > "$out/build-base.log" 2>&1; then
+		ok=1
+		for b in $builds; do
+			rm -rf "$(basedir "$b")"
+			# shellcheck disable=SC2046
+			$MAKE -s -j2 -C $mb TOPDIR="$base_wt/tree" BUILD="$outabs/base-$b" \
+				$(cfg "$b") >> "$out/build-base.log" 2>&1 || { ok=0; break; }
+		done
+	fi
+	base_remove
+	trap - INT TERM
+	[ $ok = 1 ] || { cat "$out/build-base.log" >&2; say "the build of $base_rev failed"; return 1; }
+}
+
+# against TAG ENV ARGS...: against.sh of build TAG's base and this tree,
+# JSON in DIR/against-TAG, its table in against-TAG.md; the command on
+# stdout for the section.
+against() {
+	tag=$1 env=$2
+	shift 2
+	b=${tag%%-*}
+	rm -rf "$out/against-$tag"
+	say "against $tag: $*"
+	env $env OUT="$out/against-$tag" sh $mb/against.sh "$(basedir "$b")" \
+		"$(bindir "$b")/membench" $ba_rounds "$@" > "$out/against-$tag.md" \
+		2> "$out/against-$tag.err" || { status=1 failed="$failed against-$tag"; }
+	printf '`%ssh %s/against.sh %s %s %d %s`\n\n' "${env:+env $env }" $mb \
+		"$(basedir "$b")" "$(bindir "$b")/membench" $ba_rounds "$*"
+}
+
+before_after() {
+	nsec=$((nsec + 1))
+	say "[$nsec] before-after: commit $base_rev against $builds"
+	l0=$(loadavg) t0=$(date +%s)
+	rm -rf "$out"/against-*     # an earlier run's rounds (other --builds) go
+	{
+		if base_build; then
+			for b in $builds; do
+				against "$b-pkg" "" --alloc fm,qm,tlsf --workload w2,w1 --runs 1 $ba_size
+				[ "$b" = d1 ] ||
+					against "$b-w3" MEMBENCH_SHM_POPULATE=0 --alloc fm-lock,qm-lock,tlsf-lock \
+						--workload w3 --runs 1 $ba_w3size
+			done
+			printf 'Load average (1, 5, 15 min) before %s, after %s; %d s (the builds of %s included).  ' \
+				"$l0" "$(loadavg)" $(($(date +%s) - t0)) $base_rev
+			printf '`%s` is commit %s'"'"'s library (built in a temporary git worktree, removed after) with this tree'"'"'s membench driver and workers; `against.sh` runs the two builds alternately, one run each per round, %d rounds; W3 with the caches off, release build only, both builds'"'"' workers faulting the segment in (4ce4f3f has no populate).  Per-metric tables of every figure: `%s/against-*.md`.\n\n' \
+				"$out/base-dN" $base_rev $ba_rounds "$out"
+			[ -z "$failed" ] || case $failed in *against-*)
+				printf '**A round failed or the library reported errors (see `%s/against-*.err`).**\n\n' "$out" ;; esac
+			awk -v want=before-after -f $mb/jsonl.awk -f $mb/rounds.awk \
+				-f $mb/beforeafter.awk "$out"/against-*/*.json
+		else
+			printf '`git worktree add --detach TMP %s; make -C %s TOPDIR=TMP ...`\n\n' $base_rev $mb
+			printf '**The build of commit %s failed (is it in this clone?): no before/after (`%s/build-base.log`).**\n' \
+				$base_rev "$out"
+			status=1 failed="$failed before-after"
+		fi
+	} > "$sec/before-after.md"
+}
+
+# --- against the targets ---------------------------------------------------------
+
+# Issues 12's and 14's goals against this run's JSON: the files of its
+# builds that exist (not an earlier run's other build).
+targets() {
+	nsec=$((nsec + 1))
+	say "[$nsec] targets"
+	files=""
+	for b in $builds; do
+		for f in "$out/w2-$b.json" "$out/w5-$b.json" "$out/w3-$b"/inv*.json \
+			"$out/w4-$b"/inv*.json "$out/w6-seeds-$b"/inv*.json \
+			"$out/w6s-seeds-$b"/inv*.json "$out/against-$b"-*/*.json; do
+			[ -f "$f" ] && files="$files $f"
+		done
+	done
+	aw="awk -v want=targets -f $mb/jsonl.awk -f $mb/rounds.awk -f $mb/seeds.awk -f $mb/beforeafter.awk -f $mb/targets.awk"
+	{
+		printf '`%s %s/w[25]-d*.json %s/w[34]-d*/inv*.json %s/w6*-seeds-d0/inv*.json %s/against-*/*.json`\n\n' \
+			"$aw" "$out" "$out" "$out" "$out"
+		# shellcheck disable=SC2086
+		$aw $files || { status=1 failed="$failed targets"; }
+	} > "$sec/targets.md"
 }
 
 # --- plots ----------------------------------------------------------------------
@@ -315,6 +439,8 @@ for b in $builds; do
 	workloads "$b"
 done
 figures
+before_after
+targets
 last=$(echo "$builds" | awk '{ print $NF }')
 plot w3-scaling w3 "median of the three invocations' medians" \
 	"$out/w3-$last/inv1.json" "$out/w3-$last/inv2.json" "$out/w3-$last/inv3.json"

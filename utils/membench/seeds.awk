@@ -21,7 +21,8 @@
 /"type":"result"/ && /"metric":"utilisation_min"/ {
 	worst[w, a] += field($0, "median") * 100
 }
-END {
+# The tables; targets.awk loads this file for its sums and prints its own.
+function seed_tables(    x, y, w, a, c) {
 	for (x = 1; x <= nw; x++) {
 		w = wl[x]
 		printf "%s: utilisation %% over seeds 1..%d (each seed: median of its runs)\n\n", w, n
@@ -38,4 +39,9 @@ END {
 		}
 		print ""
 	}
+}
+
+END {
+	if (want == "")
+		seed_tables()
 }
