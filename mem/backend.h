@@ -31,6 +31,25 @@
  *                       other operations replace whole and that keep
  *                       their meaning for this block while it is used;
  *                       never the previous block, which may be joining.
+ *                       The full check: the heap checker, the damage
+ *                       walker (damage.c), freed.c's arming, recovery and
+ *                       every report of a refused free use it.
+ *   own_usable(st, p)   p as for block_state(): the usable size of p's
+ *                       block when p's OWN header calls it a used block
+ *                       (every check block_state() makes of that header:
+ *                       guard or tag, flags, a size that stays in the
+ *                       heap), else 0.  Never reads another block's
+ *                       header, so that the shm caches' free, which parks
+ *                       the fragment and joins nothing, touches no line
+ *                       but the fragment's own (cache.c park_class).
+ *                       Weaker than block_state(): a used block whose NEXT
+ *                       header is broken passes here; whoever later frees
+ *                       it into the heap makes the rest of the check
+ *                       (the backend's free, which reads that header to
+ *                       join; a cache flush asks block_state() first,
+ *                       cache.c flushable).  Lock-free like block_state().
+ *                       Optional: NULL makes the common layer answer with
+ *                       block_state() and usable_size() (mem_own_usable).
  *
  * What it must provide:
  *   - payloads aligned to MEM_ALIGN, never overlapping;
@@ -203,6 +222,7 @@ struct mem_backend {
 	int (*resize)(void *st, void *p, size_t size);
 	size_t (*usable_size)(void *st, const void *p);
 	int (*block_state)(void *st, const void *p);
+	uint64_t (*own_usable)(void *st, const void *p);  /* or NULL */
 	void (*info)(void *st, struct mem_info *mi);
 	int (*check)(void *st, mem_problem_fn problem, void *arg);
 	int (*walk)(void *st, mem_block_fn fn, void *arg);

@@ -14,7 +14,9 @@
  * 512 bytes, then 8 classes per doubling up to 256 KiB ("big" classes).
  *   free    a checked fragment of class c goes on this process's list c,
  *           marked as parked (MEMDBG: tag "freed" with the free site;
- *           otherwise a cookie).  A list over its bound sends half of it
+ *           otherwise a cookie).  The check reads the fragment's record
+ *           (MEMDBG) or its own backend header, never the next block's,
+ *           which only a flush joining with it needs (flushable).  A list over its bound sends half of it
  *           back to the heap in one global-lock section; a slot over its
  *           byte budget gives back lists down to 3/4 of it (over_budget).
  *   malloc  pop list c; on a miss take the global lock once and cut a batch
@@ -362,26 +364,29 @@ static void detach(struct cache_slot *s, unsigned c, uint32_t n)
 }
 
 /* Lock held: may this parked fragment go back to the heap?  The free
- * that parked it read only its record: an overflow out of it (a broken
- * canary) or into its header (block_state() says so; it reads the two
- * headers the backend's free reads next anyway) is reported and the
- * headers rebuilt (damage.c), or, when they cannot be, the fragment is
- * kept rather than freed into a heap that would be corrupted further. */
+ * that parked it read only its record (MEMDBG) or its own header: an
+ * overflow out of it (a broken canary, or the next header broken) or into
+ * its header (block_state() says so; it reads the two headers the
+ * backend's free reads next anyway) is reported and, MEMDBG, the headers
+ * rebuilt (damage.c); when they cannot be (release builds: never), the
+ * fragment is kept rather than freed into a heap that would be corrupted
+ * further. */
 static int flushable(struct mem_pool *pool, void *user)
 {
+	const struct mem_backend *be = POOL_BE(pool);
 #if MEMDBG
 	int canary = !dbg_req(user) || dbg_canary_ok(user);
-	const struct mem_backend *be = POOL_BE(pool);
 	if (canary && be->block_state(pool->st, dbg_payload(user)) ==
 			MEM_BLOCK_USED)
 		return 1;
 	mem_damage_fix(pool, "free", user);
-	return be->block_state(pool->st, dbg_payload(user)) == MEM_BLOCK_USED;
 #else
-	(void)pool;
-	(void)user;
-	return 1;
+	if (be->block_state(pool->st, user) == MEM_BLOCK_USED)
+		return 1;
+	mem_report_bad(pool, "free (found when flushed)", user, BAD_OVERFLOW,
+		NULL);
 #endif
+	return be->block_state(pool->st, dbg_payload(user)) == MEM_BLOCK_USED;
 }
 
 /* A parked fragment leaves the cache for the heap: its canary and its
@@ -965,7 +970,10 @@ void *cache_malloc(struct mem_pool *pool, size_t size,
  * parked mark and the link; *usable is its usable size.  With MEMDBG a
  * live record gives the size (its line is read anyway for the tag), and
  * the backend's header is not touched; a record that is not live goes to
- * the cache path's own report.  Otherwise the backend says. */
+ * the cache path's own report.  Otherwise the block's own header says
+ * (mem_own_usable: one line, the next header is left to the flush), and
+ * a pointer it refuses (0) takes the locked path, whose full check names
+ * the mistake. */
 static int park_class(struct mem_pool *pool, void *p, uint64_t *usable)
 {
 	*usable = 0;
@@ -979,7 +987,7 @@ static int park_class(struct mem_pool *pool, void *p, uint64_t *usable)
 	if (*usable < dbg_hdr(p)->req + DBG_EXTRA)
 		return -1;  /* a record that disagrees: the locked path checks */
 #else
-	*usable = POOL_BE(pool)->usable_size(pool->st, dbg_payload(p));
+	*usable = mem_own_usable(pool, dbg_payload(p));
 #endif
 	if (*usable < DBG_HEAD + 16)
 		return -1;
@@ -1043,8 +1051,8 @@ int cache_free(struct mem_pool *pool, void *p, const struct mem_site *site)
 	struct cache_slot *s = c < 0 ? NULL : slot_get(pool);
 	if (!s)
 		return 0;
-	if (mem_used_fragment(pool, "free", p, site,
-			CHECK_TRUST_RECORD | CHECK_LATER_CANARY))
+	if (mem_used_fragment(pool, "free", p, site, CHECK_TRUST_RECORD |
+			CHECK_LATER_CANARY | CHECK_OWN_HEADER))
 		park_checked(pool, s, p, (unsigned)c, usable, site);
 	return 1;
 }
@@ -1064,7 +1072,8 @@ void *cache_realloc(struct mem_pool *pool, void *p, size_t size,
 	if (c < 0 || size >= CACHE_MAX_USABLE || !(s = slot_get(pool)))
 		return NULL;   /* not cached: the locked path resizes in place */
 	*done = 1;
-	if (!mem_used_fragment(pool, "realloc", p, site, CHECK_TRUST_RECORD))
+	if (!mem_used_fragment(pool, "realloc", p, site,
+			CHECK_TRUST_RECORD | CHECK_OWN_HEADER))
 		return NULL;
 	size_t old = mem_user_size(pool, p);
 	if (need <= usable && 2 * need >= usable) {

@@ -69,6 +69,20 @@ static inline int mem_pool_broken(const struct mem_pool *pool)
 #define POOL_BE(pool) ((pool)->be)
 #endif
 
+/* The usable size of the used block at payload as its own header says
+ * (own_usable, backend.h), or 0 when that header calls it no used block;
+ * a backend without the operation answers through block_state(), which
+ * may read the next header too. */
+static inline uint64_t mem_own_usable(struct mem_pool *pool,
+		const void *payload)
+{
+	const struct mem_backend *be = POOL_BE(pool);
+	if (be->own_usable)
+		return be->own_usable(pool->st, payload);
+	return be->block_state(pool->st, payload) == MEM_BLOCK_USED ?
+		be->usable_size(pool->st, payload) : 0;
+}
+
 /* --- mem.c -------------------------------------------------------------- */
 /* Find a backend by its short or long name; NULL picks MEMMNG's.  Unknown
  * names are logged with the list of valid ones and return NULL. */
@@ -86,6 +100,9 @@ enum {
 	CHECK_TRUST_RECORD = 1, /* MEMDBG: the record's tag vouches for p */
 	CHECK_LATER_CANARY = 2, /* MEMDBG: the end canary is checked later */
 	CHECK_BY_FREE = 4,      /* the backend's free() checks its headers */
+	/* mem_own_usable() has passed p (its own header): the next header
+	 * is left to whoever frees the block into the heap and joins */
+	CHECK_OWN_HEADER = 8,
 };
 int mem_used_fragment(struct mem_pool *pool, const char *op, void *p,
 		const struct mem_site *site, int how);

@@ -444,7 +444,10 @@ void mem_report_bad(struct mem_pool *pool, const char *op, const void *p,
  * CHECK_LATER_CANARY leaves the end canary to whoever takes the fragment
  * out of the cache (cache.c), when that line is touched anyway;
  * CHECK_BY_FREE leaves the backend's check to its free(), which makes it
- * on the headers it reads anyway (mem_free_unsafe). */
+ * on the headers it reads anyway (mem_free_unsafe); CHECK_OWN_HEADER says
+ * that the caller has judged p on its own header (mem_own_usable(): the
+ * release cache path, which joins nothing), so that the next header is
+ * left to the free into the heap that reads it to join. */
 int mem_used_fragment(struct mem_pool *pool, const char *op, void *p,
 		const struct mem_site *site, int how)
 {
@@ -463,7 +466,7 @@ int mem_used_fragment(struct mem_pool *pool, const char *op, void *p,
 	}
 #endif
 	int bs = (MEMDBG && (how & CHECK_TRUST_RECORD)) ||
-		(how & CHECK_BY_FREE) ? MEM_BLOCK_USED :
+		(how & (CHECK_BY_FREE | CHECK_OWN_HEADER)) ? MEM_BLOCK_USED :
 		POOL_BE(pool)->block_state(pool->st, dbg_payload(p));
 	if (MEMDBG && bs == MEM_BLOCK_BAD && mem_damage_fix(pool, op, p))
 		bs = POOL_BE(pool)->block_state(pool->st, dbg_payload(p));

@@ -263,6 +263,15 @@ static bool qm_hdr_sane(const struct qm_state *st, const struct qm_hdr *h)
 		size <= (uint64_t)((char *)st->end - (char *)h);
 }
 
+/* h's own header says used: what block_state() and own_usable() check of
+ * a used fragment, and all that free() needs before it trusts the size
+ * (the footer and the neighbours are read only to join, see qm_free). */
+static inline bool qm_used_ok(const struct qm_state *st,
+		const struct qm_hdr *h)
+{
+	return qm_addr_ok(st, h) && qm_hdr_sane(st, h) && !qm_is_free(h);
+}
+
 /* --- free lists --------------------------------------------------------- */
 
 static unsigned qm_bucket(uint64_t usable)
@@ -552,7 +561,7 @@ static int qm_free(void *vst, void *p)
 	struct qm_state *st = vst;
 	struct qm_hdr *h = qm_of_payload(p), *start, *n;
 
-	if (!qm_addr_ok(st, h) || !qm_hdr_sane(st, h) || qm_is_free(h))
+	if (!qm_used_ok(st, h))
 		return qm_block_state(vst, p);
 	uint64_t size = qm_size(h);
 
@@ -646,7 +655,9 @@ static size_t qm_usable_size(void *vst, const void *p)
 }
 
 /* p may be anything in the region: read only words that lie inside the
- * heap, and trust a size only after its guard matched. */
+ * heap, and trust a size only after its guard matched.  A used fragment
+ * is judged on its own header alone (no next header to read here), so
+ * own_usable() is the same check. */
 static int qm_block_state(void *vst, const void *p)
 {
 	const struct qm_state *st = vst;
@@ -657,6 +668,13 @@ static int qm_block_state(void *vst, const void *p)
 	if (!qm_is_free(h))
 		return MEM_BLOCK_USED;  /* even with a broken footer: see check() */
 	return qm_foot_ok(h) ? MEM_BLOCK_FREE : MEM_BLOCK_BAD;
+}
+
+static uint64_t qm_own_usable(void *vst, const void *p)
+{
+	const struct qm_hdr *h = qm_of_payload(p);
+
+	return qm_used_ok(vst, h) ? qm_usable(h) : 0;
 }
 
 static void qm_info(void *vst, struct mem_info *mi)
@@ -991,6 +1009,7 @@ const struct mem_backend mem_qm_backend = {
 	.resize = qm_resize,
 	.usable_size = qm_usable_size,
 	.block_state = qm_block_state,
+	.own_usable = qm_own_usable,
 	.info = qm_info,
 	.check = qm_check,
 	.walk = qm_walk,

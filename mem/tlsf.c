@@ -112,7 +112,11 @@
  * missed only behind FIT_PROBES smaller ones (per zone).  The control
  * structure takes about 21 KiB (two zones of lists); sizes up to 2^48
  * bytes are indexed.
- * block_state is O(1); check and walk are O(blocks + lists); walk_from
+ * block_state is O(1) and reads the block's header and the next one;
+ * own_usable (the shm caches' free) only the block's own size word, so
+ * an unforged pointer must match a 16-bit tag, plausible flags and size
+ * there; the next header's tag is checked by the free that joins (the
+ * cache's flush).  Check and walk are O(blocks + lists); walk_from
  * is O(max) and stops at a header whose tag, flags or size are wrong (the
  * common layer carries on past it, damage.c); repair rewrites one used
  * block's size word from a size the common layer learnt from its MEMDBG
@@ -758,12 +762,25 @@ static bool used_sane(const struct tlsf *t, const struct block *b)
 	return next == t->sentinel || header_sane(t, next);
 }
 
+/* b's own header says used: own_usable()'s verdict (backend.h), which
+ * leaves the next header to whoever joins with it. */
+static inline bool used_self_ok(const struct tlsf *t, const struct block *b)
+{
+	return header_in_heap(t, b) && header_sane(t, b) && !block_is_free(b);
+}
+
 /* b is a used block: block_state()'s verdict MEM_BLOCK_USED, made on
  * b's own header and the next one (see backend.h). */
 static inline bool used_block_ok(const struct tlsf *t, const struct block *b)
 {
-	return header_in_heap(t, b) && header_sane(t, b) &&
-		!block_is_free(b) && used_sane(t, b);
+	return used_self_ok(t, b) && used_sane(t, b);
+}
+
+static uint64_t tlsf_own_usable(void *st, const void *p)
+{
+	const struct block *b = block_from_payload(p);
+
+	return used_self_ok(st, b) ? block_usable(b) : 0;
 }
 
 static int tlsf_block_state(void *st, const void *p)
@@ -1148,6 +1165,7 @@ const struct mem_backend mem_tlsf_backend = {
 	.resize = tlsf_resize,
 	.usable_size = tlsf_usable_size,
 	.block_state = tlsf_block_state,
+	.own_usable = tlsf_own_usable,
 	.info = tlsf_info,
 	.check = tlsf_check,
 	.walk = tlsf_walk,

@@ -11,7 +11,11 @@
  *     cache serves a request that needs it, and a dead process's cache is
  *     given back (SIGKILL included);
  *   - misuse still reported: a double free of a parked fragment, and
- *     only that: a stale parked mark in reused memory is not one;
+ *     only that: a stale parked mark in reused memory is not one; a
+ *     pointer into a fragment, a wild one and a second free of a fragment
+ *     back in the heap, refused by the cache path's one-header check;
+ *     (release) a broken next header that this check does not read,
+ *     reported by the flush that would join it;
  *   - cross-process free of every size;
  *   - off switch: shm_cache_size = 0 parks nothing.
  * With SHM_CACHE=0 builds the suite checks that nothing is ever parked.
@@ -370,6 +374,130 @@ START_TEST(test_double_free_parked)
 }
 END_TEST
 
+/* One report of `what` for shm_free(x), and x parked nowhere: the free's
+ * cheap check on the cache path (the fragment's own header, or MEMDBG its
+ * record) refused it, and the locked path named the mistake. */
+static void refused_once(void *x, const char *what)
+{
+	uint64_t blocks = parked_blocks();
+	char want[256];
+	t_log_clear();
+	shm_free(x);
+	snprintf(want, sizeof(want), "shm: free: %s %p at ", what, x);
+	T_LOG_HAS(want);
+	T_ASSERT(t_log_lines == 1, "%u reports for %p, want 1:\n%s",
+		t_log_lines, x, t_log_buf);
+	ck_assert_uint_eq(parked_blocks(), blocks);
+	ck_assert_int_eq(shm_check(), 0);
+}
+
+/* The cache path's free (no global lock, and without MEMDBG no record)
+ * still refuses what is not a used fragment, before anything is parked:
+ * every 16-aligned pointer into a live fragment, patterned and zeroed
+ * (zeros are the most header-like contents there are); a wild pointer
+ * into the pool's control structure; a second free of a fragment that a
+ * drain gave back to the heap, and of one the heap joined with its free
+ * neighbours since.  The neighbours keep their contents. */
+static int by_address(const void *x, const void *y)
+{
+	uintptr_t a = (uintptr_t)*(void *const *)x;
+	uintptr_t b = (uintptr_t)*(void *const *)y;
+	return a < b ? -1 : a > b;
+}
+
+START_TEST(test_misuse_unlocked)
+{
+	enum { N = 100 };       /* more than one refill: the middle ones */
+	char *f[N];             /* are cut next to each other, all live */
+	start(_i, 512u << 10);
+	for (int k = 0; k < N; k++) {
+		f[k] = shm_malloc(200);
+		ck_assert_ptr_nonnull(f[k]);
+		t_fill(f[k], 0, 200, 0x5eed);
+	}
+	qsort(f, N, sizeof(f[0]), by_address);
+	char *p = f[50], *z = f[60], *j = f[70];
+	memset(z, 0, 200);
+	for (size_t off = 16; off < 200; off += 16) {
+		refused_once(p + off, "pointer is not the start of a fragment");
+		refused_once(z + off, "pointer is not the start of a fragment");
+	}
+	const void *region;
+	uint64_t size;
+	mem_pool_range(mem_shm_pool, &region, &size);
+	refused_once((char *)region + 64 + DBG_HEAD,
+		"pointer is not the start of a fragment");
+	shm_free(p);            /* its neighbours stay live: no join */
+	shm_cache_drain();
+	refused_once(p, "double free");
+	shm_free(f[69]);        /* j's neighbours are free in the heap ... */
+	shm_free(f[71]);
+	shm_cache_drain();
+	shm_free(j);            /* ... and join with it when it comes back */
+	shm_cache_drain();
+	t_log_clear();
+	shm_free(j);
+	T_ASSERT(t_log_lines == 1 && (t_log_has("shm: free: double free") ||
+		t_log_has("shm: free: pointer is not the start of a fragment")),
+		"second free of a joined fragment:\n%s", t_log_buf);
+	ck_assert_int_eq(shm_check(), 0);
+	for (int k = 0; k < N; k++) {
+		if (f[k] == p || f[k] == j || k == 69 || k == 71)
+			continue;
+		if (f[k] != z)
+			T_ASSERT(t_verify(f[k], 0, 200, 0x5eed) == SIZE_MAX,
+				"fragment %d lost its contents", k);
+		shm_free(f[k]);
+	}
+	finish();
+}
+END_TEST
+
+/* Release builds: a fragment whose NEXT block's header an overflow broke
+ * is parked by the cache path's free (it reads only the fragment's own
+ * header; fm's adapter reads both and refuses it at once).  The flush
+ * that would join it into the heap checks both headers first: tlsf's
+ * reports it there and keeps the fragment rather than free it into a
+ * broken heap; every backend reports the damage somewhere (free, flush
+ * or the heap checker).  MEMDBG builds: check_damage.c (the canary). */
+START_TEST(test_next_header_broken)
+{
+#if MEMDBG
+	(void)_i;
+#else
+	enum { N = 100 };
+	char *f[N];
+	start(_i, 512u << 10);
+	for (int k = 0; k < N; k++) {
+		f[k] = shm_malloc(200);
+		ck_assert_ptr_nonnull(f[k]);
+	}
+	qsort(f, N, sizeof(f[0]), by_address);
+	char *p = f[50], *word = f[51] - 8;   /* the word right below f[51] */
+	uint64_t saved;
+	memcpy(&saved, word, sizeof(saved));
+	memset(word, 0x5a, sizeof(saved));      /* p ran over its end */
+	t_log_clear();
+	shm_free(p);
+	unsigned at_free = t_log_lines;
+	shm_cache_drain();
+	if (SHM_CACHE && !strcmp(t_backend(_i), "tlsf")) {
+		char want[256];
+		ck_assert_uint_eq(at_free, 0);  /* parked: one header read */
+		snprintf(want, sizeof(want), "shm: free (found when flushed): "
+			"write past the end of the fragment %p at ", (void *)p);
+		T_LOG_HAS(want);
+		ck_assert_uint_eq(t_log_lines, 1);
+	}
+	shm_check();            /* logs what free and flush did not */
+	T_ASSERT(t_log_lines > 0, "a broken next header went unreported");
+	memcpy(word, &saved, sizeof(saved));
+	shm_destroy();
+	shm_cache_size = SHM_CACHE_AUTO;
+#endif
+}
+END_TEST
+
 /* A fragment handed out on the locked path where a parked fragment
  * started before a drain gave it back: its free and realloc are not taken
  * for double frees of the old parked one, whatever its first word holds
@@ -505,6 +633,8 @@ Suite *cache_suite(void)
 		{ "class_edges", test_class_edges },
 		{ "overflow_parked", test_overflow_parked },
 		{ "stale_park_mark", test_stale_park_mark },
+		{ "misuse_unlocked", test_misuse_unlocked },
+		{ "next_header_broken", test_next_header_broken },
 	};
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		TCase *tc = tcase_create(cases[k].name);
