@@ -8,6 +8,48 @@
  * lock.h) so acquire and release stay one CAS and one exchange.  Counting (lock.h)
  * adds one owner-only increment per acquisition, a clock read pair per
  * LOCKSTAT_HOLD_SAMPLE acquisitions, and two clock reads per contended one.
+ *
+ * Wait policy (both builds): poll up to LOCK_SPIN = 1,024 pauses (about
+ * 20 us on this EPYC, about one futex sleep and wake-up) with a plain read,
+ * a CAS (pthread: a trylock) only when the lock reads free, then sleep;
+ * a waiter woken by a release polls again before it sleeps again.  Chosen
+ * by counting futex calls (perf, syscalls:sys_{enter,exit}_futex), which
+ * host load moves far less than time: W3 tlsf-lock, caches off, scale 0.3,
+ * one run each, two runs per cell, load 9-12 on 2 cores:
+ *
+ *   variant (pauses)          P=4 waits    P=8 waits    P=8 wakes (none)
+ *                             (vcsw/Mop)   (vcsw/Mop)
+ *   128 (before)              690-3,445    13.3-14.2 k  19.6-20.1 k (74%)
+ *                             (183-506)    (1,086-1,132)
+ *   1,024                     469-596      1.8-2.1 k    1.5-1.7 k (5-8%)
+ *                             (181-221)    (342-405)
+ *   1,024, CAS without read   369-407      1.6-2.3 k    1.2-2.0 k (3-4%)
+ *                             (140-163)    (318-449)
+ *   1,024, backoff 1..8       567-582      1.9-3.2 k    1.7-2.6 k (6-16%)
+ *                             (190-203)    (332-619)
+ *   1,024, stop after 256     738-1,255    4.6-7.1 k    5.3-9.6 k (57-73%)
+ *     unchanged               (225-333)    (529-594)
+ *   2,048                     413-621      1.1-1.5 k    0.8-1.2 k (1-7%)
+ *                             (168-194)    (216-278)
+ *   1,024, sched_yield once   381-469      1.7-2.0 k    1.6-1.7 k (12-16%)
+ *                             (145-165)    (305-320)
+ *   1,024, poll again after   454-466      1.1-1.3 k    0.9-1.1 k (1-2%)
+ *     a wake-up (kept)        (188-191)    (218-271)
+ *
+ * At P=2 every variant made 40-120 waits per run (the two processes
+ * rarely run at once on a loaded host).  Throughput could not tell the
+ * variants apart at this load (one build's P=1 ran 1.3-4.1 Mops/s).  The
+ * 128-pause spin slept so soon that most releases then found the waiters
+ * bit of a sleeper already gone and woke nobody (74% of FUTEX_WAKEs); a
+ * count of sleepers beside the word would remove the 1-2% left, not worth
+ * a bigger lock.  "Spin only while the holder runs" was tried as "stop
+ * when the state has not changed for 256 pauses": it slept 3-4x as often.
+ * Against the 128-pause lock, interleaved (utils/membench/against.sh, 3
+ * rounds, load 7-16), sleeps per Mop at P=4 / 8: tlsf-lock 2,488 / 243
+ * -> 117 / 194, fm-lock 1,169 / 522 -> 135 / 146, qm-lock 163 / 615 ->
+ * 175 / 207; throughput inside the host's noise (0.48-1.17x per cell).
+ * The spin cannot delay a takeover: a sleeper still times out every
+ * LOCK_CHECK_MS (lock.h's static assert bounds a spin to 1% of that).
  */
 #define _GNU_SOURCE        /* pthread_mutex_clocklock */
 #include <errno.h>
@@ -85,6 +127,15 @@ static inline void count_release(struct mem_lock_ctr *c)
 		hold_end(c);
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
 int mem_lock_get(struct mem_lock *lk)
 {
 	return mem_lock_get_counted(lk, NULL);
@@ -120,7 +171,8 @@ void mem_lock_destroy(struct mem_lock *lk)
 static int locked(struct mem_lock *lk, int rc)
 {
 	if (rc == 0) {
-		lk->owner = (int32_t)mem_self_tid();
+		__atomic_store_n(&lk->owner, (int32_t)mem_self_tid(),
+				__ATOMIC_RELAXED);
 		return 0;
 	}
 	if (rc == EOWNERDEAD) {
@@ -158,7 +210,24 @@ static int lock_polling(struct mem_lock *lk)
 	}
 }
 
-/* Contended: trylock failed, so this blocks (a sleep, as counted). */
+/* Poll the holder's id (0 once it released) up to LOCK_SPIN pauses and
+ * try the mutex only when it reads free, as the futex build polls its
+ * word; EBUSY when the budget ran out.  A dead holder's id stays, so a
+ * takeover waits for lock_polling() as before. */
+static int spin_trylock(struct mem_lock *lk)
+{
+	for (int i = 0; i < LOCK_SPIN; i++) {
+		cpu_relax();
+		if (__atomic_load_n(&lk->owner, __ATOMIC_RELAXED) == 0) {
+			int rc = pthread_mutex_trylock(&lk->mutex);
+			if (rc != EBUSY)
+				return rc;
+		}
+	}
+	return EBUSY;
+}
+
+/* Contended: trylock failed, so this spins, then blocks (a sleep). */
 int mem_lock_get_counted(struct mem_lock *lk, struct mem_lock_ctr *c)
 {
 	int rc = pthread_mutex_trylock(&lk->mutex);
@@ -169,9 +238,15 @@ int mem_lock_get_counted(struct mem_lock *lk, struct mem_lock_ctr *c)
 		return rc;
 	}
 	uint64_t t0 = c ? mem_tick() : 0;
-	rc = locked(lk, lock_polling(lk));
+	int slept = 0;
+	rc = spin_trylock(lk);
+	if (rc == EBUSY) {
+		slept = 1;
+		rc = lock_polling(lk);
+	}
+	rc = locked(lk, rc);
 	if (c) {
-		ctr_add(&c->sleeps, 1);
+		ctr_add(&c->sleeps, (uint64_t)slept);
 		count_waited(c, t0, rc);
 	}
 	return rc;
@@ -181,7 +256,7 @@ void mem_lock_release_counted(struct mem_lock *lk, struct mem_lock_ctr *c)
 {
 	if (c)
 		count_release(c);
-	lk->owner = 0;
+	__atomic_store_n(&lk->owner, 0, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&lk->mutex);
 }
 
@@ -232,15 +307,6 @@ static inline int state_cas(struct mem_lock *lk, uint64_t old, uint64_t new)
 			__ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
 }
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
-
 int mem_lock_init(struct mem_lock *lk)
 {
 	memset(lk, 0, sizeof(*lk));
@@ -252,11 +318,14 @@ void mem_lock_destroy(struct mem_lock *lk)
 	(void)lk;
 }
 
-static int spin_for_free(struct mem_lock *lk, uint64_t self)
+/* Poll the state up to LOCK_SPIN pauses; CAS only when it reads free (a
+ * CAS on a held lock would take the line from the holder).  want: our
+ * state, with the waiters bit once we have slept. */
+static int spin_for_free(struct mem_lock *lk, uint64_t want)
 {
 	for (int i = 0; i < LOCK_SPIN; i++) {
 		cpu_relax();
-		if (state_load(lk) == 0 && state_cas(lk, 0, self))
+		if (state_load(lk) == 0 && state_cas(lk, 0, want))
 			return 1;
 	}
 	return 0;
@@ -292,7 +361,8 @@ static int take_from_dead(struct mem_lock *lk, uint64_t st, uint64_t self)
 	return 1;
 }
 
-/* The first CAS failed: spin, then sleep; 1 when taken from a dead owner.
+/* The first CAS failed: spin, then sleep, and after each wake-up spin
+ * before sleeping again; 1 when taken from a dead owner.
  * A word holding our own tid is taken at once, without a sleep. */
 static int get_slow(struct mem_lock *lk, uint64_t self, struct mem_lock_ctr *c)
 {
@@ -314,6 +384,9 @@ static int get_slow(struct mem_lock *lk, uint64_t self, struct mem_lock_ctr *c)
 		    take_from_dead(lk, st, self))
 			return 1;
 		slept = sleep_on(lk, word_of(st), c);
+		/* Woken (not timed out): spin again before sleeping again. */
+		if (!slept && spin_for_free(lk, self | waiters))
+			return 0;
 	}
 }
 

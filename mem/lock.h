@@ -13,10 +13,11 @@
  * Storing the owner in the lock state itself (rather than beside it)
  * means the owner is known the instant the lock is taken: there is no window
  * in which the lock is held by nobody we could name.  Acquire is one CAS on
- * the fast path; a contended caller spins briefly (the holder is usually
- * a few hundred nanoseconds from releasing), then sets LOCK_WAITERS and
- * sleeps in FUTEX_WAIT.  Release is one exchange, plus FUTEX_WAKE only when
- * the waiters bit was set.
+ * the fast path; a contended caller polls the state up to LOCK_SPIN
+ * pauses (a CAS only when it reads free), then sets LOCK_WAITERS and
+ * sleeps in FUTEX_WAIT; woken, it polls again before sleeping again.
+ * Release is one exchange, plus FUTEX_WAKE only when the waiters bit was
+ * set.  Why 1,024 pauses (about 20 us here) and not 128: lock.c.
  *
  * Dead owners.  A sleeper wakes at least every LOCK_CHECK_MS and asks
  * whether the owner (tid, gen) still runs (owner.h: ESRCH, a zombie, or
@@ -28,10 +29,12 @@
  * protects before trusting it (mem.c checks the heap).
  *
  * pthread build (LOCK=pthread).  A process-shared, robust pthread mutex;
- * EOWNERDEAD is turned into the same "recovered" return.  A waiter wakes
- * every LOCK_CHECK_MS and tries again: the kernel wakes one waiter when a
- * holder dies, and if that one dies as well the others would never be
- * woken.
+ * EOWNERDEAD is turned into the same "recovered" return.  A contended
+ * caller polls the holder's id (owner, 0 once released) up to LOCK_SPIN
+ * pauses, trying the mutex when it reads free, before it blocks.  A
+ * blocked waiter wakes every LOCK_CHECK_MS and tries again: the kernel
+ * wakes one waiter when a holder dies, and if that one dies as well the
+ * others would never be woken.
  *
  * Counting (the heap lock only; lockstat.c keeps the counters).  The
  * *_counted calls take one process's struct mem_lock_ctr, written by that
@@ -39,10 +42,10 @@
  * adds one increment and, one acquisition in LOCKSTAT_HOLD_SAMPLE, two
  * clock reads (tick.h) for the hold.  A contended acquisition (futex: the
  * first CAS failed; pthread: trylock failed) is timed from that failure to
- * the acquisition; sleeps count FUTEX_WAITs (pthread: the blocking
- * pthread_mutex_lock after a failed trylock, one per contended
- * acquisition); a takeover is timed like a wait, so its duration is how
- * long the taker waited for a dead owner.  NULL counts nothing.
+ * the acquisition; sleeps count FUTEX_WAITs (pthread: the blocking lock
+ * after the spin ran out, at most one per contended acquisition); a
+ * takeover is timed like a wait, so its duration is how long the taker
+ * waited for a dead owner.  NULL counts nothing.
  */
 #ifndef SRMEM_LOCK_H
 #define SRMEM_LOCK_H
@@ -57,8 +60,15 @@
 #endif
 
 #define LOCK_WAITERS 0x80000000u
-#define LOCK_SPIN 128
+#define LOCK_SPIN 1024     /* pauses polled before a sleep (lock.c) */
 #define LOCK_CHECK_MS 20
+
+/* A spin (LOCK_SPIN pauses; a pause costs 10-140 cycles by CPU model, so
+ * at most about 150 us even at 1 GHz) stays far below the period at which
+ * a sleeper looks for a dead owner: spinning never delays a takeover. */
+_Static_assert(LOCK_SPIN >= 1 &&
+		LOCK_SPIN * 150 <= LOCK_CHECK_MS * 1000000 / 100,
+		"a spin is under 1% of LOCK_CHECK_MS");
 
 struct mem_lock {
 #if LOCK_PTHREAD
