@@ -661,8 +661,8 @@ void cache_init(struct mem_cache *c, size_t limit, unsigned overhead)
 
 static inline uint64_t self_owner(void)
 {
-	return (uint64_t)(uint32_t)mem_self_pid() |
-		(uint64_t)mem_self_pgen() << 32;
+	const struct mem_self_proc *me = mem_self_proc();
+	return (uint64_t)(uint32_t)me->pid | (uint64_t)me->pgen << 32;
 }
 
 static inline pid_t owner_pid(uint64_t owner)

@@ -404,7 +404,8 @@ static int get_contended(struct mem_lock *lk, uint64_t self,
 
 int mem_lock_get_counted(struct mem_lock *lk, struct mem_lock_ctr *c)
 {
-	uint64_t self = state_of(mem_self_tid(), mem_self_tgen());
+	const struct mem_self_thread *me = mem_self_thread();
+	uint64_t self = state_of(me->tid, me->tgen);
 	if (__builtin_expect(!state_cas(lk, 0, self), 0))
 		return get_contended(lk, self, c);
 	if (c)

@@ -20,23 +20,13 @@
 
 #include "owner.h"
 
-struct self_proc {
-	pid_t pid;              /* 0: not known in this process yet */
-	uint32_t pgen;
-};
-
-struct self_thread {
-	pid_t pid;              /* the process this was computed in */
-	uint32_t tid;
-	uint32_t tgen;
-};
-
-static struct self_proc *self;          /* a wipe-on-fork page */
-static struct self_proc self_fallback;  /* when the page is not to be had */
+static struct mem_self_proc *self;          /* a wipe-on-fork page */
+static struct mem_self_proc self_fallback;  /* when the page is not to be had */
 static int wipeonfork;
 static pthread_once_t self_once = PTHREAD_ONCE_INIT;
-static __thread struct self_thread me
+__thread struct mem_self_thread mem_self_me
 	__attribute__((tls_model("initial-exec")));
+struct mem_self_proc *mem_self_page;    /* self, once it is set */
 
 /* --- /proc/ID/stat ------------------------------------------------------- */
 
@@ -108,16 +98,27 @@ static void self_setup(void)
 	pthread_atfork(NULL, NULL, forget_fallback);
 }
 
-static struct self_proc *self_get(void)
+static void self_publish(void)
+{
+	self_setup();
+	__atomic_store_n(&mem_self_page, self, __ATOMIC_RELEASE);
+}
+
+static struct mem_self_proc *self_get(void)
 {
 	if (__builtin_expect(!self, 0))
-		pthread_once(&self_once, self_setup);
+		pthread_once(&self_once, self_publish);
 	if (__builtin_expect(!__atomic_load_n(&self->pid, __ATOMIC_ACQUIRE), 0)) {
 		pid_t pid = getpid();
 		self->pgen = gen_of_self("/proc/self/stat", (uint32_t)pid);
 		__atomic_store_n(&self->pid, pid, __ATOMIC_RELEASE);
 	}
 	return self;
+}
+
+const struct mem_self_proc *mem_self_proc_slow(void)
+{
+	return self_get();
 }
 
 pid_t mem_self_pid(void)
@@ -130,17 +131,22 @@ uint32_t mem_self_pgen(void)
 	return self_get()->pgen;
 }
 
-static struct self_thread *thread_get(void)
+static struct mem_self_thread *thread_get(void)
 {
-	struct self_proc *s = self_get();
-	if (__builtin_expect(me.pid != s->pid, 0)) {
+	struct mem_self_proc *s = self_get();
+	if (__builtin_expect(mem_self_me.pid != s->pid, 0)) {
 		uint32_t tid = (uint32_t)syscall(SYS_gettid);
-		me.tgen = tid == (uint32_t)s->pid ? s->pgen :
+		mem_self_me.tgen = tid == (uint32_t)s->pid ? s->pgen :
 			gen_of_self("/proc/thread-self/stat", tid);
-		me.tid = tid;
-		me.pid = s->pid;
+		mem_self_me.tid = tid;
+		mem_self_me.pid = s->pid;
 	}
-	return &me;
+	return &mem_self_me;
+}
+
+const struct mem_self_thread *mem_self_thread_slow(void)
+{
+	return thread_get();
 }
 
 uint32_t mem_self_tid(void)

@@ -47,6 +47,43 @@ uint32_t mem_self_pgen(void);
 /* This thread: id and generation, for lock words. */
 uint32_t mem_self_tid(void);
 uint32_t mem_self_tgen(void);
+
+/* The same, on the fast paths (locks, cache slots): inline, a load or
+ * two and a compare while the cached identity belongs to this process (a
+ * fork wipes the process page, so a child recomputes; see above). */
+struct mem_self_proc {
+	pid_t pid;              /* 0: not known in this process yet */
+	uint32_t pgen;
+};
+extern struct mem_self_proc *mem_self_page;     /* set once, then fixed */
+const struct mem_self_proc *mem_self_proc_slow(void);
+
+static inline const struct mem_self_proc *mem_self_proc(void)
+{
+	struct mem_self_proc *s = mem_self_page;
+	if (__builtin_expect(s && __atomic_load_n(&s->pid, __ATOMIC_ACQUIRE),
+			1))
+		return s;
+	return mem_self_proc_slow();
+}
+
+struct mem_self_thread {
+	pid_t pid;              /* the process this was computed in; 0: never */
+	uint32_t tid;
+	uint32_t tgen;
+};
+extern __thread struct mem_self_thread mem_self_me
+	__attribute__((tls_model("initial-exec")));
+const struct mem_self_thread *mem_self_thread_slow(void);
+
+static inline const struct mem_self_thread *mem_self_thread(void)
+{
+	struct mem_self_proc *s = mem_self_page;
+	if (__builtin_expect(s && mem_self_me.pid && mem_self_me.pid ==
+			__atomic_load_n(&s->pid, __ATOMIC_ACQUIRE), 1))
+		return &mem_self_me;
+	return mem_self_thread_slow();
+}
 /* Has the task (id, gen) exited or been replaced by a recycled id? */
 int mem_task_dead(uint32_t id, uint32_t gen);
 /* Kept for callers that know a pid only: dead by ESRCH or zombie. */
