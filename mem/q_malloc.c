@@ -68,6 +68,21 @@
  * broken footer of a block being freed is rewritten from its header; a
  * block whose footer is broken is not resized (the common layer then moves
  * it, and its own canary names the culprit).
+ *
+ * Each word is checked once, where the operation reads it anyway, and a
+ * fragment's list is computed once and handed to qm_unlink():
+ *   - free() trusts the block's own header (address, guard, size bound,
+ *     used bit); of a physical neighbour it reads the free bit first (a
+ *     used one is never joined, so its guard is not computed) and checks
+ *     the rest of a free one (guard, footer, both links: qm_joinable) only
+ *     to join it;
+ *   - malloc() checks a list entry as its walk reaches it: a link read
+ *     from the previous entry must lie in the heap, the entry must be a
+ *     sound free header whose prev names the entry the walk came from
+ *     (NULL for the head: so the walk cannot cycle, and that entry's next
+ *     needs no second look); the one taken must also have a sound footer
+ *     and a successor that links back to it.  A higher list's head is the
+ *     same walk of one entry.
  */
 #include "q_malloc.h"
 
@@ -255,7 +270,7 @@ static inline bool qm_addr_ok(const struct qm_state *st, const void *h)
 }
 
 /* Header guard intact and its size within the heap. */
-static bool qm_hdr_sane(const struct qm_state *st, const struct qm_hdr *h)
+static inline bool qm_hdr_sane(const struct qm_state *st, const struct qm_hdr *h)
 {
 	uint64_t size = qm_size(h);
 
@@ -317,7 +332,7 @@ static int qm_next_bucket(const struct qm_state *st, unsigned b)
 	return (int)(w * 64 + (unsigned)__builtin_ctzll(bits));
 }
 
-static void qm_insert(struct qm_state *st, struct qm_hdr *h)
+static inline void qm_insert(struct qm_state *st, struct qm_hdr *h)
 {
 	unsigned b = qm_bucket(qm_usable(h));
 	struct qm_links *l = qm_links(h);
@@ -331,9 +346,11 @@ static void qm_insert(struct qm_state *st, struct qm_hdr *h)
 	st->free_frags++;
 }
 
-static void qm_unlink(struct qm_state *st, struct qm_hdr *h)
+/* h is on list b (the caller has checked its links, see qm_joinable() and
+ * qm_first_fit()). */
+static inline void qm_unlink(struct qm_state *st, struct qm_hdr *h,
+		unsigned b)
 {
-	unsigned b = qm_bucket(qm_usable(h));
 	struct qm_links *l = qm_links(h);
 
 	if (l->prev)
@@ -347,13 +364,25 @@ static void qm_unlink(struct qm_state *st, struct qm_hdr *h)
 	st->free_frags--;
 }
 
-/* The links of free fragment h agree with its neighbours on the list, so
- * unlinking it writes only where it should.  Following next from a list
- * head while this holds can never cycle: the head's prev is NULL. */
-static bool qm_links_ok(const struct qm_state *st, const struct qm_hdr *h)
+/* h's successor on its list (if any) lies in the heap and links back to
+ * h: the one word unlinking h writes beyond h and its predecessor. */
+static inline bool qm_next_links_back(const struct qm_state *st,
+		const struct qm_hdr *h)
+{
+	const struct qm_hdr *n = qm_links(h)->next;
+
+	return !n || (qm_addr_ok(st, n) && qm_links(n)->prev == h);
+}
+
+/* The links of free fragment h, which its size puts on list b, agree with
+ * its neighbours on the list, so unlinking it writes only where it should.
+ * For a fragment met by address (a physical neighbour, check()); one
+ * reached by walking its list is checked by qm_first_fit(). */
+static bool qm_links_ok(const struct qm_state *st, const struct qm_hdr *h,
+		unsigned b)
 {
 	const struct qm_links *l = qm_links(h);
-	const struct qm_hdr *head = st->bucket[qm_bucket(qm_usable(h))];
+	const struct qm_hdr *head = st->bucket[b];
 
 	if (!l->prev) {
 		if (head != h)
@@ -362,20 +391,21 @@ static bool qm_links_ok(const struct qm_state *st, const struct qm_hdr *h)
 			qm_links(l->prev)->next != h) {
 		return false;
 	}
-	return !l->next ||
-		(qm_addr_ok(st, l->next) && qm_links(l->next)->prev == h);
+	return qm_next_links_back(st, h);
 }
 
-/* h is a free fragment on its list, safe to walk past and to unlink.  The
- * footer is left to the caller: it is a cache line away. */
-static bool qm_free_node_ok(const struct qm_state *st, const struct qm_hdr *h)
+/* h, met by address (a physical neighbour), is a free fragment whose
+ * guards and links are all sound: its list, for qm_unlink(), else -1.
+ * The free bit is read first: a used neighbour, the common case of a
+ * free(), costs one load and is never joined, whatever its guard says. */
+static inline int qm_joinable(const struct qm_state *st, const struct qm_hdr *h)
 {
-	return qm_hdr_sane(st, h) && qm_is_free(h) && qm_links_ok(st, h);
-}
+	unsigned b;
 
-static bool qm_free_frag_ok(const struct qm_state *st, const struct qm_hdr *h)
-{
-	return qm_free_node_ok(st, h) && qm_foot_ok(h);
+	if (!qm_is_free(h) || !qm_hdr_sane(st, h))
+		return -1;
+	b = qm_bucket(qm_usable(h));
+	return qm_links_ok(st, h, b) && qm_foot_ok(h) ? (int)b : -1;
 }
 
 /* --- counters ----------------------------------------------------------- */
@@ -433,24 +463,37 @@ static uint64_t qm_frag_size(size_t n)
 
 /* First fit on list b over at most `probes` entries; stops at the first
  * entry that does not look right (check() will tell), since its links
- * cannot be trusted either. */
+ * cannot be trusted either.  Each link is checked once, where the walk
+ * reads it: an entry reached through a link must lie in the heap, and
+ * every entry must be a sound free header that links back to the entry
+ * the walk came from (NULL for the head), so the walk never cycles; the
+ * one taken must also have a sound footer and a successor that links back
+ * to it (what qm_unlink() writes through). */
 #define QM_FIT_PROBES 16
 
 static struct qm_hdr *qm_first_fit(const struct qm_state *st, unsigned b,
 		uint64_t size, unsigned probes)
 {
-	struct qm_hdr *h = st->bucket[b];
+	struct qm_hdr *h = st->bucket[b], *prev = NULL;
 
-	for (unsigned k = 0; h && k < probes; k++, h = qm_links(h)->next) {
-		if (!qm_free_node_ok(st, h))
+	for (unsigned k = 0; h && k < probes; k++) {
+		if (__builtin_expect(!qm_is_free(h) || !qm_hdr_sane(st, h) ||
+				qm_links(h)->prev != prev, 0))
 			return NULL;
 		if (qm_size(h) >= size && qm_foot_ok(h))
-			return h;
+			return qm_next_links_back(st, h) ? h : NULL;
+		prev = h;
+		h = qm_links(h)->next;
+		if (h && !qm_addr_ok(st, h))
+			return NULL;
 	}
 	return NULL;
 }
 
-static struct qm_hdr *qm_find(const struct qm_state *st, uint64_t size)
+/* A sound free fragment of at least size bytes and its list (*bp), or
+ * NULL. */
+static struct qm_hdr *qm_find(const struct qm_state *st, uint64_t size,
+		unsigned *bp)
 {
 	unsigned b = qm_bucket(size - QM_OVERHEAD);
 	struct qm_hdr *h;
@@ -460,14 +503,17 @@ static struct qm_hdr *qm_find(const struct qm_state *st, uint64_t size)
 	 * look at a few, then take a higher list's head (which fits); only
 	 * with nothing larger anywhere, near exhaustion, walk the whole list
 	 * rather than fail while a fragment fits. */
+	*bp = b;
 	h = qm_first_fit(st, b, size, QM_FIT_PROBES);
 	if (h)
 		return h;
 	for (i = qm_next_bucket(st, b + 1); i >= 0;
 			i = qm_next_bucket(st, (unsigned)i + 1)) {
-		h = st->bucket[i];
-		if (qm_free_frag_ok(st, h))
+		h = qm_first_fit(st, (unsigned)i, size, 1);
+		if (h) {
+			*bp = (unsigned)i;
 			return h;
+		}
 	}
 	return qm_first_fit(st, b, size, UINT_MAX);
 }
@@ -493,11 +539,12 @@ static void *qm_malloc(void *vst, size_t n)
 {
 	struct qm_state *st = vst;
 	uint64_t size = qm_frag_size(n);
-	struct qm_hdr *h = qm_find(st, size);
+	unsigned b;
+	struct qm_hdr *h = qm_find(st, size, &b);
 
 	if (!h)
 		return NULL;
-	qm_unlink(st, h);
+	qm_unlink(st, h, b);
 	st->last = h;
 	st->nlast++;
 	MEM_KILL_FENCE();
@@ -513,10 +560,11 @@ static struct qm_hdr *qm_join_next(struct qm_state *st, struct qm_hdr *h,
 		uint64_t *size)
 {
 	struct qm_hdr *n = qm_at(h, *size);
+	int b = qm_joinable(st, n);     /* the sentinel is used */
 
-	if (n == st->end || !qm_free_frag_ok(st, n))
+	if (b < 0)
 		return NULL;
-	qm_unlink(st, n);
+	qm_unlink(st, n, (unsigned)b);
 	*size += qm_size(n);
 	return n;
 }
@@ -530,20 +578,22 @@ static struct qm_hdr *qm_join_prev(struct qm_state *st, struct qm_hdr *h,
 	struct qm_hdr *p;
 	const struct qm_foot *f;
 	uint64_t psize;
+	int b;
 
 	if (h == st->first)
 		return h;
 	f = qm_prev_foot(h);
-	if (!qm_foot_valid(f) || !(f->size_flags & QM_FREE))
+	if (!(f->size_flags & QM_FREE) || !qm_foot_valid(f))
 		return h;
 	psize = f->size_flags & ~QM_FLAG_MASK;
 	if (psize < QM_MIN_FRAG ||
 			psize > (uint64_t)((char *)h - (char *)st->first))
 		return h;
 	p = (struct qm_hdr *)((char *)h - psize);
-	if (!qm_free_frag_ok(st, p) || qm_size(p) != psize)
+	b = qm_joinable(st, p);
+	if (b < 0 || qm_size(p) != psize)
 		return h;
-	qm_unlink(st, p);
+	qm_unlink(st, p, (unsigned)b);
 	*size += psize;
 	return p;
 }
@@ -587,10 +637,11 @@ static void qm_shrink(struct qm_state *st, struct qm_hdr *h, uint64_t size,
 	struct qm_hdr *n = qm_at(h, size), *tail = qm_at(h, want);
 	uint64_t rest = size - want;
 
-	bool joined = n != st->end && qm_free_frag_ok(st, n);
+	int b = qm_joinable(st, n);     /* the sentinel is used */
+	bool joined = b >= 0;
 
 	if (joined) {
-		qm_unlink(st, n);
+		qm_unlink(st, n, (unsigned)b);
 		rest += qm_size(n);
 	} else if (rest < QM_MIN_FRAG) {
 		return;         /* too little to stand alone: keep it as slack */
@@ -611,13 +662,14 @@ static int qm_grow(struct qm_state *st, struct qm_hdr *h, uint64_t size,
 {
 	struct qm_hdr *n = qm_at(h, size);
 	uint64_t have;
+	int b = qm_joinable(st, n);     /* the sentinel is used */
 
-	if (n == st->end || !qm_free_frag_ok(st, n))
+	if (b < 0)
 		return -1;
 	have = size + qm_size(n);
 	if (have < want)
 		return -1;
-	qm_unlink(st, n);
+	qm_unlink(st, n, (unsigned)b);
 	qm_credit(st, size);
 	/* h grows over all of n first (its footer lands at n's end, never
 	 * on n's header), n is wiped, then the tail is cut: the chain stays
@@ -790,7 +842,7 @@ static int qm_check_block(void *vst, const struct mem_block *b,
 			"qm: header guard broken, heap walk stopped");
 		return r.count;
 	}
-	if (qm_is_free(h) && !qm_links_ok(st, h))
+	if (qm_is_free(h) && !qm_links_ok(st, h, qm_bucket(qm_usable(h))))
 		qm_problem(&r, b->payload,
 			"qm: free fragment not properly on its list");
 	next = qm_next_phys(h);

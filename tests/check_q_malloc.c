@@ -360,6 +360,26 @@ START_TEST(test_corrupt_free_links)
 }
 END_TEST
 
+/* A free neighbour whose back link is broken is not joined (free() would
+ * unlink it through that link): b stays a fragment of its own. */
+START_TEST(test_join_refuses_broken_links)
+{
+	unsigned char *a = alloc(300), *b = alloc(300);
+	uintptr_t *link = (uintptr_t *)(void *)a;
+	uintptr_t save;
+
+	alloc(1);
+	qm->free(st, a);
+	save = link[1];
+	link[1] = (uintptr_t)(mem + 4096);      /* a's prev: wild */
+	ck_assert_int_eq(qm->free(st, b), MEM_BLOCK_USED);
+	ck_assert_int_eq(state(b), MEM_BLOCK_FREE);     /* not swallowed */
+	ck_assert_int_eq(state(a), MEM_BLOCK_FREE);
+	ck_assert_int_ge(check_heap(), 1);
+	link[1] = save;
+}
+END_TEST
+
 /* --- resize in place ---------------------------------------------------- */
 
 START_TEST(test_resize_shrink)
@@ -481,6 +501,43 @@ START_TEST(test_log_class_first_fit)
 }
 END_TEST
 
+/* malloc walks a list checking each back link where it reads it: an
+ * entry whose prev does not name the entry the walk came from is not
+ * taken, and neither is a head whose successor does not link back to it
+ * (unlinking the head writes that successor's prev). */
+START_TEST(test_fit_walk_back_links)
+{
+	/* 5008 and 5104 share the class [4096, 5120) */
+	unsigned char *big = hole(5104), *small = hole(5008);
+	unsigned char *h1 = hole(64), *h2 = hole(64);
+	uintptr_t *big_prev = (uintptr_t *)(void *)(big + 8);
+	uintptr_t *h1_prev = (uintptr_t *)(void *)(h1 + 8);
+	uintptr_t save_big, save_h1;
+	unsigned char *p, *q;
+
+	qm->free(st, big);
+	qm->free(st, small);    /* list: small -> big */
+	qm->free(st, h1);
+	qm->free(st, h2);       /* list: h2 -> h1 */
+	save_big = *big_prev;
+	save_h1 = *h1_prev;
+	*big_prev = 0;          /* writes after free over the back links */
+	*h1_prev = 0;
+	ck_assert_int_ge(check_heap(), 1);
+	p = alloc(5050);        /* skips small, must not take big */
+	ck_assert_ptr_ne(p, big);
+	q = alloc(64);          /* must not take h2 (nor h1) */
+	ck_assert_ptr_ne(q, h2);
+	ck_assert_ptr_ne(q, h1);
+	*big_prev = save_big;
+	*h1_prev = save_h1;
+	HEAP_OK();
+	ck_assert_ptr_eq(alloc(5050), big);
+	ck_assert_ptr_eq(alloc(64), h2);
+	HEAP_OK();
+}
+END_TEST
+
 START_TEST(test_too_large_fails)
 {
 	unsigned char *p[256];
@@ -584,6 +641,8 @@ Suite *q_malloc_suite(void)
 	tcase_add_test(tc, test_interior_pointers_bad);
 	tcase_add_test(tc, test_free_block_state);
 	tcase_add_test(tc, test_corrupt_free_links);
+	tcase_add_test(tc, test_join_refuses_broken_links);
+	tcase_add_test(tc, test_fit_walk_back_links);
 	tcase_add_test(tc, test_resize_shrink);
 	tcase_add_test(tc, test_resize_shrink_slack);
 	tcase_add_test(tc, test_resize_grow);
