@@ -113,9 +113,9 @@
  * structure takes about 21 KiB (two zones of lists); sizes up to 2^48
  * bytes are indexed.
  * free reads the block's header and the next one, which it needs to
- * join; a free predecessor's header is prefetched as soon as the own
- * header says so, so that its read overlaps the next header's (on
- * BENCH.md's W2 these two cold reads are most of a free's time).
+ * join: on BENCH.md's W2 these two cold reads are most of a free's time
+ * (a prefetch of a free predecessor's header, issued once the own header
+ * says P, measured no gain there).
  * block_state is O(1) and reads the block's header and the next one;
  * own_usable (the shm caches' free) only the block's own size word, so
  * an unforged pointer must match a 16-bit tag, plausible flags and size
@@ -664,18 +664,8 @@ static void *tlsf_malloc(void *st, size_t n)
 	return block_payload(b);
 }
 
-static bool header_in_heap(const struct tlsf *t, const struct block *b);
 static inline bool used_block_ok(const struct tlsf *t, const struct block *b);
 static int tlsf_block_state(void *st, const void *p);
-
-/* b is in the heap: start the read of the header free joins with first,
- * the previous block's when P says it is free (its list links), while
- * b's own header and the next one are checked.  No branch: a prefetch
- * of b itself costs nothing, and a prefetch never faults. */
-static inline void free_prefetch(const struct block *b)
-{
-	__builtin_prefetch(block_is_prev_free(b) ? b->prev_phys : b, 1);
-}
 
 static int tlsf_free(void *st, void *p)
 {
@@ -683,9 +673,6 @@ static int tlsf_free(void *st, void *p)
 	struct block *b = block_from_payload(p);
 	unsigned zone;
 
-	if (__builtin_expect(!header_in_heap(t, b), 0))
-		return tlsf_block_state(st, p);
-	free_prefetch(b);
 	if (__builtin_expect(!used_block_ok(t, b), 0))
 		return tlsf_block_state(st, p);
 	zone = zone_for(block_size(b));
