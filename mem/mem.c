@@ -524,8 +524,9 @@ static inline void journal_close(struct mem_pool *pool)
 		pool->jr->allocating = 0;
 }
 
-/* malloc without a report: NULL means the heap has no room. */
-static void *alloc_core(struct mem_pool *pool, size_t size,
+/* malloc without a report: NULL means the heap has no room.  Inlined:
+ * it is the whole of the pkg malloc path (no lock, no cache). */
+static inline __attribute__((always_inline)) void *alloc_core(struct mem_pool *pool, size_t size,
 		const struct mem_site *site)
 {
 	size_t req = size ? size : 1; /* malloc(0): a unique minimum fragment */
@@ -581,7 +582,8 @@ static inline void in_backend(struct mem_pool *pool, uint32_t on)
  * headers it reads anyway (backend.h).  0 when it refused p: then nothing
  * changed but the record's mark, which is taken back (never under
  * memcheck: see free_precheck). */
-static int release(struct mem_pool *pool, void *p, const struct mem_site *site)
+static inline __attribute__((always_inline))
+int release(struct mem_pool *pool, void *p, const struct mem_site *site)
 {
 	uint64_t usable = backend_usable(pool, dbg_payload(p));
 	journal_name(pool, JR_RELEASING, p);
@@ -617,15 +619,21 @@ static inline int free_precheck(struct mem_pool *pool, void *p,
 /* The backend's check is made once, by its free; a refusal takes the full
  * check, which says why (or, MEMDBG, rebuilds a header an overflow broke,
  * after which the fragment is freed). */
-void mem_free_unsafe(struct mem_pool *pool, void *p, const struct mem_site *site)
+static inline __attribute__((always_inline))
+void free_unsafe(struct mem_pool *pool, void *p, const struct mem_site *site)
 {
 	if (p && refused(pool))
 		return;
 	int pre = p ? free_precheck(pool, p, site) : -1;
-	if (pre < 0 || (pre > 0 && release(pool, p, site)))
+	if (__builtin_expect(pre < 0 || (pre > 0 && release(pool, p, site)), 1))
 		return;
 	if (mem_used_fragment(pool, "free", p, site, CHECK_ALL))
 		release(pool, p, site);
+}
+
+void mem_free_unsafe(struct mem_pool *pool, void *p, const struct mem_site *site)
+{
+	free_unsafe(pool, p, site);
 }
 
 size_t mem_user_size(struct mem_pool *pool, void *p)
@@ -748,7 +756,8 @@ static size_t drain_for(struct mem_pool *pool, size_t size, uint64_t hfree)
 	return n;
 }
 
-static void *malloc_section(struct mem_pool *pool, size_t size,
+static inline __attribute__((always_inline))
+void *malloc_section(struct mem_pool *pool, size_t size,
 		const struct mem_site *s, uint64_t *hfree)
 {
 	uint64_t heap_real = 0;
@@ -795,7 +804,7 @@ void mem_free(struct mem_pool *pool, void *p, const struct mem_site *s)
 			return;
 	}
 	pool_lock(pool);
-	mem_free_unsafe(pool, p, s);
+	free_unsafe(pool, p, s);   /* inlined: the whole pkg free path */
 	pool_unlock(pool);
 }
 

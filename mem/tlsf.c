@@ -112,6 +112,10 @@
  * missed only behind FIT_PROBES smaller ones (per zone).  The control
  * structure takes about 21 KiB (two zones of lists); sizes up to 2^48
  * bytes are indexed.
+ * free reads the block's header and the next one, which it needs to
+ * join: on BENCH.md's W2 these two cold reads are most of a free's time
+ * (a prefetch of a free predecessor's header, issued once the own header
+ * says P, measured no gain there).
  * block_state is O(1) and reads the block's header and the next one;
  * own_usable (the shm caches' free) only the block's own size word, so
  * an unforged pointer must match a 16-bit tag, plausible flags and size
@@ -377,7 +381,8 @@ struct list_index mapping_insert(uint64_t size)
 
 /* The first list all of whose blocks are >= size: round size up to the
  * next class boundary.  May name a list past FL_COUNT (no block fits). */
-static struct list_index mapping_search(uint64_t size)
+static inline __attribute__((always_inline))
+struct list_index mapping_search(uint64_t size)
 {
 	if (size >= SMALL_LIMIT)
 		size += ((uint64_t)1 << (msb64(size) - SL_LOG2)) - 1;
@@ -396,24 +401,28 @@ struct list_index block_list(const struct block *b)
 
 /* --- free lists ----------------------------------------------------- */
 
-/* Head of the first non-empty list of i's zone at or above i, or NULL. */
-static inline struct block *find_suitable(const struct tlsf *t, struct list_index i)
+/* Head of the first non-empty list of *i's zone at or above *i, or NULL;
+ * *i becomes the list it heads, so that malloc unlinks it without mapping
+ * its size again. */
+static inline __attribute__((always_inline))
+struct block *find_suitable(const struct tlsf *t, struct list_index *i)
 {
 	uint32_t sl_map;
 
-	if (i.fl >= FL_COUNT)
+	if (__builtin_expect(i->fl >= FL_COUNT, 0))
 		return NULL;
-	sl_map = t->sl_map[i.zone][i.fl] & (~0u << i.sl);
+	sl_map = t->sl_map[i->zone][i->fl] & (~0u << i->sl);
 	if (!sl_map) {
-		uint64_t fl_map = t->fl_map[i.zone]
-			& (~(uint64_t)0 << (i.fl + 1));
+		uint64_t fl_map = t->fl_map[i->zone]
+			& (~(uint64_t)0 << (i->fl + 1));
 
 		if (!fl_map)
 			return NULL;
-		i.fl = (unsigned)__builtin_ctzll(fl_map);
-		sl_map = t->sl_map[i.zone][i.fl];
+		i->fl = (unsigned)__builtin_ctzll(fl_map);
+		sl_map = t->sl_map[i->zone][i->fl];
 	}
-	return t->heads[i.zone][i.fl][__builtin_ctz(sl_map)];
+	i->sl = (unsigned)__builtin_ctz(sl_map);
+	return t->heads[i->zone][i->fl][i->sl];
 }
 
 /* Good fit found nothing: a block in the request's own class may still be
@@ -437,22 +446,30 @@ static struct block *find_in_class(const struct tlsf *t, uint64_t size)
 }
 
 /* Good fit among the blocks of the zone the request belongs to, then of
- * the other; near exhaustion, a bounded look into its own class. */
-static struct block *find_free(const struct tlsf *t, uint64_t size)
+ * the other; near exhaustion, a bounded look into its own class.  *at is
+ * the list of a block found by good fit (the bounded look leaves it to
+ * block_list). */
+static inline struct block *find_free(const struct tlsf *t, uint64_t size,
+		struct list_index *at)
 {
-	struct list_index i = mapping_search(size);
+	struct list_index want = mapping_search(size);
 	struct block *b;
 
-	i.zone = zone_for(size);
-	if ((b = find_suitable(t, i)))
+	want.zone = zone_for(size);
+	*at = want;
+	if (__builtin_expect((b = find_suitable(t, at)) != NULL, 1))
 		return b;
-	i.zone ^= ZONE_BIG;
-	if ((b = find_suitable(t, i)))
+	*at = want;
+	at->zone ^= ZONE_BIG;
+	if ((b = find_suitable(t, at)))
 		return b;
-	return find_in_class(t, size);
+	if ((b = find_in_class(t, size)))
+		*at = block_list(b);
+	return b;
 }
 
-static void list_insert(struct tlsf *t, struct block *b)
+static inline __attribute__((always_inline))
+void list_insert(struct tlsf *t, struct block *b)
 {
 	struct list_index i = block_list(b);
 	struct block *head = t->heads[i.zone][i.fl][i.sl];
@@ -467,23 +484,30 @@ static void list_insert(struct tlsf *t, struct block *b)
 	t->free_count++;
 }
 
-/* b must still have the size and zone it was listed with. */
-static void list_remove(struct tlsf *t, struct block *b)
+/* Unlink b from list i, the one it is on. */
+static inline __attribute__((always_inline))
+void list_unlink(struct tlsf *t, struct block *b, struct list_index i)
 {
-	struct list_index i = block_list(b);
+	struct block *next = b->next_free, *prev = b->prev_free;
 
-	if (b->next_free)
-		b->next_free->prev_free = b->prev_free;
-	if (b->prev_free) {
-		b->prev_free->next_free = b->next_free;
+	if (next)
+		next->prev_free = prev;
+	if (prev) {
+		prev->next_free = next;
 	} else {
-		t->heads[i.zone][i.fl][i.sl] = b->next_free;
-		if (!b->next_free)
+		t->heads[i.zone][i.fl][i.sl] = next;
+		if (!next)
 			t->sl_map[i.zone][i.fl] &= ~(1u << i.sl);
 		if (!t->sl_map[i.zone][i.fl])
 			t->fl_map[i.zone] &= ~((uint64_t)1 << i.fl);
 	}
 	t->free_count--;
+}
+
+/* b must still have the size and zone it was listed with. */
+static void list_remove(struct tlsf *t, struct block *b)
+{
+	list_unlink(t, b, block_list(b));
 }
 
 /* --- splitting and coalescing -------------------------------------- */
@@ -622,12 +646,13 @@ static void *tlsf_malloc(void *st, size_t n)
 {
 	struct tlsf *t = st;
 	uint64_t size = request_to_size(n);
-	struct block *b = find_free(t, size);
+	struct list_index at;
+	struct block *b = find_free(t, size, &at);
 
-	if (!b)
+	if (__builtin_expect(!b, 0))
 		return NULL;
-	list_remove(t, b);
-	if (zone_for(size) == ZONE_BIG)
+	list_unlink(t, b, at);
+	if (__builtin_expect(zone_for(size) == ZONE_BIG, 0))
 		b = block_cut_top(t, b, size);
 	else
 		block_trim(t, b, size, block_zone(b));
@@ -639,17 +664,18 @@ static void *tlsf_malloc(void *st, size_t n)
 	return block_payload(b);
 }
 
-static bool used_block_ok(const struct tlsf *t, const struct block *b);
+static inline bool used_block_ok(const struct tlsf *t, const struct block *b);
 static int tlsf_block_state(void *st, const void *p);
 
 static int tlsf_free(void *st, void *p)
 {
 	struct tlsf *t = st;
 	struct block *b = block_from_payload(p);
-	unsigned zone = zone_for(block_size(b));
+	unsigned zone;
 
-	if (!used_block_ok(t, b))
+	if (__builtin_expect(!used_block_ok(t, b), 0))
 		return tlsf_block_state(st, p);
+	zone = zone_for(block_size(b));
 	count_freed(t, block_size(b));
 	b = merge_prev(t, b, &zone);
 	block_set_free(b);      /* free before it grows over its neighbour */
@@ -694,7 +720,7 @@ static size_t tlsf_usable_size(void *st, const void *p)
 
 /* A header address inside the heap (sentinel excluded), on a block
  * boundary; reading the whole struct block at it stays in the region. */
-static bool header_in_heap(const struct tlsf *t, const struct block *b)
+static inline bool header_in_heap(const struct tlsf *t, const struct block *b)
 {
 	uintptr_t a = (uintptr_t)b;
 
@@ -753,7 +779,7 @@ static bool free_sane(const struct tlsf *t, const struct block *b)
 }
 
 /* b is used with a sane size: its next block must look like a block too. */
-static bool used_sane(const struct tlsf *t, const struct block *b)
+static inline __attribute__((always_inline)) bool used_sane(const struct tlsf *t, const struct block *b)
 {
 	const struct block *next = block_next(b);
 
