@@ -909,7 +909,7 @@ void cache_init(struct mem_cache *c, size_t limit, unsigned overhead)
 	my_owner = 0;
 	memset(c, 0, sizeof(*c));
 	c->limit = limit;
-	c->depot_limit = limit;
+	c->depot_limit = 2 * limit;     /* a handoff's flow, with room */
 	c->overhead = overhead;
 	for (unsigned i = 0; i < CACHE_SLOTS; i++) {
 		mem_lock_init(&c->slot[i].lock);

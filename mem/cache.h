@@ -76,7 +76,7 @@ struct cache_depot {
 
 struct mem_cache {
 	uint64_t limit;         /* bytes one process may park */
-	uint64_t depot_limit;   /* bytes the depot may hold */
+	uint64_t depot_limit;   /* bytes the depot may hold: 2 limit */
 	uint64_t depot_bytes;   /* held there now (global lock) */
 	uint64_t depot_blocks;
 	uint64_t reclaimed;     /* blocks taken back from dead processes */
