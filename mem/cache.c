@@ -31,6 +31,13 @@
  * process and freed by another simply joins the freeing process's cache,
  * and is reused or returned to the heap from there.
  *
+ * The depot.  What a list or a budget gives back goes, as one chain per
+ * list, to a per-class depot shared by all processes (bounded: chains per
+ * class, bytes per class and in all), in one O(1) global-lock section;
+ * a refill takes whole chains from there before it cuts from the
+ * backend.  Only what the depot cannot take goes back to the heap
+ * fragment by fragment.  See "the depot" below.
+ *
  * Sizing (what the global lock costs per op).  A list is filled to half
  * its bound by a refill and flushed down to half of it, so between two
  * global sections it takes a random walk of about (bound / 2)^2 frees and
@@ -95,6 +102,8 @@
  * live fragment's record without a lock: resizing names it, and the
  * reclaimer of a dead owner finishes that record (resize_repair).  Cost:
  * two or three stores on the slot's own line per operation, none shared.
+ * A chain moving between a slot and the depot is named by both for a
+ * moment; the global lock's taker keeps the depot's copy (depot_settle).
  *
  * Owners.  A slot names its owner by pid and generation (owner.h) in one
  * 64-bit word, claimed by compare-and-swap from 0.  A reclaimer clears it
@@ -350,17 +359,25 @@ static void *pop_big(struct cache_slot *s, unsigned c, uint64_t need)
 }
 
 /* Move the first n fragments of list c onto held, on their way to the
- * heap (flush_held()). */
-static void detach(struct cache_slot *s, unsigned c, uint32_t n)
+ * depot or the heap (give_back(), flush_held()); returns the bytes moved,
+ * *blocks the fragments, *tail the first one moved (the last of held). */
+static uint64_t detach(struct cache_slot *s, unsigned c, uint32_t n,
+		uint32_t *blocks, void **tail)
 {
+	uint64_t bytes = 0;
+	*blocks = 0;
 	while (n-- && s->cls[c].head) {
 		void *user = pop(s, c);
+		bytes += parked_size(s, c, user);
+		if (!(*blocks)++)
+			*tail = user;
 		*link_of(user) = s->held;
 		MEM_KILL_FENCE();
 		s->held = user;
 	}
 	MEM_KILL_FENCE();
 	s->moving = NULL;
+	return bytes;
 }
 
 /* Lock held: may this parked fragment go back to the heap?  The free
@@ -498,6 +515,244 @@ static void recover_cut(struct mem_pool *pool, struct cache_slot *s)
 		"recovered", pool->name, user);
 }
 
+/* --- the depot ------------------------------------------------------------ */
+
+/* The depot (struct cache_depot, per class, in the segment beside the
+ * slots) keeps whole chains that flushes left for any process's refill:
+ * a list over its bound (or a slot over its budget) hands the chain it
+ * detached to the depot in one O(1) global-lock section when the depot
+ * has room (CACHE_DEPOT_CHAINS chains of the class, depot_limit bytes in
+ * all), and a refill of class c pops a whole chain there into its empty
+ * list before it cuts from the backend.  A process that frees what
+ * another allocates (a handoff) then feeds it without the heap between
+ * them, and neither holds the global lock for a backend call per
+ * fragment.  Beyond the bound the chain goes to the heap as before
+ * (flush_held()); the out-of-memory drain empties the depot too
+ * (depot_drain()).  Depot fragments stay parked (same mark, MEMDBG
+ * records "freed"), and their bytes are cached (cache_totals()).
+ *
+ * Nothing lost, nothing twice.  A chain moves between a slot word (held,
+ * or an empty list's head) and a depot entry in two single stores, the
+ * word that will own it first: a push publishes the entry, then clears
+ * held; a pop sets the slot word, then clears the entry.  Between the
+ * two both name the chain, and the slot's depot_op says which word and
+ * class: whoever takes a dead holder's global lock over keeps the
+ * depot's copy and clears the slot's word (depot_settle(), "slot word ==
+ * depot entry"), so that the chain is counted, walked and freed once;
+ * n and the depot's counters are rebuilt from the entries
+ * (depot_recount()).  A slot repairer settles under the global lock
+ * before it walks anything (slot_repair()). */
+
+void (*cache_depot_probe)(unsigned point);
+
+#define DEPOT_VIA_LIST (1u << 16)       /* the list's head, else held */
+
+static inline void depot_probe(unsigned point)
+{
+	void (*f)(unsigned) = cache_depot_probe;
+	if (__builtin_expect(f != NULL, 0))
+		f(point);
+}
+
+static inline unsigned op_class(uint32_t op)
+{
+	return (op & 0xffff) - 1;
+}
+
+static inline void **op_word(struct cache_slot *s, uint32_t op)
+{
+	return op & DEPOT_VIA_LIST ? &s->cls[op_class(op)].head : &s->held;
+}
+
+static inline void op_set(struct cache_slot *s, uint32_t op)
+{
+	MEM_KILL_FENCE();
+	__atomic_store_n(&s->depot_op, op, __ATOMIC_RELEASE);
+	MEM_KILL_FENCE();
+}
+
+/* Written under the global lock, read without it (cache_totals). */
+static inline void depot_count(struct mem_cache *mc, int64_t blocks,
+		int64_t bytes)
+{
+	__atomic_store_n(&mc->depot_blocks, mc->depot_blocks +
+		(uint64_t)blocks, __ATOMIC_RELAXED);
+	__atomic_store_n(&mc->depot_bytes, mc->depot_bytes + (uint64_t)bytes,
+		__ATOMIC_RELAXED);
+}
+
+/* May a chain of bytes of class c go to the depot?  Room for a chain
+ * in the class, whose chains hold at most two lists' bound in bytes (so
+ * that the few fragments of the largest classes cannot fill the depot's
+ * bytes for all), and within depot_limit in all.  Exact under the
+ * global lock; a racy look before taking it. */
+static int depot_room(struct mem_cache *mc, unsigned c, uint64_t bytes)
+{
+	const struct cache_depot *d = &mc->depot[c];
+	uint32_t n = __atomic_load_n(&d->n, __ATOMIC_RELAXED);
+	uint64_t in_class = bytes;
+	if (n >= CACHE_DEPOT_CHAINS || __atomic_load_n(&mc->depot_bytes,
+			__ATOMIC_RELAXED) + bytes > mc->depot_limit)
+		return 0;
+	for (uint32_t k = 0; k < n; k++)
+		in_class += __atomic_load_n(&d->bytes[k], __ATOMIC_RELAXED);
+	return in_class <= 2 * (uint64_t)(c < CACHE_EXACT ?
+		CACHE_CLASS_BYTES : CACHE_BIG_BYTES);
+}
+
+/* held, a chain of class c (blocks fragments, bytes, its last fragment
+ * tail), to the depot, which has room (global lock held). */
+static void depot_push(struct mem_cache *mc, struct cache_slot *s,
+		unsigned c, void *tail, uint32_t blocks, uint64_t bytes)
+{
+	struct cache_depot *d = &mc->depot[c];
+	uint32_t k = d->n;
+	op_set(s, c + 1);
+	d->tail[k] = tail;
+	d->blocks[k] = blocks;
+	d->bytes[k] = bytes;
+	depot_probe(DEPOT_PUSHING);
+	MEM_KILL_FENCE();
+	d->chain[k] = s->held;          /* published: named twice */
+	depot_probe(DEPOT_PUSHED);
+	MEM_KILL_FENCE();
+	s->held = NULL;
+	MEM_KILL_FENCE();
+	__atomic_store_n(&d->n, k + 1, __ATOMIC_RELAXED);
+	depot_count(mc, blocks, (int64_t)bytes);
+	op_set(s, 0);
+}
+
+/* The depot's last chain of class c (there is one) into the slot: onto
+ * the empty held, or in front of list c (its tail's link, then the
+ * list's head); returns it (global lock held). */
+static void *depot_pop(struct mem_cache *mc, struct cache_slot *s,
+		unsigned c, uint32_t via, uint32_t *blocks, uint64_t *bytes)
+{
+	struct cache_depot *d = &mc->depot[c];
+	uint32_t k = d->n - 1, op = (c + 1) | via;
+	void *chain = d->chain[k];
+	*blocks = d->blocks[k];
+	*bytes = d->bytes[k];
+	op_set(s, op);
+	if (via & DEPOT_VIA_LIST) {
+		*link_of(d->tail[k]) = s->cls[c].head;  /* runs into the list */
+		MEM_KILL_FENCE();
+	}
+	*op_word(s, op) = chain;        /* named twice */
+	depot_probe(DEPOT_TAKING);
+	MEM_KILL_FENCE();
+	d->chain[k] = NULL;             /* the slot's now */
+	MEM_KILL_FENCE();
+	__atomic_store_n(&d->n, k, __ATOMIC_RELAXED);
+	depot_count(mc, -(int64_t)*blocks, -(int64_t)*bytes);
+	depot_probe(DEPOT_TAKEN);
+	op_set(s, 0);
+	return chain;
+}
+
+static int depot_has(const struct cache_depot *d, const void *chain)
+{
+	for (unsigned k = 0; k < CACHE_DEPOT_CHAINS; k++)
+		if (d->chain[k] == chain)
+			return 1;
+	return 0;
+}
+
+/* A pop in front of list c died before the depot let its chain go: the
+ * list is put back as it was (what the chain's tail links to) and the
+ * tail ends the chain again (a published chain's tail links nowhere). */
+static void depot_unsplice(struct cache_depot *d, struct cache_slot *s,
+		unsigned c)
+{
+	for (unsigned k = 0; k < CACHE_DEPOT_CHAINS; k++) {
+		if (!d->chain[k])
+			continue;
+		void **link = link_of(d->tail[k]);
+		if (s->cls[c].head == d->chain[k])
+			s->cls[c].head = *link;
+		*link = NULL;
+	}
+}
+
+/* Global lock held: a move between s and the depot that a dead holder
+ * left half done keeps the depot's copy of a chain named twice.  Idle
+ * (depot_op 0), nothing to do: a live slot's words never name a chain
+ * the depot holds outside such a move. */
+static void depot_settle(struct mem_cache *mc, struct cache_slot *s)
+{
+	uint32_t op = __atomic_load_n(&s->depot_op, __ATOMIC_ACQUIRE);
+	if (!op)
+		return;
+	struct cache_depot *d = &mc->depot[op_class(op)];
+	if (op & DEPOT_VIA_LIST)
+		depot_unsplice(d, s, op_class(op));
+	else if (s->held && depot_has(d, s->held))
+		s->held = NULL;
+	op_set(s, 0);
+}
+
+/* Global lock taken over: every class's n and the depot's counters from
+ * its entries (a push or a pop may have died between its stores). */
+static void depot_recount(struct mem_cache *mc)
+{
+	uint64_t blocks = 0, bytes = 0;
+	for (unsigned c = 0; c < CACHE_CLASSES; c++) {
+		struct cache_depot *d = &mc->depot[c];
+		uint32_t n = 0;
+		for (; n < CACHE_DEPOT_CHAINS && d->chain[n]; n++) {
+			blocks += d->blocks[n];
+			bytes += d->bytes[n];
+		}
+		__atomic_store_n(&d->n, n, __ATOMIC_RELAXED);
+	}
+	__atomic_store_n(&mc->depot_blocks, blocks, __ATOMIC_RELAXED);
+	__atomic_store_n(&mc->depot_bytes, bytes, __ATOMIC_RELAXED);
+}
+
+/* Give back the first n fragments of list c (slot lock held): as one
+ * chain to the depot when held had nothing else and the depot has room,
+ * else left on held for the heap (flush_held()).  locked: the caller
+ * holds the global lock (a budget flush gives back several lists in one
+ * section); else it is taken here if the depot has room. */
+static void give_back(struct mem_pool *pool, struct cache_slot *s,
+		unsigned c, uint32_t n, int locked)
+{
+	struct mem_cache *mc = pool->cache;
+	int alone = !s->held;
+	uint32_t blocks;
+	void *tail = NULL;
+	uint64_t bytes = detach(s, c, n, &blocks, &tail);
+	if (!alone || !blocks || !depot_room(mc, c, bytes))
+		return;
+	if (!locked)
+		mem_pool_lock(pool);
+	if (!mem_pool_broken(pool) && depot_room(mc, c, bytes))
+		depot_push(mc, s, c, tail, blocks, bytes);
+	if (!locked)
+		mem_pool_unlock(pool);
+}
+
+/* A refill's first try (slot and global lock held): chains of class c
+ * from the depot in front of list c, up to want fragments and as long as
+ * the slot's budget takes them; returns the caller's fragment (moving
+ * names it), or NULL; *got: the fragments taken. */
+static void *depot_refill(struct mem_cache *mc, struct cache_slot *s,
+		unsigned c, unsigned want, unsigned *got)
+{
+	struct cache_depot *d = &mc->depot[c];
+	uint32_t blocks;
+	uint64_t bytes;
+	while (*got < want && d->n && s->bytes + d->bytes[d->n - 1] <=
+			mc->limit) {
+		depot_pop(mc, s, c, DEPOT_VIA_LIST, &blocks, &bytes);
+		s->cls[c].count += blocks;
+		count(s, blocks, (int64_t)bytes);
+		*got += blocks;
+	}
+	return *got ? pop(s, c) : NULL;
+}
+
 int cache_in_backend(struct mem_pool *pool)
 {
 	struct mem_cache *c = pool->cache;
@@ -513,9 +768,11 @@ void cache_recover(struct mem_pool *pool)
 	struct mem_cache *c = pool->cache;
 	uint32_t n = __atomic_load_n(&c->nslots, __ATOMIC_ACQUIRE);
 	for (unsigned i = 0; i < n; i++) {
+		depot_settle(c, &c->slot[i]);
 		recover_freeing(pool, &c->slot[i]);
 		recover_cut(pool, &c->slot[i]);
 	}
+	depot_recount(c);
 }
 
 /* moving, found by slot_repair() off every list: did its caller never get
@@ -540,9 +797,14 @@ static int never_handed_out(void *m)
  * and one fragment may be in no list: moving.  Not handed out yet, it was
  * on its way to held or out of the cache before the caller got it: it
  * joins held.  Live, it reached its caller (unparked, or never parked). */
-static void slot_repair(struct cache_slot *s)
+static void slot_repair(struct mem_pool *pool, struct cache_slot *s)
 {
 	uint64_t blocks = 0, bytes = 0;
+	if (__atomic_load_n(&s->depot_op, __ATOMIC_ACQUIRE)) {
+		mem_pool_lock(pool);    /* a move to or from the depot */
+		depot_settle(pool->cache, s);
+		mem_pool_unlock(pool);
+	}
 	void *m = s->moving;
 	s->moving = NULL;
 	if (m && !on_a_list(s, m) && never_handed_out(m)) {
@@ -566,7 +828,7 @@ static void slot_repair(struct cache_slot *s)
 static void slot_lock(struct mem_pool *pool, struct cache_slot *s)
 {
 	if (mem_lock_get(&s->lock)) {
-		slot_repair(s);
+		slot_repair(pool, s);
 		flush_held(pool, s);
 	}
 }
@@ -614,8 +876,11 @@ static size_t slot_drain(struct mem_pool *pool, struct cache_slot *s,
 	}
 	if (dead)
 		resize_repair(pool, s);
-	for (unsigned c = 0; c < CACHE_CLASSES; c++)
-		detach(s, c, UINT32_MAX);
+	for (unsigned c = 0; c < CACHE_CLASSES; c++) {
+		uint32_t blocks;
+		void *tail;
+		detach(s, c, UINT32_MAX, &blocks, &tail);
+	}
 	n = flush_held(pool, s);
 	if (dead)
 		__atomic_compare_exchange_n(&s->owner, &dead, 0, 0,
@@ -649,6 +914,7 @@ void cache_init(struct mem_cache *c, size_t limit, unsigned overhead)
 	my_owner = 0;
 	memset(c, 0, sizeof(*c));
 	c->limit = limit;
+	c->depot_limit = 2 * limit;     /* a handoff's flow, with room */
 	c->overhead = overhead;
 	for (unsigned i = 0; i < CACHE_SLOTS; i++) {
 		mem_lock_init(&c->slot[i].lock);
@@ -790,6 +1056,38 @@ size_t cache_reclaim_dead(struct mem_pool *pool)
 	return n;
 }
 
+/* Every chain of the depot to the heap, through this process's slot
+ * (held, then flush_held()): one chain per pair of global sections. */
+static size_t depot_drain(struct mem_pool *pool)
+{
+	struct mem_cache *mc = pool->cache;
+	struct cache_slot *s;
+	size_t n = 0;
+	if (!__atomic_load_n(&mc->depot_blocks, __ATOMIC_RELAXED) ||
+	    !(s = slot_get(pool)))
+		return 0;
+	slot_lock(pool, s);
+	n += flush_held(pool, s);
+	for (unsigned c = 0; c < CACHE_CLASSES; c++) {
+		while (__atomic_load_n(&mc->depot[c].n, __ATOMIC_RELAXED)) {
+			uint32_t blocks;
+			uint64_t bytes;
+			int got = 0;
+			mem_pool_lock(pool);
+			if (mc->depot[c].n && !s->held) {
+				depot_pop(mc, s, c, 0, &blocks, &bytes);
+				got = 1;
+			}
+			mem_pool_unlock(pool);
+			if (!got)
+				break;
+			n += flush_held(pool, s);
+		}
+	}
+	mem_lock_release(&s->lock);
+	return n;
+}
+
 /* Every slot that holds anything, whoever owns it (or nobody). */
 size_t cache_drain_all(struct mem_pool *pool)
 {
@@ -800,7 +1098,7 @@ size_t cache_drain_all(struct mem_pool *pool)
 		if (__atomic_load_n(&c->slot[i].blocks, __ATOMIC_RELAXED) ||
 		    __atomic_load_n(&c->slot[i].held, __ATOMIC_RELAXED))
 			n += slot_drain(pool, &c->slot[i], 0);
-	return n;
+	return n + depot_drain(pool);
 }
 
 /* Drain only when it can help: the request fits in what the heap has free
@@ -830,6 +1128,8 @@ void cache_totals(struct mem_pool *pool, uint64_t *bytes, uint64_t *blocks)
 		*blocks += __atomic_load_n(&c->slot[i].blocks,
 				__ATOMIC_RELAXED);
 	}
+	*bytes += __atomic_load_n(&c->depot_bytes, __ATOMIC_RELAXED);
+	*blocks += __atomic_load_n(&c->depot_blocks, __ATOMIC_RELAXED);
 }
 
 /* Raise the callers' peak to real (never lowers it); returns the peak. */
@@ -902,8 +1202,11 @@ static void *cut(struct mem_pool *pool, struct cache_slot *s, unsigned c,
 	return park_fresh(payload, *usable);
 }
 
-/* Cut up to CACHE_BATCH fragments of class c in one global-lock section
- * (slot lock held); park them in s as they come, but the first, which is
+/* Refill the empty list c in one global-lock section (slot lock held):
+ * with a whole chain from the depot if it has one (depot_refill()), and
+ * up to the batch size (a short chain is topped up) cut fragments from
+ * the backend, CACHE_BATCH at most; park them in s as they come, but the
+ * first, which is
  * the caller's (moving until it is unparked).  A backend may hand out
  * more than class_low(c) (a remainder too small to stand alone): such a
  * fragment parks in the class of its own size, so that every exact list
@@ -919,6 +1222,9 @@ static void *refill(struct mem_pool *pool, struct cache_slot *s, unsigned c,
 	want = want > room + 1 ? (unsigned)room + 1 : want;   /* the budget */
 	want = want < 1 ? 1 : want > CACHE_BATCH ? CACHE_BATCH : want;
 	mem_pool_lock(pool);
+	if (!mem_pool_broken(pool))
+		first = depot_refill(pool->cache, s, c, want, &got);
+	unsigned from_depot = got;
 	for (; got < want && !mem_pool_broken(pool) &&
 			(user = cut(pool, s, c, &usable, site)); got++) {
 		if (got)
@@ -931,7 +1237,7 @@ static void *refill(struct mem_pool *pool, struct cache_slot *s, unsigned c,
 	s->cutting = 0;
 	uint64_t heap_real = mem_heap_real_used(pool);
 	mem_pool_unlock(pool);
-	if (got)
+	if (got > from_depot)
 		cache_peak(pool, heap_real);
 	return first;
 }
@@ -1008,17 +1314,27 @@ static uint32_t budget_cut(const struct cache_class *l, unsigned pass)
 /* Over its byte budget, a slot gives back lists from a rotating cursor
  * (budget_cut) until it holds at most 3/4 of the budget, so that the next
  * frees do not each cross it again.  Bounded by three passes over the
- * classes.  What it gives back goes to held (flush_held). */
+ * classes.  What it gives back goes to the depot, a chain per list, in
+ * one global-lock section, or to held (flush_held) beyond the depot's
+ * bound. */
 static void over_budget(struct mem_pool *pool, struct cache_slot *s)
 {
 	uint64_t limit = pool->cache->limit, goal = limit - limit / 4;
+	int locked = 0;
 	if (s->bytes <= limit)
 		return;
 	for (unsigned k = 0; s->bytes > goal && k < 3 * CACHE_CLASSES; k++) {
 		s->evict = (s->evict + 1) % CACHE_CLASSES;
-		detach(s, s->evict, budget_cut(&s->cls[s->evict],
-			k / CACHE_CLASSES));
+		uint32_t n = budget_cut(&s->cls[s->evict], k / CACHE_CLASSES);
+		if (!n)
+			continue;
+		if (!locked)
+			mem_pool_lock(pool);
+		locked = 1;
+		give_back(pool, s, s->evict, n, 1);
 	}
+	if (locked)
+		mem_pool_unlock(pool);
 }
 
 /* Park a checked fragment of class c in s; flush what overflows, with the
@@ -1038,7 +1354,7 @@ static void park_checked(struct mem_pool *pool, struct cache_slot *s,
 	MEM_KILL_FENCE();
 	s->moving = NULL;
 	if (s->cls[c].count > s->cls[c].max)
-		detach(s, c, s->cls[c].count - s->cls[c].max / 2);
+		give_back(pool, s, c, s->cls[c].count - s->cls[c].max / 2, 0);
 	over_budget(pool, s);
 	flush_held(pool, s);
 	mem_lock_release(&s->lock);

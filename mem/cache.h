@@ -19,6 +19,7 @@
 _Static_assert(((uint64_t)CACHE_EXACT * 16) << CACHE_BIG_DOUBLINGS ==
 		256u << 10, "classes end at 256 KiB");
 #define CACHE_SLOTS 64
+#define CACHE_DEPOT_CHAINS 8    /* chains one class of the depot holds */
 
 struct mem_info;
 struct mem_pool;
@@ -53,19 +54,38 @@ struct cache_slot {
 	void *freeing_next;     /* and what follows it in held */
 	uint64_t cut_seq;       /* the backend's last() seq before a cut */
 	uint32_t cutting;       /* a refill's cut is in the backend */
+	uint32_t depot_op;      /* a chain moves between this slot and the
+	                         * depot: class + 1 | the slot word (held
+	                         * or the class's list head) that names it
+	                         * too for a moment; cache_recover() */
 	void *resizing;         /* a live fragment whose MEMDBG record an
 	                         * in-place realloc rewrites (no slot lock:
 	                         * the owner's word; resize_repair()) */
 } __attribute__((aligned(64)));
 
+/* One class of the depot: whole chains of parked fragments (linked as
+ * in a slot's list) that a flush left for any process's refill.  All
+ * under the global lock; chain[0, n) are set, the rest NULL. */
+struct cache_depot {
+	void *chain[CACHE_DEPOT_CHAINS];
+	void *tail[CACHE_DEPOT_CHAINS];         /* the chain's last fragment */
+	uint64_t bytes[CACHE_DEPOT_CHAINS];
+	uint32_t blocks[CACHE_DEPOT_CHAINS];
+	uint32_t n;
+};
+
 struct mem_cache {
 	uint64_t limit;         /* bytes one process may park */
+	uint64_t depot_limit;   /* bytes the depot may hold: 2 limit */
+	uint64_t depot_bytes;   /* held there now (global lock) */
+	uint64_t depot_blocks;
 	uint64_t reclaimed;     /* blocks taken back from dead processes */
 	uint64_t max_used;      /* peak of the callers' real_used (sampled) */
 	uint32_t overhead;      /* the backend's frag_overhead */
 	uint32_t nslots;        /* slots ever claimed are below this index */
 	uint64_t drains;        /* drains made by failing requests */
 	struct cache_slot slot[CACHE_SLOTS];
+	struct cache_depot depot[CACHE_CLASSES];
 };
 
 /* The byte budget of one process for a pool of pool_size bytes. */

@@ -271,6 +271,11 @@ int cache_in_backend(struct mem_pool *pool);
 /* The global lock was taken over (held): finish a flush that was handing
  * a block to the backend when its process died (cache.c). */
 void cache_recover(struct mem_pool *pool);
+/* Where a chain moving between a slot and the depot is (cache.c,
+ * depot_push / depot_pop): a test sets cache_depot_probe to stop a
+ * process there; NULL (the default) costs one load per depot move. */
+enum { DEPOT_PUSHING, DEPOT_PUSHED, DEPOT_TAKING, DEPOT_TAKEN };
+extern void (*cache_depot_probe)(unsigned point);
 
 /* --- log.c -------------------------------------------------------------- */
 #define MEM_L_CRIT 2

@@ -23,6 +23,11 @@
  *                   and before it was parked;
  *   drain_death     a reclaimer killed while draining a dead process's
  *                   slot;
+ *   depot_push_death, depot_pop_death  killed while a flush hands its
+ *                   chain to the depot, or a refill takes one from it,
+ *                   at each point between the two stores (cache.c, "the
+ *                   depot"): the chain is kept once, by the slot or by
+ *                   the depot, never lost, never freed or counted twice;
  *   unpark_death    killed while a fragment leaves its cache for the
  *                   caller (off its list, its record being rewritten):
  *                   it goes back to the heap, not to nobody;
@@ -350,12 +355,17 @@ static int have_caches(const char *name)
 
 /* This process takes the dead holder's lock over first (its log is the
  * one the case reads); then others go on. */
-static void take_over(void)
+static void take_lock_over(void)
 {
 	void *p = shm_malloc(BIG);
 	ck_assert_ptr_nonnull(p);
 	shm_free(p);
 	T_LOG_HAS("heap intact after owner death");
+}
+
+static void take_over(void)
+{
+	take_lock_over();
 	survivors(2);
 }
 
@@ -367,6 +377,7 @@ START_TEST(test_flush_death)
 	uint64_t base = used_now();
 	if (!have_caches("flush_death"))
 		goto out;
+	mem_shm_pool->cache->depot_limit = 0;   /* flushes go to the heap */
 	for (int when = 0; when < 2; when++) {
 		/* the 5th block of the first flush, before and after free */
 		kill_in(park_many, 5, 0, when);
@@ -392,6 +403,7 @@ START_TEST(test_flush_death_reclaim)
 	uint64_t base = used_now();
 	if (!have_caches("flush_death_reclaim"))
 		goto out;
+	mem_shm_pool->cache->depot_limit = 0;   /* flushes go to the heap */
 	kill_in(park_many, 1, 0, 1);
 	shm_cache_reclaim();
 	T_LOG_HAS("heap intact after owner death");
@@ -485,6 +497,161 @@ START_TEST(test_drain_death)
 	kill_in(reclaimer, 10, 0, 1);   /* mid-drain of the dead one's slot */
 	take_over();
 	expect_sound(base);
+out:
+	shm_destroy();
+}
+END_TEST
+
+/* --- dying in a move between a slot and the depot ------------------------ */
+
+static unsigned die_at, die_nth;
+
+static void depot_killer(unsigned point)
+{
+	if (point == die_at && !--die_nth)
+		raise(SIGKILL);
+}
+
+struct depot_victim {
+	unsigned point, nth;            /* the nth time there (0: first) */
+	void (*fn)(void *);
+};
+
+static void depot_victim(void *arg)
+{
+	struct depot_victim *v = arg;
+	die_at = v->point;
+	die_nth = v->nth ? v->nth : 1;
+	cache_depot_probe = depot_killer;
+	v->fn(NULL);
+	_exit(9);                       /* the probe missed */
+}
+
+/* Once the dead are reclaimed, the stats count what the walker sees
+ * parked: nothing counted twice, nothing missed. */
+static int count_cached(const struct mem_frag *f, void *arg)
+{
+	*(uint64_t *)arg += f->cached;
+	return 0;
+}
+
+static void expect_counted(void)
+{
+	uint64_t bytes, blocks, walked = 0;
+	shm_cache_reclaim();
+	shm_cache_stats(&bytes, &blocks);
+	mem_walk(mem_shm_pool, count_cached, &walked);
+	ck_assert_uint_eq(walked, blocks);
+}
+
+/* Every chain in the depot holds the fragments its entry says, its tail
+ * last: none runs into a slot's list (no process is in the cache). */
+static void expect_depot_whole(void)
+{
+	struct mem_cache *mc = mem_shm_pool->cache;
+	for (unsigned c = 0; c < CACHE_CLASSES; c++)
+		for (uint32_t k = 0; k < mc->depot[c].n; k++) {
+			const struct cache_depot *d = &mc->depot[c];
+			uint32_t n = 0;
+			void *u = d->chain[k], *last = NULL;
+			for (; u && n <= d->blocks[k]; n++) {
+				last = u;
+				u = *(void **)((char *)u - DBG_HEAD + 8 * !MEMDBG);
+			}
+			T_ASSERT(n == d->blocks[k] && last == d->tail[k],
+				"depot class %u chain %u: %u fragments, its "
+				"entry says %u", c, k, n, d->blocks[k]);
+		}
+}
+
+/* take_over(), the depot checked before the survivors use it. */
+static void take_over_depot(void)
+{
+	take_lock_over();
+	expect_depot_whole();
+	survivors(2);
+}
+
+START_TEST(test_depot_push_death)
+{
+	start(_i);
+	held = shm_mallocxz(NHELD * sizeof(void *));
+	uint64_t base = used_now();
+	if (!have_caches("depot_push_death"))
+		goto out;
+	for (unsigned point = DEPOT_PUSHING; point <= DEPOT_PUSHED;
+			point++) {
+		struct depot_victim v = { point, 0, park_many };
+		expect_killed(spawn(depot_victim, &v));
+		take_over_depot();
+		expect_counted();
+		held_free();
+		expect_sound(base);
+	}
+out:
+	shm_destroy();
+}
+END_TEST
+
+/* A chain for the depot: a process that frees more than a list holds. */
+static void fills_depot(void *arg)
+{
+	park_many(arg);
+	_exit(mem_shm_pool->cache->depot_blocks ? 0 : 7);
+}
+
+/* The depot's last chain cut in two (its first `first` fragments stay in
+ * its entry, the rest become the last chain), so that a refill takes two
+ * chains, the second in front of a list that holds the first.  No
+ * process is in the cache. */
+static void split_depot(uint32_t first)
+{
+	struct mem_cache *mc = mem_shm_pool->cache;
+	for (unsigned c = 0; c < CACHE_CLASSES; c++) {
+		struct cache_depot *d = &mc->depot[c];
+		uint32_t k = d->n - 1;
+		if (!d->n || d->n == CACHE_DEPOT_CHAINS || d->blocks[k] <= first)
+			continue;
+		void *tail = d->chain[k];
+		for (uint32_t j = 1; j < first; j++)
+			tail = *(void **)((char *)tail - DBG_HEAD + 8 * !MEMDBG);
+		void **link = (void **)((char *)tail - DBG_HEAD + 8 * !MEMDBG);
+		uint64_t each = d->bytes[k] / d->blocks[k];  /* one exact class */
+		d->chain[k + 1] = *link;
+		d->tail[k + 1] = d->tail[k];
+		d->blocks[k + 1] = d->blocks[k] - first;
+		d->bytes[k + 1] = each * d->blocks[k + 1];
+		*link = NULL;
+		d->tail[k] = tail;
+		d->blocks[k] = first;
+		d->bytes[k] = each * first;
+		d->n = k + 2;
+		return;
+	}
+	ck_abort_msg("no chain in the depot to split");
+}
+
+START_TEST(test_depot_pop_death)
+{
+	start(_i);
+	held = shm_mallocxz(NHELD * sizeof(void *));
+	uint64_t base = used_now();
+	if (!have_caches("depot_pop_death"))
+		goto out;
+	/* one chain into an empty list, then the second of two in front
+	 * of the first */
+	for (unsigned nth = 1; nth <= 2; nth++)
+		for (unsigned point = DEPOT_TAKING; point <= DEPOT_TAKEN;
+				point++) {
+			expect_exit0(spawn(fills_depot, NULL));
+			if (nth == 2)
+				split_depot(20);
+			struct depot_victim v = { point, nth, small_one };
+			expect_killed(spawn(depot_victim, &v));
+			take_over_depot();
+			expect_counted();
+			expect_sound(base);
+		}
 out:
 	shm_destroy();
 }
@@ -657,6 +824,8 @@ Suite *recovery_suite(void)
 		{ "flush_death_reclaim", test_flush_death_reclaim },
 		{ "refill_death", test_refill_death },
 		{ "drain_death", test_drain_death },
+		{ "depot_push_death", test_depot_push_death },
+		{ "depot_pop_death", test_depot_pop_death },
 		{ "unpark_death", test_unpark_death },
 		{ "free_death", test_free_death },
 		{ "resize_death", test_resize_death },
