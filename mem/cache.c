@@ -122,7 +122,17 @@
  * do, and one thread at a time claims the slot (slot_settle), so that a
  * process never owns two.  Costs: a hit is two atomic operations on a
  * private line and O(1) list work; a batch refill or a flush is one global
- * lock section for up to CACHE_BATCH fragments.
+ * lock section for up to CACHE_BATCH fragments.  The owner's atomic take
+ * stays even when nobody else wants the slot: the out-of-memory drain
+ * takes live owners' slot locks too, so a cheaper take would need a
+ * store-load barrier against other processes, which costs on x86 what the
+ * locked compare-and-swap costs, and threads of the process share it.
+ *
+ * Fast paths.  A free makes each check once, inline (park_class: pool
+ * range and alignment, the fragment's own header or MEMDBG record, the
+ * parked mark) and calls mem_used_fragment() only to report a mistake; the
+ * slot, the lists and the park are inline too, so that a hit calls out
+ * only for the slot lock and the backend's own_usable().
  */
 #include <sched.h>
 #include <string.h>
@@ -209,6 +219,16 @@ static void parked_canary(struct mem_pool *pool, void *user)
 #endif
 }
 
+/* Wipe a parked mark from a fragment handed out (cache_taken()). */
+static inline void mark_wipe(void *user)
+{
+#if !MEMDBG
+	memset(user, 0, sizeof(uint64_t));
+#else
+	(void)user;
+#endif
+}
+
 static void *unpark(struct mem_pool *pool, void *user, size_t size,
 		const struct mem_site *site)
 {
@@ -221,7 +241,7 @@ static void *unpark(struct mem_pool *pool, void *user, size_t size,
 	dbg_on_alloc(dbg_payload(user), req, site, dbg_usable(user));
 #else
 	(void)site;
-	cache_taken(user);
+	mark_wipe(user);        /* cache_taken(), inline */
 #endif
 	track_alloc(pool, user, req);
 	return user;
@@ -318,7 +338,8 @@ static inline void count(struct cache_slot *s, int64_t blocks, int64_t bytes)
 		__ATOMIC_RELAXED);
 }
 
-static void push(struct cache_slot *s, unsigned c, void *user)
+static inline __attribute__((always_inline)) void push(struct cache_slot *s,
+		unsigned c, void *user)
 {
 	*link_of(user) = s->cls[c].head;
 	s->cls[c].head = user;
@@ -326,7 +347,8 @@ static void push(struct cache_slot *s, unsigned c, void *user)
 	count(s, 1, (int64_t)parked_size(s, c, user));
 }
 
-static void *pop(struct cache_slot *s, unsigned c)
+static inline __attribute__((always_inline)) void *pop(struct cache_slot *s,
+		unsigned c)
 {
 	void *user = s->cls[c].head;
 	if (!user)
@@ -1011,7 +1033,8 @@ static inline struct cache_slot *slot_mine(struct mem_pool *pool,
  * would leave a slot named by us and used by nobody).  The word holds the
  * claiming process's identity, so a child forked while a thread of its
  * parent was here finds another identity in it and takes it over. */
-static struct cache_slot *slot_settle(struct mem_pool *pool, uint64_t self)
+static __attribute__((noinline)) struct cache_slot *slot_settle(
+		struct mem_pool *pool, uint64_t self)
 {
 	static uint64_t settling;
 	uint64_t cur = 0;
@@ -1033,7 +1056,8 @@ static struct cache_slot *slot_settle(struct mem_pool *pool, uint64_t self)
 	return s;
 }
 
-static struct cache_slot *slot_get(struct mem_pool *pool)
+static inline __attribute__((always_inline)) struct cache_slot *slot_get(
+		struct mem_pool *pool)
 {
 	uint64_t self = self_owner();
 	struct cache_slot *s = slot_mine(pool, self);
@@ -1271,33 +1295,54 @@ void *cache_malloc(struct mem_pool *pool, size_t size,
 	return user;
 }
 
-/* The class a fragment parks in, or -1 when it cannot be cached: outside
- * the pool (the locked path reports it), too big, or too small to hold the
- * parked mark and the link; *usable is its usable size.  With MEMDBG a
- * live record gives the size (its line is read anyway for the tag), and
- * the backend's header is not touched; a record that is not live goes to
- * the cache path's own report.  Otherwise the block's own header says
- * (mem_own_usable: one line, the next header is left to the flush), and
- * a pointer it refuses (0) takes the locked path, whose full check names
- * the mistake. */
-static int park_class(struct mem_pool *pool, void *p, uint64_t *usable)
+/* What park_class() found: a class (>= 0), or one of these. */
+enum { PARK_LOCKED = -1, PARK_MISUSE = -2 };
+
+/* The class a fragment parks in, or PARK_LOCKED when it cannot be cached:
+ * outside the pool (the locked path reports it), too big, or too small to
+ * hold the parked mark and the link; *usable is its usable size.  Each
+ * check is made once, here, inline: the free and realloc paths call no
+ * mem_used_fragment() for a fragment that passes.  With MEMDBG a live
+ * record gives the size (its line is read anyway for the tag), and the
+ * backend's header is not touched; a record that is not live is
+ * PARK_MISUSE, which mem_used_fragment() reports.  Otherwise the block's
+ * own header says (mem_own_usable: one line, the next header is left to
+ * the flush), a pointer it refuses (0) takes the locked path, whose full
+ * check names the mistake, and a parked mark on a used block is a double
+ * free (PARK_MISUSE). */
+static inline int park_class(struct mem_pool *pool, void *p,
+		uint64_t *usable)
 {
 	*usable = 0;
-	if (!mem_pool_contains(pool, (char *)p - DBG_HEAD) ||
+	if ((char *)p < pool->start + DBG_HEAD || (char *)p >= pool->end ||
 	    (uintptr_t)p % MEM_ALIGN)
-		return -1;
+		return PARK_LOCKED;
 #if MEMDBG
 	if (dbg_state(p) != DBG_LIVE)
-		return 1;   /* any class: mem_used_fragment() will report it */
+		return PARK_MISUSE;
 	*usable = dbg_usable(p);
 	if (*usable < dbg_hdr(p)->req + DBG_EXTRA)
-		return -1;  /* a record that disagrees: the locked path checks */
+		return PARK_LOCKED;  /* a record that disagrees: the locked
+					path checks */
 #else
 	*usable = mem_own_usable(pool, dbg_payload(p));
 #endif
 	if (*usable < DBG_HEAD + 16)
-		return -1;
+		return PARK_LOCKED;
+#if !MEMDBG
+	if (is_parked(p))
+		return PARK_MISUSE;
+#endif
 	return class_floor(*usable);
+}
+
+/* A PARK_MISUSE fragment given to free: mem_used_fragment() reports it
+ * (a record not live, or a parked mark) and says 0. */
+static void park_misuse(struct mem_pool *pool, void *p,
+		const struct mem_site *site)
+{
+	(void)mem_used_fragment(pool, "free", p, site, CHECK_TRUST_RECORD |
+		CHECK_LATER_CANARY | CHECK_OWN_HEADER);
 }
 
 /* How many fragments of list k to give back in pass `pass` of a budget
@@ -1339,7 +1384,8 @@ static void over_budget(struct mem_pool *pool, struct cache_slot *s)
 
 /* Park a checked fragment of class c in s; flush what overflows, with the
  * slot lock held throughout (held and moving are its words). */
-static void park_checked(struct mem_pool *pool, struct cache_slot *s,
+static inline __attribute__((always_inline)) void park_checked(
+		struct mem_pool *pool, struct cache_slot *s,
 		void *p, unsigned c, uint64_t usable, const struct mem_site *site)
 {
 	slot_lock(pool, s);
@@ -1355,8 +1401,10 @@ static void park_checked(struct mem_pool *pool, struct cache_slot *s,
 	s->moving = NULL;
 	if (s->cls[c].count > s->cls[c].max)
 		give_back(pool, s, c, s->cls[c].count - s->cls[c].max / 2, 0);
-	over_budget(pool, s);
-	flush_held(pool, s);
+	if (__builtin_expect(s->bytes > pool->cache->limit, 0))
+		over_budget(pool, s);
+	if (__builtin_expect(s->held != NULL, 0))
+		flush_held(pool, s);
 	mem_lock_release(&s->lock);
 }
 
@@ -1364,12 +1412,13 @@ int cache_free(struct mem_pool *pool, void *p, const struct mem_site *site)
 {
 	uint64_t usable;
 	int c = park_class(pool, p, &usable);
-	struct cache_slot *s = c < 0 ? NULL : slot_get(pool);
+	struct cache_slot *s = c == PARK_LOCKED ? NULL : slot_get(pool);
 	if (!s)
 		return 0;
-	if (mem_used_fragment(pool, "free", p, site, CHECK_TRUST_RECORD |
-			CHECK_LATER_CANARY | CHECK_OWN_HEADER))
+	if (__builtin_expect(c >= 0, 1))
 		park_checked(pool, s, p, (unsigned)c, usable, site);
+	else
+		park_misuse(pool, p, site);
 	return 1;
 }
 
@@ -1385,10 +1434,12 @@ void *cache_realloc(struct mem_pool *pool, void *p, size_t size,
 	int c = park_class(pool, p, &usable);
 	struct cache_slot *s;
 	*done = 0;
-	if (c < 0 || size >= CACHE_MAX_USABLE || !(s = slot_get(pool)))
+	if (c == PARK_LOCKED || size >= CACHE_MAX_USABLE ||
+	    !(s = slot_get(pool)))
 		return NULL;   /* not cached: the locked path resizes in place */
 	*done = 1;
-	if (!mem_used_fragment(pool, "realloc", p, site,
+	/* MEMDBG: the end canary too; a PARK_MISUSE is reported and 0 */
+	if ((c < 0 || MEMDBG) && !mem_used_fragment(pool, "realloc", p, site,
 			CHECK_TRUST_RECORD | CHECK_OWN_HEADER))
 		return NULL;
 	size_t old = mem_user_size(pool, p);
@@ -1424,9 +1475,5 @@ int cache_is_parked(const void *user)
  * kept).  The mark is wiped at hand-out, on a line the caller gets anyway. */
 void cache_taken(void *user)
 {
-#if !MEMDBG
-	memset(user, 0, sizeof(uint64_t));
-#else
-	(void)user;
-#endif
+	mark_wipe(user);
 }

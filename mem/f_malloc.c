@@ -113,6 +113,16 @@
  *   which moves the next-header miss from free to malloc (no net saving),
  *   and an emptied pool must be one fragment again at its last free.
  *
+ * No own_usable() (backend.h).  The header is one size word with four
+ * flag bits and nothing else: no tag, no guard.  From it alone, a pointer
+ * into a fragment whose preceding word holds a small multiple of 16 (a
+ * length or an offset: common user data) passes every check the word
+ * allows (in the heap, size fits, FREE clear), where tlsf's address tag
+ * and qm's guard refuse it.  Only the next header (its PREV_FREE must
+ * match our FREE, its size must fit: frag_claim) makes the check as
+ * strong as the others', so the shm caches' free asks block_state() for
+ * fm and reads that second line.
+ *
  * No locking, no logging, no allocation: see backend.h.
  */
 #include <stdbool.h>

@@ -421,23 +421,53 @@ out:
 }
 END_TEST
 
-/* A double free of a parked fragment is reported, and parks nothing. */
-START_TEST(test_double_free_parked)
+/* An 80-byte fragment freed into the cache of a fresh pool; *blocks: the
+ * fragments parked then. */
+static char *parked_80(int i, uint64_t *blocks)
 {
-	start(_i, 512u << 10);
+	start(i, 512u << 10);
 	char *p = shm_malloc(80);
 	shm_free(p);
-	uint64_t blocks = parked_blocks();
+	*blocks = parked_blocks();
 	t_log_clear();
-	shm_free(p);
-	T_LOG_HAS("double free");
-	ck_assert_uint_eq(parked_blocks(), blocks);
-	/* the pool goes on working: the fragment comes back exactly once */
+	return p;
+}
+
+/* After a refused double free of an 80-byte fragment the pool goes on
+ * working: the fragment comes back exactly once. */
+static void back_once(void)
+{
 	char *a = shm_malloc(80), *b = shm_malloc(80);
 	ck_assert_ptr_ne(a, b);
 	shm_free(a);
 	shm_free(b);
 	finish();
+}
+
+/* A double free of a parked fragment is reported, and parks nothing. */
+START_TEST(test_double_free_parked)
+{
+	uint64_t blocks;
+	char *p = parked_80(_i, &blocks);
+	shm_free(p);
+	T_LOG_HAS("double free");
+	ck_assert_uint_eq(parked_blocks(), blocks);
+	back_once();
+}
+END_TEST
+
+/* realloc of a parked fragment: one report of a double free, NULL, and
+ * nothing moved (the cache path's own check refuses it before any
+ * resize or copy). */
+START_TEST(test_realloc_parked)
+{
+	uint64_t blocks;
+	char *p = parked_80(_i, &blocks);
+	ck_assert_ptr_null(shm_realloc(p, 100));
+	T_LOG_HAS("shm: realloc: double free");
+	T_ASSERT(t_log_lines == 1, "%u reports, want 1", t_log_lines);
+	ck_assert_uint_eq(parked_blocks(), blocks);
+	back_once();
 }
 END_TEST
 
@@ -697,6 +727,7 @@ Suite *cache_suite(void)
 		{ "cross_process_free", test_cross_process_free },
 		{ "depot_handoff", test_depot_handoff },
 		{ "double_free_parked", test_double_free_parked },
+		{ "realloc_parked", test_realloc_parked },
 		{ "small_realloc", test_small_realloc },
 		{ "class_edges", test_class_edges },
 		{ "overflow_parked", test_overflow_parked },
