@@ -361,10 +361,14 @@ static inline __attribute__((always_inline)) void *pop(struct cache_slot *s,
 	return user;
 }
 
-/* Park a fragment of usable bytes in the class its size gives. */
+/* Park a fragment of usable bytes in the class its size gives (a cut for
+ * the last class is under CACHE_MAX_USABLE by the backend's remainder
+ * bound; should one ever reach it, it parks in the last class, whose
+ * fragments carry their size). */
 static void push_sized(struct cache_slot *s, void *user, uint64_t usable)
 {
-	unsigned c = (unsigned)class_floor(usable);
+	int k = class_floor(usable);
+	unsigned c = k < 0 ? CACHE_CLASSES - 1 : (unsigned)k;
 	if (c >= CACHE_EXACT)
 		set_big_size(user, usable);
 	push(s, c, user);

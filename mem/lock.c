@@ -136,6 +136,8 @@ static inline void cpu_relax(void)
 #endif
 }
 
+#if LOCK_PTHREAD
+
 int mem_lock_get(struct mem_lock *lk)
 {
 	return mem_lock_get_counted(lk, NULL);
@@ -145,8 +147,6 @@ void mem_lock_release(struct mem_lock *lk)
 {
 	mem_lock_release_counted(lk, NULL);
 }
-
-#if LOCK_PTHREAD
 
 int mem_lock_init(struct mem_lock *lk)
 {
@@ -404,13 +404,22 @@ static int get_contended(struct mem_lock *lk, uint64_t self,
 
 int mem_lock_get_counted(struct mem_lock *lk, struct mem_lock_ctr *c)
 {
-	const struct mem_self_thread *me = mem_self_thread();
-	uint64_t self = state_of(me->tid, me->tgen);
+	uint64_t self = mem_lock_self();
 	if (__builtin_expect(!state_cas(lk, 0, self), 0))
 		return get_contended(lk, self, c);
 	if (c)
 		count_acquired(c);
 	return 0;
+}
+
+int mem_lock_get_contended(struct mem_lock *lk, uint64_t self)
+{
+	return get_contended(lk, self, NULL);
+}
+
+void mem_lock_wake(struct mem_lock *lk)
+{
+	futex(&lk->st.h.word, FUTEX_WAKE, 1, NULL);
 }
 
 void mem_lock_release_counted(struct mem_lock *lk, struct mem_lock_ctr *c)
@@ -419,7 +428,7 @@ void mem_lock_release_counted(struct mem_lock *lk, struct mem_lock_ctr *c)
 		count_release(c);
 	uint64_t st = __atomic_exchange_n(&lk->st.all, 0, __ATOMIC_RELEASE);
 	if (word_of(st) & LOCK_WAITERS)
-		futex(&lk->st.h.word, FUTEX_WAKE, 1, NULL);
+		mem_lock_wake(lk);
 }
 
 pid_t mem_lock_owner(const struct mem_lock *lk)

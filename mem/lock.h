@@ -102,8 +102,43 @@ struct mem_lock_ctr {
 int mem_lock_init(struct mem_lock *lk);
 void mem_lock_destroy(struct mem_lock *lk);
 /* 0: locked.  1: locked, taken over from a dead owner (check the data). */
+#if LOCK_PTHREAD
 int mem_lock_get(struct mem_lock *lk);
 void mem_lock_release(struct mem_lock *lk);
+#else
+/* The uncounted take and release are inline (the shm caches take their
+ * slot's lock on every operation): one compare-and-swap, one exchange;
+ * lock.c waits, takes over a dead owner and wakes a sleeper. */
+int mem_lock_get_contended(struct mem_lock *lk, uint64_t self);
+void mem_lock_wake(struct mem_lock *lk);
+
+static inline uint64_t mem_lock_self(void)
+{
+	const struct mem_self_thread *me = mem_self_thread();
+	struct mem_lock x;
+	x.st.h.word = me->tid;
+	x.st.h.gen = me->tgen;
+	return x.st.all;
+}
+
+static inline int mem_lock_get(struct mem_lock *lk)
+{
+	uint64_t self = mem_lock_self(), free_state = 0;
+	if (__builtin_expect(__atomic_compare_exchange_n(&lk->st.all,
+			&free_state, self, 0, __ATOMIC_ACQUIRE,
+			__ATOMIC_RELAXED), 1))
+		return 0;
+	return mem_lock_get_contended(lk, self);
+}
+
+static inline void mem_lock_release(struct mem_lock *lk)
+{
+	struct mem_lock x;
+	x.st.all = __atomic_exchange_n(&lk->st.all, 0, __ATOMIC_RELEASE);
+	if (__builtin_expect(x.st.h.word & LOCK_WAITERS, 0))
+		mem_lock_wake(lk);
+}
+#endif
 /* The same, counted into c (NULL: not counted). */
 int mem_lock_get_counted(struct mem_lock *lk, struct mem_lock_ctr *c);
 void mem_lock_release_counted(struct mem_lock *lk, struct mem_lock_ctr *c);
