@@ -71,8 +71,16 @@
 #define DBG_ARMED   ((uint64_t)1 << 63)
 #define DBG_REQ_BIG 0x7fffffffull
 
-/* This process as an owner word half (freed.c). */
-uint32_t mem_owner_self(void);
+/* This process as an owner word half (freed.c): computed once, the
+ * cached word read inline on every allocation and free. */
+extern uint32_t mem_owner_word;
+uint32_t mem_owner_compute(void);
+
+static inline uint32_t mem_owner_self(void)
+{
+	uint32_t w = mem_owner_word;
+	return __builtin_expect(w != 0, 1) ? w : mem_owner_compute();
+}
 
 #if MEMDBG
 

@@ -76,12 +76,12 @@ static int proc_id_field;          /* id + OWNER_ID_BIAS; 0 = none */
 static pid_t proc_id_pid;          /* the process that set it */
 /* This process's owner half, computed once; a forked child forgets it
  * (pthread_atfork), so no pid is read on the fast path. */
-static uint32_t owner_word;
+uint32_t mem_owner_word;
 static pthread_once_t owner_once = PTHREAD_ONCE_INIT;
 
 static void owner_forget(void)
 {
-	owner_word = 0;
+	mem_owner_word = 0;
 }
 
 static void owner_setup(void)
@@ -95,24 +95,18 @@ int mem_set_proc_id(int id)
 		return -1;
 	proc_id_field = id + OWNER_ID_BIAS;
 	proc_id_pid = mem_self_pid();
-	owner_word = 0;
+	mem_owner_word = 0;
 	return 0;
 }
 
-static uint32_t owner_compute(void)
+uint32_t mem_owner_compute(void)
 {
 	pthread_once(&owner_once, owner_setup);
 	pid_t pid = mem_self_pid();
 	uint32_t id = proc_id_pid == pid ? (uint32_t)proc_id_field : 0;
-	owner_word = ((uint32_t)pid & ((1u << OWNER_PID_BITS) - 1)) |
+	mem_owner_word = ((uint32_t)pid & ((1u << OWNER_PID_BITS) - 1)) |
 		id << OWNER_PID_BITS;
-	return owner_word;
-}
-
-uint32_t mem_owner_self(void)
-{
-	uint32_t w = owner_word;
-	return __builtin_expect(w != 0, 1) ? w : owner_compute();
+	return mem_owner_word;
 }
 
 struct mem_proc mem_proc_of(uint32_t proc)
@@ -287,6 +281,16 @@ static void disarm_joined(struct mem_pool *pool, char *payload)
 		disarm(user);
 }
 
+/* Did a free leave the block at payload as big as it was?  Then it
+ * absorbed no successor, which is still the block it was, and that
+ * block's record (a line the free did not touch) need not be read
+ * (disarm_joined).  The block's own header is the line the free wrote. */
+static inline int kept_size(struct mem_pool *pool, char *payload,
+		uint64_t usable)
+{
+	return POOL_BE(pool)->usable_size(pool->st, payload) == usable;
+}
+
 /* The last block that starts at or before at (walk order is address
  * order). */
 struct holder {
@@ -356,8 +360,9 @@ void mem_heap_changed(struct mem_pool *pool, void *user, uint64_t usable)
  * the block before it is disarmed first (joins_prev, backend.h); fill: a
  * fragment just freed by its caller, filled and armed once the backend
  * took it (its req word is read before the links overwrite it; a refused
- * free changes nothing).  Then the old successor is asked (block_state).
- * Returns what the backend's free returned. */
+ * free changes nothing).  Then the old successor is asked (block_state)
+ * when the block grew or joined its predecessor (kept_size).  Returns
+ * what the backend's free returned. */
 int mem_heap_free(struct mem_pool *pool, void *user, uint64_t usable,
 		int fill)
 {
@@ -374,7 +379,8 @@ int mem_heap_free(struct mem_pool *pool, void *user, uint64_t usable,
 		return r;
 	if (fill && !joins && mem_free_check)
 		fill_armed(user, req < DBG_REQ_BIG ? req : DBG_REQ_BIG);
-	disarm_joined(pool, payload + usable + POOL_BE(pool)->frag_overhead);
+	if (joins || !kept_size(pool, payload, usable))
+		disarm_joined(pool, payload + usable + POOL_BE(pool)->frag_overhead);
 #else
 	(void)usable;
 	(void)fill;
