@@ -255,17 +255,27 @@ static __attribute__((noinline)) int found(struct mem_pool *pool, void *user,
 	return 1;
 }
 
-int mem_freed_verify(struct mem_pool *pool, void *user, uint64_t usable,
-		const char *finder, const struct mem_site *site, int repair)
+/* mem_freed_verify() of a record that was armed when its tag was read. */
+static int verify_armed(struct mem_pool *pool, void *user, uint64_t tag,
+		uint64_t usable, const char *finder,
+		const struct mem_site *site, int repair)
 {
-	uint64_t tag = dbg_hdr(user)->tag;
-	if (!dbg_armed(user) || usable < DBG_HEAD + 8)
+	if (usable < DBG_HEAD + 8)
 		return 0;
 	/* Not the last 8 usable bytes: a free block's boundary tag, written
 	 * past the fill unless a cut from the block's top end (tlsf, big
 	 * requests) shrank the block after it was filled. */
 	int64_t at = first_changed(user, usable - DBG_HEAD - 8);
 	return at < 0 ? 0 : found(pool, user, tag, at, finder, site, repair);
+}
+
+int mem_freed_verify(struct mem_pool *pool, void *user, uint64_t usable,
+		const char *finder, const struct mem_site *site, int repair)
+{
+	uint64_t tag = dbg_hdr(user)->tag;
+	if (!dbg_armed(user))
+		return 0;
+	return verify_armed(pool, user, tag, usable, finder, site, repair);
 }
 
 /* An armed record at payload whose block is gone (joined into the block
@@ -323,10 +333,15 @@ void mem_heap_taken(struct mem_pool *pool, void *payload, uint64_t usable,
 		const struct mem_site *site)
 {
 	char *from = POOL_BE(pool)->cut_from(pool->st, payload);
+	void *user = dbg_user(payload);
 	if (from && dbg_armed(dbg_user(from)))
 		disarm(dbg_user(from));
-	mem_freed_verify(pool, dbg_user(payload), usable, "the allocation",
-		site, 0);
+	/* mem_freed_verify() without the call: a block never armed (a
+	 * split's rest, a joined block) stops here */
+	uint64_t tag = dbg_hdr(user)->tag;
+	if (dbg_armed(user))
+		verify_armed(pool, user, tag, usable, "the allocation",
+			site, 0);
 }
 
 #endif /* MEMDBG */
