@@ -76,12 +76,12 @@ static int proc_id_field;          /* id + OWNER_ID_BIAS; 0 = none */
 static pid_t proc_id_pid;          /* the process that set it */
 /* This process's owner half, computed once; a forked child forgets it
  * (pthread_atfork), so no pid is read on the fast path. */
-static uint32_t owner_word;
+uint32_t mem_owner_word;
 static pthread_once_t owner_once = PTHREAD_ONCE_INIT;
 
 static void owner_forget(void)
 {
-	owner_word = 0;
+	mem_owner_word = 0;
 }
 
 static void owner_setup(void)
@@ -95,24 +95,18 @@ int mem_set_proc_id(int id)
 		return -1;
 	proc_id_field = id + OWNER_ID_BIAS;
 	proc_id_pid = mem_self_pid();
-	owner_word = 0;
+	mem_owner_word = 0;
 	return 0;
 }
 
-static uint32_t owner_compute(void)
+uint32_t mem_owner_compute(void)
 {
 	pthread_once(&owner_once, owner_setup);
 	pid_t pid = mem_self_pid();
 	uint32_t id = proc_id_pid == pid ? (uint32_t)proc_id_field : 0;
-	owner_word = ((uint32_t)pid & ((1u << OWNER_PID_BITS) - 1)) |
+	mem_owner_word = ((uint32_t)pid & ((1u << OWNER_PID_BITS) - 1)) |
 		id << OWNER_PID_BITS;
-	return owner_word;
-}
-
-uint32_t mem_owner_self(void)
-{
-	uint32_t w = owner_word;
-	return __builtin_expect(w != 0, 1) ? w : owner_compute();
+	return mem_owner_word;
 }
 
 struct mem_proc mem_proc_of(uint32_t proc)
@@ -261,17 +255,27 @@ static __attribute__((noinline)) int found(struct mem_pool *pool, void *user,
 	return 1;
 }
 
-int mem_freed_verify(struct mem_pool *pool, void *user, uint64_t usable,
-		const char *finder, const struct mem_site *site, int repair)
+/* mem_freed_verify() of a record that was armed when its tag was read. */
+static int verify_armed(struct mem_pool *pool, void *user, uint64_t tag,
+		uint64_t usable, const char *finder,
+		const struct mem_site *site, int repair)
 {
-	uint64_t tag = dbg_hdr(user)->tag;
-	if (!dbg_armed(user) || usable < DBG_HEAD + 8)
+	if (usable < DBG_HEAD + 8)
 		return 0;
 	/* Not the last 8 usable bytes: a free block's boundary tag, written
 	 * past the fill unless a cut from the block's top end (tlsf, big
 	 * requests) shrank the block after it was filled. */
 	int64_t at = first_changed(user, usable - DBG_HEAD - 8);
 	return at < 0 ? 0 : found(pool, user, tag, at, finder, site, repair);
+}
+
+int mem_freed_verify(struct mem_pool *pool, void *user, uint64_t usable,
+		const char *finder, const struct mem_site *site, int repair)
+{
+	uint64_t tag = dbg_hdr(user)->tag;
+	if (!dbg_armed(user))
+		return 0;
+	return verify_armed(pool, user, tag, usable, finder, site, repair);
 }
 
 /* An armed record at payload whose block is gone (joined into the block
@@ -285,6 +289,16 @@ static void disarm_joined(struct mem_pool *pool, char *payload)
 		return;
 	if (POOL_BE(pool)->block_state(pool->st, payload) == MEM_BLOCK_BAD)
 		disarm(user);
+}
+
+/* Did a free leave the block at payload as big as it was?  Then it
+ * absorbed no successor, which is still the block it was, and that
+ * block's record (a line the free did not touch) need not be read
+ * (disarm_joined).  The block's own header is the line the free wrote. */
+static inline int kept_size(struct mem_pool *pool, char *payload,
+		uint64_t usable)
+{
+	return POOL_BE(pool)->usable_size(pool->st, payload) == usable;
 }
 
 /* The last block that starts at or before at (walk order is address
@@ -319,10 +333,15 @@ void mem_heap_taken(struct mem_pool *pool, void *payload, uint64_t usable,
 		const struct mem_site *site)
 {
 	char *from = POOL_BE(pool)->cut_from(pool->st, payload);
+	void *user = dbg_user(payload);
 	if (from && dbg_armed(dbg_user(from)))
 		disarm(dbg_user(from));
-	mem_freed_verify(pool, dbg_user(payload), usable, "the allocation",
-		site, 0);
+	/* mem_freed_verify() without the call: a block never armed (a
+	 * split's rest, a joined block) stops here */
+	uint64_t tag = dbg_hdr(user)->tag;
+	if (dbg_armed(user))
+		verify_armed(pool, user, tag, usable, "the allocation",
+			site, 0);
 }
 
 #endif /* MEMDBG */
@@ -356,8 +375,9 @@ void mem_heap_changed(struct mem_pool *pool, void *user, uint64_t usable)
  * the block before it is disarmed first (joins_prev, backend.h); fill: a
  * fragment just freed by its caller, filled and armed once the backend
  * took it (its req word is read before the links overwrite it; a refused
- * free changes nothing).  Then the old successor is asked (block_state).
- * Returns what the backend's free returned. */
+ * free changes nothing).  Then the old successor is asked (block_state)
+ * when the block grew or joined its predecessor (kept_size).  Returns
+ * what the backend's free returned. */
 int mem_heap_free(struct mem_pool *pool, void *user, uint64_t usable,
 		int fill)
 {
@@ -374,7 +394,8 @@ int mem_heap_free(struct mem_pool *pool, void *user, uint64_t usable,
 		return r;
 	if (fill && !joins && mem_free_check)
 		fill_armed(user, req < DBG_REQ_BIG ? req : DBG_REQ_BIG);
-	disarm_joined(pool, payload + usable + POOL_BE(pool)->frag_overhead);
+	if (joins || !kept_size(pool, payload, usable))
+		disarm_joined(pool, payload + usable + POOL_BE(pool)->frag_overhead);
 #else
 	(void)usable;
 	(void)fill;

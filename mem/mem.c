@@ -479,7 +479,8 @@ int mem_used_fragment(struct mem_pool *pool, const char *op, void *p,
 		goto bad;
 	}
 #if MEMDBG
-	if (!(how & CHECK_LATER_CANARY) && !dbg_canary_ok(p)) {
+	/* ds is DBG_LIVE: the request is the record's (dbg_req) */
+	if (!(how & CHECK_LATER_CANARY) && !dbg_canary_at(p, dbg_hdr(p)->req)) {
 		mem_report_bad(pool, op, p, BAD_OVERFLOW, site);
 		if (!(how & CHECK_TRUST_RECORD))    /* the lock is held */
 			mem_damage_fix(pool, op, p);
