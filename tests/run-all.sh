@@ -34,13 +34,14 @@
 #     They pick every backend at run time with -x/-X, so they run where
 #     the build changes what they test: all six with MEMDBG=1 and
 #     MEMDBG=0 (call sites or none), LOCK=pthread, and the ASan build of
-#     MEMDBG=1.  The ASan build of MEMDBG=0 runs it_rpc and it_metrics
-#     only: the server's own code differs with MEMDBG in two places
-#     (core/rpc/m_shm.c "sites_known", core/rpc/metrics.c's sites), which
-#     those two reach; the rest of what differs is the library (no
-#     records), which runs under ASan in that build's Check suites and
-#     under the same server traffic in m2-d0-futex.  srmemctl is not built
-#     with MEMDBG at all.
+#     MEMDBG=1.  The ASan build of MEMDBG=0 runs it_metrics only: the
+#     server's own code differs with MEMDBG in two places, the sites of
+#     core/rpc/metrics.c, which it_metrics alone reaches, and
+#     core/rpc/m_shm.c's "sites_known", which check_rpc reaches in every
+#     build (shm.summary in process); the rest of what differs is the
+#     library (no records), which runs under ASan in that build's Check
+#     suites and under the same server traffic in m2-d0-futex.  srmemctl
+#     is not built with MEMDBG at all.
 #   it_sip at full size (1,000 users, 5,000 calls at 1,000 calls/s per
 #     backend) in m2-d1-futex, the configuration `make test` builds by
 #     default; elsewhere a CI size (200 users, 1,000 calls at the same
@@ -59,8 +60,13 @@
 # they failed (sipp's 1,000 calls/s timed out, it_metrics' lock wait was
 # not seen) on the 2 cores, and it_srmemctl and it_rpc wait on 1 s
 # intervals.  A build never runs beside another build of srmem, so shared
-# objects are made once.  build-switches.sh (builds of its own, in a
-# copy of the tree) runs beside the fuzz targets' build and run.
+# objects are made once.  Builds beside tests run at nice 10: the tests
+# come first, the build takes what CPU they leave.  From the first
+# configuration with neither heavy cases nor server drivers on (their
+# builds are a mem.o and links, their tests one Check runner), the fuzz
+# targets' build (clang, build/<tag>/fuzz/) and build-switches.sh (builds
+# of its own, in a copy of the tree) run in the background at nice 10
+# too; the fuzz targets run at the end, alone.
 # `make test` in one configuration runs everything, at full size.
 # Each configuration builds in its own build/<tag>/ folder; "time:" lines
 # give each one's build seconds (beside the previous configuration's
@@ -117,7 +123,7 @@ server_of() {
 	"MEMMNG=1 MEMDBG=1 LOCK=pthread" | "MEMMNG=2 MEMDBG=1 SAN=asan,ubsan")
 		echo "$all_drivers" ;;
 	"MEMMNG=2 MEMDBG=0 SAN=asan,ubsan")
-		echo "rpc metrics" ;;
+		echo "metrics" ;;
 	esac
 }
 # The kill storm (it_killstorm.sh: 60 trials per backend, 180 in all,
@@ -132,8 +138,9 @@ storm_cfgs=" MEMMNG=2 MEMDBG=1 LOCK=futex | MEMMNG=0 MEMDBG=0 LOCK=futex | MEMMN
 bpid="" blog="" btag="" bsecs=0
 build_start() {
 	btag="$*" blog=$(mktemp)
+	# shellcheck disable=SC2086
 	{ t=$(date +%s)
-	  $MAKE -s -j"$jobs" tests-build "$@" > "$blog" 2>&1
+	  nice -n 10 $MAKE -s -j"$jobs" tests-build "$@" > "$blog" 2>&1
 	  echo "$? $(($(date +%s) - t))" > "$blog.rc"; } &
 	bpid=$!
 }
@@ -221,6 +228,22 @@ count() {
 	rm -f "$2"
 }
 
+# extras_start: the fuzz targets' build, then build-switches.sh, in the
+# background at nice 10; extras_wait collects both results.
+xpid="" xlog=$(mktemp) swlog=$(mktemp)
+extras_start() {
+	# shellcheck disable=SC2086
+	{ t=$(date +%s)
+	  if command -v clang >/dev/null 2>&1; then
+		nice -n 10 $MAKE -s -j"$jobs" fuzz-build > "$xlog" 2>&1
+		echo "$? $(($(date +%s) - t))" > "$xlog.rc"
+	  fi
+	  t=$(date +%s)
+	  nice -n 10 sh tests/build-switches.sh > "$swlog" 2>&1
+	  echo "$? $(($(date +%s) - t))" > "$swlog.rc"; } &
+	xpid=$!
+}
+
 start=$(date +%s)
 # The pipeline: configuration i's tests run while configuration i+1
 # builds; that build is waited for before i's server drivers.
@@ -235,6 +258,8 @@ while [ $i -le "$n" ]; do
 	next=$(cfg $((i + 1)))
 	# shellcheck disable=SC2086
 	[ -z "$next" ] || build_start $next
+	[ -n "$xpid" ] || [ -n "$(server_of "$cur")" ] ||
+		case "$heavy_cfgs" in *" $cur "*) ;; *) extras_start ;; esac
 	t0=$(date +%s) t1=$t0
 	if [ "$cur_ok" -eq 0 ]; then
 		# shellcheck disable=SC2086
@@ -252,20 +277,32 @@ while [ $i -le "$n" ]; do
 	i=$((i + 1))
 done
 
-echo "=== build switches, beside the fuzz targets"
-t0=$(date +%s)
-swlog=$(mktemp)
-{ sh tests/build-switches.sh > "$swlog" 2>&1; echo $? >> "$swlog.rc"
-  echo "time: build switches: $(($(date +%s) - t0)) s" >> "$swlog"; } &
-swpid=$!
+[ -n "$xpid" ] || extras_start
+wait "$xpid"
+echo "=== build switches (beside the last configurations)"
+rc=1 secs=0
+read -r rc secs < "$swlog.rc" 2>/dev/null
+if [ "$rc" = 0 ]; then
+	passed=$((passed + 1)); echo "PASS: build-switches"
+else
+	failed=$((failed + 1)); bad="$bad [build-switches]"
+	cat "$swlog"; echo "FAIL: build-switches"
+fi
+echo "time: build switches: $secs s (beside the tests)"
 
 echo "=== fuzz (libFuzzer, ${FUZZ_SECONDS:-10} s per target)"
+t0=$(date +%s)
 if command -v clang >/dev/null 2>&1; then
+	rc=1 secs=0
+	read -r rc secs < "$xlog.rc" 2>/dev/null
+	echo "time: fuzz build: $secs s (beside the tests)"
 	log=$(mktemp)
-	if FUZZ_SECONDS=${FUZZ_SECONDS:-10} $MAKE -s -j"$jobs" fuzz > "$log" 2>&1; then
+	if [ "$rc" = 0 ] &&
+		FUZZ_SECONDS=${FUZZ_SECONDS:-10} $MAKE -s -j"$jobs" fuzz > "$log" 2>&1; then
 		passed=$((passed + 1)); echo "PASS: fuzz"
 	else
 		failed=$((failed + 1)); bad="$bad [fuzz]"; echo "FAIL: fuzz"
+		cat "$xlog"
 	fi
 	grep -E '^(PASS|FAIL): fuzz |^    ' "$log"
 	rm -f "$log"
@@ -274,16 +311,7 @@ else
 	echo "FAIL: fuzz: clang is not installed (make deps)"
 fi
 echo "time: fuzz: $(($(date +%s) - t0)) s"
-
-wait "$swpid"
-if [ "$(cat "$swlog.rc" 2>/dev/null)" = 0 ]; then
-	passed=$((passed + 1)); echo "PASS: build-switches"
-else
-	failed=$((failed + 1)); bad="$bad [build-switches]"
-	cat "$swlog"; echo "FAIL: build-switches"
-fi
-grep '^time:' "$swlog"
-rm -f "$swlog" "$swlog.rc"
+rm -f "$xlog" "$xlog.rc" "$swlog" "$swlog.rc"
 echo "time: all: $(($(date +%s) - start)) s"
 
 [ -z "$bad" ] || echo "failing:$bad"
