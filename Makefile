@@ -218,6 +218,10 @@ $(FUZZ_BUILD)/fuzz-%: $(TOPDIR)/tests/fuzz/driver.c $(FUZZ_OBJ)
 	    -DFUZZ_TARGET=$(call fuzz_index,$*) \
 	    -I$(TOPDIR)/tests/fuzz $< $(FUZZ_OBJ) $(SRV_LIBS) $(LIBS) -o $@
 
+# The objects are kept (make deletes a pattern rule's intermediate
+# files): `make fuzz` after `make fuzz-build` only runs the targets.
+.SECONDARY: $(FUZZ_OBJ)
+
 fuzz-build: $(FUZZ_BINS)
 
 fuzz: fuzz-build

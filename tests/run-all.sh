@@ -21,18 +21,57 @@
 #     livecheck, lockstats, exhaust shm_full, oom: several processes or
 #     threads, sleeps, long loops; seconds each), once per MEMDBG x LOCK
 #     (the MEMMNG of each differs, so each default backend runs them
-#     once), once without the shm caches, and in both sanitizer builds.
-#   server_cfgs: the server drivers too (tests/it_*.sh that start srproxy:
-#     runtime, RPC, srmemctl, sipp, map, metrics).  They pick every
-#     backend at run time with -x/-X, so they run where the build changes
-#     what they test: MEMDBG=1 and MEMDBG=0 (call sites or none),
-#     LOCK=pthread, and both sanitizer builds.  They run in the
-#     foreground: run beside the next configurations' builds and Check
-#     runs they failed (sipp's 1,000 calls/s timed out, it_metrics' lock
-#     wait was not seen) on the 2 cores.
-# `make test` in one configuration runs everything.
+#     once), once without the shm caches, and in the ASan build of
+#     MEMDBG=1.  Not in the ASan build of MEMDBG=0: what ASan adds to the
+#     heavy cases is a check of every access the library makes under
+#     threads, processes and exhaustion; MEMDBG=0 changes what the
+#     library does there only by leaving out the record and its checks,
+#     and that code (every backend, without records) runs under ASan in
+#     the other suites of that build, and under the heavy cases in
+#     m2-d0-futex and m0-d0-pthread.
+#   server_cfgs (server_of below): the server drivers too (tests/it_*.sh
+#     that start srproxy: runtime, RPC, srmemctl, sipp, map, metrics).
+#     They pick every backend at run time with -x/-X, so they run where
+#     the build changes what they test: all six with MEMDBG=1 and
+#     MEMDBG=0 (call sites or none), LOCK=pthread, and the ASan build of
+#     MEMDBG=1.  The ASan build of MEMDBG=0 runs it_metrics only: the
+#     server's own code differs with MEMDBG in two places, the sites of
+#     core/rpc/metrics.c, which it_metrics alone reaches, and
+#     core/rpc/m_shm.c's "sites_known", which check_rpc reaches in every
+#     build (shm.summary in process); the rest of what differs is the
+#     library (no records), which runs under ASan in that build's Check
+#     suites and under the same server traffic in m2-d0-futex.  srmemctl
+#     is not built with MEMDBG at all.
+#   it_sip at full size (1,000 users, 5,000 calls at 1,000 calls/s per
+#     backend) in m2-d1-futex, the configuration `make test` builds by
+#     default; elsewhere a CI size (200 users, 1,000 calls at the same
+#     rate): every scenario still runs on every backend (REGISTER and
+#     ul.dump, UAC/UAS calls, the error answers, pkg nearly full, the
+#     unregister to the exact baseline, the whole malformed corpus); what
+#     the full size adds is volume, which does not depend on the build.
+#     SIP_USERS/SIP_CALLS set in the environment size every run.
+#   The kill storm: storm_cfgs below.
+# The pipeline: configuration i+1 builds while configuration i runs its
+# Check runner, library drivers, kill storm and the server drivers of
+# beside_drivers (none of them times anything: their waits are bounds of
+# seconds on what takes milliseconds, a Check case may take up to its
+# timeout, 30 s by default); then, once that build is done,
+# configuration i's other server drivers run alone: run beside builds
+# they failed (sipp's 1,000 calls/s timed out, it_metrics' lock wait was
+# not seen) on the 2 cores, and it_srmemctl and it_rpc wait on 1 s
+# intervals.  A build never runs beside another build of srmem, so shared
+# objects are made once.  Builds beside tests run at nice 10: the tests
+# come first, the build takes what CPU they leave.  From the first
+# configuration with neither heavy cases nor server drivers on (their
+# builds are a mem.o and links, their tests one Check runner), the fuzz
+# targets' build (clang, build/<tag>/fuzz/) and build-switches.sh (builds
+# of its own, in a copy of the tree) run in the background at nice 10
+# too; the fuzz targets run at the end, alone.
+# `make test` in one configuration runs everything, at full size.
 # Each configuration builds in its own build/<tag>/ folder; "time:" lines
-# give each one's build and test seconds.
+# give each one's build seconds (beside the previous configuration's
+# tests), its tests' seconds beside the next build and its server
+# drivers' seconds alone; each driver's PASS line its own.
 # Ends with "total: N passed, N failed" over everything.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,9 +79,53 @@ cd "$top" || exit 1
 MAKE=${MAKE:-make}
 jobs=$(nproc 2>/dev/null || echo 2)
 passed=0 failed=0 bad=""
+# The CI size of it_sip (see above); SIP_USERS/SIP_CALLS in the
+# environment size every configuration's run instead.
+sip_ci="SIP_USERS=${SIP_USERS:-200} SIP_CALLS=${SIP_CALLS:-1000}"
+sip_full="SIP_USERS=${SIP_USERS:-1000} SIP_CALLS=${SIP_CALLS:-5000}"
+all_drivers="runtime rpc srmemctl sip map metrics"
+# The server drivers that may run beside a build: every wait of theirs is
+# a bound of seconds on what takes milliseconds.  The others run alone:
+# sipp's rate, it_metrics' lock wait, it_srmemctl's leak seeded half-way
+# through a 1 s interval, it_rpc's wait for a worker's publish (1 s).
+beside_drivers="runtime map"
 
-heavy_cfgs=" MEMMNG=2 MEMDBG=1 LOCK=futex | MEMMNG=2 MEMDBG=0 LOCK=futex | MEMMNG=1 MEMDBG=1 LOCK=pthread | MEMMNG=0 MEMDBG=0 LOCK=pthread | MEMMNG=1 MEMDBG=1 SHM_CACHE=0 | MEMMNG=2 MEMDBG=1 SAN=asan,ubsan | MEMMNG=2 MEMDBG=0 SAN=asan,ubsan "
-server_cfgs=" MEMMNG=2 MEMDBG=1 LOCK=futex | MEMMNG=2 MEMDBG=0 LOCK=futex | MEMMNG=1 MEMDBG=1 LOCK=pthread | MEMMNG=2 MEMDBG=1 SAN=asan,ubsan | MEMMNG=2 MEMDBG=0 SAN=asan,ubsan "
+# The configurations in the order they run: each of the seven that
+# compile a new set of objects (build/obj-*) builds beside the tests of
+# one that runs the heavy cases (the longest); the second one is not
+# m2-d0-futex: it_benchfull, in the first one's tests, builds
+# build/m2-d0-futex itself, so that folder is not built beside it.
+cfgs="MEMMNG=2 MEMDBG=1 LOCK=futex
+MEMMNG=2 MEMDBG=1 SAN=asan,ubsan
+MEMMNG=2 MEMDBG=0 LOCK=futex
+MEMMNG=1 MEMDBG=1 LOCK=pthread
+MEMMNG=2 MEMDBG=0 SAN=asan,ubsan
+MEMMNG=0 MEMDBG=0 LOCK=pthread
+MEMMNG=1 MEMDBG=1 SHM_CACHE=0
+MEMMNG=0 MEMDBG=0 LOCK=futex
+MEMMNG=0 MEMDBG=1 LOCK=futex
+MEMMNG=1 MEMDBG=0 LOCK=futex
+MEMMNG=1 MEMDBG=1 LOCK=futex
+MEMMNG=0 MEMDBG=1 LOCK=pthread
+MEMMNG=1 MEMDBG=0 LOCK=pthread
+MEMMNG=2 MEMDBG=0 LOCK=pthread
+MEMMNG=2 MEMDBG=1 LOCK=pthread
+MEMMNG=0 MEMDBG=1 SHM_CACHE=0
+MEMMNG=2 MEMDBG=1 SHM_CACHE=0"
+# RUN_ALL_CFGS="SWITCHES;SWITCHES..." runs those configurations instead
+# (to try this script; CI runs them all).
+[ -z "${RUN_ALL_CFGS:-}" ] || cfgs=$(echo "$RUN_ALL_CFGS" | tr ';' '\n')
+heavy_cfgs=" MEMMNG=2 MEMDBG=1 LOCK=futex | MEMMNG=2 MEMDBG=0 LOCK=futex | MEMMNG=1 MEMDBG=1 LOCK=pthread | MEMMNG=0 MEMDBG=0 LOCK=pthread | MEMMNG=1 MEMDBG=1 SHM_CACHE=0 | MEMMNG=2 MEMDBG=1 SAN=asan,ubsan "
+# server_cfgs: TAG = the server drivers it runs (names without it_).
+server_of() {
+	case "$*" in
+	"MEMMNG=2 MEMDBG=1 LOCK=futex" | "MEMMNG=2 MEMDBG=0 LOCK=futex" | \
+	"MEMMNG=1 MEMDBG=1 LOCK=pthread" | "MEMMNG=2 MEMDBG=1 SAN=asan,ubsan")
+		echo "$all_drivers" ;;
+	"MEMMNG=2 MEMDBG=0 SAN=asan,ubsan")
+		echo "metrics" ;;
+	esac
+}
 # The kill storm (it_killstorm.sh: 60 trials per backend, 180 in all,
 # about 10-25 s) picks every backend at run time too; it runs where the
 # build changes what it tests: MEMDBG=1 and MEMDBG=0 (records or none),
@@ -50,12 +133,37 @@ server_cfgs=" MEMMNG=2 MEMDBG=1 LOCK=futex | MEMMNG=2 MEMDBG=0 LOCK=futex | MEMM
 # (doc/RELIABILITY.md, "Kill storm").
 storm_cfgs=" MEMMNG=2 MEMDBG=1 LOCK=futex | MEMMNG=0 MEMDBG=0 LOCK=futex | MEMMNG=1 MEMDBG=1 LOCK=pthread "
 
-run_cfg() {
+# build_start SWITCHES...: build a configuration in the background;
+# build_wait collects it: 0 when it built, its log shown when it did not.
+bpid="" blog="" btag="" bsecs=0
+build_start() {
+	btag="$*" blog=$(mktemp)
+	# shellcheck disable=SC2086
+	{ t=$(date +%s)
+	  nice -n 10 $MAKE -s -j"$jobs" tests-build "$@" > "$blog" 2>&1
+	  echo "$? $(($(date +%s) - t))" > "$blog.rc"; } &
+	bpid=$!
+}
+build_wait() {
+	wait "$bpid"
+	rc=1 bsecs=0
+	read -r rc bsecs < "$blog.rc" 2>/dev/null
+	if [ "$rc" -ne 0 ]; then
+		echo "=== $btag"
+		cat "$blog"
+		echo "FAIL: build of $btag"
+		failed=$((failed + 1)) bad="$bad [$btag: build]"
+	fi
+	rm -f "$blog" "$blog.rc"
+	return "$rc"
+}
+
+# run_tests SWITCHES...: the tests of a built configuration: the Check
+# runner, the library's drivers and the kill storm first (beside the
+# next configuration's build, started by the caller), then, once that
+# build is done, the server drivers alone.
+run_tests() {
 	tag="$*"
-	case "$server_cfgs" in
-	*" $tag "*) server=1 ;;
-	*) server=0 ;;
-	esac
 	case "$storm_cfgs" in
 	*" $tag "*) storm=1 ;;
 	*) storm=0 ;;
@@ -64,25 +172,50 @@ run_cfg() {
 	*" $tag "*) unset CK_EXCLUDE_TAGS ;;
 	*) CK_EXCLUDE_TAGS=heavy; export CK_EXCLUDE_TAGS ;;
 	esac
-	log=$(mktemp)
+	case "$tag" in
+	*SAN=*asan*) asan=ASAN_OPTIONS=detect_leaks=1 ;;
+	*) asan= ;;
+	esac
+	# shellcheck disable=SC2016
+	dir=$($MAKE -s --no-print-directory \
+		--eval 'ci-build-dir: ; @echo $(BUILD)' ci-build-dir "$@")
 	echo "=== $tag${CK_EXCLUDE_TAGS:+ (not the heavy cases)}"
-	t0=$(date +%s)
-	if ! $MAKE -s -j"$jobs" tests-build "$@" > "$log" 2>&1; then
-		cat "$log"
-		echo "FAIL: build of $tag"
-		failed=$((failed + 1)) bad="$bad [$tag: build]"
-		rm -f "$log"
-		return
-	fi
-	t1=$(date +%s)
-	SERVER_TESTS=$server KILLSTORM=$storm $MAKE -s test "$@" > "$log" 2>&1
-	echo "time: $tag: build $((t1 - t0)) s, tests $(($(date +%s) - t1)) s"
+	srv=0 some=""
+	for d in $(server_of "$@"); do
+		case " $beside_drivers " in
+		*" $d "*) srv=1 some="$some $d" ;;
+		esac
+	done
+	log=$(mktemp)
+	# shellcheck disable=SC2086
+	env $asan SERVER_TESTS=$srv SERVER_DRIVERS="$some" KILLSTORM=$storm \
+		sh tests/run.sh "$dir" > "$log" 2>&1
+	count "$tag" "$log"
+}
+run_server() {
+	tag="$*"
+	drivers=""
+	for d in $(server_of "$@"); do
+		case " $beside_drivers " in
+		*" $d "*) ;;
+		*) drivers="$drivers $d" ;;
+		esac
+	done
+	[ -n "$drivers" ] || return 0
+	drivers=${drivers# }
+	sip=$sip_ci
+	[ "$tag" != "MEMMNG=2 MEMDBG=1 LOCK=futex" ] || sip=$sip_full
+	log=$(mktemp)
+	# shellcheck disable=SC2086
+	env $asan $sip SERVER_TESTS=only SERVER_DRIVERS="$drivers" \
+		sh tests/run.sh "$dir" > "$log" 2>&1
+	echo "server drivers ($drivers; $sip):"
 	count "$tag" "$log"
 }
 
 # count TAG LOG: print LOG's results, add its closing line to the totals.
 count() {
-	grep -E '^(FAIL|PASS|[0-9]+%: Checks|total:)|:[EF]:' "$2"
+	grep -E '^(FAIL|PASS|[0-9]+%: Checks|total:|time: Check)|:[EF]:' "$2"
 	line=$(grep -E '^total: [0-9]+ passed, [0-9]+ failed$' "$2" | tail -n 1)
 	if [ -z "$line" ]; then
 		tail -n 30 "$2"
@@ -95,44 +228,81 @@ count() {
 	rm -f "$2"
 }
 
-start=$(date +%s)
-run_cfg MEMMNG=2 MEMDBG=1 LOCK=futex
-run_cfg MEMMNG=2 MEMDBG=0 LOCK=futex
-run_cfg MEMMNG=1 MEMDBG=1 LOCK=pthread
-for dbg in 1 0; do
-	ASAN_OPTIONS=detect_leaks=1 run_cfg MEMMNG=2 MEMDBG=$dbg SAN=asan,ubsan
-done
-run_cfg MEMMNG=0 MEMDBG=0 LOCK=futex
-run_cfg MEMMNG=0 MEMDBG=1 LOCK=futex
-run_cfg MEMMNG=1 MEMDBG=0 LOCK=futex
-run_cfg MEMMNG=1 MEMDBG=1 LOCK=futex
-run_cfg MEMMNG=0 MEMDBG=0 LOCK=pthread
-run_cfg MEMMNG=0 MEMDBG=1 LOCK=pthread
-run_cfg MEMMNG=1 MEMDBG=0 LOCK=pthread
-run_cfg MEMMNG=2 MEMDBG=0 LOCK=pthread
-run_cfg MEMMNG=2 MEMDBG=1 LOCK=pthread
-for mm in 0 1 2; do
-	run_cfg MEMMNG=$mm MEMDBG=1 SHM_CACHE=0
-done
-unset CK_EXCLUDE_TAGS
+# extras_start: the fuzz targets' build, then build-switches.sh, in the
+# background at nice 10; extras_wait collects both results.
+xpid="" xlog=$(mktemp) swlog=$(mktemp)
+extras_start() {
+	# shellcheck disable=SC2086
+	{ t=$(date +%s)
+	  if command -v clang >/dev/null 2>&1; then
+		nice -n 10 $MAKE -s -j"$jobs" fuzz-build > "$xlog" 2>&1
+		echo "$? $(($(date +%s) - t))" > "$xlog.rc"
+	  fi
+	  t=$(date +%s)
+	  nice -n 10 sh tests/build-switches.sh > "$swlog" 2>&1
+	  echo "$? $(($(date +%s) - t))" > "$swlog.rc"; } &
+	xpid=$!
+}
 
-echo "=== build switches"
-t0=$(date +%s)
-if sh tests/build-switches.sh; then
+start=$(date +%s)
+# The pipeline: configuration i's tests run while configuration i+1
+# builds; that build is waited for before i's server drivers.
+n=$(echo "$cfgs" | wc -l)
+cfg() { echo "$cfgs" | sed -n "${1}p"; }
+# shellcheck disable=SC2046
+build_start $(cfg 1)
+build_wait; ok=$?
+i=1
+while [ $i -le "$n" ]; do
+	cur=$(cfg $i) cur_ok=$ok cur_build=$bsecs
+	next=$(cfg $((i + 1)))
+	# shellcheck disable=SC2086
+	[ -z "$next" ] || build_start $next
+	[ -n "$xpid" ] || [ -n "$(server_of "$cur")" ] ||
+		case "$heavy_cfgs" in *" $cur "*) ;; *) extras_start ;; esac
+	t0=$(date +%s) t1=$t0
+	if [ "$cur_ok" -eq 0 ]; then
+		# shellcheck disable=SC2086
+		run_tests $cur
+		t1=$(date +%s)
+	fi
+	ok=0
+	if [ -n "$next" ]; then build_wait; ok=$?; fi
+	t2=$(date +%s)
+	if [ "$cur_ok" -eq 0 ]; then
+		# shellcheck disable=SC2086
+		run_server $cur
+		echo "time: $cur: build $cur_build s, tests $((t1 - t0)) s beside the next build, server drivers $(($(date +%s) - t2)) s alone"
+	fi
+	i=$((i + 1))
+done
+
+[ -n "$xpid" ] || extras_start
+wait "$xpid"
+echo "=== build switches (beside the last configurations)"
+rc=1 secs=0
+read -r rc secs < "$swlog.rc" 2>/dev/null
+if [ "$rc" = 0 ]; then
 	passed=$((passed + 1)); echo "PASS: build-switches"
 else
-	failed=$((failed + 1)); bad="$bad [build-switches]"; echo "FAIL: build-switches"
+	failed=$((failed + 1)); bad="$bad [build-switches]"
+	cat "$swlog"; echo "FAIL: build-switches"
 fi
-echo "time: build switches: $(($(date +%s) - t0)) s"
+echo "time: build switches: $secs s (beside the tests)"
 
 echo "=== fuzz (libFuzzer, ${FUZZ_SECONDS:-10} s per target)"
 t0=$(date +%s)
 if command -v clang >/dev/null 2>&1; then
+	rc=1 secs=0
+	read -r rc secs < "$xlog.rc" 2>/dev/null
+	echo "time: fuzz build: $secs s (beside the tests)"
 	log=$(mktemp)
-	if FUZZ_SECONDS=${FUZZ_SECONDS:-10} $MAKE -s -j"$jobs" fuzz > "$log" 2>&1; then
+	if [ "$rc" = 0 ] &&
+		FUZZ_SECONDS=${FUZZ_SECONDS:-10} $MAKE -s -j"$jobs" fuzz > "$log" 2>&1; then
 		passed=$((passed + 1)); echo "PASS: fuzz"
 	else
 		failed=$((failed + 1)); bad="$bad [fuzz]"; echo "FAIL: fuzz"
+		cat "$xlog"
 	fi
 	grep -E '^(PASS|FAIL): fuzz |^    ' "$log"
 	rm -f "$log"
@@ -141,6 +311,7 @@ else
 	echo "FAIL: fuzz: clang is not installed (make deps)"
 fi
 echo "time: fuzz: $(($(date +%s) - t0)) s"
+rm -f "$xlog" "$xlog.rc" "$swlog" "$swlog.rc"
 echo "time: all: $(($(date +%s) - start)) s"
 
 [ -z "$bad" ] || echo "failing:$bad"

@@ -5,17 +5,22 @@
 # SERVER_TESTS=0 leaves out the drivers that start srproxy (they choose the
 # backend at run time, so run-all.sh runs them in a few configurations
 # only, and says which); KILLSTORM=0 leaves out the kill storm the same way.
-# SERVER_TESTS=only runs the server drivers alone.
+# SERVER_TESTS=only runs the server drivers alone.  SERVER_DRIVERS="rpc
+# map" runs those server drivers only (names without it_; default: all),
+# for run-all.sh's configurations that need a few of them.
 # CK_EXCLUDE_TAGS=heavy leaves out the Check
 # cases tagged heavy (memtest.h t_heavy), as run-all.sh does where the
 # build does not change what they test.  A case without a timeout of its
 # own gets CK_DEFAULT_TIMEOUT, 30 s here (Check's 4 s killed cases that
 # take 1 s on an idle machine, on a loaded one).
+# Each driver's PASS/FAIL line and the "time: Check runner" line give
+# their seconds, so that run-all.sh's log says where the time goes.
 set -u
 CK_DEFAULT_TIMEOUT=${CK_DEFAULT_TIMEOUT:-30}
 export CK_DEFAULT_TIMEOUT
 server_tests=${SERVER_TESTS:-1}
 killstorm=${KILLSTORM:-1}
+server_drivers=${SERVER_DRIVERS:-}
 build=$1
 top=$(cd "$(dirname "$0")/.." && pwd)
 passed=0 failed=0
@@ -33,7 +38,11 @@ check_runner() {
 	fi
 	rm -f "$out"
 }
-[ "$server_tests" = only ] || check_runner
+if [ "$server_tests" != only ]; then
+	t0=$(date +%s)
+	check_runner
+	echo "time: Check runner $(($(date +%s) - t0)) s"
+fi
 
 for t in "$top"/tests/it_*.sh; do
 	[ -e "$t" ] || continue
@@ -47,11 +56,18 @@ for t in "$top"/tests/it_*.sh; do
 		continue
 	fi
 	[ "$server_tests" != only ] || grep -q 'core/srproxy' "$t" || continue
+	if [ -n "$server_drivers" ] && grep -q 'core/srproxy' "$t"; then
+		case " $server_drivers " in
+		*" ${name#it_} "*) ;;
+		*) echo "not here: $name (SERVER_DRIVERS=$server_drivers)"; continue ;;
+		esac
+	fi
+	t0=$(date +%s)
 	if BUILD="$build" TOP="$top" sh "$t" > "$build/tests/$name.log" 2>&1; then
-		echo "PASS: $name"
+		echo "PASS: $name ($(($(date +%s) - t0)) s)"
 		passed=$((passed + 1))
 	else
-		echo "FAIL: $name (log follows)"
+		echo "FAIL: $name ($(($(date +%s) - t0)) s; log follows)"
 		sed 's/^/    /' "$build/tests/$name.log" | tail -n 40
 		failed=$((failed + 1))
 	fi
