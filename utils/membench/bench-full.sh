@@ -44,12 +44,11 @@
 # visible in its tables' "library errors" column); 2 on bad usage or a
 # missing tool.
 #
-# Time: about 36 minutes on a quiet 2-core host (the before/after 5 to 6
-# of them: 5 rounds of W2 and W1 at --scale 0.5 in both builds and W3 at
-# 0.25 in the release build; one round took 117 s at load 10-15), estimated from quiet
-# per-run throughputs (W3 is three quarters of it: 3 invocations x 5 runs
-# x P = 1, 2, 4, 8 of tlsf, tlsf-lock, mimalloc and the harness, in two
-# builds, the global-lock mode at P = 8 alone ~6 minutes); a loaded host
+# Time: 17 minutes (1,030 s) on a fresh clone, host otherwise idle
+# (2026-12-02): the before/after step 168 s (5 rounds of W2 and W1 at
+# --scale 0.5 in both builds, W3 at 0.25 in the release build, the two
+# 4ce4f3f builds), W3 about 270 s per build (3 invocations x 5 runs x
+# P = 1, 2, 4, 8 of tlsf, tlsf-lock, mimalloc and the harness); a loaded host
 # takes several times longer (W2 alone: 5 minutes at load 14 against ~30
 # s quiet).  Each section states its own time, the machine section the
 # total.  Every membench run is bounded by its --timeout (900 s).
