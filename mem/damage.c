@@ -14,8 +14,9 @@
  *     end lands there (at most DAMAGE_BACK bytes, one tag compare per 16
  *     bytes; a record is keyed by its own address, so data that merely
  *     looks like one does not pass);
- *   - the victim's own record, when intact (an overflow that ran past the
- *     header but not 24 bytes further), gives its size: if the backend
+ *   - the victim's own record, when intact (an overflow that broke the
+ *     backend's header but stopped before the record: req, usable and
+ *     the tag are its first 24 bytes, debug.h), gives its size: if the backend
  *     agrees that a used block of that size ends at a sound header, the
  *     header is rewritten (repair) once the damage is reported.  Free of
  *     both fragments then works, and so does every walk.
