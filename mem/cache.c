@@ -170,15 +170,6 @@ static uint64_t my_owner;
 
 /* --- parked fragments ---------------------------------------------------- */
 
-/* A parked fragment's list link: with MEMDBG in the record's req word
- * (the size asked for moves into the freed tag, debug.h), so that every
- * byte the caller had can carry the write-after-free fill (freed.c);
- * without it, after the parked mark in the fragment. */
-static inline void **link_of(void *user)
-{
-	return (void **)((char *)user - DBG_HEAD + 8 * !MEMDBG);
-}
-
 static void park(void *user, const struct mem_site *site)
 {
 #if MEMDBG
@@ -342,7 +333,7 @@ static inline void count(struct cache_slot *s, int64_t blocks, int64_t bytes)
 static inline __attribute__((always_inline)) void push(struct cache_slot *s,
 		unsigned c, void *user)
 {
-	*link_of(user) = s->cls[c].head;
+	*cache_link_of(user) = s->cls[c].head;
 	s->cls[c].head = user;
 	s->cls[c].count++;
 	count(s, 1, (int64_t)parked_size(s, c, user));
@@ -356,7 +347,7 @@ static inline __attribute__((always_inline)) void *pop(struct cache_slot *s,
 		return NULL;
 	s->moving = user;       /* in no list for a moment: slot_repair() */
 	MEM_KILL_FENCE();
-	s->cls[c].head = *link_of(user);
+	s->cls[c].head = *cache_link_of(user);
 	s->cls[c].count--;
 	count(s, -1, -(int64_t)parked_size(s, c, user));
 	return user;
@@ -398,7 +389,7 @@ static uint64_t detach(struct cache_slot *s, unsigned c, uint32_t n,
 		bytes += parked_size(s, c, user);
 		if (!(*blocks)++)
 			*tail = user;
-		*link_of(user) = s->held;
+		*cache_link_of(user) = s->held;
 		MEM_KILL_FENCE();
 		s->held = user;
 	}
@@ -476,11 +467,11 @@ static size_t flush_held(struct mem_pool *pool, struct cache_slot *s)
 		recover_freeing(pool, s);
 		mem_pool_unlock(pool);
 	}
-	for (void *u = s->held; u; u = *link_of(u))   /* before the lock */
+	for (void *u = s->held; u; u = *cache_link_of(u))   /* before the lock */
 		parked_left(pool, u);
 	mem_pool_lock(pool);
 	for (void *u; (u = s->held); n++) {
-		void *next = *link_of(u);
+		void *next = *cache_link_of(u);
 		if (!mem_pool_broken(pool) && flushable(pool, u)) {
 			s->freeing_next = next;
 			MEM_KILL_FENCE();
@@ -536,7 +527,7 @@ static void recover_cut(struct mem_pool *pool, struct cache_slot *s)
 			dbg_user(payload)) || !mem_heap_used_at(pool, payload))
 		return;
 	void *user = park_fresh(payload, be->usable_size(pool->st, payload));
-	*link_of(user) = s->held;
+	*cache_link_of(user) = s->held;
 	s->held = user;
 	mem_log(MEM_L_WARN, "%s: fragment %p cut for a dead process's cache "
 		"recovered", pool->name, user);
@@ -663,7 +654,7 @@ static void *depot_pop(struct mem_cache *mc, struct cache_slot *s,
 	*bytes = d->bytes[k];
 	op_set(s, op);
 	if (via & DEPOT_VIA_LIST) {
-		*link_of(d->tail[k]) = s->cls[c].head;  /* runs into the list */
+		*cache_link_of(d->tail[k]) = s->cls[c].head;  /* runs into the list */
 		MEM_KILL_FENCE();
 	}
 	*op_word(s, op) = chain;        /* named twice */
@@ -695,7 +686,7 @@ static void depot_unsplice(struct cache_depot *d, struct cache_slot *s,
 	for (unsigned k = 0; k < CACHE_DEPOT_CHAINS; k++) {
 		if (!d->chain[k])
 			continue;
-		void **link = link_of(d->tail[k]);
+		void **link = cache_link_of(d->tail[k]);
 		if (s->cls[c].head == d->chain[k])
 			s->cls[c].head = *link;
 		*link = NULL;
@@ -835,12 +826,12 @@ static void slot_repair(struct mem_pool *pool, struct cache_slot *s)
 	void *m = s->moving;
 	s->moving = NULL;
 	if (m && !on_a_list(s, m) && never_handed_out(m)) {
-		*link_of(m) = s->held;
+		*cache_link_of(m) = s->held;
 		s->held = m;
 	}
 	for (unsigned c = 0; c < CACHE_CLASSES; c++) {
 		s->cls[c].count = 0;
-		for (void *u = s->cls[c].head; u; u = *link_of(u)) {
+		for (void *u = s->cls[c].head; u; u = *cache_link_of(u)) {
 			s->cls[c].count++;
 			blocks++;
 			bytes += parked_size(s, c, u);

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+#include "debug.h"
 #include "lock.h"
 
 /* Classes of usable size: exact 16-byte classes below 512 bytes, then 8
@@ -120,5 +121,15 @@ void cache_info(struct mem_pool *pool, struct mem_info *mi);
 /* A lock section left the heap's real_used at heap_real (parked blocks
  * included): note the callers' peak if this may be a new one. */
 void cache_peak(struct mem_pool *pool, uint64_t heap_real);
+
+/* A parked fragment's list link: with MEMDBG in the record's req word
+ * (the size asked for moves into the freed tag, debug.h), so that every
+ * byte the caller had can carry the write-after-free fill (freed.c);
+ * without it, after the parked mark in the fragment.  Here so that the
+ * tests that walk or cut chains read it where the cache writes it. */
+static inline void **cache_link_of(void *user)
+{
+	return (void **)((char *)user - DBG_HEAD + 8 * !MEMDBG);
+}
 
 #endif /* SRMEM_CACHE_H */

@@ -353,6 +353,18 @@ static int have_caches(const char *name)
 	return 0;
 }
 
+/* The start of a case of the caches: the pool, the backend the kill
+ * points wrap, the held array, the baseline; 0 (a SKIP line) when the
+ * build has no caches. */
+static int cache_case(int i, const char *name, uint64_t *base)
+{
+	start(i);
+	real_be = mem_shm_pool->be;
+	held = shm_mallocxz(NHELD * sizeof(void *));
+	*base = used_now();
+	return have_caches(name);
+}
+
 /* This process takes the dead holder's lock over first (its log is the
  * one the case reads); then others go on. */
 static void take_lock_over(void)
@@ -371,11 +383,8 @@ static void take_over(void)
 
 START_TEST(test_flush_death)
 {
-	start(_i);
-	real_be = mem_shm_pool->be;
-	held = shm_mallocxz(NHELD * sizeof(void *));
-	uint64_t base = used_now();
-	if (!have_caches("flush_death"))
+	uint64_t base;
+	if (!cache_case(_i, "flush_death", &base))
 		goto out;
 	mem_shm_pool->cache->depot_limit = 0;   /* flushes go to the heap */
 	for (int when = 0; when < 2; when++) {
@@ -397,11 +406,8 @@ END_TEST
  * not be walked through that freed head. */
 START_TEST(test_flush_death_reclaim)
 {
-	start(_i);
-	real_be = mem_shm_pool->be;
-	held = shm_mallocxz(NHELD * sizeof(void *));
-	uint64_t base = used_now();
-	if (!have_caches("flush_death_reclaim"))
+	uint64_t base;
+	if (!cache_case(_i, "flush_death_reclaim", &base))
 		goto out;
 	mem_shm_pool->cache->depot_limit = 0;   /* flushes go to the heap */
 	kill_in(park_many, 1, 0, 1);
@@ -487,11 +493,8 @@ static void reclaimer(void *arg)
 
 START_TEST(test_drain_death)
 {
-	start(_i);
-	real_be = mem_shm_pool->be;
-	held = shm_mallocxz(NHELD * sizeof(void *));
-	uint64_t base = used_now();
-	if (!have_caches("drain_death"))
+	uint64_t base;
+	if (!cache_case(_i, "drain_death", &base))
 		goto out;
 	expect_exit0(spawn(parks_and_exits, NULL));
 	kill_in(reclaimer, 10, 0, 1);   /* mid-drain of the dead one's slot */
@@ -556,7 +559,7 @@ static void expect_depot_whole(void)
 			void *u = d->chain[k], *last = NULL;
 			for (; u && n <= d->blocks[k]; n++) {
 				last = u;
-				u = *(void **)((char *)u - DBG_HEAD + 8 * !MEMDBG);
+				u = *cache_link_of(u);
 			}
 			T_ASSERT(n == d->blocks[k] && last == d->tail[k],
 				"depot class %u chain %u: %u fragments, its "
@@ -574,10 +577,8 @@ static void take_over_depot(void)
 
 START_TEST(test_depot_push_death)
 {
-	start(_i);
-	held = shm_mallocxz(NHELD * sizeof(void *));
-	uint64_t base = used_now();
-	if (!have_caches("depot_push_death"))
+	uint64_t base;
+	if (!cache_case(_i, "depot_push_death", &base))
 		goto out;
 	for (unsigned point = DEPOT_PUSHING; point <= DEPOT_PUSHED;
 			point++) {
@@ -614,8 +615,8 @@ static void split_depot(uint32_t first)
 			continue;
 		void *tail = d->chain[k];
 		for (uint32_t j = 1; j < first; j++)
-			tail = *(void **)((char *)tail - DBG_HEAD + 8 * !MEMDBG);
-		void **link = (void **)((char *)tail - DBG_HEAD + 8 * !MEMDBG);
+			tail = *cache_link_of(tail);
+		void **link = cache_link_of(tail);
 		uint64_t each = d->bytes[k] / d->blocks[k];  /* one exact class */
 		d->chain[k + 1] = *link;
 		d->tail[k + 1] = d->tail[k];
@@ -633,10 +634,8 @@ static void split_depot(uint32_t first)
 
 START_TEST(test_depot_pop_death)
 {
-	start(_i);
-	held = shm_mallocxz(NHELD * sizeof(void *));
-	uint64_t base = used_now();
-	if (!have_caches("depot_pop_death"))
+	uint64_t base;
+	if (!cache_case(_i, "depot_pop_death", &base))
 		goto out;
 	/* one chain into an empty list, then the second of two in front
 	 * of the first */
@@ -789,8 +788,7 @@ static void dies_unparking(void *arg)
 		if (s->cls[k].head != p)
 			continue;
 		s->moving = p;
-		/* the list link: cache.c link_of() */
-		s->cls[k].head = *(void **)((char *)p - DBG_HEAD + 8 * !MEMDBG);
+		s->cls[k].head = *cache_link_of(p);
 #if MEMDBG
 		dbg_busy(p);
 #endif
