@@ -1438,6 +1438,11 @@ void *cache_realloc(struct mem_pool *pool, void *p, size_t size,
 	if ((c < 0 || MEMDBG) && !mem_used_fragment(pool, "realloc", p, site,
 			CHECK_TRUST_RECORD | CHECK_OWN_HEADER))
 		return NULL;
+	if (c < 0) {    /* it passed the second look: another process made it
+			   live in between; the locked path judges it */
+		*done = 0;
+		return NULL;
+	}
 	size_t old = mem_user_size(pool, p);
 	if (need <= usable && 2 * need >= usable) {
 		track_resize(pool, p, old, size);
