@@ -8,6 +8,9 @@
  * lock.h) so acquire and release stay one CAS and one exchange.  Counting (lock.h)
  * adds one owner-only increment per acquisition, a clock read pair per
  * LOCKSTAT_HOLD_SAMPLE acquisitions, and two clock reads per contended one.
+ * The polled lock (lock.h) shares the take, the waiting and the takeover
+ * below (struct waiter says which way a caller waits); its release is
+ * lock.h's one store.
  *
  * Wait policy (both builds): poll up to LOCK_SPIN = 1,024 pauses (about
  * 20 us on this EPYC, about one futex sleep and wake-up) with a plain read,
@@ -331,12 +334,43 @@ static int spin_for_free(struct mem_lock *lk, uint64_t want)
 	return 0;
 }
 
-/* Sleep while the word still reads w (locked, waiters bit set). */
-static int sleep_on(struct mem_lock *lk, uint32_t w, struct mem_lock_ctr *c)
+/* How one caller waits (lock.h): a heap-lock sleeper sets the waiters
+ * bit and is woken by the release; a polled lock's waiter never writes a
+ * held state and naps for a bounded, growing time instead. */
+struct waiter {
+	uint64_t self;
+	uint64_t waiters;       /* state_of(LOCK_WAITERS, 0); 0: polled */
+	long nap_us;            /* polled: the next nap */
+	long napped_us;         /* polled: napped since the last look at the
+	                         * holder's life */
+	struct mem_lock_ctr *c;
+};
+
+/* A polled nap: 1 once LOCK_CHECK_MS of them have passed since the last
+ * time it said so, which is when the holder's life is worth a look. */
+static int nap_on(struct mem_lock *lk, uint32_t w, struct waiter *wt)
+{
+	struct timespec ts = { 0, wt->nap_us * 1000L };
+	futex(&lk->st.h.word, FUTEX_WAIT, w, &ts);
+	wt->napped_us += wt->nap_us;
+	if (wt->nap_us < LOCK_NAP_MAX_US)
+		wt->nap_us = 2 * wt->nap_us < LOCK_NAP_MAX_US ?
+			2 * wt->nap_us : LOCK_NAP_MAX_US;
+	if (wt->napped_us < LOCK_CHECK_MS * 1000L)
+		return 0;
+	wt->napped_us = 0;
+	return 1;
+}
+
+/* Sleep while the word still reads w (locked; the heap lock: waiters bit
+ * set); 1 when it is time to ask whether the holder lives. */
+static int sleep_on(struct mem_lock *lk, uint32_t w, struct waiter *wt)
 {
 	struct timespec ts = { 0, LOCK_CHECK_MS * 1000000L };
-	if (c)
-		ctr_add(&c->sleeps, 1);
+	if (wt->c)
+		ctr_add(&wt->c->sleeps, 1);
+	if (!wt->waiters)
+		return nap_on(lk, w, wt);
 	if (futex(&lk->st.h.word, FUTEX_WAIT, w, &ts) < 0 && errno == ETIMEDOUT)
 		return 1;
 	return 0;
@@ -349,12 +383,13 @@ static int owner_dead(uint64_t st, uint32_t tid)
 	return owner == tid || mem_task_dead(owner, gen_of(st));
 }
 
-static int take_from_dead(struct mem_lock *lk, uint64_t st, uint64_t self)
+static int take_from_dead(struct mem_lock *lk, uint64_t st,
+		const struct waiter *wt)
 {
-	if (!owner_dead(st, word_of(self)))
+	if (!owner_dead(st, word_of(wt->self)))
 		return 0;
 	/* Keep the waiters bit: others may sleep on the word too. */
-	if (!state_cas(lk, st, self | state_of(LOCK_WAITERS, 0)))
+	if (!state_cas(lk, st, wt->self | wt->waiters))
 		return 0;
 	lk->recoveries++;
 	lk->last_dead = (int32_t)(word_of(st) & ~LOCK_WAITERS);
@@ -363,10 +398,11 @@ static int take_from_dead(struct mem_lock *lk, uint64_t st, uint64_t self)
 
 /* The first CAS failed: spin, then sleep, and after each wake-up spin
  * before sleeping again; 1 when taken from a dead owner.
- * A word holding our own tid is taken at once, without a sleep. */
-static int get_slow(struct mem_lock *lk, uint64_t self, struct mem_lock_ctr *c)
+ * A word holding our own tid is taken at once, without a sleep.  A
+ * polled waiter (waiters 0) leaves a held state alone. */
+static int get_slow(struct mem_lock *lk, struct waiter *wt)
 {
-	uint64_t waiters = state_of(LOCK_WAITERS, 0);
+	uint64_t self = wt->self, waiters = wt->waiters;
 	if (spin_for_free(lk, self))
 		return 0;
 	for (int slept = 0;; ) {
@@ -377,14 +413,16 @@ static int get_slow(struct mem_lock *lk, uint64_t self, struct mem_lock_ctr *c)
 				return 0;
 			continue;
 		}
-		if (!(st & waiters) && !state_cas(lk, st, st | waiters))
+		if (waiters && !(st & waiters) &&
+		    !state_cas(lk, st, st | waiters))
 			continue;
 		st |= waiters;
 		if ((slept || (word_of(st) & ~LOCK_WAITERS) == word_of(self)) &&
-		    take_from_dead(lk, st, self))
+		    take_from_dead(lk, st, wt))
 			return 1;
-		slept = sleep_on(lk, word_of(st), c);
-		/* Woken (not timed out): spin again before sleeping again. */
+		slept = sleep_on(lk, word_of(st), wt);
+		/* Not yet a look at the holder: spin again before sleeping
+		 * again. */
 		if (!slept && spin_for_free(lk, self | waiters))
 			return 0;
 	}
@@ -392,11 +430,13 @@ static int get_slow(struct mem_lock *lk, uint64_t self, struct mem_lock_ctr *c)
 
 /* Out of line, so that the uncontended path saves no registers. */
 __attribute__((noinline))
-static int get_contended(struct mem_lock *lk, uint64_t self,
+static int get_contended(struct mem_lock *lk, uint64_t self, int polled,
 		struct mem_lock_ctr *c)
 {
+	struct waiter wt = { self, polled ? 0 : state_of(LOCK_WAITERS, 0),
+		LOCK_NAP_MIN_US, 0, c };
 	uint64_t t0 = c ? mem_tick() : 0;
-	int r = get_slow(lk, self, c);
+	int r = get_slow(lk, &wt);
 	if (c)
 		count_waited(c, t0, r);
 	return r;
@@ -406,7 +446,7 @@ int mem_lock_get_counted(struct mem_lock *lk, struct mem_lock_ctr *c)
 {
 	uint64_t self = mem_lock_self();
 	if (__builtin_expect(!state_cas(lk, 0, self), 0))
-		return get_contended(lk, self, c);
+		return get_contended(lk, self, 0, c);
 	if (c)
 		count_acquired(c);
 	return 0;
@@ -414,7 +454,12 @@ int mem_lock_get_counted(struct mem_lock *lk, struct mem_lock_ctr *c)
 
 int mem_lock_get_contended(struct mem_lock *lk, uint64_t self)
 {
-	return get_contended(lk, self, NULL);
+	return get_contended(lk, self, 0, NULL);
+}
+
+int mem_lock_get_polled(struct mem_lock *lk, uint64_t self)
+{
+	return get_contended(lk, self, 1, NULL);
 }
 
 void mem_lock_wake(struct mem_lock *lk)

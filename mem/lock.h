@@ -36,6 +36,59 @@
  * wakes one waiter when a holder dies, and if that one dies as well the
  * others would never be woken.
  *
+ * The polled lock (struct mem_plock: the shm caches' slot locks, taken
+ * by their owner on every cached operation and by others rarely: threads
+ * of the same process, a drain, the taker of a dead owner).  The same
+ * state, the same take (one CAS from free) and the same takeover as the
+ * heap lock; its waiters never write a held state, so the release is one
+ * plain store of 0 and no wake-up:
+ *
+ *                 CAS 0 -> (tid, gen), acquire
+ *     +----------+ ------------------------------> +--------------------+
+ *     | free (0) |                                 | held by (tid, gen) |
+ *     +----------+ <------------------------------ +--------------------+
+ *          ^        store 0, release: the holder,            |
+ *          |        the state's only writer                  | it dies
+ *          |                                                 v
+ *          |                                       +--------------------+
+ *          |                                       | held by a dead one |
+ *          |                                       +--------------------+
+ *          |                 a waiter finds it dead (owner.h) |
+ *          |                 or finds its own tid there: CAS  |
+ *          |                 to its (tid, gen), get returns 1 v
+ *          |                                       +--------------------+
+ *          +-------------------------------------- | held by the taker  |
+ *             store 0 once the caller repaired     +--------------------+
+ *
+ * A waiter writes nothing on the way (no LOCK_WAITERS in this lock).
+ *
+ * Why a plain store is enough.  While the lock is held nobody but its
+ * holder writes the state: waiters only read it, CAS only a free state
+ * (which the holder's store makes), and take over only from a holder
+ * that is dead, which stores nothing again.  So the release has no other
+ * writer to race with and needs no read-modify-write; a release store
+ * (x86: a plain mov, which the CPU never reorders before the section's
+ * loads and stores; arm64: stlr) publishes the section to the next
+ * taker's acquiring CAS.  Mutual exclusion rests on that CAS alone.
+ * What the release gives up is knowing whether someone waits, so nobody
+ * is woken: a waiter polls LOCK_SPIN pauses (a CAS when it reads free,
+ * as above), then naps in FUTEX_WAIT on the word it read (back at once
+ * if it changed), LOCK_NAP_MIN_US at first, doubling up to
+ * LOCK_NAP_MAX_US, and polls again after each nap; every LOCK_CHECK_MS
+ * of naps it asks whether the holder lives, and a holder with its own
+ * tid it takes over at once, as a heap-lock sleeper does.  Bounds: a
+ * waiter sees a release at most LOCK_NAP_MAX_US (1 ms) late plus its
+ * scheduling delay (a release during its spin: at once); a dead holder
+ * is taken over within LOCK_CHECK_MS of naps plus the last nap and the
+ * spins between them (about 22 ms); napping costs a spin (about 20 us)
+ * per nap, 2% of a core at the longest.  No waiter can hang: it never sleeps without a
+ * timeout.  The pthread build keeps a robust mutex per slot lock, as
+ * before (its unlock is an atomic and asks the kernel about waiters): the
+ * polled lock is built on the futex build's state, which that build's
+ * struct mem_lock does not have.  Nothing in the protocol needs the
+ * kernel, so it could serve there too once the state is a type of its
+ * own.
+ *
  * Counting (the heap lock only; lockstat.c keeps the counters).  The
  * *_counted calls take one process's struct mem_lock_ctr, written by that
  * process only, so counting adds no shared write: the uncontended path
@@ -62,6 +115,8 @@
 #define LOCK_WAITERS 0x80000000u
 #define LOCK_SPIN 1024     /* pauses polled before a sleep (lock.c) */
 #define LOCK_CHECK_MS 20
+#define LOCK_NAP_MIN_US 50      /* a polled lock's first nap */
+#define LOCK_NAP_MAX_US 1000    /* its longest: how late it sees a release */
 
 /* A spin (LOCK_SPIN pauses; a pause costs 10-140 cycles by CPU model, so
  * at most about 150 us even at 1 GHz) stays far below the period at which
@@ -69,6 +124,11 @@
 _Static_assert(LOCK_SPIN >= 1 &&
 		LOCK_SPIN * 150 <= LOCK_CHECK_MS * 1000000 / 100,
 		"a spin is under 1% of LOCK_CHECK_MS");
+/* A polled waiter asks about its holder's life every LOCK_CHECK_MS of
+ * naps, so a nap must fit in that period (and in a timespec's tv_nsec). */
+_Static_assert(LOCK_NAP_MIN_US >= 1 && LOCK_NAP_MIN_US <= LOCK_NAP_MAX_US &&
+		LOCK_NAP_MAX_US <= LOCK_CHECK_MS * 1000,
+		"a nap fits in the liveness period");
 
 struct mem_lock {
 #if LOCK_PTHREAD
@@ -106,9 +166,9 @@ void mem_lock_destroy(struct mem_lock *lk);
 int mem_lock_get(struct mem_lock *lk);
 void mem_lock_release(struct mem_lock *lk);
 #else
-/* The uncounted take and release are inline (the shm caches take their
- * slot's lock on every operation): one compare-and-swap, one exchange;
- * lock.c waits, takes over a dead owner and wakes a sleeper. */
+/* The uncounted take and release are inline (shm_lock.c's public locks;
+ * the polled lock below shares the take): one compare-and-swap, one
+ * exchange; lock.c waits, takes over a dead owner and wakes a sleeper. */
 int mem_lock_get_contended(struct mem_lock *lk, uint64_t self);
 void mem_lock_wake(struct mem_lock *lk);
 
@@ -121,12 +181,18 @@ static inline uint64_t mem_lock_self(void)
 	return x.st.all;
 }
 
+/* The one CAS that takes a free lock: 1 when it did. */
+static inline int mem_lock_try(struct mem_lock *lk, uint64_t self)
+{
+	uint64_t free_state = 0;
+	return __builtin_expect(__atomic_compare_exchange_n(&lk->st.all,
+		&free_state, self, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED), 1);
+}
+
 static inline int mem_lock_get(struct mem_lock *lk)
 {
-	uint64_t self = mem_lock_self(), free_state = 0;
-	if (__builtin_expect(__atomic_compare_exchange_n(&lk->st.all,
-			&free_state, self, 0, __ATOMIC_ACQUIRE,
-			__ATOMIC_RELAXED), 1))
+	uint64_t self = mem_lock_self();
+	if (mem_lock_try(lk, self))
 		return 0;
 	return mem_lock_get_contended(lk, self);
 }
@@ -144,5 +210,46 @@ int mem_lock_get_counted(struct mem_lock *lk, struct mem_lock_ctr *c);
 void mem_lock_release_counted(struct mem_lock *lk, struct mem_lock_ctr *c);
 /* The thread id holding the lock, 0 if free or unknown (pthread build). */
 pid_t mem_lock_owner(const struct mem_lock *lk);
+
+
+/* The polled lock (above): the heap lock's state, taken the same way,
+ * released by the one store that only a lock no waiter writes allows. */
+struct mem_plock {
+	struct mem_lock lk;
+};
+
+static inline int mem_plock_init(struct mem_plock *pl)
+{
+	return mem_lock_init(&pl->lk);
+}
+
+#if LOCK_PTHREAD
+/* The robust mutex: its unlock must ask the kernel about waiters. */
+static inline int mem_plock_get(struct mem_plock *pl)
+{
+	return mem_lock_get(&pl->lk);
+}
+
+static inline void mem_plock_release(struct mem_plock *pl)
+{
+	mem_lock_release(&pl->lk);
+}
+#else
+/* The first CAS failed: poll, nap, take over a dead holder (lock.c). */
+int mem_lock_get_polled(struct mem_lock *lk, uint64_t self);
+
+static inline int mem_plock_get(struct mem_plock *pl)
+{
+	uint64_t self = mem_lock_self();
+	if (mem_lock_try(&pl->lk, self))
+		return 0;
+	return mem_lock_get_polled(&pl->lk, self);
+}
+
+static inline void mem_plock_release(struct mem_plock *pl)
+{
+	__atomic_store_n(&pl->lk.st.all, 0, __ATOMIC_RELEASE);
+}
+#endif
 
 #endif /* SRMEM_LOCK_H */

@@ -339,7 +339,7 @@ static void classify(pid_t pid)
 	mark[P_SYSCALL] = sys;
 	for (unsigned i = 0; c && i < CACHE_SLOTS; i++) {
 		struct cache_slot *sl = &c->slot[i];
-		if (!holds(&sl->lock, pid))
+		if (!holds(&sl->lock.lk, pid))
 			continue;
 		mark[P_SLOT] = 1;
 		if ((pid_t)(uint32_t)sl->owner != pid)
@@ -460,10 +460,10 @@ static void hang_report(pid_t pid)
 		sys ? " in a system call" : "",
 		(int)mem_lock_owner(mem_shm_pool->lock));
 	for (unsigned i = 0; c && i < CACHE_SLOTS; i++)
-		if (mem_lock_owner(&c->slot[i].lock))
+		if (mem_lock_owner(&c->slot[i].lock.lk))
 			printf("    slot %u (owner %d) locked by %d\n", i,
 				(int)(uint32_t)c->slot[i].owner,
-				(int)mem_lock_owner(&c->slot[i].lock));
+				(int)mem_lock_owner(&c->slot[i].lock.lk));
 }
 
 /* Wait for the survivors; 1 per hang, aborts counted. */
