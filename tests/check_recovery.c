@@ -858,12 +858,12 @@ START_TEST(test_slot_lock_death)
 	expect_killed(v);
 	struct cache_slot *s = slot_of(v);
 	ck_assert_ptr_nonnull(s);
-	uint32_t rec = s->lock.lk.recoveries;
+	uint32_t rec = s->lock.w.recoveries;
 	expect_exit0(spawn(reclaims, NULL));
 	/* taken over (the drainer's get returned 1), the slot emptied and
 	 * freed, the lock free again */
-	ck_assert_uint_eq(s->lock.lk.recoveries, rec + 1);
-	ck_assert_int_eq(s->lock.lk.last_dead, v);
+	ck_assert_uint_eq(s->lock.w.recoveries, rec + 1);
+	ck_assert_int_eq(s->lock.w.last_dead, v);
 	ck_assert_uint_eq(s->owner, 0);
 	ck_assert_uint_eq(s->blocks, 0);
 	ck_assert_int_eq(mem_plock_get(&s->lock), 0);

@@ -404,7 +404,7 @@ START_TEST(test_slot_lock)
 	ck_assert_ptr_nonnull(x);
 	struct cache_slot *s = claimed_slot("slot_lock");
 	if (s) {
-		uint32_t rec = s->lock.lk.recoveries;
+		uint32_t rec = s->lock.w.recoveries;
 		for (int k = 0; k < THREADS; k++)
 			a[k] = (struct slot_excl){ x, &s->lock };
 		pid_t drainer = t_spawn(slot_process, &a[0]);
@@ -414,7 +414,7 @@ START_TEST(test_slot_lock)
 		ck_assert_uint_eq(x->counter,
 			(uint64_t)(THREADS + 1) * SLOT_ROUNDS);
 		ck_assert_uint_eq(x->overlaps, 0);
-		ck_assert_uint_eq(s->lock.lk.recoveries, rec);
+		ck_assert_uint_eq(s->lock.w.recoveries, rec);
 	}
 	shm_free(x);
 	t_pool_verify(&tp, NULL, 0, "after the slot lock");
@@ -456,27 +456,23 @@ START_TEST(test_slot_wait)
 		return;
 	}
 	struct slot_waiter w = { .lk = &s->lock };
-	uint32_t rec = s->lock.lk.recoveries;
+	uint32_t rec = s->lock.w.recoveries;
 	pthread_t th;
 	ck_assert_int_eq(mem_plock_get(&s->lock), 0);
-#if !LOCK_PTHREAD
-	uint64_t held = __atomic_load_n(&s->lock.lk.st.all, __ATOMIC_RELAXED);
-#endif
+	uint64_t held = __atomic_load_n(&s->lock.w.st.all, __ATOMIC_RELAXED);
 	ck_assert_int_eq(pthread_create(&th, NULL, slot_wait_thread, &w), 0);
 	while (!__atomic_load_n(&w.started, __ATOMIC_ACQUIRE))
 		sched_yield();
 	struct timespec nap = { 0, (LOCK_CHECK_MS + 10) * 1000000L }, released;
 	nanosleep(&nap, NULL);
 	ck_assert_int_eq(__atomic_load_n(&w.got, __ATOMIC_ACQUIRE), 0);
-#if !LOCK_PTHREAD
-	ck_assert_uint_eq(__atomic_load_n(&s->lock.lk.st.all,
+	ck_assert_uint_eq(__atomic_load_n(&s->lock.w.st.all,
 		__ATOMIC_RELAXED), held);
-#endif
 	clock_gettime(CLOCK_MONOTONIC, &released);
 	mem_plock_release(&s->lock);
 	pthread_join(th, NULL);
 	ck_assert_int_eq(w.got, 1);             /* got it, not taken over */
-	ck_assert_uint_eq(s->lock.lk.recoveries, rec);
+	ck_assert_uint_eq(s->lock.w.recoveries, rec);
 	double late = ms_between(&released, &w.acquired);
 	T_ASSERT(late < 1000, "the waiter acquired %.1f ms after the release",
 		late);
