@@ -120,13 +120,17 @@
  * never the other way round.  Threads of one process share its slot: the
  * slot lock names the thread holding it, so they take turns as processes
  * do, and one thread at a time claims the slot (slot_settle), so that a
- * process never owns two.  Costs: a hit is two atomic operations on a
- * private line and O(1) list work; a batch refill or a flush is one global
- * lock section for up to CACHE_BATCH fragments.  The owner's atomic take
- * stays even when nobody else wants the slot: the out-of-memory drain
- * takes live owners' slot locks too, so a cheaper take would need a
- * store-load barrier against other processes, which costs on x86 what the
- * locked compare-and-swap costs, and threads of the process share it.
+ * process never owns two.  The slot lock is lock.h's polled lock: its
+ * waiters poll and nap rather than being woken, so its release is one
+ * plain store (contention is rare: threads of one process, a drain).
+ * Costs: a hit is one atomic operation (the take) and a plain store on a
+ * private line and O(1) list work; a batch refill or a flush is one
+ * global lock section for up to CACHE_BATCH fragments.  The owner's
+ * atomic take stays even when nobody else wants the slot: the
+ * out-of-memory drain takes live owners' slot locks too, so a cheaper
+ * take would need a store-load barrier against other processes, which
+ * costs on x86 what the locked compare-and-swap costs, and threads of
+ * the process share it.
  *
  * Fast paths.  A free makes each check once, inline (park_class: pool
  * range and alignment, the fragment's own header or MEMDBG record, the
@@ -845,7 +849,7 @@ static void slot_repair(struct mem_pool *pool, struct cache_slot *s)
  * what that holder had on its way to the heap goes there now. */
 static void slot_lock(struct mem_pool *pool, struct cache_slot *s)
 {
-	if (mem_lock_get(&s->lock)) {
+	if (mem_plock_get(&s->lock)) {
 		slot_repair(pool, s);
 		flush_held(pool, s);
 	}
@@ -889,7 +893,7 @@ static size_t slot_drain(struct mem_pool *pool, struct cache_slot *s,
 	size_t n;
 	slot_lock(pool, s);
 	if (dead && owner_load(s) != dead) {
-		mem_lock_release(&s->lock);
+		mem_plock_release(&s->lock);
 		return 0;
 	}
 	if (dead)
@@ -903,7 +907,7 @@ static size_t slot_drain(struct mem_pool *pool, struct cache_slot *s,
 	if (dead)
 		__atomic_compare_exchange_n(&s->owner, &dead, 0, 0,
 			__ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
-	mem_lock_release(&s->lock);
+	mem_plock_release(&s->lock);
 	return n;
 }
 
@@ -935,7 +939,7 @@ void cache_init(struct mem_cache *c, size_t limit, unsigned overhead)
 	c->depot_limit = 2 * limit;     /* a handoff's flow, with room */
 	c->overhead = overhead;
 	for (unsigned i = 0; i < CACHE_SLOTS; i++) {
-		mem_lock_init(&c->slot[i].lock);
+		mem_plock_init(&c->slot[i].lock);
 		c->slot[i].slack = (16 - overhead % 16) % 16;
 		for (unsigned k = 1; k < CACHE_CLASSES; k++) {
 			c->slot[i].cls[k].max = list_max(k);
@@ -1104,7 +1108,7 @@ static size_t depot_drain(struct mem_pool *pool)
 			n += flush_held(pool, s);
 		}
 	}
-	mem_lock_release(&s->lock);
+	mem_plock_release(&s->lock);
 	return n;
 }
 
@@ -1287,7 +1291,7 @@ void *cache_malloc(struct mem_pool *pool, size_t size,
 		user = unpark(pool, user, size, site);
 	MEM_KILL_FENCE();
 	s->moving = NULL;
-	mem_lock_release(&s->lock);
+	mem_plock_release(&s->lock);
 	return user;
 }
 
@@ -1401,7 +1405,7 @@ static inline __attribute__((always_inline)) void park_checked(
 		over_budget(pool, s);
 	if (__builtin_expect(s->held != NULL, 0))
 		flush_held(pool, s);
-	mem_lock_release(&s->lock);
+	mem_plock_release(&s->lock);
 }
 
 int cache_free(struct mem_pool *pool, void *p, const struct mem_site *site)

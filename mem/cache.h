@@ -33,11 +33,12 @@ struct cache_class {
 };
 
 /* One process's cache.  Its lock is taken by the owner on every operation
- * (uncontended: one CAS and one exchange on a line nobody else touches) and
- * by another process only to drain it: when memory runs out, or when the
- * owner has died.  Lock order: a slot lock, then the global lock. */
+ * (uncontended: one CAS and one plain store on a line nobody else touches,
+ * lock.h's polled lock) and by another process only to drain it: when
+ * memory runs out, or when the owner has died.  Lock order: a slot lock,
+ * then the global lock. */
 struct cache_slot {
-	struct mem_lock lock;
+	struct mem_plock lock;
 	uint64_t owner;         /* pid | generation << 32 (owner.h); 0 free */
 	uint64_t bytes;         /* backend usable bytes parked here, exact */
 	uint64_t blocks;

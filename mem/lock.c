@@ -8,6 +8,9 @@
  * lock.h) so acquire and release stay one CAS and one exchange.  Counting (lock.h)
  * adds one owner-only increment per acquisition, a clock read pair per
  * LOCKSTAT_HOLD_SAMPLE acquisitions, and two clock reads per contended one.
+ * The polled lock (lock.h) shares the take, the waiting and the takeover
+ * below (struct waiter says which way a caller waits); its release is
+ * lock.h's one store.
  *
  * Wait policy (both builds): poll up to LOCK_SPIN = 1,024 pauses (about
  * 20 us on this EPYC, about one futex sleep and wake-up) with a plain read,
@@ -134,6 +137,175 @@ static inline void cpu_relax(void)
 #elif defined(__aarch64__)
 	__asm__ __volatile__("yield");
 #endif
+}
+
+/* --- the word: the futex build's heap lock, both builds' polled lock --- */
+
+static long futex(uint32_t *word, int op, uint32_t val,
+		const struct timespec *timeout)
+{
+	return syscall(SYS_futex, word, op, val, timeout, NULL, 0);
+}
+
+/* The state as one 64-bit value: word and gen change together. */
+static inline uint64_t state_of(uint32_t word, uint32_t gen)
+{
+	struct mem_lock_word x;
+	x.st.h.word = word;
+	x.st.h.gen = gen;
+	return x.st.all;
+}
+
+static inline uint32_t word_of(uint64_t all)
+{
+	struct mem_lock_word x;
+	x.st.all = all;
+	return x.st.h.word;
+}
+
+static inline uint32_t gen_of(uint64_t all)
+{
+	struct mem_lock_word x;
+	x.st.all = all;
+	return x.st.h.gen;
+}
+
+static inline uint64_t state_load(const struct mem_lock_word *lw)
+{
+	return __atomic_load_n(&lw->st.all, __ATOMIC_RELAXED);
+}
+
+static inline int state_cas(struct mem_lock_word *lw, uint64_t old,
+		uint64_t new)
+{
+	return __atomic_compare_exchange_n(&lw->st.all, &old, new, 0,
+			__ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+
+/* Poll the state up to LOCK_SPIN pauses; CAS only when it reads free (a
+ * CAS on a held lock would take the line from the holder).  want: our
+ * state, with the waiters bit once we have slept. */
+static int spin_for_free(struct mem_lock_word *lw, uint64_t want)
+{
+	for (int i = 0; i < LOCK_SPIN; i++) {
+		cpu_relax();
+		if (state_load(lw) == 0 && state_cas(lw, 0, want))
+			return 1;
+	}
+	return 0;
+}
+
+/* How one caller waits (lock.h): a heap-lock sleeper sets the waiters
+ * bit and is woken by the release; a polled lock's waiter never writes a
+ * held state and naps for a bounded, growing time instead. */
+struct waiter {
+	uint64_t self;
+	uint64_t waiters;       /* state_of(LOCK_WAITERS, 0); 0: polled */
+	long nap_us;            /* polled: the next nap */
+	long napped_us;         /* polled: napped since the last look at the
+	                         * holder's life */
+	struct mem_lock_ctr *c;
+};
+
+/* A polled nap: 1 once LOCK_CHECK_MS of them have passed since the last
+ * time it said so, which is when the holder's life is worth a look. */
+static int nap_on(struct mem_lock_word *lw, uint32_t w, struct waiter *wt)
+{
+	struct timespec ts = { 0, wt->nap_us * 1000L };
+	futex(&lw->st.h.word, FUTEX_WAIT, w, &ts);
+	wt->napped_us += wt->nap_us;
+	if (wt->nap_us < LOCK_NAP_MAX_US)
+		wt->nap_us = 2 * wt->nap_us < LOCK_NAP_MAX_US ?
+			2 * wt->nap_us : LOCK_NAP_MAX_US;
+	if (wt->napped_us < LOCK_CHECK_MS * 1000L)
+		return 0;
+	wt->napped_us = 0;
+	return 1;
+}
+
+/* Sleep while the word still reads w (locked; the heap lock: waiters bit
+ * set); 1 when it is time to ask whether the holder lives. */
+static int sleep_on(struct mem_lock_word *lw, uint32_t w, struct waiter *wt)
+{
+	struct timespec ts = { 0, LOCK_CHECK_MS * 1000000L };
+	if (wt->c)
+		ctr_add(&wt->c->sleeps, 1);
+	if (!wt->waiters)
+		return nap_on(lw, w, wt);
+	if (futex(&lw->st.h.word, FUTEX_WAIT, w, &ts) < 0 && errno == ETIMEDOUT)
+		return 1;
+	return 0;
+}
+
+/* Our own tid in the word: a dead predecessor (locks are not recursive). */
+static int owner_dead(uint64_t st, uint32_t tid)
+{
+	uint32_t owner = word_of(st) & ~LOCK_WAITERS;
+	return owner == tid || mem_task_dead(owner, gen_of(st));
+}
+
+static int take_from_dead(struct mem_lock_word *lw, uint64_t st,
+		const struct waiter *wt)
+{
+	if (!owner_dead(st, word_of(wt->self)))
+		return 0;
+	/* Keep the waiters bit: others may sleep on the word too. */
+	if (!state_cas(lw, st, wt->self | wt->waiters))
+		return 0;
+	lw->recoveries++;
+	lw->last_dead = (int32_t)(word_of(st) & ~LOCK_WAITERS);
+	return 1;
+}
+
+/* The first CAS failed: spin, then sleep, and after each wake-up spin
+ * before sleeping again; 1 when taken from a dead owner.
+ * A word holding our own tid is taken at once, without a sleep.  A
+ * polled waiter (waiters 0) leaves a held state alone. */
+static int get_slow(struct mem_lock_word *lw, struct waiter *wt)
+{
+	uint64_t self = wt->self, waiters = wt->waiters;
+	if (spin_for_free(lw, self))
+		return 0;
+	for (int slept = 0;; ) {
+		uint64_t st = state_load(lw);
+		if (st == 0) {
+			/* We slept: others may still sleep, so keep waking them. */
+			if (state_cas(lw, 0, self | waiters))
+				return 0;
+			continue;
+		}
+		if (waiters && !(st & waiters) &&
+		    !state_cas(lw, st, st | waiters))
+			continue;
+		st |= waiters;
+		if ((slept || (word_of(st) & ~LOCK_WAITERS) == word_of(self)) &&
+		    take_from_dead(lw, st, wt))
+			return 1;
+		slept = sleep_on(lw, word_of(st), wt);
+		/* Not yet a look at the holder: spin again before sleeping
+		 * again. */
+		if (!slept && spin_for_free(lw, self | waiters))
+			return 0;
+	}
+}
+
+/* Out of line, so that the uncontended path saves no registers. */
+__attribute__((noinline))
+static int get_contended(struct mem_lock_word *lw, uint64_t self, int polled,
+		struct mem_lock_ctr *c)
+{
+	struct waiter wt = { self, polled ? 0 : state_of(LOCK_WAITERS, 0),
+		LOCK_NAP_MIN_US, 0, c };
+	uint64_t t0 = c ? mem_tick() : 0;
+	int r = get_slow(lw, &wt);
+	if (c)
+		count_waited(c, t0, r);
+	return r;
+}
+
+int mem_lock_get_polled(struct mem_lock_word *lw, uint64_t self)
+{
+	return get_contended(lw, self, 1, NULL);
 }
 
 #if LOCK_PTHREAD
@@ -267,46 +439,6 @@ pid_t mem_lock_owner(const struct mem_lock *lk)
 
 #else /* futex */
 
-static long futex(uint32_t *word, int op, uint32_t val,
-		const struct timespec *timeout)
-{
-	return syscall(SYS_futex, word, op, val, timeout, NULL, 0);
-}
-
-/* The state as one 64-bit value: word and gen change together. */
-static inline uint64_t state_of(uint32_t word, uint32_t gen)
-{
-	struct mem_lock x;
-	x.st.h.word = word;
-	x.st.h.gen = gen;
-	return x.st.all;
-}
-
-static inline uint32_t word_of(uint64_t all)
-{
-	struct mem_lock x;
-	x.st.all = all;
-	return x.st.h.word;
-}
-
-static inline uint32_t gen_of(uint64_t all)
-{
-	struct mem_lock x;
-	x.st.all = all;
-	return x.st.h.gen;
-}
-
-static inline uint64_t state_load(const struct mem_lock *lk)
-{
-	return __atomic_load_n(&lk->st.all, __ATOMIC_RELAXED);
-}
-
-static inline int state_cas(struct mem_lock *lk, uint64_t old, uint64_t new)
-{
-	return __atomic_compare_exchange_n(&lk->st.all, &old, new, 0,
-			__ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
-}
-
 int mem_lock_init(struct mem_lock *lk)
 {
 	memset(lk, 0, sizeof(*lk));
@@ -318,95 +450,11 @@ void mem_lock_destroy(struct mem_lock *lk)
 	(void)lk;
 }
 
-/* Poll the state up to LOCK_SPIN pauses; CAS only when it reads free (a
- * CAS on a held lock would take the line from the holder).  want: our
- * state, with the waiters bit once we have slept. */
-static int spin_for_free(struct mem_lock *lk, uint64_t want)
-{
-	for (int i = 0; i < LOCK_SPIN; i++) {
-		cpu_relax();
-		if (state_load(lk) == 0 && state_cas(lk, 0, want))
-			return 1;
-	}
-	return 0;
-}
-
-/* Sleep while the word still reads w (locked, waiters bit set). */
-static int sleep_on(struct mem_lock *lk, uint32_t w, struct mem_lock_ctr *c)
-{
-	struct timespec ts = { 0, LOCK_CHECK_MS * 1000000L };
-	if (c)
-		ctr_add(&c->sleeps, 1);
-	if (futex(&lk->st.h.word, FUTEX_WAIT, w, &ts) < 0 && errno == ETIMEDOUT)
-		return 1;
-	return 0;
-}
-
-/* Our own tid in the word: a dead predecessor (locks are not recursive). */
-static int owner_dead(uint64_t st, uint32_t tid)
-{
-	uint32_t owner = word_of(st) & ~LOCK_WAITERS;
-	return owner == tid || mem_task_dead(owner, gen_of(st));
-}
-
-static int take_from_dead(struct mem_lock *lk, uint64_t st, uint64_t self)
-{
-	if (!owner_dead(st, word_of(self)))
-		return 0;
-	/* Keep the waiters bit: others may sleep on the word too. */
-	if (!state_cas(lk, st, self | state_of(LOCK_WAITERS, 0)))
-		return 0;
-	lk->recoveries++;
-	lk->last_dead = (int32_t)(word_of(st) & ~LOCK_WAITERS);
-	return 1;
-}
-
-/* The first CAS failed: spin, then sleep, and after each wake-up spin
- * before sleeping again; 1 when taken from a dead owner.
- * A word holding our own tid is taken at once, without a sleep. */
-static int get_slow(struct mem_lock *lk, uint64_t self, struct mem_lock_ctr *c)
-{
-	uint64_t waiters = state_of(LOCK_WAITERS, 0);
-	if (spin_for_free(lk, self))
-		return 0;
-	for (int slept = 0;; ) {
-		uint64_t st = state_load(lk);
-		if (st == 0) {
-			/* We slept: others may still sleep, so keep waking them. */
-			if (state_cas(lk, 0, self | waiters))
-				return 0;
-			continue;
-		}
-		if (!(st & waiters) && !state_cas(lk, st, st | waiters))
-			continue;
-		st |= waiters;
-		if ((slept || (word_of(st) & ~LOCK_WAITERS) == word_of(self)) &&
-		    take_from_dead(lk, st, self))
-			return 1;
-		slept = sleep_on(lk, word_of(st), c);
-		/* Woken (not timed out): spin again before sleeping again. */
-		if (!slept && spin_for_free(lk, self | waiters))
-			return 0;
-	}
-}
-
-/* Out of line, so that the uncontended path saves no registers. */
-__attribute__((noinline))
-static int get_contended(struct mem_lock *lk, uint64_t self,
-		struct mem_lock_ctr *c)
-{
-	uint64_t t0 = c ? mem_tick() : 0;
-	int r = get_slow(lk, self, c);
-	if (c)
-		count_waited(c, t0, r);
-	return r;
-}
-
 int mem_lock_get_counted(struct mem_lock *lk, struct mem_lock_ctr *c)
 {
 	uint64_t self = mem_lock_self();
-	if (__builtin_expect(!state_cas(lk, 0, self), 0))
-		return get_contended(lk, self, c);
+	if (__builtin_expect(!mem_lock_try(&lk->w, self), 0))
+		return get_contended(&lk->w, self, 0, c);
 	if (c)
 		count_acquired(c);
 	return 0;
@@ -414,26 +462,26 @@ int mem_lock_get_counted(struct mem_lock *lk, struct mem_lock_ctr *c)
 
 int mem_lock_get_contended(struct mem_lock *lk, uint64_t self)
 {
-	return get_contended(lk, self, NULL);
+	return get_contended(&lk->w, self, 0, NULL);
 }
 
 void mem_lock_wake(struct mem_lock *lk)
 {
-	futex(&lk->st.h.word, FUTEX_WAKE, 1, NULL);
+	futex(&lk->w.st.h.word, FUTEX_WAKE, 1, NULL);
 }
 
 void mem_lock_release_counted(struct mem_lock *lk, struct mem_lock_ctr *c)
 {
 	if (c)
 		count_release(c);
-	uint64_t st = __atomic_exchange_n(&lk->st.all, 0, __ATOMIC_RELEASE);
+	uint64_t st = __atomic_exchange_n(&lk->w.st.all, 0, __ATOMIC_RELEASE);
 	if (word_of(st) & LOCK_WAITERS)
 		mem_lock_wake(lk);
 }
 
 pid_t mem_lock_owner(const struct mem_lock *lk)
 {
-	return (pid_t)(word_of(state_load(lk)) & ~LOCK_WAITERS);
+	return (pid_t)(word_of(state_load(&lk->w)) & ~LOCK_WAITERS);
 }
 
 #endif

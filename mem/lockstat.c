@@ -196,7 +196,7 @@ int mem_lock_stats_get(struct mem_pool *pool, struct mem_lock_stats *out)
 	out->clock = mem_tick_source();
 	out->hold_sample = LOCKSTAT_HOLD_SAMPLE;
 	out->owner = mem_lock_owner(pool->lock);
-	out->recoveries = pool->lock->recoveries;
+	out->recoveries = mem_lock_recoveries(pool->lock);
 	out->unrowed = __atomic_load_n(&t->unrowed, __ATOMIC_RELAXED);
 	row_read(&t->retired, rate, &out->total);
 	uint32_t n = __atomic_load_n(&t->nrows, __ATOMIC_ACQUIRE);

@@ -325,7 +325,7 @@ static void heap_recovered(struct mem_pool *pool)
 {
 	struct mem_check_result r;
 	mem_log(MEM_L_WARN, "%s: lock owner pid %d died holding the lock; "
-		"checking the heap", pool->name, (int)pool->lock->last_dead);
+		"checking the heap", pool->name, (int)mem_lock_last_dead(pool->lock));
 	if (mem_pool_broken(pool))
 		return;
 	if (was_in_backend(pool) && rebuilt(pool))

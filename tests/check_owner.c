@@ -238,7 +238,7 @@ static void die_holding(int fd)
 	park_some();
 	struct cache_slot *s = own_slot(getpid());
 	if (s)
-		mem_lock_get(&s->lock);
+		mem_plock_get(&s->lock);
 	shm_global_lock();
 	(void)!write(fd, "L", 1);
 	for (;;)

@@ -40,7 +40,13 @@
  *   cache_resize_death  killed in a cache's in-place realloc while the
  *                   record was being rewritten (busy): the reclaimer
  *                   finishes the record, the fragment stays the
- *                   caller's and any free takes it.
+ *                   caller's and any free takes it;
+ *   slot_lock_death killed holding its slot lock (lock.h's polled lock,
+ *                   whose release is a plain store) with fragments
+ *                   parked: another process's reclaim takes the lock
+ *                   over (its get returns 1, the lock counts the
+ *                   recovery and names the dead), empties and frees the
+ *                   slot, and leaves the lock free.
  * The exact points are reached by wrapping the backend table (the pool's
  * be pointer, in the segment) with one that raises SIGKILL before or after
  * the real call.  Kills inside the backend itself (a split or a join half
@@ -715,14 +721,20 @@ START_TEST(test_resize_death)
 }
 END_TEST
 
-/* This process's cache slot (the one its calls use). */
-static struct cache_slot *own_slot(void)
+/* The cache slot that names pid as its owner. */
+static struct cache_slot *slot_of(pid_t pid)
 {
 	struct mem_cache *c = mem_shm_pool->cache;
 	for (unsigned i = 0; i < c->nslots; i++)
-		if ((uint32_t)c->slot[i].owner == (uint32_t)getpid())
+		if ((uint32_t)c->slot[i].owner == (uint32_t)pid)
 			return &c->slot[i];
 	return NULL;
+}
+
+/* This process's cache slot (the one its calls use). */
+static struct cache_slot *own_slot(void)
+{
+	return slot_of(getpid());
 }
 
 #if MEMDBG
@@ -783,7 +795,7 @@ static void dies_unparking(void *arg)
 	struct cache_slot *s = own_slot();
 	if (!s)
 		_exit(9);
-	mem_lock_get(&s->lock);
+	mem_plock_get(&s->lock);
 	for (unsigned k = 0; k < CACHE_CLASSES; k++) {
 		if (s->cls[k].head != p)
 			continue;
@@ -811,6 +823,57 @@ out:
 }
 END_TEST
 
+/* Park a few fragments, take the slot lock (lock.h's polled lock) and
+ * die holding it, as any cache operation killed inside it would. */
+static void dies_holding_slot(void *arg)
+{
+	(void)arg;
+	void *p[8];
+	for (int k = 0; k < 8; k++)
+		if (!(p[k] = shm_malloc(64 + 16 * (size_t)k)))
+			_exit(8);
+	for (int k = 0; k < 8; k++)
+		shm_free(p[k]);
+	struct cache_slot *s = own_slot();
+	if (!s || !s->blocks)
+		_exit(9);
+	mem_plock_get(&s->lock);
+	raise(SIGKILL);
+}
+
+/* Another process's drain of the dead (srproxy's, when it reaps). */
+static void reclaims(void *arg)
+{
+	(void)arg;
+	_exit(shm_cache_reclaim() ? 0 : 5);
+}
+
+START_TEST(test_slot_lock_death)
+{
+	start(_i);
+	uint64_t base = used_now();
+	if (!have_caches("slot_lock_death"))
+		goto out;
+	pid_t v = spawn(dies_holding_slot, NULL);
+	expect_killed(v);
+	struct cache_slot *s = slot_of(v);
+	ck_assert_ptr_nonnull(s);
+	uint32_t rec = s->lock.w.recoveries;
+	expect_exit0(spawn(reclaims, NULL));
+	/* taken over (the drainer's get returned 1), the slot emptied and
+	 * freed, the lock free again */
+	ck_assert_uint_eq(s->lock.w.recoveries, rec + 1);
+	ck_assert_int_eq(s->lock.w.last_dead, v);
+	ck_assert_uint_eq(s->owner, 0);
+	ck_assert_uint_eq(s->blocks, 0);
+	ck_assert_int_eq(mem_plock_get(&s->lock), 0);
+	mem_plock_release(&s->lock);
+	expect_sound(base);
+out:
+	shm_destroy();
+}
+END_TEST
+
 Suite *recovery_suite(void)
 {
 	Suite *s = suite_create("recovery");
@@ -828,6 +891,7 @@ Suite *recovery_suite(void)
 		{ "free_death", test_free_death },
 		{ "resize_death", test_resize_death },
 		{ "cache_resize_death", test_cache_resize_death },
+		{ "slot_lock_death", test_slot_lock_death },
 	};
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++)
 		t_add_loop(s, cases[k].name, cases[k].fn, T_NBACKENDS,

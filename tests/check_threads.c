@@ -19,12 +19,27 @@
  *   first_use   8 threads released at once make their process's first shm
  *               calls (a fresh child each round, 50 rounds): the process
  *               ends up owning exactly one cache slot, whatever the race.
+ *   slot_lock   the slot lock itself (lock.h's polled lock, released by a
+ *               plain store): 4 threads of the slot's process and a
+ *               child process (as a drain would) x 50,000 increments of a
+ *               counter in shm under it: exact, no overlap, no takeover.
+ *   slot_wait   a thread waits for the slot lock its process's main
+ *               thread holds for LOCK_CHECK_MS + 10 ms (so it spins, naps
+ *               and looks at the live holder's life): the held state
+ *               stays exactly the holder's (a waiter never writes it, which
+ *               is what lets the release be a plain store), the waiter
+ *               takes nothing over and, with nobody to wake it, acquires
+ *               after the release within 1 s (the protocol's bound is
+ *               LOCK_NAP_MAX_US plus scheduling; the margin is for a
+ *               loaded host: this catches a waiter that would sleep for
+ *               good, it does not time the lock).
  */
 #include <check.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "memtest.h"
@@ -43,6 +58,7 @@
 #define LOCK_ROUNDS 50000
 #define FIRST_USE_THREADS 8
 #define FIRST_USE_ROUNDS 50
+#define SLOT_ROUNDS 50000
 
 static struct t_pool tp;
 /* Run fn(arg + k * size) on n threads and join them; the number of
@@ -332,6 +348,140 @@ START_TEST(test_first_use)
 }
 END_TEST
 
+/* --- the slot lock -------------------------------------------------------- */
+
+/* This process's cache slot, claimed by a first shm call; NULL (said on
+ * stderr) in a build without caches. */
+static struct cache_slot *claimed_slot(const char *name)
+{
+	struct mem_cache *c = mem_shm_pool->cache;
+	if (!SHM_CACHE || !c) {
+		fprintf(stderr, "SKIP: %s: no per-process caches in this "
+			"build\n", name);
+		return NULL;
+	}
+	shm_free(shm_malloc(64));
+	for (unsigned i = 0; i < CACHE_SLOTS; i++)
+		if ((pid_t)(uint32_t)c->slot[i].owner == getpid())
+			return &c->slot[i];
+	ck_abort_msg("%s: the process claimed no slot", name);
+	return NULL;
+}
+
+static void slot_get(void *lk)
+{
+	(void)mem_plock_get(lk);        /* a takeover shows in recoveries */
+}
+
+static void slot_put(void *lk)
+{
+	mem_plock_release(lk);
+}
+
+struct slot_excl {
+	struct t_excl *x;
+	struct mem_plock *lk;
+};
+
+static void *slot_thread(void *arg)
+{
+	struct slot_excl *a = arg;
+	t_excl_run(a->x, SLOT_ROUNDS, slot_get, slot_put, a->lk);
+	return NULL;
+}
+
+static int slot_process(void *arg)
+{
+	slot_thread(arg);
+	return 0;
+}
+
+START_TEST(test_slot_lock)
+{
+	struct slot_excl a[THREADS];
+	t_shm_start(&tp, _i, SHM_SIZE);
+	struct t_excl *x = shm_mallocxz(sizeof(*x));
+	ck_assert_ptr_nonnull(x);
+	struct cache_slot *s = claimed_slot("slot_lock");
+	if (s) {
+		uint32_t rec = s->lock.w.recoveries;
+		for (int k = 0; k < THREADS; k++)
+			a[k] = (struct slot_excl){ x, &s->lock };
+		pid_t drainer = t_spawn(slot_process, &a[0]);
+		ck_assert_int_eq(run_threads(THREADS, slot_thread, a,
+			sizeof(a[0])), 0);
+		t_expect_exit0(drainer);
+		ck_assert_uint_eq(x->counter,
+			(uint64_t)(THREADS + 1) * SLOT_ROUNDS);
+		ck_assert_uint_eq(x->overlaps, 0);
+		ck_assert_uint_eq(s->lock.w.recoveries, rec);
+	}
+	shm_free(x);
+	t_pool_verify(&tp, NULL, 0, "after the slot lock");
+	t_pool_back_to_start(&tp, "after the slot lock");
+	shm_destroy();
+}
+END_TEST
+
+struct slot_waiter {
+	struct mem_plock *lk;
+	int started;            /* set just before the waiter's get */
+	int got;                /* its get's result + 1, once it returned */
+	struct timespec acquired;
+};
+
+static void *slot_wait_thread(void *arg)
+{
+	struct slot_waiter *w = arg;
+	__atomic_store_n(&w->started, 1, __ATOMIC_RELEASE);
+	int r = mem_plock_get(w->lk);
+	clock_gettime(CLOCK_MONOTONIC, &w->acquired);
+	__atomic_store_n(&w->got, r + 1, __ATOMIC_RELEASE);
+	mem_plock_release(w->lk);
+	return NULL;
+}
+
+static double ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) * 1e3 +
+		(double)(b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
+START_TEST(test_slot_wait)
+{
+	t_shm_start(&tp, _i, SHM_SIZE);
+	struct cache_slot *s = claimed_slot("slot_wait");
+	if (!s) {
+		shm_destroy();
+		return;
+	}
+	struct slot_waiter w = { .lk = &s->lock };
+	uint32_t rec = s->lock.w.recoveries;
+	pthread_t th;
+	ck_assert_int_eq(mem_plock_get(&s->lock), 0);
+	uint64_t held = __atomic_load_n(&s->lock.w.st.all, __ATOMIC_RELAXED);
+	ck_assert_int_eq(pthread_create(&th, NULL, slot_wait_thread, &w), 0);
+	while (!__atomic_load_n(&w.started, __ATOMIC_ACQUIRE))
+		sched_yield();
+	struct timespec nap = { 0, (LOCK_CHECK_MS + 10) * 1000000L }, released;
+	nanosleep(&nap, NULL);
+	ck_assert_int_eq(__atomic_load_n(&w.got, __ATOMIC_ACQUIRE), 0);
+	ck_assert_uint_eq(__atomic_load_n(&s->lock.w.st.all,
+		__ATOMIC_RELAXED), held);
+	clock_gettime(CLOCK_MONOTONIC, &released);
+	mem_plock_release(&s->lock);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(w.got, 1);             /* got it, not taken over */
+	ck_assert_uint_eq(s->lock.w.recoveries, rec);
+	double late = ms_between(&released, &w.acquired);
+	T_ASSERT(late < 1000, "the waiter acquired %.1f ms after the release",
+		late);
+	t_pool_verify(&tp, NULL, 0, "after the slot wait");
+	t_pool_back_to_start(&tp, "after the slot wait");
+	shm_destroy();
+}
+END_TEST
+
 Suite *threads_suite(void)
 {
 	Suite *s = suite_create("threads");
@@ -348,5 +498,8 @@ Suite *threads_suite(void)
 		t_heavy(tc);
 		suite_add_tcase(s, tc);
 	}
+	/* The slot lock does not depend on the backend: one each, light. */
+	t_add_loop(s, "slot_lock", test_slot_lock, 1, t_shm_teardown, 120);
+	t_add_loop(s, "slot_wait", test_slot_wait, 1, t_shm_teardown, 60);
 	return s;
 }

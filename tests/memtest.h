@@ -272,12 +272,13 @@ struct t_excl {
 	uint32_t overlaps;      /* holders that found another one inside */
 };
 
-/* rounds increments of x->counter, each inside shm_global_lock(). */
-static inline void t_excl_rounds(struct t_excl *xp, unsigned rounds)
+/* rounds increments of x->counter, each between get(lk) and put(lk). */
+static inline void t_excl_run(struct t_excl *xp, unsigned rounds,
+		void (*get)(void *), void (*put)(void *), void *lk)
 {
 	volatile struct t_excl *x = xp;
 	for (unsigned i = 0; i < rounds; i++) {
-		shm_global_lock();
+		get(lk);
 		if (x->inside)
 			x->overlaps++;
 		x->inside = 1;
@@ -286,8 +287,26 @@ static inline void t_excl_rounds(struct t_excl *xp, unsigned rounds)
 			sched_yield();  /* widen the window now and then */
 		x->counter = v + 1;
 		x->inside = 0;
-		shm_global_unlock();
+		put(lk);
 	}
+}
+
+static inline void t_global_get(void *lk)
+{
+	(void)lk;
+	shm_global_lock();
+}
+
+static inline void t_global_put(void *lk)
+{
+	(void)lk;
+	shm_global_unlock();
+}
+
+/* rounds increments of x->counter, each inside shm_global_lock(). */
+static inline void t_excl_rounds(struct t_excl *xp, unsigned rounds)
+{
+	t_excl_run(xp, rounds, t_global_get, t_global_put, NULL);
 }
 
 /* How a report names a call site in a suite: "file:func:line [core]"

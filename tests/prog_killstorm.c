@@ -318,9 +318,9 @@ static uintptr_t victim_pc(pid_t pid, int *sys)
 	return (uintptr_t)strtoull(tok[n - 1], NULL, 16);
 }
 
-static int holds(const struct mem_lock *lk, pid_t pid)
+static int holds(pid_t owner, pid_t pid)
 {
-	return mem_lock_owner(lk) == pid;
+	return owner == pid;
 }
 
 /* Note every point the stopped victim is at. */
@@ -328,7 +328,7 @@ static void classify(pid_t pid)
 {
 	struct mem_pool *pool = mem_shm_pool;
 	struct mem_cache *c = pool->cache;
-	int sys, any = 0, global = holds(pool->lock, pid);
+	int sys, any = 0, global = holds(mem_lock_owner(pool->lock), pid);
 	uintptr_t pc = victim_pc(pid, &sys);
 	const struct sym *s = pc ? sym_of(pc) : NULL;
 	int mark[NPOINTS] = { 0 };
@@ -339,7 +339,7 @@ static void classify(pid_t pid)
 	mark[P_SYSCALL] = sys;
 	for (unsigned i = 0; c && i < CACHE_SLOTS; i++) {
 		struct cache_slot *sl = &c->slot[i];
-		if (!holds(&sl->lock, pid))
+		if (!holds(mem_plock_owner(&sl->lock), pid))
 			continue;
 		mark[P_SLOT] = 1;
 		if ((pid_t)(uint32_t)sl->owner != pid)
@@ -460,10 +460,10 @@ static void hang_report(pid_t pid)
 		sys ? " in a system call" : "",
 		(int)mem_lock_owner(mem_shm_pool->lock));
 	for (unsigned i = 0; c && i < CACHE_SLOTS; i++)
-		if (mem_lock_owner(&c->slot[i].lock))
+		if (mem_plock_owner(&c->slot[i].lock))
 			printf("    slot %u (owner %d) locked by %d\n", i,
 				(int)(uint32_t)c->slot[i].owner,
-				(int)mem_lock_owner(&c->slot[i].lock));
+				(int)mem_plock_owner(&c->slot[i].lock));
 }
 
 /* Wait for the survivors; 1 per hang, aborts counted. */
@@ -539,10 +539,10 @@ static int second_victim(uint64_t *x, const pid_t *pid, int v)
 		return (int)((v + 1 + rnd(x) % (WORKERS - 1)) % WORKERS);
 	}
 	struct mem_lock *lk = mem_shm_pool->lock;
-	uint32_t seen = __atomic_load_n(&lk->recoveries, __ATOMIC_RELAXED);
+	uint32_t seen = mem_lock_recoveries(lk);
 	uint64_t end = now_ns() + 4 * AFTER_US * 1000ull;
 	while (now_ns() < end) {
-		if (__atomic_load_n(&lk->recoveries, __ATOMIC_RELAXED) != seen) {
+		if (mem_lock_recoveries(lk) != seen) {
 			pid_t owner = mem_lock_owner(lk);
 			for (int i = 0; i < WORKERS; i++)
 				if (i != v && pid[i] == owner)
