@@ -787,6 +787,25 @@ START_TEST(test_room_fill)
 }
 END_TEST
 
+/* The backend's answer that the room depends on: is there a free block
+ * that a request of n bytes finds at once?  Caches off: the heap alone. */
+START_TEST(test_has_room)
+{
+	start(_i, 0);
+	struct mem_pool *pool = mem_shm_pool;
+	const struct mem_backend *be = POOL_BE(pool);
+	ck_assert(be->has_room(pool->st, 1u << 20));
+	ck_assert(!be->has_room(pool->st, 2 * POOL));
+	void *big = shm_malloc(POOL - (900u << 10));  /* < 900 KiB left */
+	ck_assert_ptr_nonnull(big);
+	ck_assert(!be->has_room(pool->st, 1u << 20));
+	ck_assert(be->has_room(pool->st, 256u << 10));
+	shm_free(big);
+	ck_assert(be->has_room(pool->st, 2u << 20));
+	finish();
+}
+END_TEST
+
 /* The mechanism: with no free block of the room left, a miss is served
  * on the locked path without a batch, and a free goes to the heap; once
  * a free block of twice the room is back, both use the cache again. */
@@ -835,6 +854,7 @@ Suite *cache_suite(void)
 		{ "next_header_broken", test_next_header_broken },
 		{ "room_fill", test_room_fill },
 		{ "room_tight", test_room_tight },
+		{ "has_room", test_has_room },
 	};
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		TCase *tc = tcase_create(cases[k].name);
