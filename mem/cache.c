@@ -100,10 +100,12 @@
  * bitmap search, asked under the global lock after every section that
  * changes the heap: a refill, a flush, a locked malloc, realloc or free),
  * the heap is tight and the caches step aside: a miss takes the locked
- * path and gets its exact size, a free goes to the heap and joins there,
- * a realloc is the locked one; hits still pop what the lists hold, so the
- * lists empty out.  It is roomy again when a free block of twice room is
- * back (cache_room(): the word changes only then).  A server whose shm
+ * path and gets its exact size, and a free goes on to the heap and joins
+ * there (the slot's budget is 0, park_limit: the list the free parked in
+ * is flushed at once, in one global section, the depot takes nothing);
+ * hits still pop what the lists hold, so the lists empty out.  It is
+ * roomy again when a free block of twice room is back (cache_room(): the
+ * word changes only then).  A server whose shm
  * never runs short keeps a large free block and never sees this.  W6s
  * (BENCH.md's W6 on the shared pool: fill 64 MiB to the first failure,
  * free a random half, 20 rounds) goes tight in its first round and stays
@@ -114,8 +116,9 @@
  * 32 big classes per doubling instead of 8 0.865, big classes not cached
  * at all 0.899, tight below 60 % of the pool free 0.905 (but the caches
  * then step aside in any heap 40 % used).
- * Cost: one load and branch per free (the word sits beside limit), none
- * on a hit, one bitmap search per global section.
+ * Cost: nothing on a hit or a free (a free compares its slot's bytes with
+ * park_limit where it compared them with limit), one load on a miss, one
+ * bitmap search per global section.
  *
  * Nothing lost.  A process may die at any instruction, so no chain of
  * parked fragments lives only on a stack: every one is reachable from its
@@ -637,14 +640,16 @@ static inline void depot_count(struct mem_cache *mc, int64_t blocks,
 /* May a chain of bytes of class c go to the depot?  Room for a chain
  * in the class, whose chains hold at most two lists' bound in bytes (so
  * that the few fragments of the largest classes cannot fill the depot's
- * bytes for all), and within depot_limit in all.  Exact under the
- * global lock; a racy look before taking it. */
+ * bytes for all), and within depot_limit in all; none while the heap is
+ * tight ("Room").  Exact under the global lock; a racy look before
+ * taking it. */
 static int depot_room(struct mem_cache *mc, unsigned c, uint64_t bytes)
 {
 	const struct cache_depot *d = &mc->depot[c];
 	uint32_t n = __atomic_load_n(&d->n, __ATOMIC_RELAXED);
 	uint64_t in_class = bytes;
-	if (n >= CACHE_DEPOT_CHAINS || __atomic_load_n(&mc->depot_bytes,
+	if (n >= CACHE_DEPOT_CHAINS || !__atomic_load_n(&mc->park_limit,
+			__ATOMIC_RELAXED) || __atomic_load_n(&mc->depot_bytes,
 			__ATOMIC_RELAXED) + bytes > mc->depot_limit)
 		return 0;
 	for (uint32_t k = 0; k < n; k++)
@@ -967,7 +972,7 @@ void cache_init(struct mem_cache *c, size_t limit, unsigned overhead,
 	my_cache = NULL;
 	my_owner = 0;
 	memset(c, 0, sizeof(*c));
-	c->limit = limit;
+	c->limit = c->park_limit = limit;
 	c->depot_limit = 2 * limit;     /* a handoff's flow, with room */
 	c->room = pool_size / 8 < CACHE_ROOM ? pool_size / 8 : CACHE_ROOM;
 	c->overhead = overhead;
@@ -1244,17 +1249,18 @@ void cache_peak(struct mem_pool *pool, uint64_t heap_real)
 void cache_room(struct mem_pool *pool)
 {
 	struct mem_cache *c = pool->cache;
-	uint32_t was = c->tight;
-	uint32_t room = (uint32_t)!!POOL_BE(pool)->has_room(pool->st,
+	int was = !c->park_limit;
+	int room = !!POOL_BE(pool)->has_room(pool->st,
 		was ? 2 * c->room : c->room);
 	if (room == was)
-		__atomic_store_n(&c->tight, !was, __ATOMIC_RELAXED);
+		__atomic_store_n(&c->park_limit, was ? c->limit : 0,
+			__ATOMIC_RELAXED);
 }
 
 static inline int tight(const struct mem_pool *pool)
 {
-	return __builtin_expect(__atomic_load_n(&pool->cache->tight,
-		__ATOMIC_RELAXED) != 0, 0);
+	return __builtin_expect(!__atomic_load_n(&pool->cache->park_limit,
+		__ATOMIC_RELAXED), 0);
 }
 
 /* --- the fast paths ------------------------------------------------------- */
@@ -1419,11 +1425,20 @@ static uint32_t budget_cut(const struct cache_class *l, unsigned pass)
  * frees do not each cross it again.  Bounded by three passes over the
  * classes.  What it gives back goes to the depot, a chain per list, in
  * one global-lock section, or to held (flush_held) beyond the depot's
- * bound. */
-static void over_budget(struct mem_pool *pool, struct cache_slot *s)
+ * bound.  While the heap is tight the budget is 0 ("Room"): list c, where
+ * the free just parked its fragment, goes to held for the heap at once,
+ * so that a free costs nothing more than before while the heap has room. */
+static void over_budget(struct mem_pool *pool, struct cache_slot *s,
+		unsigned c)
 {
-	uint64_t limit = pool->cache->limit, goal = limit - limit / 4;
+	uint64_t limit = pool->cache->park_limit, goal = limit - limit / 4;
 	int locked = 0;
+	if (!limit) {
+		uint32_t blocks;
+		void *tail;
+		detach(s, c, UINT32_MAX, &blocks, &tail);
+		return;
+	}
 	if (s->bytes <= limit)
 		return;
 	for (unsigned k = 0; s->bytes > goal && k < 3 * CACHE_CLASSES; k++) {
@@ -1459,8 +1474,8 @@ static inline __attribute__((always_inline)) void park_checked(
 	s->moving = NULL;
 	if (s->cls[c].count > s->cls[c].max)
 		give_back(pool, s, c, s->cls[c].count - s->cls[c].max / 2, 0);
-	if (__builtin_expect(s->bytes > pool->cache->limit, 0))
-		over_budget(pool, s);
+	if (__builtin_expect(s->bytes > pool->cache->park_limit, 0))
+		over_budget(pool, s, c);
 	if (__builtin_expect(s->held != NULL, 0))
 		flush_held(pool, s);
 	mem_lock_release(&s->lock);
@@ -1470,8 +1485,7 @@ int cache_free(struct mem_pool *pool, void *p, const struct mem_site *site)
 {
 	uint64_t usable;
 	int c = park_class(pool, p, &usable);
-	struct cache_slot *s = c == PARK_LOCKED || tight(pool) ? NULL :
-		slot_get(pool);
+	struct cache_slot *s = c == PARK_LOCKED ? NULL : slot_get(pool);
 	if (!s)
 		return 0;
 	if (__builtin_expect(c >= 0, 1))
@@ -1493,7 +1507,7 @@ void *cache_realloc(struct mem_pool *pool, void *p, size_t size,
 	int c = park_class(pool, p, &usable);
 	struct cache_slot *s;
 	*done = 0;
-	if (c == PARK_LOCKED || size >= CACHE_MAX_USABLE || tight(pool) ||
+	if (c == PARK_LOCKED || size >= CACHE_MAX_USABLE ||
 	    !(s = slot_get(pool)))
 		return NULL;   /* not cached: the locked path resizes in place */
 	*done = 1;

@@ -77,6 +77,10 @@ struct cache_depot {
 
 struct mem_cache {
 	uint64_t limit;         /* bytes one process may park */
+	uint64_t park_limit;    /* what a free compares with: limit, or 0
+	                         * while the heap is tight (cache.c, "Room");
+	                         * written under the global lock when it
+	                         * changes */
 	uint64_t depot_limit;   /* bytes the depot may hold: 2 limit */
 	uint64_t depot_bytes;   /* held there now (global lock) */
 	uint64_t depot_blocks;
@@ -84,9 +88,6 @@ struct mem_cache {
 	uint64_t max_used;      /* peak of the callers' real_used (sampled) */
 	uint32_t overhead;      /* the backend's frag_overhead */
 	uint32_t nslots;        /* slots ever claimed are below this index */
-	uint32_t tight;         /* 1: no refills, frees to the heap; written
-	                         * under the global lock when it changes,
-	                         * read beside limit (cache.c, "Room") */
 	uint64_t drains;        /* drains made by failing requests */
 	uint64_t room;          /* a heap with no free block of this size is
 	                         * tight */
