@@ -139,6 +139,12 @@
  *     it surely will not); O(1), reads p's own header or the trailer just
  *     below it.  The write-after-free check (freed.c) disarms a record
  *     that free() may swallow.
+ *   - has_room(st, n): would malloc(st, n) find a block at once?  1 when a
+ *     free list whose every block holds n usable bytes is non-empty (the
+ *     bitmap search malloc starts with, taking nothing), 0 otherwise: it
+ *     may say 0 while a block of n's own list would fit.  O(1) or
+ *     O(bitmap words).  The shm caches ask it under the pool lock whether
+ *     the heap still has room to spare (cache.c, "Room").
  *   - cut_from(st, p): p was just returned by malloc(): the payload of the
  *     free block whose top end it was cut from, or NULL when it is the
  *     start of the block it came from (fm and qm always; tlsf for small
@@ -239,6 +245,7 @@ struct mem_backend {
 			mem_problem_fn problem, void *arg);
 	int (*joins_prev)(void *st, const void *p);
 	void *(*cut_from)(void *st, const void *p);
+	int (*has_room)(void *st, size_t n);
 	int (*rebuild)(void *st, mem_block_fn swallowed, void *arg);
 	void *(*last)(void *st, uint64_t *seq);
 };

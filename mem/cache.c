@@ -27,6 +27,8 @@
  *           one of them fits any request of class c.  Waste: under 1/8 of
  *           the size, 1/16 on average.  Requests in the last class or of
  *           256 KiB and more go straight to the heap.
+ *   tight   a heap with no free block of 1 MiB left gets no batches and
+ *           no parked frees, until it has one of 2 MiB again ("Room").
  * Any fragment can be parked by any process: a fragment allocated by one
  * process and freed by another simply joins the freeing process's cache,
  * and is reused or returned to the heap from there.
@@ -79,10 +81,44 @@
  * parked could meet (heap free + parked bytes >= the request: an absurd
  * size drains nobody), every slot that holds anything is drained,
  * whatever its owner, and the request retried, so a request fails only if
- * the memory is really not there.  A slot whose owner died is drained when
+ * the memory is really not there (but see "Room": the holes parked
+ * fragments leave are cut for their class).  A slot whose owner died is
+ * drained when
  * a process looks for a slot, on such a failure and on
  * shm_cache_reclaim() (srproxy calls it when it reaps a worker); never on
  * shm_info(), which stays a read of counters.
+ *
+ * Room.  Batches and parking cost the heap memory two ways.  A big class's
+ * batch is cut at its class's floor, so a live fragment carries up to 1/8
+ * (1/16 on average) more than it asked for; and parked fragments (up to a
+ * budget per slot and two more in the depot) are used blocks to the heap,
+ * which their free neighbours cannot join: they cut up the large free
+ * blocks that the rare big requests need, and the drain that gives them
+ * back before a request fails leaves holes cut for their class.  Both are
+ * harmless while the heap has room to spare.  Once it has no free block
+ * of room bytes (1 MiB, or 1/8 of a smaller pool; the backend's has_room()
+ * bitmap search, asked under the global lock after every section that
+ * changes the heap: a refill, a flush, a locked malloc, realloc or free),
+ * the heap is tight and the caches step aside: a miss takes the locked
+ * path and gets its exact size, and a free goes on to the heap and joins
+ * there (the slot's budget is 0, park_limit: the list the free parked in
+ * is flushed at once, in one global section, the depot takes nothing);
+ * hits still pop what the lists hold, so the lists empty out.  It is
+ * roomy again when a free block of twice room is back (cache_room(): the
+ * word changes only then).  A server whose shm
+ * never runs short keeps a large free block and never sees this.  W6s
+ * (BENCH.md's W6 on the shared pool: fill 64 MiB to the first failure,
+ * free a random half, 20 rounds) goes tight in its first round and stays
+ * so: utilisation 0.845 -> 0.900 over seeds 1..8 (global lock only 0.911;
+ * MEMDBG 0.806 -> 0.869, lock 0.888); what is left is the first round,
+ * filled through the caches.  Over seeds 1..32 (release), against 0.846
+ * before, 0.901 now and 0.919 with the global lock only: no depot 0.862,
+ * 32 big classes per doubling instead of 8 0.865, big classes not cached
+ * at all 0.899, tight below 60 % of the pool free 0.905 (but the caches
+ * then step aside in any heap 40 % used).
+ * Cost: nothing on a hit or a free (a free compares its slot's bytes with
+ * park_limit where it compared them with limit), one load on a miss, one
+ * bitmap search per global section.
  *
  * Nothing lost.  A process may die at any instruction, so no chain of
  * parked fragments lives only on a stack: every one is reachable from its
@@ -153,6 +189,7 @@
 #define CACHE_LIST_MAX 128              /* any list's bound, in fragments */
 #define CACHE_BATCH (CACHE_LIST_MAX / 2)
 #define PARKED_COOKIE 0x5352ca5ed0c0ffeeull
+#define CACHE_ROOM (4 * CACHE_MAX_USABLE)       /* 1 MiB: see "Room" */
 
 size_t shm_cache_size = SHM_CACHE_AUTO;
 
@@ -488,6 +525,7 @@ static size_t flush_held(struct mem_pool *pool, struct cache_slot *s)
 		MEM_KILL_FENCE();
 		s->freeing = NULL;
 	}
+	cache_room(pool);
 	mem_pool_unlock(pool);
 	return n;
 }
@@ -606,14 +644,16 @@ static inline void depot_count(struct mem_cache *mc, int64_t blocks,
 /* May a chain of bytes of class c go to the depot?  Room for a chain
  * in the class, whose chains hold at most two lists' bound in bytes (so
  * that the few fragments of the largest classes cannot fill the depot's
- * bytes for all), and within depot_limit in all.  Exact under the
- * global lock; a racy look before taking it. */
+ * bytes for all), and within depot_limit in all; none while the heap is
+ * tight ("Room").  Exact under the global lock; a racy look before
+ * taking it. */
 static int depot_room(struct mem_cache *mc, unsigned c, uint64_t bytes)
 {
 	const struct cache_depot *d = &mc->depot[c];
 	uint32_t n = __atomic_load_n(&d->n, __ATOMIC_RELAXED);
 	uint64_t in_class = bytes;
-	if (n >= CACHE_DEPOT_CHAINS || __atomic_load_n(&mc->depot_bytes,
+	if (n >= CACHE_DEPOT_CHAINS || !__atomic_load_n(&mc->park_limit,
+			__ATOMIC_RELAXED) || __atomic_load_n(&mc->depot_bytes,
 			__ATOMIC_RELAXED) + bytes > mc->depot_limit)
 		return 0;
 	for (uint32_t k = 0; k < n; k++)
@@ -929,14 +969,16 @@ static uint32_t list_max(unsigned k)
 		CACHE_LIST_MAX : max);
 }
 
-void cache_init(struct mem_cache *c, size_t limit, unsigned overhead)
+void cache_init(struct mem_cache *c, size_t limit, unsigned overhead,
+		size_t pool_size)
 {
 	my_slot = NULL;    /* a new segment may reuse the old one's address */
 	my_cache = NULL;
 	my_owner = 0;
 	memset(c, 0, sizeof(*c));
-	c->limit = limit;
+	c->limit = c->park_limit = limit;
 	c->depot_limit = 2 * limit;     /* a handoff's flow, with room */
+	c->room = pool_size / 8 < CACHE_ROOM ? pool_size / 8 : CACHE_ROOM;
 	c->overhead = overhead;
 	for (unsigned i = 0; i < CACHE_SLOTS; i++) {
 		mem_plock_init(&c->slot[i].lock);
@@ -1201,6 +1243,30 @@ void cache_peak(struct mem_pool *pool, uint64_t heap_real)
 		bytes + blocks * c->overhead));
 }
 
+/* --- room ------------------------------------------------------------------ */
+
+/* Global lock held, the heap just changed (a refill, a flush, a locked
+ * malloc, realloc or free): tight when the heap has no free block of
+ * room bytes, roomy again once it has one of twice that (so that a heap
+ * at the edge does not flip the word every section).  The word is written
+ * only when it changes: the fast paths read it beside limit. */
+void cache_room(struct mem_pool *pool)
+{
+	struct mem_cache *c = pool->cache;
+	int was = !c->park_limit;
+	int room = !!POOL_BE(pool)->has_room(pool->st,
+		was ? 2 * c->room : c->room);
+	if (room == was)
+		__atomic_store_n(&c->park_limit, was ? c->limit : 0,
+			__ATOMIC_RELAXED);
+}
+
+static inline int tight(const struct mem_pool *pool)
+{
+	return __builtin_expect(!__atomic_load_n(&pool->cache->park_limit,
+		__ATOMIC_RELAXED), 0);
+}
+
 /* --- the fast paths ------------------------------------------------------- */
 
 /* Cut one fragment of class c for a refill (global lock held): the
@@ -1260,6 +1326,7 @@ static void *refill(struct mem_pool *pool, struct cache_slot *s, unsigned c,
 	}
 	s->cutting = 0;
 	uint64_t heap_real = mem_heap_real_used(pool);
+	cache_room(pool);
 	mem_pool_unlock(pool);
 	if (got > from_depot)
 		cache_peak(pool, heap_real);
@@ -1284,8 +1351,9 @@ void *cache_malloc(struct mem_pool *pool, size_t size,
 	void *user = c < CACHE_EXACT ? pop(s, (unsigned)c) :
 		pop_big(s, (unsigned)c, need);
 	/* A big miss refills the next class, whose every fragment fits;
-	 * the last class takes the locked path. */
-	if (!user && c + 1 < CACHE_CLASSES)
+	 * the last class, and any miss while the heap is tight, takes the
+	 * locked path. */
+	if (!user && c + 1 < CACHE_CLASSES && !tight(pool))
 		user = refill(pool, s, (unsigned)c + (c >= CACHE_EXACT), site);
 	if (user)       /* under the slot lock: moving names it till then */
 		user = unpark(pool, user, size, site);
@@ -1361,11 +1429,20 @@ static uint32_t budget_cut(const struct cache_class *l, unsigned pass)
  * frees do not each cross it again.  Bounded by three passes over the
  * classes.  What it gives back goes to the depot, a chain per list, in
  * one global-lock section, or to held (flush_held) beyond the depot's
- * bound. */
-static void over_budget(struct mem_pool *pool, struct cache_slot *s)
+ * bound.  While the heap is tight the budget is 0 ("Room"): list c, where
+ * the free just parked its fragment, goes to held for the heap at once,
+ * so that a free costs nothing more than before while the heap has room. */
+static void over_budget(struct mem_pool *pool, struct cache_slot *s,
+		unsigned c)
 {
-	uint64_t limit = pool->cache->limit, goal = limit - limit / 4;
+	uint64_t limit = pool->cache->park_limit, goal = limit - limit / 4;
 	int locked = 0;
+	if (!limit) {
+		uint32_t blocks;
+		void *tail;
+		detach(s, c, UINT32_MAX, &blocks, &tail);
+		return;
+	}
 	if (s->bytes <= limit)
 		return;
 	for (unsigned k = 0; s->bytes > goal && k < 3 * CACHE_CLASSES; k++) {
@@ -1401,8 +1478,8 @@ static inline __attribute__((always_inline)) void park_checked(
 	s->moving = NULL;
 	if (s->cls[c].count > s->cls[c].max)
 		give_back(pool, s, c, s->cls[c].count - s->cls[c].max / 2, 0);
-	if (__builtin_expect(s->bytes > pool->cache->limit, 0))
-		over_budget(pool, s);
+	if (__builtin_expect(s->bytes > pool->cache->park_limit, 0))
+		over_budget(pool, s, c);
 	if (__builtin_expect(s->held != NULL, 0))
 		flush_held(pool, s);
 	mem_plock_release(&s->lock);

@@ -78,6 +78,10 @@ struct cache_depot {
 
 struct mem_cache {
 	uint64_t limit;         /* bytes one process may park */
+	uint64_t park_limit;    /* what a free compares with: limit, or 0
+	                         * while the heap is tight (cache.c, "Room");
+	                         * written under the global lock when it
+	                         * changes */
 	uint64_t depot_limit;   /* bytes the depot may hold: 2 limit */
 	uint64_t depot_bytes;   /* held there now (global lock) */
 	uint64_t depot_blocks;
@@ -86,6 +90,8 @@ struct mem_cache {
 	uint32_t overhead;      /* the backend's frag_overhead */
 	uint32_t nslots;        /* slots ever claimed are below this index */
 	uint64_t drains;        /* drains made by failing requests */
+	uint64_t room;          /* a heap with no free block of this size is
+	                         * tight */
 	struct cache_slot slot[CACHE_SLOTS];
 	struct cache_depot depot[CACHE_CLASSES];
 };
@@ -94,8 +100,10 @@ struct mem_cache {
 size_t cache_limit(size_t pool_size);
 /* Bytes to reserve in the segment for the cache. */
 size_t cache_size(void);
-/* overhead: the pool backend's frag_overhead (backend.h). */
-void cache_init(struct mem_cache *c, size_t limit, unsigned overhead);
+/* overhead: the pool backend's frag_overhead (backend.h); pool_size: the
+ * segment's size, which bounds the room the caches want (cache_room). */
+void cache_init(struct mem_cache *c, size_t limit, unsigned overhead,
+		size_t pool_size);
 /* The fast paths.  NULL / 0: not served here, take the locked path. */
 void *cache_malloc(struct mem_pool *pool, size_t size,
 		const struct mem_site *site);
@@ -110,6 +118,9 @@ size_t cache_drain_all(struct mem_pool *pool);
  * cache.c); returns the blocks given back, 0 when it did not drain. */
 size_t cache_drain_for(struct mem_pool *pool, uint64_t need,
 		uint64_t heap_free);
+/* The global lock is held and the heap just changed: is it tight now
+ * (no free block of the room the caches want), or roomy again? */
+void cache_room(struct mem_pool *pool);
 /* Free the slots of dead processes; returns blocks returned to the heap. */
 size_t cache_reclaim_dead(struct mem_pool *pool);
 /* Sum of parked bytes (backend usable size) and blocks: racy but never

@@ -1019,6 +1019,15 @@ static void *fm_cut_from(void *st, const void *p)
 	return NULL;
 }
 
+/* A class all of whose fragments hold n: an exact one, or the log class
+ * above n's (backend.h). */
+static int fm_has_room(void *st, size_t n)
+{
+	uint64_t want = frag_size_for(n);
+	unsigned c = size_class(want);
+	return find_class(st, c + (c >= FM_EXACT)) >= 0;
+}
+
 /* --- rebuild after a death (backend.h) ---------------------------------- */
 
 /* The chain from the first fragment reaches the sentinel. */
@@ -1103,4 +1112,5 @@ const struct mem_backend mem_fm_backend = {
 	.check_global = fm_check_global,
 	.joins_prev = fm_joins_prev,
 	.cut_from = fm_cut_from,
+	.has_room = fm_has_room,
 };

@@ -768,6 +768,8 @@ void *malloc_section(struct mem_pool *pool, size_t size,
 		heap_real = mem_heap_real_used(pool);
 	else if (!p)
 		*hfree = heap_free(pool);
+	if (pool->cache)
+		cache_room(pool);
 	pool_unlock(pool);
 	if (heap_real)
 		cache_peak(pool, heap_real);
@@ -806,6 +808,8 @@ void mem_free(struct mem_pool *pool, void *p, const struct mem_site *s)
 	}
 	pool_lock(pool);
 	free_unsafe(pool, p, s);   /* inlined: the whole pkg free path */
+	if (pool->cache)
+		cache_room(pool);
 	pool_unlock(pool);
 }
 
@@ -819,6 +823,8 @@ static void *realloc_section(struct mem_pool *pool, void *p, size_t size,
 		heap_real = mem_heap_real_used(pool);
 	else if (*oom)
 		*hfree = heap_free(pool);
+	if (pool->cache)
+		cache_room(pool);
 	pool_unlock(pool);
 	if (heap_real)
 		cache_peak(pool, heap_real);

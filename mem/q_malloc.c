@@ -965,6 +965,15 @@ static void *qm_cut_from(void *st, const void *p)
 	return NULL;
 }
 
+/* A list all of whose fragments hold n: an exact one, or the log list
+ * above n's (backend.h). */
+static int qm_has_room(void *vst, size_t n)
+{
+	uint64_t u = qm_frag_size(n) - QM_OVERHEAD;
+	unsigned b = qm_bucket(u);
+	return qm_next_bucket(vst, b + (u > QM_EXACT_MAX)) >= 0;
+}
+
 /* --- rebuild after a death (backend.h) ---------------------------------- */
 
 /* A header whose guard fails only because its process was killed between
@@ -1073,6 +1082,7 @@ const struct mem_backend mem_qm_backend = {
 	.check_global = qm_check_global,
 	.joins_prev = qm_joins_prev,
 	.cut_from = qm_cut_from,
+	.has_room = qm_has_room,
 	.rebuild = qm_rebuild,
 	.last = qm_last,
 };

@@ -200,7 +200,7 @@ int shm_init(size_t size, const char *backend)
 	h->pool.sections = &h->sections;
 	if (cache)
 		cache_init(cache, cache_limit(size),
-			POOL_BE(&h->pool)->frag_overhead);
+			POOL_BE(&h->pool)->frag_overhead, size);
 	h->pool.cache = cache;
 	if (lstat)
 		lockstat_init(lstat);

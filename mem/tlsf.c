@@ -1120,6 +1120,19 @@ static void *tlsf_cut_from(void *st, const void *p)
 	return block_is_prev_free(b) ? block_payload(b->prev_phys) : NULL;
 }
 
+/* A list of either zone all of whose blocks hold n (backend.h): the two
+ * bitmap searches find_free() starts with. */
+static int tlsf_has_room(void *st, size_t n)
+{
+	const struct tlsf *t = st;
+	struct list_index want = mapping_search(request_to_size(n)), at = want;
+	if (find_suitable(t, &at))
+		return 1;
+	at = want;
+	at.zone ^= ZONE_BIG;
+	return find_suitable(t, &at) != NULL;
+}
+
 /* --- rebuild after a death (backend.h) ----------------------------- */
 
 /* The chain from the first block reaches the sentinel through headers
@@ -1203,6 +1216,7 @@ const struct mem_backend mem_tlsf_backend = {
 	.check_global = tlsf_check_global,
 	.joins_prev = tlsf_joins_prev,
 	.cut_from = tlsf_cut_from,
+	.has_room = tlsf_has_room,
 	.rebuild = tlsf_rebuild,
 	.last = tlsf_last,
 };
