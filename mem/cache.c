@@ -179,6 +179,7 @@
 
 #include "cache.h"
 #include "debug.h"
+#include "freed.h"
 #include "internal.h"
 #include "track.h"
 

@@ -57,6 +57,7 @@
  * doc/DIAGNOSTICS.md.
  */
 #include "debug.h"
+#include "freed.h"
 #include "internal.h"
 
 #define LIST_RESTARTS 8

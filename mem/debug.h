@@ -187,9 +187,24 @@ static inline void dbg_set_dead(void *user, uint64_t bits)
 	dbg_set_tag(user, DBG_FREED ^ bits ^ dbg_mix(bits));
 }
 
+/* The high half of the freed tag `tag` read from user's record when it
+ * is armed (DBG_ARMED set: never 0), else 0.  The used and busy tags are
+ * not armed: their high halves, XORed with DBG_FREED's, have bit 63
+ * clear (below). */
+static inline uint64_t dbg_armed_bits(const void *user, uint64_t tag)
+{
+	uint64_t x = tag ^ (uint64_t)(uintptr_t)user ^ DBG_FREED;
+	if (!(x & DBG_ARMED) || (uint32_t)x != dbg_mix(x))
+		return 0;
+	return x & ~(uint64_t)UINT32_MAX;
+}
+_Static_assert(!((DBG_USED ^ DBG_FREED) & DBG_ARMED) &&
+		!((DBG_REWRITE ^ DBG_FREED) & DBG_ARMED),
+		"dbg_armed_bits() needs no dbg_state()");
+
 static inline int dbg_armed(const void *user)
 {
-	return dbg_state(user) == DBG_DEAD && (dbg_dead_bits(user) & DBG_ARMED);
+	return dbg_armed_bits(user, dbg_hdr(user)->tag) != 0;
 }
 
 /* What the caller asked for: live, the record's; freed, the tag's

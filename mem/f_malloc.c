@@ -1011,14 +1011,6 @@ static int fm_joins_prev(void *st, const void *p)
 	return pool->join && frag_prev_is_free(payload_frag(p));
 }
 
-/* malloc() hands out the start of the block it takes (backend.h). */
-static void *fm_cut_from(void *st, const void *p)
-{
-	(void)st;
-	(void)p;
-	return NULL;
-}
-
 /* A class all of whose fragments hold n: an exact one, or the log class
  * above n's (backend.h). */
 static int fm_has_room(void *st, size_t n)
@@ -1111,6 +1103,5 @@ const struct mem_backend mem_fm_backend = {
 	.check_list = fm_check_list,
 	.check_global = fm_check_global,
 	.joins_prev = fm_joins_prev,
-	.cut_from = fm_cut_from,
 	.has_room = fm_has_room,
 };

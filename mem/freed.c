@@ -46,9 +46,11 @@
  * process rank.  Reports on shm fragments name both owners.
  *
  * Costs: a free fills at most 128 bytes, asks joins_prev() and, when the
- * next block is an armed free one, block_state(); an allocation compares
- * at most 128 bytes (memcmp) when it reuses an armed fragment.  The record
- * grows by 16 bytes (debug.h); doc/DIAGNOSTICS.md has the measured cost.
+ * block grew, the old successor's block_state(); an allocation that reuses
+ * an armed fragment compares at most 128 bytes with the fill.  Both move
+ * 16 bytes at a time, inline, with no call (freed.h, the hot paths); only
+ * a broken fill is looked at byte by byte, here.  The record grows by 16
+ * bytes (debug.h); doc/DIAGNOSTICS.md has the measured cost.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -56,16 +58,9 @@
 #include <string.h>
 
 #include "debug.h"
+#include "freed.h"
 #include "internal.h"
 #include "owner.h"
-
-#define FILL_BYTE 0xdfu
-#define FILL_FULL 128u
-#define FILL_HEAD 96u
-#define FILL_TAIL 32u
-
-_Static_assert(FILL_HEAD + FILL_TAIL == FILL_FULL,
-		"a fragment just past FILL_FULL gets as much fill as one at it");
 
 #define OWNER_PID_BITS 22
 #define OWNER_ID_BIAS 513
@@ -144,28 +139,20 @@ static const char *by_owner(const struct mem_pool *pool, uint32_t owner,
 	return buf;
 }
 
-/* --- the fill ------------------------------------------------------------- */
+/* --- the fill (its fast paths: freed.h) ---------------------------------- */
 
-static void fill(unsigned char *p, uint64_t n)
-{
-	memset(p, FILL_BYTE, n);
-}
-
-/* What a filled range reads as, for memcmp (vectorised by libc). */
-static const unsigned char fill_ref[FILL_FULL] = {
-	[0 ... FILL_FULL - 1] = FILL_BYTE,
-};
-
-/* First byte of [from, to) (at most FILL_FULL bytes) that is not the
- * fill, or -1. */
+/* First byte of [from, to) that is not the fill, or -1. */
 static int64_t changed(const unsigned char *p, uint64_t from, uint64_t to)
 {
-	if (to <= from || !memcmp(p + from, fill_ref, to - from))
-		return -1;
 	for (uint64_t i = from; i < to; i++)
 		if (p[i] != FILL_BYTE)
 			return (int64_t)i;
 	return -1;
+}
+
+void mem_freed_disarm(void *user)
+{
+	dbg_set_dead(user, dbg_dead_bits(user) & ~DBG_ARMED);
 }
 
 /* The filled ranges of a fragment of req bytes: [0, head) and [tail, req)
@@ -180,34 +167,11 @@ static void fill_ranges(uint64_t req, uint64_t *head, uint64_t *tail)
 	*tail = req == DBG_REQ_BIG ? req : req - FILL_TAIL;
 }
 
-/* Fill a freed fragment of req bytes and arm its record. */
-static void fill_armed(void *user, uint64_t req)
+/* The first changed byte of an armed fragment of req bytes, looking at no
+ * byte at or past limit; -1: none. */
+static int64_t first_changed(const void *user, uint64_t req, uint64_t limit)
 {
 	uint64_t head, tail;
-	fill_ranges(req, &head, &tail);
-	fill(user, head);
-	if (tail < req)
-		fill((unsigned char *)user + tail, req - tail);
-	dbg_set_dead(user, req << 32 | DBG_ARMED);
-}
-
-void mem_freed_fill(void *user)
-{
-	uint64_t req = dbg_hdr(user)->req;
-	if (mem_free_check)
-		fill_armed(user, req < DBG_REQ_BIG ? req : DBG_REQ_BIG);
-}
-
-static void disarm(void *user)
-{
-	dbg_set_dead(user, dbg_dead_bits(user) & ~DBG_ARMED);
-}
-
-/* The first changed byte of an armed fragment, looking at no byte at or
- * past limit (what of the user area the block still holds); -1: none. */
-static int64_t first_changed(const void *user, uint64_t limit)
-{
-	uint64_t head, tail, req = dbg_req(user);
 	fill_ranges(req, &head, &tail);
 	int64_t at = changed(user, 0, head < limit ? head : limit);
 	if (at < 0 && tail < limit)
@@ -255,50 +219,40 @@ static __attribute__((noinline)) int found(struct mem_pool *pool, void *user,
 	return 1;
 }
 
-/* mem_freed_verify() of a record that was armed when its tag was read. */
-static int verify_armed(struct mem_pool *pool, void *user, uint64_t tag,
-		uint64_t usable, const char *finder,
-		const struct mem_site *site, int repair)
+/* fill_broken() of the ranges clipped at limit (fill_differs() of each,
+ * so each is FILL_FULL bytes at most). */
+static uint64_t broken_before(const void *user, uint64_t req, uint64_t limit)
 {
-	if (usable < DBG_HEAD + 8)
-		return 0;
-	/* Not the last 8 usable bytes: a free block's boundary tag, written
-	 * past the fill unless a cut from the block's top end (tlsf, big
-	 * requests) shrank the block after it was filled. */
-	int64_t at = first_changed(user, usable - DBG_HEAD - 8);
-	return at < 0 ? 0 : found(pool, user, tag, at, finder, site, repair);
+	uint64_t head, tail, end = req < limit ? req : limit;
+	fill_ranges(req, &head, &tail);
+	uint64_t d = fill_differs(user, head < end ? head : end);
+	if (tail < end)
+		d |= fill_differs((const unsigned char *)user + tail,
+			end - tail);
+	return d;
 }
 
-int mem_freed_verify(struct mem_pool *pool, void *user, uint64_t usable,
-		const char *finder, const struct mem_site *site, int repair)
+int mem_freed_found(struct mem_pool *pool, void *user, uint64_t tag,
+		uint64_t req, uint64_t limit, const char *finder,
+		const struct mem_site *site, int repair)
 {
-	uint64_t tag = dbg_hdr(user)->tag;
-	if (!dbg_armed(user))
+	if (!broken_before(user, req, limit))
 		return 0;
-	return verify_armed(pool, user, tag, usable, finder, site, repair);
+	int64_t at = first_changed(user, req, limit);
+	return at < 0 ? 0 : found(pool, user, tag, at, finder, site, repair);
 }
 
 /* An armed record at payload whose block is gone (joined into the block
  * before it) is disarmed.  A used block there is a parked fragment, its
  * record its cache owner's to change (without the global lock). */
-static void disarm_joined(struct mem_pool *pool, char *payload)
+void mem_freed_disarm_joined(struct mem_pool *pool, char *payload)
 {
 	void *user = dbg_user(payload);
 	if (payload < pool->start || (char *)user > pool->end ||
 			!dbg_armed(user))
 		return;
 	if (POOL_BE(pool)->block_state(pool->st, payload) == MEM_BLOCK_BAD)
-		disarm(user);
-}
-
-/* Did a free leave the block at payload as big as it was?  Then it
- * absorbed no successor, which is still the block it was, and that
- * block's record (a line the free did not touch) need not be read
- * (disarm_joined).  The block's own header is the line the free wrote. */
-static inline int kept_size(struct mem_pool *pool, char *payload,
-		uint64_t usable)
-{
-	return POOL_BE(pool)->usable_size(pool->st, payload) == usable;
+		mem_freed_disarm(user);
 }
 
 /* The last block that starts at or before at (walk order is address
@@ -326,22 +280,7 @@ void mem_freed_after_rebuild(struct mem_pool *pool)
 	POOL_BE(pool)->walk(pool->st, holder_of, &h);
 	if (h.b.payload && !h.b.used && h.b.size >= DBG_EXTRA &&
 			dbg_armed(dbg_user(h.b.payload)))
-		disarm(dbg_user(h.b.payload));
-}
-
-void mem_heap_taken(struct mem_pool *pool, void *payload, uint64_t usable,
-		const struct mem_site *site)
-{
-	char *from = POOL_BE(pool)->cut_from(pool->st, payload);
-	void *user = dbg_user(payload);
-	if (from && dbg_armed(dbg_user(from)))
-		disarm(dbg_user(from));
-	/* mem_freed_verify() without the call: a block never armed (a
-	 * split's rest, a joined block) stops here */
-	uint64_t tag = dbg_hdr(user)->tag;
-	if (dbg_armed(user))
-		verify_armed(pool, user, tag, usable, "the allocation",
-			site, 0);
+		mem_freed_disarm(dbg_user(h.b.payload));
 }
 
 #endif /* MEMDBG */
@@ -353,7 +292,7 @@ int mem_freed_swallowed(const struct mem_block *b, void *arg)
 	void *user = dbg_user(b->payload);
 	if (b->size >= DBG_EXTRA && (char *)b->payload >= pool->start &&
 			(char *)user < pool->end && dbg_armed(user))
-		disarm(user);
+		mem_freed_disarm(user);
 #else
 	(void)b; (void)arg;
 #endif
@@ -364,41 +303,10 @@ void mem_heap_changed(struct mem_pool *pool, void *user, uint64_t usable)
 {
 #if MEMDBG
 	char *payload = dbg_payload(user);
-	disarm_joined(pool, payload);
-	disarm_joined(pool, payload + usable + POOL_BE(pool)->frag_overhead);
+	mem_freed_disarm_joined(pool, payload);
+	mem_freed_disarm_joined(pool, payload + usable +
+		POOL_BE(pool)->frag_overhead);
 #else
 	(void)pool; (void)user; (void)usable;
 #endif
-}
-
-/* Free user's block (usable bytes).  A record that the free may join into
- * the block before it is disarmed first (joins_prev, backend.h); fill: a
- * fragment just freed by its caller, filled and armed once the backend
- * took it (its req word is read before the links overwrite it; a refused
- * free changes nothing).  Then the old successor is asked (block_state)
- * when the block grew or joined its predecessor (kept_size).  Returns
- * what the backend's free returned. */
-int mem_heap_free(struct mem_pool *pool, void *user, uint64_t usable,
-		int fill)
-{
-	char *payload = dbg_payload(user);
-#if MEMDBG
-	uint64_t req = dbg_hdr(user)->req;
-	int joins = POOL_BE(pool)->joins_prev(pool->st, payload);
-	if (joins && dbg_armed(user))
-		disarm(user);
-#endif
-	int r = POOL_BE(pool)->free(pool->st, payload);
-#if MEMDBG
-	if (r != MEM_BLOCK_USED)
-		return r;
-	if (fill && !joins && mem_free_check)
-		fill_armed(user, req < DBG_REQ_BIG ? req : DBG_REQ_BIG);
-	if (joins || !kept_size(pool, payload, usable))
-		disarm_joined(pool, payload + usable + POOL_BE(pool)->frag_overhead);
-#else
-	(void)usable;
-	(void)fill;
-#endif
-	return r;
 }

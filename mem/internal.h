@@ -152,30 +152,14 @@ int mem_walker_run(struct mem_walker *w, void **from, uint64_t max);
 int mem_damage_fix(struct mem_pool *pool, const char *op, void *user);
 
 /* --- freed.c ------------------------------------------------------------ */
-/* Give the block of user (usable bytes, the backend's) back to the heap;
- * with MEMDBG, records that the free joined into the block before them
- * are disarmed (freed.c). */
-int mem_heap_free(struct mem_pool *pool, void *user, uint64_t usable,
-		int fill);
+/* The fill's fast paths, mem_heap_free() and mem_heap_taken(): freed.h. */
 /* "pid P (rank R)" for an owner word half (debug.h). */
 const char *mem_owner_str(uint32_t owner, char *buf, size_t len);
 #if MEMDBG
-/* Fill a freed fragment's bytes and arm its record (mem_free_check);
- * right after dbg_on_free(), while the record's req word is intact. */
-void mem_freed_fill(void *user);
-/* An armed fragment of usable bytes is about to be used or to leave a
- * cache: report the first changed byte (found by finder [at site]);
- * repair: fill it again.  Returns 1 when it found one. */
-int mem_freed_verify(struct mem_pool *pool, void *user, uint64_t usable,
-		const char *finder, const struct mem_site *site, int repair);
 /* After a rebuild: a split or a cut the dead holder left half done may
  * have written a header into the fill of the free block it was cutting
  * (the one holding the block last() names): that record is disarmed. */
 void mem_freed_after_rebuild(struct mem_pool *pool);
-/* The heap just handed out payload (usable bytes) to an allocation at
- * site: disarm the block it was cut from, if any, and verify its fill. */
-void mem_heap_taken(struct mem_pool *pool, void *payload, uint64_t usable,
-		const struct mem_site *site);
 #endif
 /* The heap changed around user (usable bytes before the change; MEMDBG,
  * else nothing): disarm records of it and of its old successor that are

@@ -957,14 +957,6 @@ static int qm_joins_prev(void *vst, const void *p)
 	return qm_foot_valid(f) && (f->size_flags & QM_FREE);
 }
 
-/* malloc() hands out the start of the block it takes (backend.h). */
-static void *qm_cut_from(void *st, const void *p)
-{
-	(void)st;
-	(void)p;
-	return NULL;
-}
-
 /* A list all of whose fragments hold n: an exact one, or the log list
  * above n's (backend.h). */
 static int qm_has_room(void *vst, size_t n)
@@ -1081,7 +1073,6 @@ const struct mem_backend mem_qm_backend = {
 	.check_list = qm_check_list,
 	.check_global = qm_check_global,
 	.joins_prev = qm_joins_prev,
-	.cut_from = qm_cut_from,
 	.has_room = qm_has_room,
 	.rebuild = qm_rebuild,
 	.last = qm_last,

@@ -16,6 +16,11 @@
  *                  flush); without caches, the checker finds it;
  *   large          past FILL_FULL, the first and the last bytes are
  *                  checked: a write at the end is found with its offset;
+ *   edges          every byte of the fill, for sizes around each edge of
+ *                  the fill's 16-byte windows (mem/freed.h) and of
+ *                  FILL_FULL: a write there is found by the heap checker
+ *                  with its offset; a write between the head and the
+ *                  tail of a large fragment is not (it is not filled);
  *   off            mem_free_check = 0: nothing filled, nothing reported;
  *   owners         shm: a child with rank 3 allocates, this process with
  *                  rank 5 frees: the report names both; ids out of range
@@ -136,12 +141,17 @@ struct seed {
 	int la, lf;
 };
 
+/* What seed() writes into the fragment before its free (< 0: nothing). */
+static int seed_byte = -1;
+
 static void seed(struct seed *s, size_t n)
 {
 	s->before = ALLOC(n);
 	AT(&s->la, s->c = ALLOC(n));
 	s->after = ALLOC(n);
 	ck_assert(s->before && s->c && s->after);
+	if (seed_byte >= 0)
+		memset(s->c, seed_byte, n);
 	AT(&s->lf, FREE(s->c));
 }
 
@@ -262,6 +272,53 @@ START_TEST(test_large)
 	FREE(s.c);
 	s.c = NULL;
 	seed_done(&s, NULL);
+}
+END_TEST
+
+/* Is offset k of a fragment of n bytes filled when freed (freed.c)? */
+static int filled_at(size_t n, size_t k)
+{
+	return n <= 128 || k < 96 || k >= n - 32;
+}
+
+/* One changed byte at offset k of a freed fragment of n bytes: the heap
+ * checker reports it (filled) or says nothing; the fill is then put back
+ * (the checker rewrites a heap fragment's, not a parked one's). */
+static void edge(size_t n, size_t k)
+{
+	struct seed s;
+	char me[64];
+	seed_byte = 0x55;       /* not the fill: a byte it misses shows */
+	seed(&s, n);
+	seed_byte = -1;
+	unsigned char was = (unsigned char)s.c[k];
+	s.c[k] = (char)(was ^ 0x20);
+	int found = filled_at(n, k);
+	ck_assert_msg(mem_check(pool) == found, "size %zu, offset %zu", n, k);
+	if (found) {
+		by(me, sizeof(me), getpid(), INT32_MIN);
+		expect_report(s.c, (long)k, n, s.la, me, s.lf, me, "seed");
+		ck_assert_uint_eq(t_log_lines, 1);
+	}
+	t_log_clear();
+	s.c[k] = (char)(found ? 0xdf : was);
+	seed_done(&s, NULL);
+	T_LOG_EMPTY();
+}
+
+START_TEST(test_edges)
+{
+	static const size_t sizes[] = { 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17,
+		31, 32, 33, 47, 48, 49, 63, 64, 65, 79, 80, 81, 95, 96, 97,
+		111, 112, 113, 127, 128, 129, 130, 143, 144, 160, 161, 1000 };
+	if (skip_seeded(_i, "edges"))
+		return;
+	setup(_i);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		for (size_t k = 0; k < sizes[i]; k++)
+			if (sizes[i] <= 200 || filled_at(sizes[i], k) ||
+					k == 96 || k == sizes[i] - 33)
+				edge(sizes[i], k);
 }
 END_TEST
 
@@ -422,6 +479,7 @@ Suite *freed_suite(void)
 	add_loop(s, "check", test_check);
 	add_loop(s, "leave_cache", test_leave_cache);
 	add_loop(s, "large", test_large);
+	add_loop(s, "edges", test_edges);
 	add_loop(s, "off", test_off);
 	add_loop(s, "owners", test_owners);
 	add_loop(s, "no_false", test_no_false);
