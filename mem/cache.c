@@ -238,17 +238,30 @@ static int is_parked(const void *user)
 }
 
 /* A parked fragment's end canary, checked when it leaves the cache (the
- * free that parked it did not read that line).  Fragments cut for a batch
- * (req 0) have none. */
-static void parked_canary(struct mem_pool *pool, void *user)
+ * free that parked it did not read that line); tag: its record's, read
+ * once for this and the fill's check.  Fragments cut for a batch (req 0)
+ * have none. */
+static void parked_canary(struct mem_pool *pool, void *user, uint64_t tag)
 {
 #if MEMDBG
-	if (dbg_req(user) && !dbg_canary_ok(user))
+	if (dbg_req_of(user, tag) && !dbg_canary_ok_of(user, tag))
 		mem_report_bad(pool, "free (found when reused)", user,
 			BAD_OVERFLOW, dbg_free_site(user));
 #else
 	(void)pool;
 	(void)user;
+	(void)tag;
+#endif
+}
+
+/* The tag parked_canary() and the fill's check decide on (MEMDBG). */
+static inline uint64_t parked_tag(const void *user)
+{
+#if MEMDBG
+	return dbg_hdr(user)->tag;
+#else
+	(void)user;
+	return 0;
 #endif
 }
 
@@ -266,9 +279,10 @@ static void *unpark(struct mem_pool *pool, void *user, size_t size,
 		const struct mem_site *site)
 {
 	size_t req = size ? size : 1;
-	parked_canary(pool, user);
+	uint64_t tag = parked_tag(user);
+	parked_canary(pool, user, tag);
 #if MEMDBG
-	mem_freed_verify(pool, user, dbg_usable(user), "the allocation", site,
+	freed_verify(pool, user, tag, dbg_usable(user), "the allocation", site,
 		0);
 	dbg_busy(user);     /* checkers read it without our lock */
 	dbg_on_alloc(dbg_payload(user), req, site, dbg_usable(user));
@@ -471,9 +485,10 @@ static int flushable(struct mem_pool *pool, void *user)
  * armed and whole). */
 static void parked_left(struct mem_pool *pool, void *user)
 {
-	parked_canary(pool, user);
+	uint64_t tag = parked_tag(user);
+	parked_canary(pool, user, tag);
 #if MEMDBG
-	mem_freed_verify(pool, user, dbg_usable(user), "its leaving the cache "
+	freed_verify(pool, user, tag, dbg_usable(user), "its leaving the cache "
 		"of this process", NULL, 1);
 #endif
 }

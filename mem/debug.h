@@ -150,15 +150,22 @@ static inline uint32_t dbg_mix(uint64_t high)
 	return (uint32_t)((high >> 32) * 0x9e3779b97f4a7c15ull >> 32);
 }
 
-static inline int dbg_state(const void *user)
+/* The state a tag read from user's record says (the *_of() readers take
+ * the tag as read once, for a caller that decides more on it). */
+static inline int dbg_state_of(const void *user, uint64_t tag)
 {
-	uint64_t tag = dbg_hdr(user)->tag ^ (uint64_t)(uintptr_t)user;
+	tag ^= (uint64_t)(uintptr_t)user;
 	if (tag == DBG_USED)
 		return DBG_LIVE;
 	if (tag == DBG_REWRITE)
 		return DBG_BUSY;
 	tag ^= DBG_FREED;
 	return (uint32_t)tag == dbg_mix(tag) ? DBG_DEAD : DBG_BAD;
+}
+
+static inline int dbg_state(const void *user)
+{
+	return dbg_state_of(user, dbg_hdr(user)->tag);
 }
 
 /* The record at user is about to change under a lock other than the
@@ -209,11 +216,17 @@ static inline int dbg_armed(const void *user)
 
 /* What the caller asked for: live, the record's; freed, the tag's
  * (DBG_REQ_BIG when it did not fit). */
+static inline uint64_t dbg_req_of(const void *user, uint64_t tag)
+{
+	if (dbg_state_of(user, tag) != DBG_DEAD)
+		return dbg_hdr(user)->req;
+	return (tag ^ (uint64_t)(uintptr_t)user ^ DBG_FREED) >> 32 &
+		DBG_REQ_BIG;
+}
+
 static inline uint64_t dbg_req(const void *user)
 {
-	if (dbg_state(user) != DBG_DEAD)
-		return dbg_hdr(user)->req;
-	return (dbg_dead_bits(user) >> 32) & DBG_REQ_BIG;
+	return dbg_req_of(user, dbg_hdr(user)->tag);
 }
 
 static inline void dbg_set_canary(void *user, size_t req)
@@ -233,12 +246,17 @@ static inline int dbg_canary_at(const void *user, uint64_t req)
 }
 
 /* Live or freed; a freed fragment too big for its tag passes. */
-static inline int dbg_canary_ok(const void *user)
+static inline int dbg_canary_ok_of(const void *user, uint64_t tag)
 {
-	uint64_t req = dbg_req(user);
-	if (req == DBG_REQ_BIG && dbg_state(user) == DBG_DEAD)
+	uint64_t req = dbg_req_of(user, tag);
+	if (req == DBG_REQ_BIG && dbg_state_of(user, tag) == DBG_DEAD)
 		return 1;
 	return dbg_canary_at(user, req);
+}
+
+static inline int dbg_canary_ok(const void *user)
+{
+	return dbg_canary_ok_of(user, dbg_hdr(user)->tag);
 }
 
 /* Stamp a fresh fragment; returns the caller's pointer. */

@@ -120,7 +120,8 @@ static inline uint64_t fill_differs(const unsigned char *p, uint64_t n)
 /* Fill a freed fragment of req bytes (DBG_REQ_BIG at most) and arm its
  * record: all of it up to FILL_FULL bytes, else the first FILL_HEAD and
  * the last FILL_TAIL (DBG_REQ_BIG, too big for the tag: the head only). */
-static inline void fill_armed(void *user, uint64_t req)
+static inline __attribute__((always_inline))
+void fill_armed(void *user, uint64_t req)
 {
 	unsigned char *p = user;
 	if (req <= FILL_FULL) {
@@ -135,7 +136,8 @@ static inline void fill_armed(void *user, uint64_t req)
 
 /* Is the fill of an armed fragment of req bytes broken (fill_armed()'s
  * ranges: freed.c's fill_ranges())? */
-static inline uint64_t fill_broken(const void *user, uint64_t req)
+static inline __attribute__((always_inline))
+uint64_t fill_broken(const void *user, uint64_t req)
 {
 	const unsigned char *p = user;
 	if (req <= FILL_FULL)
@@ -193,7 +195,8 @@ static inline int mem_freed_verify(struct mem_pool *pool, void *user,
 
 /* Fill a freed fragment's bytes and arm its record (mem_free_check);
  * right after dbg_on_free(), while the record's req word is intact. */
-static inline void mem_freed_fill(void *user)
+static inline __attribute__((always_inline))
+void mem_freed_fill(void *user)
 {
 	uint64_t req = dbg_hdr(user)->req;
 	if (mem_free_check)

@@ -583,11 +583,18 @@ static inline void in_backend(struct mem_pool *pool, uint32_t on)
  * whose free makes the backend's own checks of a used block on the
  * headers it reads anyway (backend.h).  0 when it refused p: then nothing
  * changed but the record's mark, which is taken back (never under
- * memcheck: see free_precheck). */
+ * memcheck: see free_precheck).  The block's usable size, which the
+ * MEMDBG free compares with the block's after the backend's free, is the
+ * live record's (kept with every change of the block, and what damage.c
+ * rebuilds a broken header from): no backend call. */
 static inline __attribute__((always_inline))
 int release(struct mem_pool *pool, void *p, const struct mem_site *site)
 {
-	uint64_t usable = backend_usable(pool, dbg_payload(p));
+#if MEMDBG
+	uint64_t usable = dbg_usable(p);
+#else
+	uint64_t usable = 0;
+#endif
 	journal_name(pool, JR_RELEASING, p);
 	dbg_on_free(p, site);
 	track_free(pool, p);
