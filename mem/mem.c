@@ -507,6 +507,19 @@ static inline uint64_t backend_usable(struct mem_pool *pool, void *payload)
 	return MEMDBG ? POOL_BE(pool)->usable_size(pool->st, payload) : 0;
 }
 
+/* The same, of a fragment whose record is live, as the record keeps it
+ * (with every change of the block; damage.c rebuilds a broken header
+ * from it): no backend call. */
+static inline uint64_t record_usable(void *user)
+{
+#if MEMDBG
+	return dbg_usable(user);
+#else
+	(void)user;
+	return 0;
+#endif
+}
+
 /* A locked allocation is about to call the backend (journal_open) or has
  * written its record (journal_close): see heap_recovered(). */
 static inline void journal_open(struct mem_pool *pool)
@@ -583,18 +596,11 @@ static inline void in_backend(struct mem_pool *pool, uint32_t on)
  * whose free makes the backend's own checks of a used block on the
  * headers it reads anyway (backend.h).  0 when it refused p: then nothing
  * changed but the record's mark, which is taken back (never under
- * memcheck: see free_precheck).  The block's usable size, which the
- * MEMDBG free compares with the block's after the backend's free, is the
- * live record's (kept with every change of the block, and what damage.c
- * rebuilds a broken header from): no backend call. */
+ * memcheck: see free_precheck). */
 static inline __attribute__((always_inline))
 int release(struct mem_pool *pool, void *p, const struct mem_site *site)
 {
-#if MEMDBG
-	uint64_t usable = dbg_usable(p);
-#else
-	uint64_t usable = 0;
-#endif
+	uint64_t usable = record_usable(p);
 	journal_name(pool, JR_RELEASING, p);
 	dbg_on_free(p, site);
 	track_free(pool, p);
@@ -693,7 +699,7 @@ static void *realloc_core(struct mem_pool *pool, void *p, size_t size,
 	    !mem_used_fragment(pool, "realloc", p, site, CHECK_ALL))
 		return NULL;
 	size_t old = mem_user_size(pool, p);
-	uint64_t was = backend_usable(pool, dbg_payload(p));
+	uint64_t was = record_usable(p);
 	void *q = NULL;
 	track_reshape(pool, p, old < size ? old : size);
 	journal_name(pool, JR_RESIZING, p);
@@ -702,9 +708,11 @@ static void *realloc_core(struct mem_pool *pool, void *p, size_t size,
 		dbg_payload(p), size + DBG_EXTRA);
 	in_backend(pool, 0);
 	if (rc == 0) {
-		mem_heap_changed(pool, p, was);
+		uint64_t now = backend_usable(pool, dbg_payload(p));
+		if (now != was)  /* a block that kept its size joined nothing */
+			mem_heap_changed(pool, p, was);
 		track_resize(pool, p, old, size);
-		dbg_on_resize(p, size, backend_usable(pool, dbg_payload(p)));
+		dbg_on_resize(p, size, now);
 	}
 	journal_name(pool, JR_RESIZING, NULL);
 	if (rc == 0)
