@@ -237,31 +237,28 @@ static int is_parked(const void *user)
 #endif
 }
 
-/* A parked fragment's end canary, checked when it leaves the cache (the
- * free that parked it did not read that line); tag: its record's, read
- * once for this and the fill's check.  Fragments cut for a batch (req 0)
- * have none. */
-static void parked_canary(struct mem_pool *pool, void *user, uint64_t tag)
+/* A parked fragment leaves the cache (reused, or flushed to the heap):
+ * its end canary (the free that parked it did not read that line), then
+ * its write-after-free fill (freed.h; repair: rewritten when broken), on
+ * one read of its tag.  An armed record, the common case, gives the
+ * request for both.  Fragments cut for a batch (req 0) have no canary. */
+static inline __attribute__((always_inline))
+void parked_checks(struct mem_pool *pool, void *user, const char *finder,
+		const struct mem_site *site, int repair)
 {
 #if MEMDBG
-	if (dbg_req_of(user, tag) && !dbg_canary_ok_of(user, tag))
+	uint64_t tag = dbg_hdr(user)->tag, bits = dbg_armed_bits(user, tag);
+	uint64_t req = bits ? (bits >> 32) & DBG_REQ_BIG : dbg_req_of(user, tag);
+	int canary = bits ? req == DBG_REQ_BIG || dbg_canary_at(user, req) :
+		dbg_canary_ok_of(user, tag);
+	if (req && !canary)
 		mem_report_bad(pool, "free (found when reused)", user,
 			BAD_OVERFLOW, dbg_free_site(user));
+	if (bits)
+		freed_verify_armed(pool, user, tag, bits, dbg_usable(user),
+			finder, site, repair);
 #else
-	(void)pool;
-	(void)user;
-	(void)tag;
-#endif
-}
-
-/* The tag parked_canary() and the fill's check decide on (MEMDBG). */
-static inline uint64_t parked_tag(const void *user)
-{
-#if MEMDBG
-	return dbg_hdr(user)->tag;
-#else
-	(void)user;
-	return 0;
+	(void)pool; (void)user; (void)finder; (void)site; (void)repair;
 #endif
 }
 
@@ -279,11 +276,8 @@ static void *unpark(struct mem_pool *pool, void *user, size_t size,
 		const struct mem_site *site)
 {
 	size_t req = size ? size : 1;
-	uint64_t tag = parked_tag(user);
-	parked_canary(pool, user, tag);
+	parked_checks(pool, user, "the allocation", site, 0);
 #if MEMDBG
-	freed_verify(pool, user, tag, dbg_usable(user), "the allocation", site,
-		0);
 	dbg_busy(user);     /* checkers read it without our lock */
 	dbg_on_alloc(dbg_payload(user), req, site, dbg_usable(user));
 #else
@@ -485,12 +479,8 @@ static int flushable(struct mem_pool *pool, void *user)
  * armed and whole). */
 static void parked_left(struct mem_pool *pool, void *user)
 {
-	uint64_t tag = parked_tag(user);
-	parked_canary(pool, user, tag);
-#if MEMDBG
-	freed_verify(pool, user, tag, dbg_usable(user), "its leaving the cache "
-		"of this process", NULL, 1);
-#endif
+	parked_checks(pool, user, "its leaving the cache of this process", NULL,
+		1);
 }
 
 /* What mem_heap_free() needs to know of a parked fragment (MEMDBG). */

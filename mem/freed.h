@@ -160,25 +160,37 @@ void mem_freed_disarm(void *user);
  * have grown over it: its armed record, if its block is gone, disarmed. */
 void mem_freed_disarm_joined(struct mem_pool *pool, char *payload);
 
-/* A fragment whose record's tag read `tag` (armed or not) is about to be
- * used or to leave a cache: report the first changed byte of its fill, if
- * armed (found by finder [at site]); repair: fill it again.  Its block
- * has usable bytes; the last 8 are a free block's boundary tag, written
- * past the fill unless a cut from the block's top end (tlsf, big
- * requests) shrank the block after it was filled.  Returns 1 when it
- * found one. */
+/* A fragment whose record's tag read `tag`, armed with `bits` (its high
+ * half, dbg_armed_bits()), is about to be used or to leave a cache:
+ * report the first changed byte of its fill (found by finder [at site]);
+ * repair: fill it again.  Its block has usable bytes; the last 8 are a
+ * free block's boundary tag, written past the fill unless a cut from the
+ * block's top end (tlsf, big requests) shrank the block after it was
+ * filled.  Returns 1 when it found one. */
+static inline __attribute__((always_inline))
+int freed_verify_armed(struct mem_pool *pool, void *user, uint64_t tag,
+		uint64_t bits, uint64_t usable, const char *finder,
+		const struct mem_site *site, int repair)
+{
+	if (usable < DBG_HEAD + 8)
+		return 0;
+	uint64_t req = (bits >> 32) & DBG_REQ_BIG, limit = usable - DBG_HEAD - 8;
+	if (__builtin_expect(req <= limit && !fill_broken(user, req), 1))
+		return 0;
+	return mem_freed_found(pool, user, tag, req, limit, finder, site,
+		repair);
+}
+
+/* The same of a record whose tag read `tag`, armed or not. */
 static inline __attribute__((always_inline))
 int freed_verify(struct mem_pool *pool, void *user, uint64_t tag,
 		uint64_t usable, const char *finder,
 		const struct mem_site *site, int repair)
 {
 	uint64_t bits = dbg_armed_bits(user, tag);
-	if (__builtin_expect(!bits, 1) || usable < DBG_HEAD + 8)
+	if (__builtin_expect(!bits, 1))
 		return 0;
-	uint64_t req = (bits >> 32) & DBG_REQ_BIG, limit = usable - DBG_HEAD - 8;
-	if (__builtin_expect(req <= limit && !fill_broken(user, req), 1))
-		return 0;
-	return mem_freed_found(pool, user, tag, req, limit, finder, site,
+	return freed_verify_armed(pool, user, tag, bits, usable, finder, site,
 		repair);
 }
 
