@@ -954,7 +954,8 @@ static int qm_joins_prev(void *vst, const void *p)
 	if (h == st->first)
 		return 0;
 	const struct qm_foot *f = qm_prev_foot(h);
-	return qm_foot_valid(f) && (f->size_flags & QM_FREE);
+	return (f->size_flags & QM_FREE) && qm_foot_valid(f); /* the guard
+		only for a free predecessor: most are used */
 }
 
 /* A list all of whose fragments hold n: an exact one, or the log list
