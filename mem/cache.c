@@ -249,9 +249,8 @@ void parked_checks(struct mem_pool *pool, void *user, const char *finder,
 #if MEMDBG
 	uint64_t tag = dbg_hdr(user)->tag, bits = dbg_armed_bits(user, tag);
 	uint64_t req = bits ? (bits >> 32) & DBG_REQ_BIG : dbg_req_of(user, tag);
-	int canary = bits ? req == DBG_REQ_BIG || dbg_canary_at(user, req) :
-		dbg_canary_ok_of(user, tag);
-	if (req && !canary)
+	if (req && !(bits ? req == DBG_REQ_BIG || dbg_canary_at(user, req) :
+			dbg_canary_ok_of(user, tag)))
 		mem_report_bad(pool, "free (found when reused)", user,
 			BAD_OVERFLOW, dbg_free_site(user));
 	if (bits)
