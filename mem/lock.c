@@ -12,7 +12,9 @@
  * below (struct waiter says which way a caller waits); its release is
  * lock.h's one store.
  *
- * Wait policy (both builds): poll up to LOCK_SPIN = 1,024 pauses (about
+ * Wait policy (both builds; a learning lock's, the caches-off heap lock's,
+ * is spin_learnt() below, chosen by throughput on a quiet host:
+ * doc/PERFORMANCE.md): poll up to LOCK_SPIN = 1,024 pauses (about
  * 20 us on this EPYC, about one futex sleep and wake-up) with a plain read,
  * a CAS (pthread: a trylock) only when the lock reads free, then sleep;
  * a waiter woken by a release polls again before it sleeps again.  Chosen
@@ -182,11 +184,61 @@ static inline int state_cas(struct mem_lock_word *lw, uint64_t old,
 			__ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
 }
 
+/* A learning lock (mem_lock_learn_spin()): how many of its waiters may
+ * spin at once, one fewer than the CPUs (none on one CPU); a further
+ * spinner would only keep the holder, or the next taker, off a CPU. */
+static unsigned spin_cap(void)
+{
+	static unsigned cap = UINT32_MAX;
+	if (__builtin_expect(cap == UINT32_MAX, 0)) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		cap = n > 1 ? (unsigned)(n - 1) : 0;
+	}
+	return cap;
+}
+
+/* A learning lock's spin: at most spin_cap() waiters at once, polls
+ * spaced 1, 2, 4 .. 64 pauses apart (so that a holder that releases and
+ * takes the lock again keeps it), for the length learnt so far.  A spin
+ * that won teaches twice the pauses it took; one that lost while the
+ * holder never released (preempted, or a long section) half its length;
+ * one that lost races to other takers twice its length. */
+static int spin_learnt(struct mem_lock_word *lw, uint64_t want)
+{
+	unsigned len = __atomic_load_n(&lw->spin_len, __ATOMIC_RELAXED);
+	uint16_t r0 = __atomic_load_n(&lw->releases, __ATOMIC_RELAXED);
+	unsigned i = 0, gap = 1;
+	int got = 0;
+	len = len < LOCK_SPIN_MIN ? LOCK_SPIN_MIN : len;
+	if (__atomic_add_fetch(&lw->spinners, 1, __ATOMIC_RELAXED) <=
+			spin_cap()) {
+		for (; i < len && !got; i += gap) {
+			for (unsigned k = 0; k < gap; k++)
+				cpu_relax();
+			got = state_load(lw) == 0 && state_cas(lw, 0, want);
+			gap = gap < 64 ? 2 * gap : gap;
+		}
+		if (got)
+			len = 2 * i > len ? 2 * i : len;
+		else if (__atomic_load_n(&lw->releases, __ATOMIC_RELAXED) == r0)
+			len /= 2;
+		else
+			len *= 2;
+		__atomic_store_n(&lw->spin_len, (uint16_t)(len > LOCK_SPIN ?
+			LOCK_SPIN : len), __ATOMIC_RELAXED);
+	}
+	__atomic_sub_fetch(&lw->spinners, 1, __ATOMIC_RELAXED);
+	return got;
+}
+
 /* Poll the state up to LOCK_SPIN pauses; CAS only when it reads free (a
  * CAS on a held lock would take the line from the holder).  want: our
- * state, with the waiters bit once we have slept. */
+ * state, with the waiters bit once we have slept.  A learning lock spins
+ * as spin_learnt() says. */
 static int spin_for_free(struct mem_lock_word *lw, uint64_t want)
 {
+	if (lw->spin_len)
+		return spin_learnt(lw, want);
 	for (int i = 0; i < LOCK_SPIN; i++) {
 		cpu_relax();
 		if (state_load(lw) == 0 && state_cas(lw, 0, want))
@@ -340,6 +392,11 @@ void mem_lock_destroy(struct mem_lock *lk)
 	pthread_mutex_destroy(&lk->mutex);
 }
 
+void mem_lock_learn_spin(struct mem_lock *lk)
+{
+	(void)lk;       /* the mutex's own wait (lock.h) */
+}
+
 static int locked(struct mem_lock *lk, int rc)
 {
 	if (rc == 0) {
@@ -445,6 +502,11 @@ int mem_lock_init(struct mem_lock *lk)
 	return 0;
 }
 
+void mem_lock_learn_spin(struct mem_lock *lk)
+{
+	lk->w.spin_len = LOCK_SPIN;
+}
+
 void mem_lock_destroy(struct mem_lock *lk)
 {
 	(void)lk;
@@ -474,6 +536,7 @@ void mem_lock_release_counted(struct mem_lock *lk, struct mem_lock_ctr *c)
 {
 	if (c)
 		count_release(c);
+	mem_lock_released(&lk->w);
 	uint64_t st = __atomic_exchange_n(&lk->w.st.all, 0, __ATOMIC_RELEASE);
 	if (word_of(st) & LOCK_WAITERS)
 		mem_lock_wake(lk);

@@ -19,6 +19,15 @@
  * Release is one exchange, plus FUTEX_WAKE only when the waiters bit was
  * set.  Why 1,024 pauses (about 20 us here) and not 128: lock.c.
  *
+ * A learning lock (mem_lock_learn_spin: the shm heap lock when there are
+ * no caches, so every shm call takes it) spins differently: at most one
+ * waiter fewer than the CPUs spins at a time, its polls spaced 1, 2, 4 ..
+ * 64 pauses apart, for a length learnt from the last spin (twice the
+ * pauses a won spin took; half a lost one's when the holder never
+ * released meanwhile, as when it was preempted; twice when the lock
+ * changed hands).  The holder counts its releases on the lock's line for
+ * that (releases).  Sleeping, waking and takeovers are as above.
+ *
  * Dead owners.  A sleeper wakes at least every LOCK_CHECK_MS and asks
  * whether the owner (tid, gen) still runs (owner.h: ESRCH, a zombie, or
  * another start time under that id mean dead; an unreadable /proc means
@@ -114,12 +123,15 @@
 #define LOCK_WAITERS 0x80000000u
 #define LOCK_SPIN 1024     /* pauses polled before a sleep (lock.c) */
 #define LOCK_CHECK_MS 20
+#define LOCK_SPIN_MIN 8    /* a learning lock's shortest spin (lock.c) */
 #define LOCK_NAP_MIN_US 50      /* a polled lock's first nap */
 #define LOCK_NAP_MAX_US 1000    /* its longest: how late it sees a release */
 
 /* A spin (LOCK_SPIN pauses; a pause costs 10-140 cycles by CPU model, so
  * at most about 150 us even at 1 GHz) stays far below the period at which
  * a sleeper looks for a dead owner: spinning never delays a takeover. */
+_Static_assert(LOCK_SPIN <= UINT16_MAX && LOCK_SPIN_MIN <= LOCK_SPIN,
+		"a learnt spin length fits its word");
 _Static_assert(LOCK_SPIN >= 1 &&
 		LOCK_SPIN * 150 <= LOCK_CHECK_MS * 1000000 / 100,
 		"a spin is under 1% of LOCK_CHECK_MS");
@@ -141,6 +153,10 @@ struct mem_lock_word {
 	} st;
 	uint32_t recoveries; /* dead owners taken over, for reports */
 	int32_t last_dead;   /* tid of the last dead owner */
+	uint16_t spin_len;   /* a learning lock's spin, pauses; 0: LOCK_SPIN */
+	uint16_t spinners;   /* a learning lock's waiters spinning now */
+	uint16_t releases;   /* bumped by each release (wraps) */
+	uint16_t pad;
 };
 _Static_assert(sizeof(((struct mem_lock_word *)0)->st) == 8,
 		"word and generation change together, in one CAS");
@@ -187,6 +203,11 @@ static inline int mem_lock_try(struct mem_lock_word *w, uint64_t self)
 }
 
 int mem_lock_init(struct mem_lock *lk);
+/* A lock whose sections are short and follow each other (the heap lock
+ * without the shm caches) learns how long its waiters spin (lock.c
+ * spin_learnt); others spin LOCK_SPIN pauses.  The futex build's; a no-op
+ * in the pthread build. */
+void mem_lock_learn_spin(struct mem_lock *lk);
 void mem_lock_destroy(struct mem_lock *lk);
 /* 0: locked.  1: locked, taken over from a dead owner (check the data). */
 #if LOCK_PTHREAD
@@ -218,9 +239,18 @@ static inline int mem_lock_get(struct mem_lock *lk)
 	return mem_lock_get_contended(lk, self);
 }
 
+/* The holder, before it releases: one more release, on the line the
+ * release writes anyway (a learning lock's waiters compare it). */
+static inline void mem_lock_released(struct mem_lock_word *w)
+{
+	__atomic_store_n(&w->releases, (uint16_t)(w->releases + 1),
+		__ATOMIC_RELAXED);
+}
+
 static inline void mem_lock_release(struct mem_lock *lk)
 {
 	struct mem_lock_word x;
+	mem_lock_released(&lk->w);
 	x.st.all = __atomic_exchange_n(&lk->w.st.all, 0, __ATOMIC_RELEASE);
 	if (__builtin_expect(x.st.h.word & LOCK_WAITERS, 0))
 		mem_lock_wake(lk);

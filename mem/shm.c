@@ -202,6 +202,8 @@ int shm_init(size_t size, const char *backend)
 		cache_init(cache, cache_limit(size),
 			POOL_BE(&h->pool)->frag_overhead, size);
 	h->pool.cache = cache;
+	if (!cache)     /* every call takes the lock: short, frequent holds */
+		mem_lock_learn_spin(&h->lock);
 	if (lstat)
 		lockstat_init(lstat);
 	h->pool.lstat = lstat;

@@ -15,6 +15,11 @@
  *               (2 children each, exact counters), a dead holder of one
  *               leaves the others free and is taken over; an index out of
  *               range and a set of 0 are reported and give NULL.
+ *   learnt      the heap lock's learning wait (lock.h mem_lock_learn_spin,
+ *               the shm pool's without caches): the same exclusion by 4
+ *               children, the same takeover of a dead holder; a waiter
+ *               that spun while the holder never released halves the
+ *               spin (futex build), which stays within its bounds.
  * Children report through their exit status only.
  */
 #include <check.h>
@@ -25,6 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "memtest.h"
 #include "proctest.h"
 
@@ -66,13 +72,9 @@ static int incrementer(void *arg)
 	return 0;
 }
 
-START_TEST(test_exclusion)
+/* KIDS children increment under sh->lock: exact, never two inside. */
+static void hammer(struct shared *sh)
 {
-	start(_i);
-	struct shared *sh = shm_mallocxz(sizeof(*sh));
-	ck_assert_ptr_nonnull(sh);
-	sh->lock = shm_lock_new();
-	ck_assert_ptr_nonnull(sh->lock);
 	pid_t kids[KIDS];
 	for (int k = 0; k < KIDS; k++)
 		kids[k] = t_spawn(incrementer, sh);
@@ -80,6 +82,16 @@ START_TEST(test_exclusion)
 		t_expect_exit0(kids[k]);
 	ck_assert_uint_eq(sh->counter, (uint64_t)KIDS * ROUNDS);
 	ck_assert_int_eq(sh->overlaps, 0);
+}
+
+START_TEST(test_exclusion)
+{
+	start(_i);
+	struct shared *sh = shm_mallocxz(sizeof(*sh));
+	ck_assert_ptr_nonnull(sh);
+	sh->lock = shm_lock_new();
+	ck_assert_ptr_nonnull(sh->lock);
+	hammer(sh);
 	shm_lock_free(sh->lock);
 	shm_free(sh);
 	t_pool_verify(&tp, NULL, 0, "after exclusion");
@@ -229,6 +241,99 @@ START_TEST(test_set)
 }
 END_TEST
 
+/* --- the learning lock ---------------------------------------------------- */
+
+/* A public lock made a learning one: struct shm_lock is a struct mem_lock
+ * (shm_lock.c), so the public calls exercise the learning wait. */
+static struct mem_lock *learnt_of(struct shm_lock *l)
+{
+	return (struct mem_lock *)(void *)l;
+}
+
+static struct shared *learnt_new(void)
+{
+	struct shared *sh = shm_mallocxz(sizeof(*sh));
+	ck_assert_ptr_nonnull(sh);
+	sh->lock = shm_lock_new();
+	ck_assert_ptr_nonnull(sh->lock);
+	mem_lock_learn_spin(learnt_of(sh->lock));
+	return sh;
+}
+
+static void learnt_bounds(struct shared *sh, unsigned most)
+{
+#if !LOCK_PTHREAD
+	const struct mem_lock_word *w = &learnt_of(sh->lock)->w;
+	ck_assert_uint_gt(w->spin_len, 0);      /* still learning */
+	ck_assert_uint_le(w->spin_len, most);
+	ck_assert_uint_eq(w->spinners, 0);
+#else
+	(void)sh;
+	(void)most;
+#endif
+}
+
+static void learnt_free(struct shared *sh, const char *what)
+{
+	shm_lock_free(sh->lock);
+	shm_free(sh);
+	t_pool_back_to_start(&tp, what);
+}
+
+START_TEST(test_learnt_exclusion)
+{
+	start(_i);
+	struct shared *sh = learnt_new();
+	hammer(sh);
+	learnt_bounds(sh, LOCK_SPIN);
+	learnt_free(sh, "after learnt exclusion");
+}
+END_TEST
+
+static int slow_holder(void *arg)
+{
+	struct shared *sh = arg;
+	shm_lock_get(sh->lock);
+	sh->inside = 1;
+	usleep(50000);          /* far longer than any spin */
+	shm_lock_release(sh->lock);
+	return 0;
+}
+
+START_TEST(test_learnt_wait)
+{
+	start(_i);
+	struct shared *sh = learnt_new();
+	/* a holder that never releases while we spin: the spin halves */
+	pid_t pid = t_spawn(slow_holder, sh);
+	while (!sh->inside)
+		sched_yield();
+	ck_assert_int_eq(shm_lock_get(sh->lock), 0);
+	shm_lock_release(sh->lock);
+	t_expect_exit0(pid);
+	learnt_bounds(sh, LOCK_SPIN / 2);
+	/* a dead holder is taken over as by any heap lock */
+	sh->inside = 0;
+	pid = t_spawn(holder, sh);
+	siginfo_t si;
+	memset(&si, 0, sizeof(si));
+	ck_assert_int_eq(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0);
+	ck_assert_int_eq(sh->inside, 1);
+	signal(SIGALRM, on_alarm);
+	alarm(10);
+	int rc = shm_lock_get(sh->lock);
+	alarm(0);
+	ck_assert_int_eq(rc, 1);
+	shm_lock_release(sh->lock);
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	sh->inside = 0;
+	t_expect_exit0(t_spawn(incrementer, sh));
+	ck_assert_uint_eq(sh->counter, ROUNDS);
+	learnt_free(sh, "after learnt wait");
+}
+END_TEST
+
 Suite *shm_lock_suite(void)
 {
 	Suite *s = suite_create("shm_lock");
@@ -238,6 +343,8 @@ Suite *shm_lock_suite(void)
 	tcase_add_loop_test(tc, test_dead_holder, 0, T_NBACKENDS);
 	tcase_add_loop_test(tc, test_lifecycle, 0, T_NBACKENDS);
 	tcase_add_loop_test(tc, test_set, 0, T_NBACKENDS);
+	tcase_add_loop_test(tc, test_learnt_exclusion, 0, T_NBACKENDS);
+	tcase_add_loop_test(tc, test_learnt_wait, 0, T_NBACKENDS);
 	suite_add_tcase(s, tc);
 	return s;
 }
