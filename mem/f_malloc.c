@@ -288,6 +288,20 @@ static unsigned size_class(uint64_t size)
 	return FM_EXACT + (k - FM_LOG_MIN) * FM_SUBS + sub;
 }
 
+/* A fragment of old bytes resized to new stays on its class list: an
+ * exact class holds one size, a log class the sizes that share old's top
+ * FM_SUB_BITS + 1 bits (size_class's k and sub).  No class computed: a
+ * join that keeps its neighbour's place asks this on every free. */
+static inline bool class_keeps(uint64_t old, uint64_t new)
+{
+	unsigned sh;
+
+	if (old < FM_EXACT_LIMIT)
+		return old == new;
+	sh = 63u - (unsigned)__builtin_clzll(old) - FM_SUB_BITS;
+	return (old >> sh) == (new >> sh);
+}
+
 static void map_set(struct fm_pool *pool, unsigned c)
 {
 	pool->map[c / 64] |= (uint64_t)1 << (c % 64);
@@ -381,6 +395,13 @@ static void fl_replace_in(struct fm_pool *pool, struct fm_frag *old,
 		pool->head[c] = f;
 	if (f->next)
 		f->next->prev = f;
+}
+
+/* fl_replace_in on old's own class, computed only when old heads it. */
+static void fl_replace(struct fm_pool *pool, struct fm_frag *old,
+		struct fm_frag *f)
+{
+	fl_replace_in(pool, old, f, old->prev ? 0 : size_class(frag_size(old)));
 }
 
 /* --- malloc, free, resize ------------------------------------------------ */
@@ -509,15 +530,14 @@ static void frag_forget(struct fm_frag *f)
  * two, so most joins into a large fragment stay), else move it. */
 static void fl_regrow(struct fm_pool *pool, struct fm_frag *f, uint64_t size)
 {
-	unsigned from = size_class(frag_size(f)), to = size_class(size);
-
-	if (from != to)
-		fl_unlink(pool, f, from);
-	else
+	if (class_keeps(frag_size(f), size)) {
 		pool->free_bytes += size - frag_size(f);
+		frag_set(f, size, true);
+		return;
+	}
+	fl_remove(pool, f);
 	frag_set(f, size, true);
-	if (from != to)
-		fl_insert_in(pool, f, to);
+	fl_insert(pool, f);
 }
 
 /* f (size bytes, not listed) is free now: join it with its free
@@ -528,7 +548,6 @@ static void free_join(struct fm_pool *pool, struct fm_frag *f, uint64_t size)
 {
 	struct fm_frag *next = frag_next(f), *prev;
 	uint64_t total;
-	unsigned from, to;
 
 	if (frag_prev_is_free(f)) {
 		bool jn = frag_is_free(next);
@@ -552,18 +571,16 @@ static void free_join(struct fm_pool *pool, struct fm_frag *f, uint64_t size)
 		return;
 	}
 	total = size + frag_size(next);
-	to = size_class(total);
-	from = size_class(frag_size(next));
-	if (to != from) {
-		fl_unlink(pool, next, from);
+	if (!class_keeps(frag_size(next), total)) {
+		fl_remove(pool, next);
 		MEM_KILL_FENCE();
 		frag_set(f, total, true);       /* free over next, one store */
 		MEM_KILL_FENCE();
 		frag_forget(next);
-		fl_insert_in(pool, f, to);
+		fl_insert(pool, f);
 		return;
 	}
-	fl_replace_in(pool, next, f, to);
+	fl_replace(pool, next, f);
 	pool->free_bytes += size;
 	MEM_KILL_FENCE();
 	frag_set(f, total, true);

@@ -574,21 +574,22 @@ void *mem_malloc_unsafe(struct mem_pool *pool, size_t size,
 	return p;
 }
 
-/* A journal word names user (JR_*, above). */
-static inline void journal_name(struct mem_pool *pool, int what, void *user)
+/* A journal word names user (JR_*, above).  The caller reads pool->jr
+ * once (it never changes): a fence would make every pool->jr a load. */
+static inline void journal_name(struct mem_journal *jr, int what, void *user)
 {
 	MEM_KILL_FENCE();
-	if (pool->jr)
-		*journal_word(pool->jr, what) = user;
+	if (jr)
+		*journal_word(jr, what) = user;
 	MEM_KILL_FENCE();
 }
 
 /* The section is in a backend call that changes the heap (journal). */
-static inline void in_backend(struct mem_pool *pool, uint32_t on)
+static inline void in_backend(struct mem_journal *jr, uint32_t on)
 {
 	MEM_KILL_FENCE();
-	if (pool->jr)
-		pool->jr->in_backend = on;
+	if (jr)
+		jr->in_backend = on;
 	MEM_KILL_FENCE();
 }
 
@@ -600,14 +601,15 @@ static inline void in_backend(struct mem_pool *pool, uint32_t on)
 static inline __attribute__((always_inline))
 int release(struct mem_pool *pool, void *p, const struct mem_site *site)
 {
+	struct mem_journal *jr = pool->jr;
 	uint64_t usable = record_usable(p);
-	journal_name(pool, JR_RELEASING, p);
+	journal_name(jr, JR_RELEASING, p);
 	dbg_on_free(p, site);
 	track_free(pool, p);
-	in_backend(pool, 1);
+	in_backend(jr, 1);
 	int rc = mem_heap_free(pool, p, usable, 1);
-	in_backend(pool, 0);
-	journal_name(pool, JR_RELEASING, NULL);
+	in_backend(jr, 0);
+	journal_name(jr, JR_RELEASING, NULL);
 	if (rc != MEM_BLOCK_USED) {
 		dbg_on_refused(p);
 		return 0;
@@ -634,16 +636,17 @@ static inline int free_passes(struct mem_pool *pool, void *p)
 
 /* What free checks before the backend's free: 1 passed, -1 reported, 0
  * not in range (the full check reports it).  With nothing to add to the
- * backend's check (release builds, pools without caches), only the range. */
+ * backend's check (release builds, pools without caches), only the range.
+ * cached 0: the caller knows the pool has no caches. */
 static inline int free_precheck(struct mem_pool *pool, void *p,
-		const struct mem_site *site)
+		const struct mem_site *site, int cached)
 {
 	if (track_watching())
 		return mem_used_fragment(pool, "free", p, site, CHECK_ALL) ?
 			1 : -1;
 	if (MEMDBG && free_passes(pool, p))
 		return 1;
-	if (MEMDBG || pool->cache)
+	if (MEMDBG || (cached && pool->cache))
 		return mem_used_fragment(pool, "free", p, site, CHECK_BY_FREE) ?
 			1 : -1;
 	return (char *)p >= pool->start && (char *)p < pool->end &&
@@ -654,11 +657,12 @@ static inline int free_precheck(struct mem_pool *pool, void *p,
  * check, which says why (or, MEMDBG, rebuilds a header an overflow broke,
  * after which the fragment is freed). */
 static inline __attribute__((always_inline))
-void free_unsafe(struct mem_pool *pool, void *p, const struct mem_site *site)
+void free_unsafe(struct mem_pool *pool, void *p, const struct mem_site *site,
+		int cached)
 {
 	if (p && refused(pool))
 		return;
-	int pre = p ? free_precheck(pool, p, site) : -1;
+	int pre = p ? free_precheck(pool, p, site, cached) : -1;
 	if (__builtin_expect(pre < 0 || (pre > 0 && release(pool, p, site)), 1))
 		return;
 	if (mem_used_fragment(pool, "free", p, site, CHECK_ALL))
@@ -667,7 +671,7 @@ void free_unsafe(struct mem_pool *pool, void *p, const struct mem_site *site)
 
 void mem_free_unsafe(struct mem_pool *pool, void *p, const struct mem_site *site)
 {
-	free_unsafe(pool, p, site);
+	free_unsafe(pool, p, site, 1);
 }
 
 size_t mem_user_size(struct mem_pool *pool, void *p)
@@ -702,11 +706,12 @@ static void *realloc_core(struct mem_pool *pool, void *p, size_t size,
 	uint64_t was = record_usable(p);
 	void *q = NULL;
 	track_reshape(pool, p, old < size ? old : size);
-	journal_name(pool, JR_RESIZING, p);
-	in_backend(pool, 1);
+	struct mem_journal *jr = pool->jr;
+	journal_name(jr, JR_RESIZING, p);
+	in_backend(jr, 1);
 	int rc = too_big(size) ? -1 : POOL_BE(pool)->resize(pool->st,
 		dbg_payload(p), size + DBG_EXTRA);
-	in_backend(pool, 0);
+	in_backend(jr, 0);
 	if (rc == 0) {
 		uint64_t now = backend_usable(pool, dbg_payload(p));
 		if (now != was)  /* a block that kept its size joined nothing */
@@ -714,7 +719,7 @@ static void *realloc_core(struct mem_pool *pool, void *p, size_t size,
 		track_resize(pool, p, old, size);
 		dbg_on_resize(p, size, now);
 	}
-	journal_name(pool, JR_RESIZING, NULL);
+	journal_name(jr, JR_RESIZING, NULL);
 	if (rc == 0)
 		return p;
 	track_slack(pool, p, old);
@@ -830,10 +835,17 @@ void *mem_malloc(struct mem_pool *pool, size_t size, const struct mem_site *s)
 	return p;
 }
 
+/* A pool without caches or lock (pkg) asks that once, not on each step. */
 void mem_free(struct mem_pool *pool, void *p, const struct mem_site *s)
 {
 	if (!p)
 		return;
+	if (!pool->cache && !pool->lock) {
+		track_open(pool);
+		free_unsafe(pool, p, s, 0);
+		track_close(pool);
+		return;
+	}
 	if (pool->cache) {
 		track_open(pool);
 		int parked = cache_free(pool, p, s);
@@ -842,7 +854,7 @@ void mem_free(struct mem_pool *pool, void *p, const struct mem_site *s)
 			return;
 	}
 	pool_lock(pool);
-	free_unsafe(pool, p, s);   /* inlined: the whole pkg free path */
+	free_unsafe(pool, p, s, 1);
 	if (pool->cache)
 		cache_room(pool);
 	pool_unlock(pool);

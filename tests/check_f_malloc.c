@@ -232,6 +232,41 @@ START_TEST(test_join_both_ways)
 }
 END_TEST
 
+/* A run of same-size fragments freed in address order (each free joins
+ * the one before) and in reverse (each joins the one after): the joined
+ * fragment grows through the exact classes, across 32 KiB and through
+ * the log classes, keeping its place on its list or moving, and check()
+ * finds it on the list of its size after every free. */
+#define RUN 700
+
+static void free_run(void **v, int reverse)
+{
+	for (int i = 0; i < RUN; i++) {
+		fm->free(st, v[reverse ? RUN - 1 - i : i]);
+		ck_assert_msg(heap_check() == 0, "free %d of the run", i);
+		ck_assert_uint_eq(usable(v[reverse ? RUN - 1 - i : 0]),
+			(uint64_t)(i + 1) * 112 - 8);
+	}
+}
+
+START_TEST(test_join_run_classes)
+{
+	static void *v[RUN];
+
+	pool_new(1);
+	for (int reverse = 0; reverse < 2; reverse++) {
+		for (int i = 0; i < RUN; i++)
+			v[i] = alloc(100);
+		void *guard = alloc(100);
+		free_run(v, reverse);
+		ck_assert_ptr_eq(fm->malloc(st, RUN * 112 - 8), v[0]);
+		fm->free(st, v[0]);
+		fm->free(st, guard);
+		ck_assert_uint_eq(info().total_frags, 1);
+	}
+}
+END_TEST
+
 START_TEST(test_no_join)
 {
 	void *a, *b, *c, *p;
@@ -577,6 +612,7 @@ Suite *f_malloc_suite(void)
 	tcase_add_test(tc, test_class_edge_32k);
 	tcase_add_test(tc, test_too_large_fails);
 	tcase_add_test(tc, test_join_both_ways);
+	tcase_add_test(tc, test_join_run_classes);
 	tcase_add_test(tc, test_no_join);
 	tcase_add_test(tc, test_no_join_fails_fragmented);
 	tcase_add_test(tc, test_resize_in_place);
