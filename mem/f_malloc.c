@@ -588,17 +588,17 @@ static void free_join(struct fm_pool *pool, struct fm_frag *f, uint64_t size)
 	frag_forget(next);
 }
 
-static int frag_claim(const struct fm_pool *pool, const struct fm_frag *f);
+static bool frag_used(const struct fm_pool *pool, const struct fm_frag *f);
 static int fm_block_state(void *st, const void *p);
 
+/* A refused p changes nothing; block_state says what it is instead. */
 static int fm_free(void *st, void *p)
 {
 	struct fm_pool *pool = st;
 	struct fm_frag *f = payload_frag(p);
-	int claim = frag_claim(pool, f);
 
-	if (claim != MEM_BLOCK_USED)
-		return claim == MEM_BLOCK_BAD ? claim : fm_block_state(st, p);
+	if (!frag_used(pool, f))
+		return fm_block_state(st, p);
 	uint64_t size = frag_size(f);
 	pool->used_size -= size - FM_HDR;
 	if (pool->join) {
@@ -719,26 +719,42 @@ static bool links_ok(const struct fm_pool *pool, const struct fm_frag *f)
 	return pool->head[size_class(frag_size(f))] == f;
 }
 
-/* What f's own header and the next one say together: MEM_BLOCK_BAD when
- * they do not fit, else used or free by f's flag (a free one is verified
- * further by block_state).  Own header and next's only: see backend.h. */
-static inline int frag_claim(const struct fm_pool *pool,
+/* f's header is one, and so is the next one (or the sentinel): the
+ * next fragment, else NULL.  Own header and next's only: see backend.h. */
+static inline const struct fm_frag *frag_fits(const struct fm_pool *pool,
 		const struct fm_frag *f)
 {
 	const struct fm_frag *next;
-	uint64_t size;
 
-	if (!in_heap(pool, f))
-		return MEM_BLOCK_BAD;
-	size = frag_size(f);
-	if (!size_fits(pool, f, size))
-		return MEM_BLOCK_BAD;
-	next = frag_at(f, size);
+	if (!in_heap(pool, f) || !size_fits(pool, f, frag_size(f)))
+		return NULL;
+	next = frag_next(f);
 	if (next != pool->end && !size_fits(pool, next, frag_size(next)))
-		return MEM_BLOCK_BAD;
-	if (frag_prev_is_free(next) != frag_is_free(f))
+		return NULL;
+	return next;
+}
+
+/* What f's own header and the next one say together: MEM_BLOCK_BAD when
+ * they do not fit, else used or free by f's flag (a free one is verified
+ * further by block_state). */
+static inline int frag_claim(const struct fm_pool *pool,
+		const struct fm_frag *f)
+{
+	const struct fm_frag *next = frag_fits(pool, f);
+
+	if (!next || frag_prev_is_free(next) != frag_is_free(f))
 		return MEM_BLOCK_BAD;
 	return frag_is_free(f) ? MEM_BLOCK_FREE : MEM_BLOCK_USED;
+}
+
+/* frag_claim(pool, f) == MEM_BLOCK_USED, in one test of both flags (the
+ * free path's question). */
+static bool frag_used(const struct fm_pool *pool, const struct fm_frag *f)
+{
+	const struct fm_frag *next = frag_fits(pool, f);
+
+	_Static_assert(FM_PREV_FREE >> 1 == FM_FREE, "PREV_FREE is FREE << 1");
+	return next && !((f->word | next->word >> 1) & FM_FREE);
 }
 
 static int fm_block_state(void *st, const void *p)

@@ -637,16 +637,16 @@ static inline int free_passes(struct mem_pool *pool, void *p)
 /* What free checks before the backend's free: 1 passed, -1 reported, 0
  * not in range (the full check reports it).  With nothing to add to the
  * backend's check (release builds, pools without caches), only the range.
- * cached 0: the caller knows the pool has no caches. */
+ * shared 0: the caller knows the pool has no caches (and no lock). */
 static inline int free_precheck(struct mem_pool *pool, void *p,
-		const struct mem_site *site, int cached)
+		const struct mem_site *site, int shared)
 {
 	if (track_watching())
 		return mem_used_fragment(pool, "free", p, site, CHECK_ALL) ?
 			1 : -1;
 	if (MEMDBG && free_passes(pool, p))
 		return 1;
-	if (MEMDBG || (cached && pool->cache))
+	if (MEMDBG || (shared && pool->cache))
 		return mem_used_fragment(pool, "free", p, site, CHECK_BY_FREE) ?
 			1 : -1;
 	return (char *)p >= pool->start && (char *)p < pool->end &&
@@ -655,14 +655,16 @@ static inline int free_precheck(struct mem_pool *pool, void *p,
 
 /* The backend's check is made once, by its free; a refusal takes the full
  * check, which says why (or, MEMDBG, rebuilds a header an overflow broke,
- * after which the fragment is freed). */
+ * after which the fragment is freed).  shared 0: a pool without lock or
+ * caches, which nothing declares broken (only a lock's owner-death
+ * recovery does: heap_recovered). */
 static inline __attribute__((always_inline))
 void free_unsafe(struct mem_pool *pool, void *p, const struct mem_site *site,
-		int cached)
+		int shared)
 {
-	if (p && refused(pool))
+	if (p && shared && refused(pool))
 		return;
-	int pre = p ? free_precheck(pool, p, site, cached) : -1;
+	int pre = p ? free_precheck(pool, p, site, shared) : -1;
 	if (__builtin_expect(pre < 0 || (pre > 0 && release(pool, p, site)), 1))
 		return;
 	if (mem_used_fragment(pool, "free", p, site, CHECK_ALL))

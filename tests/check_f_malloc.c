@@ -267,6 +267,30 @@ START_TEST(test_join_run_classes)
 }
 END_TEST
 
+/* A pointer into a used fragment whose preceding word passes for a used
+ * header of a size that fits: the next header that size names says its
+ * predecessor is free, so free() refuses it and changes nothing. */
+START_TEST(test_free_refuses_fake_header)
+{
+	pool_new(1);
+	char *a = alloc(200);
+	void *b = alloc(100);
+	char *q = a + 16;
+	struct mem_info before = info();
+
+	*(uint64_t *)(q - 8) = 64;              /* used, 64 bytes */
+	*(uint64_t *)(q - 8 + 64) = 32 | 2;     /* 32 bytes, PREV_FREE */
+	ck_assert_int_eq(fm->block_state(st, q), MEM_BLOCK_BAD);
+	ck_assert_int_eq(fm->free(st, q), MEM_BLOCK_BAD);
+	ck_assert_uint_eq(info().free_size, before.free_size);
+	ck_assert_int_eq(heap_check(), 0);
+	fm->free(st, b);
+	fm->free(st, a);
+	ck_assert_uint_eq(info().total_frags, 1);
+	ck_assert_int_eq(heap_check(), 0);
+}
+END_TEST
+
 START_TEST(test_no_join)
 {
 	void *a, *b, *c, *p;
@@ -613,6 +637,7 @@ Suite *f_malloc_suite(void)
 	tcase_add_test(tc, test_too_large_fails);
 	tcase_add_test(tc, test_join_both_ways);
 	tcase_add_test(tc, test_join_run_classes);
+	tcase_add_test(tc, test_free_refuses_fake_header);
 	tcase_add_test(tc, test_no_join);
 	tcase_add_test(tc, test_no_join_fails_fragmented);
 	tcase_add_test(tc, test_resize_in_place);
