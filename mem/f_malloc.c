@@ -275,6 +275,13 @@ static void frag_set(struct fm_frag *f, uint64_t size, bool free)
 	frag_set_prev(frag_at(f, size), free, size);
 }
 
+/* frag_set(f, size, true) for an f already free: its flags stay. */
+static void frag_resize_free(struct fm_frag *f, uint64_t size)
+{
+	f->word += size - frag_size(f);
+	frag_set_prev(frag_at(f, size), true, size);
+}
+
 /* --- size classes and the bitmap ----------------------------------------- */
 
 static unsigned size_class(uint64_t size)
@@ -532,11 +539,11 @@ static void fl_regrow(struct fm_pool *pool, struct fm_frag *f, uint64_t size)
 {
 	if (class_keeps(frag_size(f), size)) {
 		pool->free_bytes += size - frag_size(f);
-		frag_set(f, size, true);
+		frag_resize_free(f, size);
 		return;
 	}
 	fl_remove(pool, f);
-	frag_set(f, size, true);
+	frag_resize_free(f, size);
 	fl_insert(pool, f);
 }
 
