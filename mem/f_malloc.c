@@ -54,7 +54,8 @@
  *   a join that leaves a free neighbour in its class keeps that neighbour's
  *   place on the list (fl_regrow, fl_replace).  free() first makes
  *   block_state()'s checks of a used fragment on the two headers it reads
- *   anyway (frag_claim), so the common layer needs no separate check.
+ *   anyway (frag_used, frag_claim), so the common layer needs no separate
+ *   check.
  *   Without mem_join nothing is ever joined: same-size fragments are reused
  *   exactly, and a request that no class can meet fails rather than walking
  *   the heap to join neighbours (a pool run that way can end up fragmented).
