@@ -240,7 +240,7 @@ bench:
 	    TOPDIR=$(TOPDIR) $@
 
 # doc/PERFORMANCE.md's generated sections and plots: builds m2-d1-futex and
-# m2-d0-futex itself, whatever the switches; ~17 min on an idle 2-core
+# m2-d0-futex itself, whatever the switches; 11-17 min on an idle 2-core
 # host.  BENCH_FULL_ARGS=--quick runs the same sections at a tiny scale.
 bench-full:
 	@sh $(TOPDIR)/utils/membench/bench-full.sh $(BENCH_FULL_ARGS)

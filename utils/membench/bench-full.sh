@@ -44,8 +44,9 @@
 # visible in its tables' "library errors" column); 2 on bad usage or a
 # missing tool.
 #
-# Time: 17 minutes (1,030 s) on a fresh clone, host otherwise idle
-# (2026-12-02): the before/after step 168 s (5 rounds of W2 and W1 at
+# Time: 11 to 17 minutes (644 s on 2026-12-02, 1,030 s the day before)
+# on a fresh clone, host otherwise idle (figures of the slower run): the
+# before/after step 168 s (5 rounds of W2 and W1 at
 # --scale 0.5 in both builds, W3 at 0.25 in the release build, the two
 # 4ce4f3f builds), W3 about 270 s per build (3 invocations x 5 runs x
 # P = 1, 2, 4, 8 of tlsf, tlsf-lock, mimalloc and the harness); a loaded host
