@@ -202,7 +202,11 @@ static unsigned spin_cap(void)
  * takes the lock again keeps it), for the length learnt so far.  A spin
  * that won teaches twice the pauses it took; one that lost while the
  * holder never released (preempted, or a long section) half its length;
- * one that lost races to other takers twice its length. */
+ * one that lost races to other takers twice its length.  A process
+ * killed while it spins leaves spinners one too high for good: that
+ * lock's waiters then spin less (with 2 CPUs, not at all: they sleep at
+ * once, as 4ce4f3f's nearly did), which costs throughput, never
+ * exclusion or a takeover. */
 static int spin_learnt(struct mem_lock_word *lw, uint64_t want)
 {
 	unsigned len = __atomic_load_n(&lw->spin_len, __ATOMIC_RELAXED);
