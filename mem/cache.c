@@ -482,17 +482,6 @@ static void parked_left(struct mem_pool *pool, void *user)
 		1);
 }
 
-/* What mem_heap_free() needs to know of a parked fragment (MEMDBG). */
-static inline uint64_t parked_usable(void *user)
-{
-#if MEMDBG
-	return dbg_usable(user);
-#else
-	(void)user;
-	return 0;
-#endif
-}
-
 /* Give the slot's held chain back to the heap in one global-lock section
  * (slot lock held).  Each block is taken off held only after the backend
  * freed it; meanwhile freeing names it, so that the taker of a dead
@@ -523,7 +512,7 @@ static size_t flush_held(struct mem_pool *pool, struct cache_slot *s)
 			MEM_KILL_FENCE();
 			s->freeing = u;
 			MEM_KILL_FENCE();
-			mem_heap_free(pool, u, parked_usable(u), 0);
+			mem_heap_free(pool, u, dbg_record_usable(u), 0);
 		}
 		MEM_KILL_FENCE();
 		s->held = next;

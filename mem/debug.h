@@ -280,6 +280,15 @@ static inline uint64_t dbg_usable(const void *user)
 	return dbg_hdr(user)->usable_x ^ DBG_USABLE;
 }
 
+/* The backend usable size a live or parked fragment's record keeps (with
+ * every change of the block; damage.c rebuilds a broken header from it),
+ * for mem_heap_free() and realloc: no backend call.  0 without MEMDBG,
+ * where nothing reads it. */
+static inline uint64_t dbg_record_usable(const void *user)
+{
+	return dbg_usable(user);
+}
+
 /* Mark a live fragment freed (not armed: freed.c fills and arms). */
 static inline void dbg_on_free(void *user, const struct mem_site *site)
 {
@@ -349,6 +358,11 @@ static inline void dbg_busy(void *user)
 	(void)user;
 }
 static inline void dbg_on_refused(void *user) { (void)user; }
+static inline uint64_t dbg_record_usable(const void *user)
+{
+	(void)user;
+	return 0;
+}
 
 #endif /* MEMDBG */
 

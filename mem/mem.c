@@ -507,19 +507,6 @@ static inline uint64_t backend_usable(struct mem_pool *pool, void *payload)
 	return MEMDBG ? POOL_BE(pool)->usable_size(pool->st, payload) : 0;
 }
 
-/* The same, of a fragment whose record is live, as the record keeps it
- * (with every change of the block; damage.c rebuilds a broken header
- * from it): no backend call. */
-static inline uint64_t record_usable(void *user)
-{
-#if MEMDBG
-	return dbg_usable(user);
-#else
-	(void)user;
-	return 0;
-#endif
-}
-
 /* A locked allocation is about to call the backend (journal_open) or has
  * written its record (journal_close): see heap_recovered(). */
 static inline void journal_open(struct mem_pool *pool)
@@ -602,7 +589,7 @@ static inline __attribute__((always_inline))
 int release(struct mem_pool *pool, void *p, const struct mem_site *site)
 {
 	struct mem_journal *jr = pool->jr;
-	uint64_t usable = record_usable(p);
+	uint64_t usable = dbg_record_usable(p);
 	journal_name(jr, JR_RELEASING, p);
 	dbg_on_free(p, site);
 	track_free(pool, p);
@@ -705,7 +692,7 @@ static void *realloc_core(struct mem_pool *pool, void *p, size_t size,
 	    !mem_used_fragment(pool, "realloc", p, site, CHECK_ALL))
 		return NULL;
 	size_t old = mem_user_size(pool, p);
-	uint64_t was = record_usable(p);
+	uint64_t was = dbg_record_usable(p);
 	void *q = NULL;
 	track_reshape(pool, p, old < size ? old : size);
 	struct mem_journal *jr = pool->jr;
@@ -799,22 +786,32 @@ static size_t drain_for(struct mem_pool *pool, size_t size, uint64_t hfree)
 	return n;
 }
 
+/* The end of a locked allocation or resize (lock held): with caches, the
+ * heap's real_used for cache_peak() after the section and the room word;
+ * a request the heap had no memory for notes the heap's free bytes for
+ * drain_for().  Releases the lock. */
 static inline __attribute__((always_inline))
-void *malloc_section(struct mem_pool *pool, size_t size,
-		const struct mem_site *s, uint64_t *hfree)
+void section_close(struct mem_pool *pool, int grew, int oom, uint64_t *hfree)
 {
 	uint64_t heap_real = 0;
-	pool_lock(pool);
-	void *p = alloc_core(pool, size, s);
-	if (p && pool->cache)
+	if (grew && pool->cache)
 		heap_real = mem_heap_real_used(pool);
-	else if (!p)
+	else if (oom)
 		*hfree = heap_free(pool);
 	if (pool->cache)
 		cache_room(pool);
 	pool_unlock(pool);
 	if (heap_real)
 		cache_peak(pool, heap_real);
+}
+
+static inline __attribute__((always_inline))
+void *malloc_section(struct mem_pool *pool, size_t size,
+		const struct mem_site *s, uint64_t *hfree)
+{
+	pool_lock(pool);
+	void *p = alloc_core(pool, size, s);
+	section_close(pool, p != NULL, p == NULL, hfree);
 	return p;
 }
 
@@ -865,18 +862,9 @@ void mem_free(struct mem_pool *pool, void *p, const struct mem_site *s)
 static void *realloc_section(struct mem_pool *pool, void *p, size_t size,
 		const struct mem_site *s, int *oom, uint64_t *hfree)
 {
-	uint64_t heap_real = 0;
 	pool_lock(pool);
 	void *q = realloc_core(pool, p, size, s, oom);
-	if (q && pool->cache)
-		heap_real = mem_heap_real_used(pool);
-	else if (*oom)
-		*hfree = heap_free(pool);
-	if (pool->cache)
-		cache_room(pool);
-	pool_unlock(pool);
-	if (heap_real)
-		cache_peak(pool, heap_real);
+	section_close(pool, q != NULL, *oom, hfree);
 	return q;
 }
 

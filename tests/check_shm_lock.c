@@ -72,6 +72,28 @@ static int incrementer(void *arg)
 	return 0;
 }
 
+/* A counter and its lock in shm; learn: the lock learns its waiters'
+ * spin as the caches-off heap lock does (lock.h mem_lock_learn_spin:
+ * struct shm_lock is a struct mem_lock, shm_lock.c). */
+static struct shared *shared_new(int learn)
+{
+	struct shared *sh = shm_mallocxz(sizeof(*sh));
+	ck_assert_ptr_nonnull(sh);
+	sh->lock = shm_lock_new();
+	ck_assert_ptr_nonnull(sh->lock);
+	if (learn)
+		mem_lock_learn_spin((struct mem_lock *)(void *)sh->lock);
+	return sh;
+}
+
+static void shared_free(struct shared *sh, const char *what)
+{
+	shm_lock_free(sh->lock);
+	shm_free(sh);
+	t_pool_verify(&tp, NULL, 0, what);
+	t_pool_back_to_start(&tp, what);
+}
+
 /* KIDS children increment under sh->lock: exact, never two inside. */
 static void hammer(struct shared *sh)
 {
@@ -87,15 +109,9 @@ static void hammer(struct shared *sh)
 START_TEST(test_exclusion)
 {
 	start(_i);
-	struct shared *sh = shm_mallocxz(sizeof(*sh));
-	ck_assert_ptr_nonnull(sh);
-	sh->lock = shm_lock_new();
-	ck_assert_ptr_nonnull(sh->lock);
+	struct shared *sh = shared_new(0);
 	hammer(sh);
-	shm_lock_free(sh->lock);
-	shm_free(sh);
-	t_pool_verify(&tp, NULL, 0, "after exclusion");
-	t_pool_back_to_start(&tp, "after exclusion");
+	shared_free(sh, "after exclusion");
 }
 END_TEST
 
@@ -116,13 +132,10 @@ static int holder(void *arg)
 	return 3;
 }
 
-START_TEST(test_dead_holder)
+/* A child killed holding sh->lock (left a zombie) is taken over within
+ * the alarm (get returns 1), after which the lock works as before. */
+static void take_over_dead(struct shared *sh)
 {
-	start(_i);
-	struct shared *sh = shm_mallocxz(sizeof(*sh));
-	ck_assert_ptr_nonnull(sh);
-	sh->lock = shm_lock_new();
-	ck_assert_ptr_nonnull(sh->lock);
 	pid_t pid = t_spawn(holder, sh);
 	siginfo_t si;
 	memset(&si, 0, sizeof(si));
@@ -143,10 +156,14 @@ START_TEST(test_dead_holder)
 	ck_assert_uint_eq(sh->counter, ROUNDS);
 	int st;
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	shm_lock_free(sh->lock);
-	shm_free(sh);
-	t_pool_verify(&tp, NULL, 0, "after dead holder");
-	t_pool_back_to_start(&tp, "after dead holder");
+}
+
+START_TEST(test_dead_holder)
+{
+	start(_i);
+	struct shared *sh = shared_new(0);
+	take_over_dead(sh);
+	shared_free(sh, "after dead holder");
 }
 END_TEST
 
@@ -243,27 +260,11 @@ END_TEST
 
 /* --- the learning lock ---------------------------------------------------- */
 
-/* A public lock made a learning one: struct shm_lock is a struct mem_lock
- * (shm_lock.c), so the public calls exercise the learning wait. */
-static struct mem_lock *learnt_of(struct shm_lock *l)
-{
-	return (struct mem_lock *)(void *)l;
-}
-
-static struct shared *learnt_new(void)
-{
-	struct shared *sh = shm_mallocxz(sizeof(*sh));
-	ck_assert_ptr_nonnull(sh);
-	sh->lock = shm_lock_new();
-	ck_assert_ptr_nonnull(sh->lock);
-	mem_lock_learn_spin(learnt_of(sh->lock));
-	return sh;
-}
-
 static void learnt_bounds(struct shared *sh, unsigned most)
 {
 #if !LOCK_PTHREAD
-	const struct mem_lock_word *w = &learnt_of(sh->lock)->w;
+	const struct mem_lock_word *w =
+		&((struct mem_lock *)(void *)sh->lock)->w;
 	ck_assert_uint_gt(w->spin_len, 0);      /* still learning */
 	ck_assert_uint_le(w->spin_len, most);
 	ck_assert_uint_eq(w->spinners, 0);
@@ -273,20 +274,13 @@ static void learnt_bounds(struct shared *sh, unsigned most)
 #endif
 }
 
-static void learnt_free(struct shared *sh, const char *what)
-{
-	shm_lock_free(sh->lock);
-	shm_free(sh);
-	t_pool_back_to_start(&tp, what);
-}
-
 START_TEST(test_learnt_exclusion)
 {
 	start(_i);
-	struct shared *sh = learnt_new();
+	struct shared *sh = shared_new(1);
 	hammer(sh);
 	learnt_bounds(sh, LOCK_SPIN);
-	learnt_free(sh, "after learnt exclusion");
+	shared_free(sh, "after learnt exclusion");
 }
 END_TEST
 
@@ -303,7 +297,7 @@ static int slow_holder(void *arg)
 START_TEST(test_learnt_wait)
 {
 	start(_i);
-	struct shared *sh = learnt_new();
+	struct shared *sh = shared_new(1);
 	/* a holder that never releases while we spin: the spin halves */
 	pid_t pid = t_spawn(slow_holder, sh);
 	while (!sh->inside)
@@ -314,23 +308,8 @@ START_TEST(test_learnt_wait)
 	learnt_bounds(sh, LOCK_SPIN / 2);
 	/* a dead holder is taken over as by any heap lock */
 	sh->inside = 0;
-	pid = t_spawn(holder, sh);
-	siginfo_t si;
-	memset(&si, 0, sizeof(si));
-	ck_assert_int_eq(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0);
-	ck_assert_int_eq(sh->inside, 1);
-	signal(SIGALRM, on_alarm);
-	alarm(10);
-	int rc = shm_lock_get(sh->lock);
-	alarm(0);
-	ck_assert_int_eq(rc, 1);
-	shm_lock_release(sh->lock);
-	int st;
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	sh->inside = 0;
-	t_expect_exit0(t_spawn(incrementer, sh));
-	ck_assert_uint_eq(sh->counter, ROUNDS);
-	learnt_free(sh, "after learnt wait");
+	take_over_dead(sh);
+	shared_free(sh, "after learnt wait");
 }
 END_TEST
 
