@@ -152,6 +152,14 @@
  *     what it filled is now someone's.  A backend whose malloc always
  *     hands out the start of the block it takes (fm, qm) has no
  *     cut_from (NULL): one indirect call fewer per MEMDBG malloc.
+ *   - prefetch(st, p): ask for the lines free(st, p) will read beyond
+ *     p's own header, so that it finds them in the cache (the free queue,
+ *     fqueue.h).  The common layer has fetched the line of p - 16 some
+ *     frees before: this reads p's header there and prefetches the
+ *     neighbours the free will read or join.  p is anything 16-aligned in
+ *     [heap + 32, end): only words in [p - 32, p) are read; an address
+ *     worked out from them is only prefetched, never dereferenced (a
+ *     prefetch does not fault).  O(1).
  */
 #ifndef SRMEM_BACKEND_H
 #define SRMEM_BACKEND_H
@@ -250,6 +258,7 @@ struct mem_backend {
 	int (*has_room)(void *st, size_t n);
 	int (*rebuild)(void *st, mem_block_fn swallowed, void *arg);
 	void *(*last)(void *st, uint64_t *seq);
+	void (*prefetch)(void *st, const void *p);
 };
 
 /* check() of any backend, composed of its three pieces in one go (check.c):

@@ -5,6 +5,7 @@
 #ifndef SRMEM_INTERNAL_H
 #define SRMEM_INTERNAL_H
 
+#include "fqueue.h"
 #include <stdarg.h>
 #include <stddef.h>
 
@@ -44,6 +45,7 @@ struct mem_pool {
 	uint64_t *sections;
 	int broken;             /* structure beyond repair after a death */
 	struct mem_journal *jr; /* shm: beside the lock; pkg: NULL */
+	struct mem_fqueue fq;   /* pkg, MEMDBG=0: frees in flight (fqueue.h) */
 };
 
 /* Set once, by the process that found the structure beyond repair. */

@@ -34,6 +34,7 @@
 int mem_safety = 1;
 int mem_join = 1;
 int mem_free_check = 1;
+int mem_free_queue = 1;
 int mem_summary = 0;
 #if HAVE_VALGRIND
 int track_on;
@@ -116,6 +117,7 @@ int mem_pool_setup(struct mem_pool *pool, const char *name, char *heap,
 	track_setup();
 	pool->broken = 0;
 	pool->jr = NULL;
+	memset(&pool->fq, 0, sizeof(pool->fq));
 	pool->st = be->create(heap, (size_t)(end - heap));
 	if (!pool->st) {
 		mem_log(MEM_L_ERR, "%s: %zu bytes are too few for %s", name,
@@ -526,6 +528,42 @@ static inline void journal_close(struct mem_pool *pool)
 		pool->jr->allocating = 0;
 }
 
+/* --- the free queue (fqueue.h): what malloc and free both ask ----------- */
+
+/* Is p waiting?  One load; the slots only on a bucket hit. */
+static inline int fq_holds(const struct mem_fqueue *q, const void *p)
+{
+	if (!q->in[fq_bucket(p)])
+		return 0;
+	for (unsigned i = 0; i < FQ_SLOTS; i++)
+		if (q->p[i] == p)
+			return 1;
+	return 0;
+}
+
+/* Empty slot i, giving back what it held. */
+static inline void *fq_take(struct mem_fqueue *q, unsigned i)
+{
+	void *p = q->p[i];
+	q->p[i] = NULL;
+	q->len--;
+	q->in[fq_bucket(p)]--;
+	return p;
+}
+
+/* The heap just handed out p, which waits in the free queue: that free
+ * was made on memory already free (a double free, or a pointer to where
+ * a fragment now starts).  Its report is made now, and the entry dropped:
+ * freeing it later would free the new owner's fragment. */
+static void fq_handed_out(struct mem_pool *pool, void *p)
+{
+	struct mem_fqueue *q = &pool->fq;
+	for (unsigned i = 0; i < FQ_SLOTS; i++)
+		if (q->p[i] == p)
+			mem_report_bad(pool, "free", fq_take(q, i), BAD_DOUBLE,
+				q->site[i]);
+}
+
 /* malloc without a report: NULL means the heap has no room.  Inlined:
  * it is the whole of the pkg malloc path (no lock, no cache). */
 static inline __attribute__((always_inline)) void *alloc_core(struct mem_pool *pool, size_t size,
@@ -549,6 +587,9 @@ static inline __attribute__((always_inline)) void *alloc_core(struct mem_pool *p
 	journal_close(pool);
 	if (user)
 		track_alloc(pool, user, req);
+	if (!MEMDBG && pool->fq.len && user &&
+	    pool->fq.in[fq_bucket(user)])
+		fq_handed_out(pool, user);
 	return user;
 }
 
@@ -777,6 +818,10 @@ static uint64_t heap_free(struct mem_pool *pool)
 /* A failed request of size bytes: drain the caches if that may help. */
 static size_t drain_for(struct mem_pool *pool, size_t size, uint64_t hfree)
 {
+	if (pool->fq.len) {
+		mem_fq_drain(pool);
+		return 1;
+	}
 	if (!pool->cache || too_big(size))
 		return 0;
 	track_open(pool);
@@ -834,15 +879,89 @@ void *mem_malloc(struct mem_pool *pool, size_t size, const struct mem_site *s)
 	return p;
 }
 
+/* --- the free queue (fqueue.h): push and drain ---------------------------- */
+
+/* A free of a pool without caches or lock, at once. */
+static void free_private(struct mem_pool *pool, void *p,
+		const struct mem_site *s)
+{
+	track_open(pool);
+	free_unsafe(pool, p, s, 0);
+	track_close(pool);
+}
+
+/* May p wait in the queue?  Only where the backend's prefetch may read
+ * below it (backend.h); anything else is freed at once, and reported
+ * there if it is no fragment.  mem_safety = 0 wants the abort in the
+ * stack of the bad free: no queue then. */
+static inline int fq_takes(const struct mem_pool *pool, const void *p)
+{
+	return !MEMDBG && mem_free_queue && mem_safety && !track_watching() &&
+		(const char *)p >= pool->start + 32 &&
+		(const char *)p < pool->end && !((uintptr_t)p % MEM_ALIGN);
+}
+
+void mem_fq_drain(struct mem_pool *pool)
+{
+	struct mem_fqueue *q = &pool->fq;
+	if (!q->len)
+		return;
+	for (unsigned k = 0; k < FQ_SLOTS; k++) {
+		void *p = q->p[(q->n + k) % FQ_SLOTS];
+		if (p)
+			POOL_BE(pool)->prefetch(pool->st, p);
+	}
+	for (unsigned k = 0; k < FQ_SLOTS; k++) {     /* oldest first */
+		unsigned i = (q->n + k) % FQ_SLOTS;
+		if (q->p[i])
+			free_private(pool, fq_take(q, i), q->site[i]);
+	}
+}
+
+/* Drain when p waits: its realloc or second free is then made on a
+ * freed fragment, and says so. */
+static inline void fq_settle(struct mem_pool *pool, const void *p)
+{
+	if (pool->fq.len && fq_holds(&pool->fq, p))
+		mem_fq_drain(pool);
+}
+
+/* Queue p; free the entry FQ_SLOTS pushes old (fqueue.h's stages). */
+static inline void fq_push(struct mem_pool *pool, void *p,
+		const struct mem_site *s)
+{
+	struct mem_fqueue *q = &pool->fq;
+	const struct mem_backend *be = POOL_BE(pool);
+	if (fq_holds(q, p)) {
+		mem_fq_drain(pool);
+		free_private(pool, p, s);
+		return;
+	}
+	__builtin_prefetch((char *)p - 16, 1);
+	unsigned i = q->n++ % FQ_SLOTS;
+	void *old = q->p[i] ? fq_take(q, i) : NULL;
+	const struct mem_site *os = q->site[i];
+	q->p[i] = p;
+	q->site[i] = s;
+	q->len++;
+	q->in[fq_bucket(p)]++;
+	void *mid = q->p[(i - FQ_AHEAD) % FQ_SLOTS];
+	if (mid)
+		be->prefetch(pool->st, mid);
+	if (old)
+		free_private(pool, old, os);
+}
+
 /* A pool without caches or lock (pkg) asks that once, not on each step. */
 void mem_free(struct mem_pool *pool, void *p, const struct mem_site *s)
 {
 	if (!p)
 		return;
 	if (!pool->cache && !pool->lock) {
-		track_open(pool);
-		free_unsafe(pool, p, s, 0);
-		track_close(pool);
+		if (fq_takes(pool, p))
+			fq_push(pool, p, s);
+		else
+			free_private(pool, p, s);
 		return;
 	}
 	if (pool->cache) {
@@ -873,6 +992,7 @@ static void *realloc_locked(struct mem_pool *pool, void *p, size_t size,
 {
 	int oom, done;
 	uint64_t hfree = 0;
+	fq_settle(pool, p);
 	if (pool->cache && p && size) {
 		track_open(pool);
 		void *q = cache_realloc(pool, p, size, s, &done);
@@ -919,6 +1039,7 @@ void *mem_mallocxz(struct mem_pool *pool, size_t size, const struct mem_site *s)
  * when a slot is wanted, and before a request fails. */
 void mem_pool_info(struct mem_pool *pool, struct mem_info *mi)
 {
+	mem_fq_drain(pool);
 	pool_lock(pool);
 	POOL_BE(pool)->info(pool->st, mi);
 	pool_unlock(pool);
@@ -937,6 +1058,7 @@ size_t mem_usable_size(struct mem_pool *pool, const void *p)
 {
 	if (!p)
 		return 0;
+	fq_settle(pool, p);
 	pool_lock(pool);
 	size_t n = mem_used_fragment(pool, "usable_size", (void *)p, NULL,
 			CHECK_ALL) ?
@@ -964,6 +1086,7 @@ int mem_pool_contains(struct mem_pool *pool, const void *p)
 
 void mem_pool_lock(struct mem_pool *pool)
 {
+	mem_fq_drain(pool);
 	pool_lock(pool);
 }
 

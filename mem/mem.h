@@ -105,6 +105,12 @@ extern int mem_join;        /* 1 join free neighbours at once (f_malloc) */
  * checked ("write after free", doc/DIAGNOSTICS.md); 0 off.  May change at
  * any time. */
 extern int mem_free_check;
+/* MEMDBG=0, pkg: 1 (default) a free waits in a queue of 16 while the
+ * lines it will read are fetched, so that many frees' cache misses
+ * overlap (mem/fqueue.h); 0: every free at once.  The queue drains before
+ * anything reads the heap as a whole, before an allocation fails, and on
+ * mem_fq_drain().  May change at any time. */
+extern int mem_free_queue;
 extern int mem_summary;     /* 1 pkg status, 2 shm status, 4 pkg sums, 8 shm sums */
 extern int shm_force_alloc; /* 1 touch every page of shm at init */
 extern int shm_mlock;       /* 1 mlock() the shm segment */
@@ -166,6 +172,8 @@ void *mem_realloc_unsafe(struct mem_pool *pool, void *p, size_t size,
 void mem_free_unsafe(struct mem_pool *pool, void *p, const struct mem_site *s);
 
 void mem_pool_info(struct mem_pool *pool, struct mem_info *mi);
+/* Free now what waits in pool's free queue (mem_free_queue). */
+void mem_fq_drain(struct mem_pool *pool);
 uint64_t mem_pool_available(struct mem_pool *pool);
 size_t mem_usable_size(struct mem_pool *pool, const void *p);
 const char *mem_pool_backend(struct mem_pool *pool);

@@ -213,6 +213,7 @@ static uint64_t now_ns(void)
  * else held it since our last hold: the pool counts its lock sections. */
 int mem_hold_begin(struct mem_pool *pool, struct mem_holds *h)
 {
+	mem_fq_drain(pool);
 	if (h->locked)
 		mem_pool_lock(pool);
 	uint64_t g = mem_pool_sections(pool);

@@ -687,6 +687,19 @@ static int tlsf_free(void *st, void *p)
 	return MEM_BLOCK_USED;
 }
 
+/* The words free() reads beyond b's header: the next header (its flags,
+ * and its links when it is free) and, with P set, the free block before
+ * (backend.h). */
+static void tlsf_prefetch(void *st, const void *p)
+{
+	const struct block *b = block_from_payload((void *)p);
+
+	(void)st;
+	__builtin_prefetch(&block_next(b)->size, 1);
+	if (b->size & BLOCK_PREV_FREE)
+		__builtin_prefetch(&b->prev_phys->size, 1);
+}
+
 static int tlsf_resize(void *st, void *p, size_t n)
 {
 	struct tlsf *t = st;
@@ -1219,4 +1232,5 @@ const struct mem_backend mem_tlsf_backend = {
 	.has_room = tlsf_has_room,
 	.rebuild = tlsf_rebuild,
 	.last = tlsf_last,
+	.prefetch = tlsf_prefetch,
 };

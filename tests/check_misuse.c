@@ -21,6 +21,10 @@
  * (MEMDBG=1 only: the end canary); double free through shm (with and
  * without the per-process caches); with mem_safety=0 a double free and a
  * foreign pointer raise SIGABRT.
+ * Each report is asserted right after the call that makes the mistake, so
+ * the pkg free queue (MEMDBG=0, mem_free_queue) is off here: the same
+ * mistakes made through the queue, and when it reports them, are
+ * check_fqueue.c's.
  */
 #include <check.h>
 #include <signal.h>
@@ -45,6 +49,7 @@ static void start(int i)
 {
 	t_log_start();
 	mem_safety = 1;
+	mem_free_queue = 0;
 	ck_assert_int_eq(pkg_init(POOL_SIZE, t_backend(i)), 0);
 	t_pool_start(&tp, mem_pkg_pool);
 	nlive = 0;

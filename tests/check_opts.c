@@ -140,6 +140,9 @@ START_TEST(test_limits_accepted)
 	ck_assert_int_eq(c.mem_free_check, 1);
 	ck_assert_int_eq(parse("--mem-free-check", "0", NULL), OPTS_RUN);
 	ck_assert_int_eq(c.mem_free_check, 0);
+	ck_assert_int_eq(c.mem_free_queue, 1);
+	ck_assert_int_eq(parse("--mem-free-queue", "0", NULL), OPTS_RUN);
+	ck_assert_int_eq(c.mem_free_queue, 0);
 	ck_assert_int_eq(parse("--long-opt-is-not", NULL), OPTS_BAD);
 	ck_assert_int_eq(parse("--shm=32", "--workers=2", NULL), OPTS_RUN);
 	ck_assert_uint_eq(c.shm_size, (size_t)32 << 20);
@@ -264,6 +267,8 @@ START_TEST(test_bad_long_numbers)
 	expect_bad("--shm-cache", "-5", NULL);
 	expect_bad("--shm-populate", "2", "--shm-populate '2'", "0..1", NULL);
 	expect_bad("--mem-free-check", "2", "--mem-free-check '2'", "0..1",
+		NULL);
+	expect_bad("--mem-free-queue", "-1", "--mem-free-queue '-1'", "0..1",
 		NULL);
 }
 END_TEST

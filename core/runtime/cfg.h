@@ -30,6 +30,7 @@ struct srp_cfg {
 	size_t shm_cache;               /* --shm-cache bytes, SHM_CACHE_AUTO */
 	int shm_populate;               /* --shm-populate, the library's */
 	int mem_free_check;             /* --mem-free-check, the library's */
+	int mem_free_queue;             /* --mem-free-queue, the library's */
 	int mem_warn, mem_crit;         /* --mem-warn/--mem-crit: alarm
 	                                   thresholds, % of a pool (0 off) */
 	const char *argv0;

@@ -119,6 +119,7 @@ static int memory_init(void)
 	shm_cache_size = cfg.shm_cache;
 	shm_populate = cfg.shm_populate;
 	mem_free_check = cfg.mem_free_check;
+	mem_free_queue = cfg.mem_free_queue;
 	if (pkg_init(cfg.pkg_size, cfg.pkg_backend) < 0) {
 		LM_CRIT("cannot set up pkg memory (%zu MB, %s)",
 			cfg.pkg_size >> 20, cfg.pkg_backend ? cfg.pkg_backend :

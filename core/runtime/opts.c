@@ -29,7 +29,7 @@
 
 enum { O_HTTP = 256, O_RPC_MODE, O_TEST_METHODS, O_RESTART_MAX,
 	O_RESTART_WINDOW, O_MEM_SUMMARY, O_SHM_CACHE, O_SHM_POPULATE,
-	O_MEM_WARN, O_MEM_CRIT, O_MEM_FREE_CHECK };
+	O_MEM_WARN, O_MEM_CRIT, O_MEM_FREE_CHECK, O_MEM_FREE_QUEUE };
 
 static const struct option long_opts[] = {
 	{ "shm", required_argument, NULL, 'm' },
@@ -54,6 +54,7 @@ static const struct option long_opts[] = {
 	{ "mem-warn", required_argument, NULL, O_MEM_WARN },
 	{ "mem-crit", required_argument, NULL, O_MEM_CRIT },
 	{ "mem-free-check", required_argument, NULL, O_MEM_FREE_CHECK },
+	{ "mem-free-queue", required_argument, NULL, O_MEM_FREE_QUEUE },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -97,7 +98,10 @@ static void usage(FILE *out)
 "                   (default 80; 0 off; mem.alarm changes it at run time)\n"
 "  --mem-crit PCT   critical alarm at PCT %% (default 95; 0 off)\n"
 "  --mem-free-check 0|1  MEMDBG builds: fill freed fragments and report a\n"
-"                   write after free when they are reused (default 1)\n",
+"                   write after free when they are reused (default 1)\n"
+"  --mem-free-queue 0|1  MEMDBG=0 builds: pkg frees wait in a queue of 16\n"
+"                   while their headers are fetched (default 1); 0 frees\n"
+"                   at once, so a double free is reported at its call\n",
 		CFG_SHM_MB_MAX, CFG_PKG_MB_MAX, mem_default_backend(), WORKERS_MAX,
 		CFG_RESTART_MAX_MAX, CFG_RESTART_WINDOW_MAX);
 }
@@ -325,6 +329,8 @@ static int one_opt(struct parse *p, int o, const char *v)
 			"switch (0 or 1)", &c->shm_populate);
 	case O_MEM_FREE_CHECK: return opt_int(p, "--mem-free-check", v, 0, 1,
 			"switch (0 or 1)", &c->mem_free_check);
+	case O_MEM_FREE_QUEUE: return opt_int(p, "--mem-free-queue", v, 0, 1,
+			"switch (0 or 1)", &c->mem_free_queue);
 	case O_MEM_WARN: return opt_int(p, "--mem-warn", v, 0, 100,
 			"percentage (0 off)", &c->mem_warn);
 	case O_MEM_CRIT: return opt_int(p, "--mem-crit", v, 0, 100,

@@ -19,7 +19,9 @@
  *   MB_NO_POPULATE    no shm_populate / shm_child_init(): every worker
  *                     faults the segment in (compare W3 with
  *                     MEMBENCH_SHM_POPULATE=0 in the newer build);
- *   MB_NO_LOCK_STATS  no shm_lock_stats(): no lock_* columns.
+ *   MB_NO_LOCK_STATS  no shm_lock_stats(): no lock_* columns;
+ *   MB_NO_FREE_QUEUE  no mem_free_queue: "-noq" is the backend as is
+ *                     (such a library frees at once).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,14 +60,18 @@ static void pool_usage(struct mem_pool *pool, struct bench_usage *u)
 
 static const char *backend_of(const char *name, char *buf, size_t len);
 
-/* "NAME-nofill": the same backend without the write-after-free fill. */
+/* "NAME-nofill": the same backend without the write-after-free fill;
+ * "NAME-noq": without the pkg free queue (every free at once). */
 static void free_check_of(const char *name)
 {
+	(void)name;
 #ifndef MB_NO_FREE_CHECK
 	if (strstr(name, "-nofill"))
 		mem_free_check = 0;
-#else
-	(void)name;
+#endif
+#ifndef MB_NO_FREE_QUEUE
+	if (strstr(name, "-noq"))
+		mem_free_queue = 0;
 #endif
 }
 
@@ -237,6 +243,7 @@ static const char *srmem_version(void)
 
 static const char *const srmem_names[] = {
 	"fm", "qm", "tlsf", "fm-lock", "qm-lock", "tlsf-lock", "tlsf-nofill",
+	"fm-noq", "qm-noq", "tlsf-noq",
 	NULL,
 };
 

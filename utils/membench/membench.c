@@ -51,6 +51,12 @@ const struct alloc_def alloc_defs[NALLOCS] = {
 	{ "qm-lock", "membench-srmem", "q_malloc, global lock only", K_LOCKED },
 	{ "tlsf-nofill", "membench-srmem", "tlsf, no write-after-free fill",
 		K_OURS },
+	{ "tlsf-noq", "membench-srmem", "tlsf, pkg frees at once (no queue)",
+		K_OURS },
+	{ "fm-noq", "membench-srmem", "f_malloc, pkg frees at once (no queue)",
+		K_OURS },
+	{ "qm-noq", "membench-srmem", "q_malloc, pkg frees at once (no queue)",
+		K_OURS },
 	{ "glibc", "membench-glibc", "glibc malloc", K_SYS },
 	{ "jemalloc", "membench-jemalloc", "jemalloc", K_SYS },
 	{ "mimalloc", "membench-mimalloc", "mimalloc", K_SYS },
@@ -222,6 +228,8 @@ static void usage(void)
 		"            fm-lock qm-lock tlsf-lock (shm caches off)\n"
 		"            tlsf-nofill (mem_free_check = 0: MEMDBG's "
 		"write-after-free fill off)\n"
+		"            fm-noq qm-noq tlsf-noq (mem_free_queue = 0: "
+		"pkg frees at once)\n"
 		"workloads: w1 same-size, w2 sip-mix, w3 shm-scale, w4 handoff, "
 		"w5 latency, w6 fill,\n           w6s fill-shm\n", stderr);
 	exit(2);

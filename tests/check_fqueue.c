@@ -1,0 +1,367 @@
+/*
+ * check_fqueue.c - the pkg free queue (mem/fqueue.h, mem_free_queue): what
+ * waits in it is freed, in order, and every mistake a free can make is
+ * still reported, at the latest when the queue drains.
+ *
+ * Per backend, on a 4 MiB pkg pool.  Cases:
+ *   drains_for_readers  frees waiting are freed before info, check, walk
+ *                       and usable_size look at the heap: the counters
+ *                       are back to the start after each;
+ *   model               random malloc/realloc/free of 1..5000 bytes with
+ *                       contents; the counters, the checker and the model
+ *                       of live blocks agree every 37 steps (the queue is
+ *                       full and cycling in between);
+ *   double_in_queue     the second free of a pointer still waiting: one
+ *                       report at that call, the heap sound;
+ *   double_after        the second free after the first has left the
+ *                       queue (16 more frees), then a malloc that may
+ *                       take the very fragment: one report by the time
+ *                       mem_fq_drain() returns, the heap sound, the new
+ *                       owner's fragment kept (the queued free dropped);
+ *   realloc_queued      realloc and usable_size of a pointer that waits:
+ *                       reported at the call as a freed fragment, NULL/0;
+ *   bad_pointers        outside the pool, unaligned, into the middle of a
+ *                       fragment: one report each (the first two at the
+ *                       call, the last when the queue drains); nothing lost;
+ *   oom_drains          an allocation that fits only in the memory of
+ *                       frees still waiting succeeds, with no report;
+ *   off_at_runtime      mem_free_queue set to 0 with frees waiting: later
+ *                       frees go at once, the waiting ones still drain;
+ *   fork                frees waiting at fork drain in both processes,
+ *                       each on its own copy of the pool.
+ * In MEMDBG=1 builds the queue is off (frees are made at the call): every
+ * case runs as it is and must pass the same way.
+ */
+#include <check.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "memtest.h"
+
+#define POOL_SIZE ((size_t)4 << 20)
+#define SLOTS 16        /* fqueue.h's FQ_SLOTS */
+
+static struct t_pool tp;
+
+static void start(int i)
+{
+	t_log_start();
+	mem_safety = 1;
+	mem_free_queue = 1;
+	ck_assert_int_eq(pkg_init(POOL_SIZE, t_backend(i)), 0);
+	t_pool_start(&tp, mem_pkg_pool);
+}
+
+static void teardown(void)
+{
+	pkg_destroy();
+	mem_free_queue = 1;
+}
+
+/* n blocks of size bytes, each filled with its own pattern. */
+static void take(struct t_live *v, size_t n, size_t size, uint64_t *s)
+{
+	for (size_t k = 0; k < n; k++) {
+		v[k] = (struct t_live){ pkg_malloc(size), size, t_rand(s) | 1 };
+		ck_assert_ptr_nonnull(v[k].p);
+		t_fill(v[k].p, 0, size, v[k].w);
+	}
+}
+
+/* The n blocks of v are the only ones held and intact; free them: the
+ * pool is back to its start, and nothing was reported. */
+static void finish(struct t_live *v, size_t n, const char *where)
+{
+	t_live_verify(v, n, where);
+	t_pool_verify(&tp, v, n, where);
+	for (size_t k = 0; k < n; k++)
+		pkg_free(v[k].p);
+	t_pool_back_to_start(&tp, where);
+	T_LOG_EMPTY();
+}
+
+static void one_report(const char *want)
+{
+	T_LOG_HAS(want);
+	T_ASSERT(t_log_lines == 1, "%u reports, want 1:\n%s", t_log_lines,
+		t_log_buf);
+}
+
+START_TEST(test_drains_for_readers)
+{
+	struct t_live v[40];
+	struct mem_info mi;
+	uint64_t s = 3;
+	start(_i);
+	for (int reader = 0; reader < 4; reader++) {
+		take(v, 40, 200, &s);
+		for (int k = 0; k < 40; k++)
+			pkg_free(v[k].p);
+		switch (reader) {
+		case 0:
+			pkg_info(&mi);
+			break;
+		case 1:
+			ck_assert_int_eq(pkg_check(), 0);
+			break;
+		case 2:
+			t_pool_verify(&tp, NULL, 0, T_AT);
+			break;
+		case 3: {
+			void *keep = pkg_malloc(10);
+			ck_assert_uint_ge(mem_usable_size(mem_pkg_pool, keep),
+				10);
+			pkg_free(keep);
+			mem_fq_drain(mem_pkg_pool);
+			break;
+		}
+		}
+		t_pool_back_to_start(&tp, T_AT);
+	}
+	T_LOG_EMPTY();
+}
+END_TEST
+
+START_TEST(test_model)
+{
+	enum { N = 300 };
+	struct t_live live[N];
+	size_t nlive = 0;
+	uint64_t s = 11;
+	start(_i);
+	for (int step = 0; step < 6000; step++) {
+		uint64_t r = t_rand(&s) % 10;
+		if (nlive < N && (r < 5 || !nlive)) {
+			size_t n = t_range(&s, 1, 5000);
+			void *p = pkg_malloc(n);
+			ck_assert_ptr_nonnull(p);
+			live[nlive] = (struct t_live){ p, n, t_rand(&s) | 1 };
+			t_fill(p, 0, n, live[nlive].w);
+			nlive++;
+		} else if (r < 6) {
+			size_t k = t_range(&s, 0, nlive - 1);
+			size_t n = t_range(&s, 1, 5000);
+			size_t keep = n < live[k].n ? n : live[k].n;
+			ck_assert(t_verify(live[k].p, 0, keep, live[k].w) ==
+				SIZE_MAX);
+			void *p = pkg_realloc(live[k].p, n);
+			ck_assert_ptr_nonnull(p);
+			ck_assert(t_verify(p, 0, keep, live[k].w) == SIZE_MAX);
+			live[k].p = p;
+			live[k].n = n;
+			t_fill(p, 0, n, live[k].w);
+		} else {
+			size_t k = t_range(&s, 0, nlive - 1);
+			pkg_free(live[k].p);
+			live[k] = live[--nlive];
+		}
+		if (step % 37 == 36) {
+			t_live_verify(live, nlive, T_AT);
+			t_pool_verify(&tp, live, nlive, T_AT);
+		}
+	}
+	while (nlive)
+		pkg_free(live[--nlive].p);
+	t_pool_back_to_start(&tp, T_AT);
+	T_LOG_EMPTY();
+}
+END_TEST
+
+START_TEST(test_double_in_queue)
+{
+	struct t_live v[3];
+	uint64_t s = 5;
+	char want[256];
+	start(_i);
+	take(v, 3, 100, &s);
+	pkg_free(v[1].p);
+	T_LOG_EMPTY();
+	pkg_free(v[1].p);
+	snprintf(want, sizeof(want), "pkg: free: double free %p", v[1].p);
+	one_report(want);
+	ck_assert_int_eq(pkg_check(), 0);
+	t_live_verify(&v[0], 1, T_AT);
+	t_live_verify(&v[2], 1, T_AT);
+	pkg_free(v[0].p);
+	pkg_free(v[2].p);
+	t_pool_back_to_start(&tp, T_AT);
+}
+END_TEST
+
+START_TEST(test_double_after)
+{
+	struct t_live v[3], more[SLOTS + 4];
+	uint64_t s = 7;
+	char want[256];
+	start(_i);
+	take(v, 3, 100, &s);
+	take(more, SLOTS + 4, 100, &s);
+	pkg_free(v[1].p);
+	for (int k = 0; k < SLOTS + 4; k++)
+		pkg_free(more[k].p);    /* v[1] has left the queue */
+	pkg_free(v[1].p);
+	/* This malloc may take v[1]'s fragment: the queued free is then
+	 * reported and dropped, not made on the new owner's fragment. */
+	void *q = pkg_malloc(100);
+	ck_assert_ptr_nonnull(q);
+	mem_fq_drain(mem_pkg_pool);
+	snprintf(want, sizeof(want), "pkg: free: double free %p", v[1].p);
+	one_report(want);
+	ck_assert_int_eq(pkg_check(), 0);
+	struct t_live keep[3] = { v[0], v[2], { q, 100, 99 } };
+	t_fill(q, 0, 100, 99);
+	pkg_free(pkg_malloc(100));
+	mem_fq_drain(mem_pkg_pool);
+	t_pool_verify(&tp, keep, 3, T_AT);
+	t_live_verify(keep, 3, T_AT);
+	pkg_free(q);
+	pkg_free(v[0].p);
+	pkg_free(v[2].p);
+	t_pool_back_to_start(&tp, T_AT);
+	ck_assert_uint_eq(t_log_lines, 1);
+}
+END_TEST
+
+START_TEST(test_realloc_queued)
+{
+	struct t_live v[3];
+	uint64_t s = 9;
+	start(_i);
+	take(v, 3, 300, &s);
+	pkg_free(v[1].p);
+	ck_assert_ptr_null(pkg_realloc(v[1].p, 500));
+	T_LOG_HAS("pkg: realloc: ");
+	T_LOG_HAS("double free");
+	ck_assert_uint_eq(t_log_lines, 1);
+	ck_assert_int_eq(pkg_check(), 0);
+	t_log_clear();
+	pkg_free(v[0].p);
+	ck_assert_uint_eq(mem_usable_size(mem_pkg_pool, v[0].p), 0);
+	one_report("pkg: usable_size: ");
+	t_live_verify(&v[2], 1, T_AT);
+	pkg_free(v[2].p);
+	t_pool_back_to_start(&tp, T_AT);
+}
+END_TEST
+
+START_TEST(test_bad_pointers)
+{
+	struct t_live v[3];
+	uint64_t s = 13;
+	char want[256];
+	start(_i);
+	take(v, 3, 200, &s);
+	char *region = (char *)mem_pkg_pool;
+	void *outside = region + POOL_SIZE + 4096;
+	pkg_free(outside);
+	snprintf(want, sizeof(want), "pkg: free: pointer outside the pool %p",
+		outside);
+	one_report(want);
+	t_log_clear();
+	pkg_free((char *)v[1].p + 8);
+	one_report("pkg: free: ");
+	t_log_clear();
+	pkg_free((char *)v[1].p + 64);
+	mem_fq_drain(mem_pkg_pool);
+	snprintf(want, sizeof(want), "pkg: free: pointer is not the start "
+		"of a fragment %p", (char *)v[1].p + 64);
+	one_report(want);
+	ck_assert_int_eq(pkg_check(), 0);
+	t_live_verify(v, 3, T_AT);
+	t_pool_verify(&tp, v, 3, T_AT);
+	for (int k = 0; k < 3; k++)
+		pkg_free(v[k].p);
+	t_pool_back_to_start(&tp, T_AT);
+}
+END_TEST
+
+/* Fill the pool with blocks of 64 KiB, free 8 of them, then ask for
+ * 256 KiB: only the waiting frees' memory (joined) can serve it. */
+START_TEST(test_oom_drains)
+{
+	enum { MAXB = 80 };
+	void *b[MAXB];
+	size_t n = 0;
+	start(_i);
+	while (n < MAXB && (b[n] = pkg_malloc(64 << 10)))
+		n++;
+	ck_assert_uint_lt(n, MAXB);
+	ck_assert_uint_ge(n, 20);
+	while (pkg_malloc(64))
+		;       /* the last crumbs: nothing else fits */
+	t_log_clear();
+	for (size_t k = 8; k < 16; k++)
+		pkg_free(b[k]);
+	void *big = pkg_malloc(256 << 10);
+	ck_assert_ptr_nonnull(big);
+	T_LOG_EMPTY();
+	ck_assert_int_eq(pkg_check(), 0);
+}
+END_TEST
+
+START_TEST(test_off_at_runtime)
+{
+	struct t_live v[30];
+	uint64_t s = 17;
+	start(_i);
+	take(v, 30, 500, &s);
+	for (int k = 0; k < 10; k++)
+		pkg_free(v[k].p);
+	mem_free_queue = 0;
+	for (int k = 10; k < 20; k++)
+		pkg_free(v[k].p);
+	mem_free_queue = 1;
+	finish(&v[20], 10, T_AT);
+}
+END_TEST
+
+START_TEST(test_fork)
+{
+	struct t_live v[12];
+	uint64_t s = 19;
+	start(_i);
+	take(v, 12, 1000, &s);
+	for (int k = 0; k < 6; k++)
+		pkg_free(v[k].p);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		for (int k = 6; k < 12; k++)
+			pkg_free(v[k].p);
+		struct mem_info mi;
+		pkg_info(&mi);
+		_exit(mi.used_size == tp.start.used_size &&
+			mi.free_size == tp.start.free_size &&
+			pkg_check() == 0 && t_log_lines == 0 ? 0 : 1);
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	finish(&v[6], 6, T_AT);
+}
+END_TEST
+
+Suite *fqueue_suite(void)
+{
+	Suite *s = suite_create("fqueue");
+	t_add_loop(s, "drains_for_readers", test_drains_for_readers,
+		T_NBACKENDS, teardown, 30);
+	t_add_loop(s, "model", test_model, T_NBACKENDS, teardown, 60);
+	t_add_loop(s, "double_in_queue", test_double_in_queue, T_NBACKENDS,
+		teardown, 30);
+	t_add_loop(s, "double_after", test_double_after, T_NBACKENDS,
+		teardown, 30);
+	t_add_loop(s, "realloc_queued", test_realloc_queued, T_NBACKENDS,
+		teardown, 30);
+	t_add_loop(s, "bad_pointers", test_bad_pointers, T_NBACKENDS,
+		teardown, 30);
+	t_add_loop(s, "oom_drains", test_oom_drains, T_NBACKENDS, teardown,
+		30);
+	t_add_loop(s, "off_at_runtime", test_off_at_runtime, T_NBACKENDS,
+		teardown, 30);
+	t_add_loop(s, "fork", test_fork, T_NBACKENDS, teardown, 30);
+	return s;
+}
