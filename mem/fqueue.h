@@ -23,7 +23,9 @@
  *             freed     stage 1        stage 0
  *
  * So up to FQ_SLOTS misses are in flight at once instead of one, and each
- * free finds its lines in the cache.  The real free is the same call as
+ * free finds its lines in the cache.  A free close to the one before it
+ * (FQ_NEAR: runs of neighbours freed in order) has its lines in the cache
+ * already, and skips the queue.  The real free is the same call as
  * without the queue (every check, every report), FQ_SLOTS frees later.
  *
  * What waits in the queue is still used memory to the heap: counters,
@@ -62,6 +64,7 @@ struct mem_site;
 #define FQ_BUCKETS 256
 
 struct mem_fqueue {
+	uintptr_t last;                 /* the pointer freed last */
 	unsigned n;                     /* pushes so far (wraps) */
 	unsigned len;                   /* entries waiting */
 	void *p[FQ_SLOTS];              /* NULL: empty slot */
@@ -70,6 +73,11 @@ struct mem_fqueue {
 };
 
 _Static_assert(FQ_SLOTS < 256, "a bucket's count fits its byte");
+
+/* A free within FQ_NEAR bytes of the one before it finds its lines in
+ * the cache (the same or the next lines, which the hardware's stream
+ * prefetch fetches): it is made at once (FIFO and LIFO runs of frees). */
+#define FQ_NEAR 2048
 
 /* Payloads are 16-aligned and usually spaced by more: bits 4 and up. */
 static inline unsigned fq_bucket(const void *p)

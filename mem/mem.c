@@ -882,7 +882,7 @@ void *mem_malloc(struct mem_pool *pool, size_t size, const struct mem_site *s)
 /* --- the free queue (fqueue.h): push and drain ---------------------------- */
 
 /* A free of a pool without caches or lock, at once. */
-static void free_private(struct mem_pool *pool, void *p,
+static inline __attribute__((always_inline)) void free_private(struct mem_pool *pool, void *p,
 		const struct mem_site *s)
 {
 	track_open(pool);
@@ -890,13 +890,17 @@ static void free_private(struct mem_pool *pool, void *p,
 	track_close(pool);
 }
 
-/* May p wait in the queue?  Only where the backend's prefetch may read
- * below it (backend.h); anything else is freed at once, and reported
- * there if it is no fragment.  mem_safety = 0 wants the abort in the
- * stack of the bad free: no queue then. */
-static inline int fq_takes(const struct mem_pool *pool, const void *p)
+/* May p wait in the queue?  Not when it lies within FQ_NEAR of the free
+ * before (its lines are in the cache); only where the backend's prefetch
+ * may read below it (backend.h); anything else is freed at once, and
+ * reported there if it is no fragment.  mem_safety = 0 wants the abort in
+ * the stack of the bad free: no queue then. */
+static inline int fq_takes(struct mem_pool *pool, const void *p)
 {
+	uintptr_t last = pool->fq.last;
+	pool->fq.last = (uintptr_t)p;
 	return !MEMDBG && mem_free_queue && mem_safety && !track_watching() &&
+		(uintptr_t)p - last + FQ_NEAR > 2 * FQ_NEAR &&
 		(const char *)p >= pool->start + 32 &&
 		(const char *)p < pool->end && !((uintptr_t)p % MEM_ALIGN);
 }
@@ -958,10 +962,12 @@ void mem_free(struct mem_pool *pool, void *p, const struct mem_site *s)
 	if (!p)
 		return;
 	if (!pool->cache && !pool->lock) {
-		if (fq_takes(pool, p))
+		if (fq_takes(pool, p)) {
 			fq_push(pool, p, s);
-		else
-			free_private(pool, p, s);
+			return;
+		}
+		fq_settle(pool, p);
+		free_private(pool, p, s);
 		return;
 	}
 	if (pool->cache) {

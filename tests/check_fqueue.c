@@ -29,8 +29,10 @@
  *                       frees go at once, the waiting ones still drain;
  *   fork                frees waiting at fork drain in both processes,
  *                       each on its own copy of the pool.
- * In MEMDBG=1 builds the queue is off (frees are made at the call): every
- * case runs as it is and must pass the same way.
+ * A free within 2 KiB of the one before skips the queue (its lines are
+ * in the cache): the cases free blocks far apart, and assert how many
+ * frees wait (none in MEMDBG=1 builds, where the queue is off: every case
+ * runs as it is there and must pass the same way).
  */
 #include <check.h>
 #include <stdint.h>
@@ -39,6 +41,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "internal.h"    /* the queue's length */
 #include "memtest.h"
 
 #define POOL_SIZE ((size_t)4 << 20)
@@ -59,6 +62,22 @@ static void teardown(void)
 {
 	pkg_destroy();
 	mem_free_queue = 1;
+}
+
+/* Frees waiting in the pkg queue; want: how many a release build has. */
+static void waiting(unsigned want, const char *where)
+{
+	unsigned n = mem_pkg_pool->fq.len;
+	T_ASSERT(n == (MEMDBG ? 0 : want), "%s: %u frees wait, want %u", where,
+		n, MEMDBG ? 0 : want);
+}
+
+/* Free the n blocks of v (n not a multiple of 11), 11 blocks apart from
+ * one free to the next, so that each is far from the one before. */
+static void scatter_free(struct t_live *v, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		pkg_free(v[k * 11 % n].p);
 }
 
 /* n blocks of size bytes, each filled with its own pattern. */
@@ -98,8 +117,8 @@ START_TEST(test_drains_for_readers)
 	start(_i);
 	for (int reader = 0; reader < 4; reader++) {
 		take(v, 40, 200, &s);
-		for (int k = 0; k < 40; k++)
-			pkg_free(v[k].p);
+		scatter_free(v, 40);
+		waiting(SLOTS, T_AT);
 		switch (reader) {
 		case 0:
 			pkg_info(&mi);
@@ -115,10 +134,12 @@ START_TEST(test_drains_for_readers)
 			ck_assert_uint_ge(mem_usable_size(mem_pkg_pool, keep),
 				10);
 			pkg_free(keep);
+			waiting(SLOTS, T_AT);
 			mem_fq_drain(mem_pkg_pool);
 			break;
 		}
 		}
+		waiting(0, T_AT);
 		t_pool_back_to_start(&tp, T_AT);
 	}
 	T_LOG_EMPTY();
@@ -130,6 +151,7 @@ START_TEST(test_model)
 	enum { N = 300 };
 	struct t_live live[N];
 	size_t nlive = 0;
+	unsigned queued = 0;    /* frees found waiting at the checks */
 	uint64_t s = 11;
 	start(_i);
 	for (int step = 0; step < 6000; step++) {
@@ -159,10 +181,12 @@ START_TEST(test_model)
 			live[k] = live[--nlive];
 		}
 		if (step % 37 == 36) {
+			queued += mem_pkg_pool->fq.len;
 			t_live_verify(live, nlive, T_AT);
 			t_pool_verify(&tp, live, nlive, T_AT);
 		}
 	}
+	T_ASSERT(MEMDBG || queued > 0, "no free ever waited");
 	while (nlive)
 		pkg_free(live[--nlive].p);
 	t_pool_back_to_start(&tp, T_AT);
@@ -178,6 +202,7 @@ START_TEST(test_double_in_queue)
 	start(_i);
 	take(v, 3, 100, &s);
 	pkg_free(v[1].p);
+	waiting(1, T_AT);
 	T_LOG_EMPTY();
 	pkg_free(v[1].p);
 	snprintf(want, sizeof(want), "pkg: free: double free %p", v[1].p);
@@ -198,11 +223,13 @@ START_TEST(test_double_after)
 	char want[256];
 	start(_i);
 	take(v, 3, 100, &s);
-	take(more, SLOTS + 4, 100, &s);
+	take(more, SLOTS + 4, 3000, &s);
 	pkg_free(v[1].p);
 	for (int k = 0; k < SLOTS + 4; k++)
 		pkg_free(more[k].p);    /* v[1] has left the queue */
+	waiting(SLOTS, T_AT);
 	pkg_free(v[1].p);
+	waiting(SLOTS, T_AT);
 	/* This malloc may take v[1]'s fragment: the queued free is then
 	 * reported and dropped, not made on the new owner's fragment. */
 	void *q = pkg_malloc(100);
@@ -232,6 +259,7 @@ START_TEST(test_realloc_queued)
 	start(_i);
 	take(v, 3, 300, &s);
 	pkg_free(v[1].p);
+	waiting(1, T_AT);
 	ck_assert_ptr_null(pkg_realloc(v[1].p, 500));
 	T_LOG_HAS("pkg: realloc: ");
 	T_LOG_HAS("double free");
@@ -253,7 +281,7 @@ START_TEST(test_bad_pointers)
 	uint64_t s = 13;
 	char want[256];
 	start(_i);
-	take(v, 3, 200, &s);
+	take(v, 3, 3000, &s);
 	char *region = (char *)mem_pkg_pool;
 	void *outside = region + POOL_SIZE + 4096;
 	pkg_free(outside);
@@ -261,13 +289,14 @@ START_TEST(test_bad_pointers)
 		outside);
 	one_report(want);
 	t_log_clear();
-	pkg_free((char *)v[1].p + 8);
+	pkg_free((char *)v[0].p + 8);
 	one_report("pkg: free: ");
 	t_log_clear();
-	pkg_free((char *)v[1].p + 64);
+	pkg_free((char *)v[2].p + 64);  /* waits: reported when it leaves */
+	waiting(1, T_AT);
 	mem_fq_drain(mem_pkg_pool);
 	snprintf(want, sizeof(want), "pkg: free: pointer is not the start "
-		"of a fragment %p", (char *)v[1].p + 64);
+		"of a fragment %p", (char *)v[2].p + 64);
 	one_report(want);
 	ck_assert_int_eq(pkg_check(), 0);
 	t_live_verify(v, 3, T_AT);
@@ -295,6 +324,7 @@ START_TEST(test_oom_drains)
 	t_log_clear();
 	for (size_t k = 8; k < 16; k++)
 		pkg_free(b[k]);
+	waiting(8, T_AT);
 	void *big = pkg_malloc(256 << 10);
 	ck_assert_ptr_nonnull(big);
 	T_LOG_EMPTY();
@@ -307,12 +337,14 @@ START_TEST(test_off_at_runtime)
 	struct t_live v[30];
 	uint64_t s = 17;
 	start(_i);
-	take(v, 30, 500, &s);
+	take(v, 30, 3000, &s);
 	for (int k = 0; k < 10; k++)
 		pkg_free(v[k].p);
+	waiting(10, T_AT);
 	mem_free_queue = 0;
 	for (int k = 10; k < 20; k++)
 		pkg_free(v[k].p);
+	waiting(10, T_AT);
 	mem_free_queue = 1;
 	finish(&v[20], 10, T_AT);
 }
@@ -323,9 +355,10 @@ START_TEST(test_fork)
 	struct t_live v[12];
 	uint64_t s = 19;
 	start(_i);
-	take(v, 12, 1000, &s);
+	take(v, 12, 3000, &s);
 	for (int k = 0; k < 6; k++)
 		pkg_free(v[k].p);
+	waiting(6, T_AT);
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
