@@ -159,7 +159,8 @@
  *     neighbours the free will read or join.  p is anything 16-aligned in
  *     [heap + 32, end): only words in [p - 32, p) are read; an address
  *     worked out from them is only prefetched, never dereferenced (a
- *     prefetch does not fault).  O(1).
+ *     prefetch does not fault), and is worked out in integers (a wild
+ *     size would make pointer arithmetic overflow).  O(1).
  */
 #ifndef SRMEM_BACKEND_H
 #define SRMEM_BACKEND_H

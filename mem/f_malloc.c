@@ -626,9 +626,11 @@ static void fm_prefetch(void *st, const void *p)
 	const struct fm_frag *f = payload_frag(p);
 
 	(void)st;
-	__builtin_prefetch(&frag_next(f)->next, 1);
+	/* integer sums: p may be wild, its sizes anything */
+	__builtin_prefetch((void *)((uintptr_t)f + frag_size(f) + FM_HDR), 1);
 	if (frag_prev_is_free(f))
-		__builtin_prefetch(frag_before(f, frag_prev_size(f)), 1);
+		__builtin_prefetch((void *)((uintptr_t)f - frag_prev_size(f)),
+			1);
 }
 
 static void frag_shrink(struct fm_pool *pool, struct fm_frag *f, uint64_t want)

@@ -636,9 +636,12 @@ static void qm_prefetch(void *vst, const void *p)
 {
 	const struct qm_hdr *h = qm_of_payload(p);
 
+	/* integer sums: p may be wild, its size anything */
+	uintptr_t next = (uintptr_t)h + qm_size(h);
+
 	(void)vst;
-	__builtin_prefetch(qm_next_phys(h), 1);
-	__builtin_prefetch((const char *)qm_next_phys(h) - QM_FOOT_SIZE, 1);
+	__builtin_prefetch((void *)next, 1);
+	__builtin_prefetch((void *)(next - QM_FOOT_SIZE), 1);
 	__builtin_prefetch(qm_prev_foot(h));
 }
 

@@ -695,9 +695,10 @@ static void tlsf_prefetch(void *st, const void *p)
 	const struct block *b = block_from_payload((void *)p);
 
 	(void)st;
-	__builtin_prefetch(&block_next(b)->size, 1);
+	/* integer sums: p may be wild, its size and link anything */
+	__builtin_prefetch((void *)((uintptr_t)b + block_size(b) + 8), 1);
 	if (b->size & BLOCK_PREV_FREE)
-		__builtin_prefetch(&b->prev_phys->size, 1);
+		__builtin_prefetch((void *)((uintptr_t)b->prev_phys + 8), 1);
 }
 
 static int tlsf_resize(void *st, void *p, size_t n)
