@@ -6,6 +6,10 @@
  *
  *   prog_killstorm BACKEND TRIALS [SEED]
  *
+ * KS_VERBOSE=1 prints each victim's place as the driver found it ("kill:
+ * pid P in FUNCTION (FILE), holding the global lock, ...") on stderr, so
+ * that the kill before a failed trial can be read off the log.
+ *
  * Workload.  One 32 MiB shm pool of BACKEND.  Each trial forks WORKERS
  * processes (a cache budget of 128 KiB each, so that flushes and refills
  * come often); each keeps up to NP fragments in a table of its own in shm
@@ -350,6 +354,14 @@ static void classify(pid_t pid)
 				(pid_t)(uint32_t)sl->owner == pid && !sl->held))
 			mark[P_REFILL] = 1;
 	}
+	if (getenv("KS_VERBOSE"))       /* where each trial's victim was */
+		fprintf(stderr, "kill: pid %d in %s (%s)%s%s%s%s%s\n",
+			(int)pid, s ? s->name : "?", s ? s->file : "?",
+			sys ? ", in a syscall" : "",
+			global ? ", holding the global lock" : "",
+			mark[P_SLOT] ? ", holding a slot lock" : "",
+			mark[P_REFILL] ? ", cutting for a refill" : "",
+			mark[P_FLUSH] ? ", flushing" : "");
 	for (int p = 0; p < P_NONE; p++)
 		if (mark[p]) {
 			kills_at[p]++;
