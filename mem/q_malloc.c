@@ -245,7 +245,12 @@ static void qm_set_tags(struct qm_hdr *h, uint64_t size, bool free)
 	f->size_flags = sf;
 	f->check = qm_foot_guard(f, sf);
 	MEM_KILL_FENCE();
+	/* size first, guard second, in this order in the binary too (the
+	 * compiler would store them either way round): a process killed
+	 * between them leaves the new size with the old guard, the torn
+	 * header qm_torn() knows and the rebuild mends */
 	h->size_flags = sf;
+	MEM_KILL_FENCE();
 	h->check = qm_hdr_guard(h, sf);
 }
 

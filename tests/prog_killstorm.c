@@ -8,7 +8,10 @@
  *
  * KS_VERBOSE=1 prints each victim's place as the driver found it ("kill:
  * pid P in FUNCTION (FILE), holding the global lock, ...") on stderr, so
- * that the kill before a failed trial can be read off the log.
+ * that the kill before a failed trial can be read off the log; KS_DUMP=1
+ * prints, after the first failed trial, each broken fragment the walk
+ * meets with the raw words around its header ("DUMP ...").  The two
+ * found q_malloc's torn header (RELIABILITY.md, "Kill storm").
  *
  * Workload.  One 32 MiB shm pool of BACKEND.  Each trial forks WORKERS
  * processes (a cache budget of 128 KiB each, so that flushes and refills
@@ -565,6 +568,28 @@ static int second_victim(uint64_t *x, const pid_t *pid, int v)
 	return -1;
 }
 
+static int dumped;
+static const void *dump_prev;
+
+/* KS_DUMP: the fragments around the first broken place, raw words too. */
+static int dump_frag(const struct mem_frag *f, void *arg)
+{
+	(void)arg;
+	if (f->broken || f->hole || f->header_broken) {
+		const uint64_t *w = (const uint64_t *)((const char *)f->addr - 64);
+		printf("DUMP prev %p; frag %p size %llu req %llu used %d cached "
+			"%d broken %d hdr_broken %d hole %d\n", dump_prev, f->addr,
+			(unsigned long long)f->size,
+			(unsigned long long)f->req_size, f->used, f->cached,
+			f->broken, f->header_broken, f->hole);
+		for (int k = 0; k < 24; k++)
+			printf("DUMP %p: %016llx\n", (const void *)&w[k],
+				(unsigned long long)w[k]);
+	}
+	dump_prev = f->addr;
+	return 0;
+}
+
 static void trial(uint64_t *x, struct totals *t)
 {
 	pid_t pid[WORKERS];
@@ -605,6 +630,8 @@ static void trial(uint64_t *x, struct totals *t)
 	t->failed += bad;
 	if (bad)
 		printf("trial %llu failed\n", (unsigned long long)t->trials);
+	if (bad && getenv("KS_DUMP") && !dumped++)
+		mem_walk(mem_shm_pool, dump_frag, NULL);
 }
 
 static void report(const char *backend, const struct totals *t)
