@@ -923,11 +923,13 @@ void mem_fq_drain(struct mem_pool *pool)
 }
 
 /* Drain when p waits: its realloc or second free is then made on a
- * freed fragment, and says so. */
-static inline void fq_settle(struct mem_pool *pool, const void *p)
+ * freed fragment, and says so.  1: it waited. */
+static inline int fq_settle(struct mem_pool *pool, const void *p)
 {
-	if (pool->fq.len && fq_holds(&pool->fq, p))
-		mem_fq_drain(pool);
+	if (!pool->fq.len || !fq_holds(&pool->fq, p))
+		return 0;
+	mem_fq_drain(pool);
+	return 1;
 }
 
 /* Queue p; free the entry FQ_SLOTS pushes old (fqueue.h's stages). */
@@ -935,12 +937,6 @@ static inline void fq_push(struct mem_pool *pool, void *p,
 		const struct mem_site *s)
 {
 	struct mem_fqueue *q = &pool->fq;
-	const struct mem_backend *be = POOL_BE(pool);
-	if (fq_holds(q, p)) {
-		mem_fq_drain(pool);
-		free_private(pool, p, s);
-		return;
-	}
 	__builtin_prefetch((char *)p - 16, 1);
 	unsigned i = q->n++ % FQ_SLOTS;
 	void *old = q->p[i] ? fq_take(q, i) : NULL;
@@ -951,7 +947,7 @@ static inline void fq_push(struct mem_pool *pool, void *p,
 	q->in[fq_bucket(p)]++;
 	void *mid = q->p[(i - FQ_AHEAD) % FQ_SLOTS];
 	if (mid)
-		be->prefetch(pool->st, mid);
+		POOL_BE(pool)->prefetch(pool->st, mid);
 	if (old)
 		free_private(pool, old, os);
 }
@@ -962,12 +958,10 @@ void mem_free(struct mem_pool *pool, void *p, const struct mem_site *s)
 	if (!p)
 		return;
 	if (!pool->cache && !pool->lock) {
-		if (fq_takes(pool, p)) {
+		if (!fq_settle(pool, p) && fq_takes(pool, p))
 			fq_push(pool, p, s);
-			return;
-		}
-		fq_settle(pool, p);
-		free_private(pool, p, s);
+		else
+			free_private(pool, p, s);
 		return;
 	}
 	if (pool->cache) {

@@ -90,14 +90,20 @@ static void take(struct t_live *v, size_t n, size_t size, uint64_t *s)
 	}
 }
 
+/* Free v[from..to) in order. */
+static void free_run(struct t_live *v, size_t from, size_t to)
+{
+	for (size_t k = from; k < to; k++)
+		pkg_free(v[k].p);
+}
+
 /* The n blocks of v are the only ones held and intact; free them: the
  * pool is back to its start, and nothing was reported. */
 static void finish(struct t_live *v, size_t n, const char *where)
 {
 	t_live_verify(v, n, where);
 	t_pool_verify(&tp, v, n, where);
-	for (size_t k = 0; k < n; k++)
-		pkg_free(v[k].p);
+	free_run(v, 0, n);
 	t_pool_back_to_start(&tp, where);
 	T_LOG_EMPTY();
 }
@@ -225,8 +231,7 @@ START_TEST(test_double_after)
 	take(v, 3, 100, &s);
 	take(more, SLOTS + 4, 3000, &s);
 	pkg_free(v[1].p);
-	for (int k = 0; k < SLOTS + 4; k++)
-		pkg_free(more[k].p);    /* v[1] has left the queue */
+	free_run(more, 0, SLOTS + 4);   /* v[1] has left the queue */
 	waiting(SLOTS, T_AT);
 	pkg_free(v[1].p);
 	waiting(SLOTS, T_AT);
@@ -338,12 +343,10 @@ START_TEST(test_off_at_runtime)
 	uint64_t s = 17;
 	start(_i);
 	take(v, 30, 3000, &s);
-	for (int k = 0; k < 10; k++)
-		pkg_free(v[k].p);
+	free_run(v, 0, 10);
 	waiting(10, T_AT);
 	mem_free_queue = 0;
-	for (int k = 10; k < 20; k++)
-		pkg_free(v[k].p);
+	free_run(v, 10, 20);
 	waiting(10, T_AT);
 	mem_free_queue = 1;
 	finish(&v[20], 10, T_AT);
@@ -356,14 +359,12 @@ START_TEST(test_fork)
 	uint64_t s = 19;
 	start(_i);
 	take(v, 12, 3000, &s);
-	for (int k = 0; k < 6; k++)
-		pkg_free(v[k].p);
+	free_run(v, 0, 6);
 	waiting(6, T_AT);
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		for (int k = 6; k < 12; k++)
-			pkg_free(v[k].p);
+		free_run(v, 6, 12);
 		struct mem_info mi;
 		pkg_info(&mi);
 		_exit(mi.used_size == tp.start.used_size &&
