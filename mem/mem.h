@@ -114,7 +114,13 @@ extern int mem_free_queue;
 extern int mem_summary;     /* 1 pkg status, 2 shm status, 4 pkg sums, 8 shm sums */
 extern int shm_force_alloc; /* 1 touch every page of shm at init */
 extern int shm_mlock;       /* 1 mlock() the shm segment */
-extern int shm_huge_pages;  /* 1 ask for transparent huge pages for shm */
+/* Transparent huge pages for shm (madvise(MADV_HUGEPAGE) at shm_init):
+ * SHM_HUGE_AUTO (the default) asks where the kernel's
+ * transparent_hugepage/shmem_enabled allows them (advise, always,
+ * within_size, force), silently; 1 asks and warns where it does not;
+ * 0 never asks.  shm_huge() says which the segment got. */
+#define SHM_HUGE_AUTO (-1)
+extern int shm_huge_pages;
 extern int shm_populate;    /* 1 (default) shm_child_init() maps all of shm */
 /* Bytes of small freed fragments each process may keep for itself, so that
  * most shm calls skip the global lock.  SHM_CACHE_AUTO (the default): 1/64
@@ -385,6 +391,9 @@ void shm_destroy(void);
 void shm_global_lock(void);
 void shm_global_unlock(void);
 int shm_address_in(const void *p);
+/* 1: the segment asked for 2 MiB pages where the kernel gives them
+ * (shm_huge_pages); 0: 4 KiB pages, or no segment. */
+int shm_huge(void);
 /* Call in every child right after fork, before it serves (the main process
  * may call it too).  With shm_populate, maps the whole segment into this
  * process's page tables now, so that serving never takes a page fault on

@@ -8,8 +8,10 @@
  * per-process state but the pointer to it, which fork copies.  Options
  * (set before shm_init): shm_force_alloc touches every page now, so no
  * allocation later pays a page fault (the latency workloads want this);
- * shm_mlock pins the segment in RAM; shm_huge_pages asks for transparent
- * huge pages where the kernel allows.  With per-process caches (cache.c)
+ * shm_mlock pins the segment in RAM; shm_huge_pages (by default: where
+ * the kernel allows) asks for transparent huge pages, whose 2 MiB TLB
+ * entries matter once many processes share the CPUs (doc/PERFORMANCE.md,
+ * "Huge pages").  With per-process caches (cache.c)
  * their slots sit between the head and the heap:
  *
  *   | struct shm_head | struct mem_cache (slots) | backend heap ...       |
@@ -47,7 +49,7 @@
 
 int shm_force_alloc = 0;
 int shm_mlock = 0;
-int shm_huge_pages = 0;
+int shm_huge_pages = SHM_HUGE_AUTO;
 int shm_populate = 1;
 
 struct mem_pool *mem_shm_pool;
@@ -130,26 +132,48 @@ static void thp_shmem_mode(char *mode, size_t len)
 			open_br + 1);
 }
 
-/* MADV_HUGEPAGE succeeds even where shmem never gets huge pages: say so. */
+/* Does the kernel give a MADV_HUGEPAGE'd shmem mapping 2 MiB pages? */
+static int thp_shmem_allows(const char *mode)
+{
+	return !strcmp(mode, "advise") || !strcmp(mode, "always") ||
+		!strcmp(mode, "within_size") || !strcmp(mode, "force");
+}
+
+static int huge_asked;  /* the segment is MADV_HUGEPAGE'd, and allowed */
+
+/* shm_huge_pages: 1 asks and warns where the kernel will not give huge
+ * pages (the madvise succeeds even where shmem never gets them);
+ * SHM_HUGE_AUTO asks only where it will, silently (srproxy's start line
+ * says which pages the segment has: shm_huge()). */
 static void ask_huge_pages(char *seg, size_t size)
 {
 	char mode[32];
+	thp_shmem_mode(mode, sizeof(mode));
+	int allowed = thp_shmem_allows(mode);
+	huge_asked = 0;
+	if (shm_huge_pages == SHM_HUGE_AUTO && !allowed)
+		return;
 	if (madvise(seg, size, MADV_HUGEPAGE) < 0) {
-		mem_log(MEM_L_WARN, "shm: no transparent huge pages: %s",
-			strerror(errno));
+		mem_log(shm_huge_pages == SHM_HUGE_AUTO ? MEM_L_INFO : MEM_L_WARN,
+			"shm: no transparent huge pages: %s", strerror(errno));
 		return;
 	}
-	thp_shmem_mode(mode, sizeof(mode));
-	if (strcmp(mode, "advise") && strcmp(mode, "always") &&
-	    strcmp(mode, "within_size") && strcmp(mode, "force"))
+	huge_asked = allowed;
+	if (!allowed)
 		mem_log(MEM_L_WARN, "shm: shm_huge_pages: the kernel's "
 			"transparent_hugepage/shmem_enabled is '%s', so the "
 			"segment gets 4 KiB pages ('advise' would give 2 MiB ones)",
 			mode);
 }
 
+int shm_huge(void)
+{
+	return shm_head && huge_asked;
+}
+
 static void shm_options(char *seg, size_t size)
 {
+	huge_asked = 0;
 	if (shm_huge_pages)
 		ask_huge_pages(seg, size);
 	if (shm_force_alloc)

@@ -137,6 +137,13 @@ START_TEST(test_limits_accepted)
 	ck_assert_int_eq(c.shm_populate, 1);
 	ck_assert_int_eq(parse("--shm-populate", "0", NULL), OPTS_RUN);
 	ck_assert_int_eq(c.shm_populate, 0);
+	ck_assert_int_eq(c.shm_huge_pages, SHM_HUGE_AUTO);
+	ck_assert_int_eq(parse("--shm-huge-pages", "1", NULL), OPTS_RUN);
+	ck_assert_int_eq(c.shm_huge_pages, 1);
+	ck_assert_int_eq(parse("--shm-huge-pages", "0", NULL), OPTS_RUN);
+	ck_assert_int_eq(c.shm_huge_pages, 0);
+	ck_assert_int_eq(parse("--shm-huge-pages", "auto", NULL), OPTS_RUN);
+	ck_assert_int_eq(c.shm_huge_pages, SHM_HUGE_AUTO);
 	ck_assert_int_eq(c.mem_free_check, 1);
 	ck_assert_int_eq(parse("--mem-free-check", "0", NULL), OPTS_RUN);
 	ck_assert_int_eq(c.mem_free_check, 0);
@@ -266,6 +273,9 @@ START_TEST(test_bad_long_numbers)
 	expect_bad("--shm-cache", "k", NULL);
 	expect_bad("--shm-cache", "-5", NULL);
 	expect_bad("--shm-populate", "2", "--shm-populate '2'", "0..1", NULL);
+	expect_bad("--shm-huge-pages", "yes", "--shm-huge-pages 'yes'",
+		"auto, 0 or 1", NULL);
+	expect_bad("--shm-huge-pages", "-1", "--shm-huge-pages '-1'", NULL);
 	expect_bad("--mem-free-check", "2", "--mem-free-check '2'", "0..1",
 		NULL);
 	expect_bad("--mem-free-queue", "-1", "--mem-free-queue '-1'", "0..1",

@@ -10,8 +10,13 @@
  * and major faults with getrusage() around the touch.  Not a timing test.
  * A block written by the parent before fork keeps its bytes across the
  * child's populate.
+ *
+ * shm_huge_pages: the segment's VmFlags in /proc/self/smaps show whether
+ * it was madvise(MADV_HUGEPAGE)d ("hg"), for each setting against what
+ * the kernel's transparent_hugepage/shmem_enabled allows here.
  */
 #include <check.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -64,10 +69,15 @@ static int child_touch(void *arg)
 	return 0;
 }
 
+/* A segment of 4 KiB pages (a fault per page), whatever the kernel's
+ * huge-page setting. */
 static void start(void)
 {
 	t_log_start();
-	ck_assert_int_eq(shm_init(POP_SIZE, NULL), 0);
+	shm_huge_pages = 0;
+	int rc = shm_init(POP_SIZE, NULL);
+	shm_huge_pages = SHM_HUGE_AUTO;
+	ck_assert_int_eq(rc, 0);
 	result = mmap(NULL, sizeof(*result), PROT_READ | PROT_WRITE,
 			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ck_assert_ptr_ne(result, MAP_FAILED);
@@ -110,8 +120,10 @@ END_TEST
 START_TEST(test_force_alloc_populates)
 {
 	shm_force_alloc = 1;
+	shm_huge_pages = 0;
 	int rc = shm_init(POP_SIZE, NULL);
 	shm_force_alloc = 0;
+	shm_huge_pages = SHM_HUGE_AUTO;
 	ck_assert_int_eq(rc, 0);
 	long f0 = faults_now();
 	touch_segment();
@@ -130,6 +142,80 @@ START_TEST(test_no_segment)
 }
 END_TEST
 
+/* The VmFlags of the mapping holding p: "hg" is MADV_HUGEPAGE. */
+static int mapping_flag(const void *p, const char *flag)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	int in = 0, found = -1;
+	ck_assert_ptr_nonnull(f);
+	while (found < 0 && fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {  /* a mapping */
+			in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+			continue;
+		}
+		if (in && !strncmp(line, "VmFlags:", 8)) {
+			char want[8];
+			snprintf(want, sizeof(want), " %s", flag);
+			found = strstr(line + 8, want) != NULL;
+		}
+	}
+	fclose(f);
+	ck_assert_msg(found >= 0, "no VmFlags for %p in /proc/self/smaps", p);
+	return found;
+}
+
+/* What this kernel gives a MADV_HUGEPAGE'd shmem mapping. */
+static int thp_allowed(void)
+{
+	char buf[128] = "";
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
+			"r");
+	if (!f)
+		return 0;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	return strstr(buf, "[advise]") || strstr(buf, "[always]") ||
+		strstr(buf, "[within_size]") || strstr(buf, "[force]");
+}
+
+/* shm_init with shm_huge_pages = setting: madvised or not, and what the
+ * log says. */
+static void check_huge(int setting, int allowed)
+{
+	t_log_start();
+	shm_huge_pages = setting;
+	int rc = shm_init(POP_SIZE, NULL);
+	shm_huge_pages = SHM_HUGE_AUTO;
+	ck_assert_int_eq(rc, 0);
+	int want = setting == 1 || (setting == SHM_HUGE_AUTO && allowed);
+	int got = mapping_flag(mem_shm_pool, "hg");
+	ck_assert_msg(got == want, "shm_huge_pages %d, shmem THP %s: "
+		"madvised %d, want %d", setting, allowed ? "allowed" :
+		"not allowed", got, want);
+	ck_assert_int_eq(shm_huge(), want && allowed);
+	if (setting == 1 && !allowed)
+		T_LOG_HAS("shm: shm_huge_pages: the kernel's transparent_hugepage"
+			"/shmem_enabled is");
+	else
+		ck_assert_msg(t_log_lines == 0, "shm_init logged:\n%s",
+			t_log_buf);
+	t_teardown();
+	ck_assert_int_eq(shm_huge(), 0);
+}
+
+START_TEST(test_huge_pages)
+{
+	int allowed = thp_allowed();
+	ck_assert_int_eq(shm_huge_pages, SHM_HUGE_AUTO);
+	check_huge(SHM_HUGE_AUTO, allowed);
+	check_huge(1, allowed);
+	check_huge(0, allowed);
+}
+END_TEST
+
 Suite *populate_suite(void)
 {
 	Suite *s = suite_create("populate");
@@ -138,6 +224,7 @@ Suite *populate_suite(void)
 	tcase_add_test(tc, test_child_populated);
 	tcase_add_test(tc, test_force_alloc_populates);
 	tcase_add_test(tc, test_no_segment);
+	tcase_add_test(tc, test_huge_pages);
 	suite_add_tcase(s, tc);
 	return s;
 }

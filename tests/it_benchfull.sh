@@ -69,7 +69,7 @@ while read -r name first tab inv errs; do
 	[ "$first" = command ] || fail "$name: does not start with its command"
 	[ "$tab" -ge 1 ] || fail "$name: no table"
 	case $name in
-	w3-d?|w4-d?) [ "$inv" = 3 ] || fail "$name: $inv invocations, not 3"
+	w3-d?|w4-d?|huge-w3) [ "$inv" = 3 ] || fail "$name: $inv invocations, not 3"
 		[ "$errs" = 1 ] || fail "$name: no library errors column" ;;
 	w6*-seeds-d0) [ "$errs" = 1 ] || fail "$name: no library errors column"
 		grep -q '^| tlsf | [0-9.]* | [0-9.]* | [0-9.]* | [0-9.]* | 2 | 0 |$' \
@@ -78,7 +78,7 @@ while read -r name first tab inv errs; do
 	esac
 done < "$tmp/sections"
 for s in machine overhead populate w3-scaling-plot w5-latency-plot \
-	w6-seeds-d0 w6s-seeds-d0; do
+	w6-seeds-d0 w6s-seeds-d0 huge-w3 huge-populate; do
 	grep -q "^$s " "$tmp/sections" || fail "no section $s"
 done
 for d in d1 d0; do
@@ -105,8 +105,8 @@ k=$(count before-after "^\\| W1 free (FIFO|LIFO|random) CPU ns(, MEMDBG=1)? \\| 
 [ "$k" = 18 ] || fail "before-after: $k W1 free rows with figures, not 18"
 k=$(count before-after "^\\| W3 caches off, P=[248], Mops/s \\| $num \\| $num \\| $ratio \\| at least 1.3x \\| $verdict \\|\$")
 [ "$k" = 9 ] || fail "before-after: $k W3 rows with figures, not 9"
-sect before-after | grep -q '^`env MEMBENCH_SHM_POPULATE=0 sh utils/membench/against.sh ' ||
-	fail "before-after: W3 does not fault in both builds alike"
+sect before-after | grep -q '^`env MEMBENCH_SHM_POPULATE=0 MEMBENCH_SHM_HUGE_PAGES=0 sh utils/membench/against.sh ' ||
+	fail "before-after: W3 does not fault in both builds alike (4 KiB pages in both)"
 three="$num / $num / $num"
 for d in d0 d1; do
 	k=$(count targets "^\\| W3 tlsf: P=[28] at least 1\\.[64]x P=1, .* \\| w3-$d \\| xP=1 per invocation $three \\| (yes|no.*) \\|\$")

@@ -148,9 +148,16 @@ static const char *backend_of(const char *name, char *buf, size_t len)
 	return buf;
 }
 
-/* MEMBENCH_SHM_POPULATE=0 measures workers that fault the segment in. */
-static void shm_settings(void)
+/* MEMBENCH_SHM_POPULATE=0 measures workers that fault the segment in;
+ * MEMBENCH_SHM_HUGE_PAGES sets shm_huge_pages (0: 4 KiB pages, as in a
+ * build older than its "auto" default); "NAME-4k" is NAME with 0. */
+static void shm_settings(const char *name)
 {
+	const char *huge = getenv("MEMBENCH_SHM_HUGE_PAGES");
+	if (huge)
+		shm_huge_pages = atoi(huge);
+	if (strstr(name, "-4k"))
+		shm_huge_pages = 0;
 #ifndef MB_NO_POPULATE
 	const char *pop = getenv("MEMBENCH_SHM_POPULATE");
 	if (pop)
@@ -162,7 +169,7 @@ static int shm_setup(const char *name, size_t size)
 {
 	char base[16];
 	mem_set_log(quiet_log);
-	shm_settings();
+	shm_settings(name);
 	if (strstr(name, "-lock"))
 		shm_cache_size = 0;
 	free_check_of(name);
@@ -243,7 +250,7 @@ static const char *srmem_version(void)
 
 static const char *const srmem_names[] = {
 	"fm", "qm", "tlsf", "fm-lock", "qm-lock", "tlsf-lock", "tlsf-nofill",
-	"fm-noq", "qm-noq", "tlsf-noq",
+	"fm-noq", "qm-noq", "tlsf-noq", "tlsf-4k",
 	NULL,
 };
 

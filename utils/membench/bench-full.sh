@@ -16,7 +16,9 @@
 # invocations, with faults, context switches and library errors per cell);
 # in the release build also W6 over seeds 1..12 and W6s over 1..8
 # (spread.sh --seeds); then the per-fragment overhead and the populate
-# figures (prog_figures),
+# figures (prog_figures); W3 and the populate figures with 2 MiB shm
+# pages against 4 KiB ones (setting shmem_enabled to advise for that
+# section when it is not and the user may: huge_pages below),
 # and the two plots (gnuplot) from the release build's W3 and W5.
 # Then issue 14's before/after: commit 4ce4f3f's library, built in a
 # temporary git worktree (removed after) with this tree's membench driver
@@ -268,6 +270,47 @@ figures() {
 	section populate "" "$(bindir "$b")/tests/prog_figures" populate $shm_mib
 }
 
+# --- huge pages: what 2 MiB pages buy W3 --------------------------------------
+
+thp=/sys/kernel/mm/transparent_hugepage/shmem_enabled
+thp_mode() { sed -n 's/.*\[\(.*\)\].*/\1/p' "$thp" 2>/dev/null; }
+thp_restore() {
+	[ -z "${thp_was:-}" ] && return 0
+	echo "$thp_was" > "$thp" && say "shmem_enabled back to '$thp_was'"
+	thp_was=""
+}
+
+# W3 with shm_huge_pages at its default (tlsf: 2 MiB pages) and at 0
+# (tlsf-4k), and the populate figures with huge pages, in build $1.  They
+# need shmem_enabled at advise (or always, within_size): where it is not,
+# a full run that may write the file (root) sets advise for this section
+# only and sets it back after (also when interrupted); else (--quick, or
+# not root) the section runs as the host is, and its note says that both
+# have 4 KiB pages.
+huge_pages() {
+	b=$1 bin=$(bindir "$1")/membench mode=$(thp_mode) thp_was=""
+	note="shmem_enabled '$mode'."
+	case $mode in
+	advise|always|within_size|force) ;;
+	*)	if [ $quick = 0 ] && [ -w "$thp" ]; then
+			thp_was=$mode
+			trap 'thp_restore; exit 2' INT TERM
+			echo advise > "$thp" || thp_was=""
+		fi
+		if [ -n "$thp_was" ]; then
+			note="shmem_enabled set from '$mode' to 'advise' by bench-full for this section (as root: \`echo advise > $thp\`), and back after."
+		else
+			note="shmem_enabled '$mode', left as it is (--quick, or not root): both have 4 KiB pages here; as root, \`echo advise > $thp\` first."
+		fi ;;
+	esac
+	section huge-w3 "$note" env $shm_env OUT="$out/huge-w3" sh $mb/spread.sh \
+		$bin 3 --alloc tlsf,tlsf-4k --workload w3 $size
+	section huge-populate "$note" "$(bindir "$b")/tests/prog_figures" \
+		populate $shm_mib huge
+	thp_restore
+	trap - INT TERM
+}
+
 # --- before/after: commit 4ce4f3f's library, this driver (issue 14) -------------
 
 basedir() { echo "$out/base-$1"; }
@@ -329,7 +372,7 @@ before_after() {
 			for b in $builds; do
 				against "$b-pkg" "" --alloc fm,qm,tlsf --workload w2,w1 --runs 1 $ba_size
 				[ "$b" = d1 ] ||
-					against "$b-w3" MEMBENCH_SHM_POPULATE=0 --alloc fm-lock,qm-lock,tlsf-lock \
+					against "$b-w3" "MEMBENCH_SHM_POPULATE=0 MEMBENCH_SHM_HUGE_PAGES=0" --alloc fm-lock,qm-lock,tlsf-lock \
 						--workload w3 --runs 1 $ba_w3size
 			done
 			printf 'Load average (1, 5, 15 min) before %s, after %s; %d s (the builds of %s included).  ' \
@@ -446,6 +489,7 @@ for b in $builds; do
 	workloads "$b"
 done
 figures
+huge_pages "$(echo "$builds" | awk '{ print $NF }')"
 before_after
 targets
 last=$(echo "$builds" | awk '{ print $NF }')
