@@ -848,6 +848,8 @@ static int never_handed_out(void *m)
 	return is_parked(m);
 }
 
+static void fq_to_held(struct mem_pool *pool, struct cache_slot *s);
+
 /* The slot of a process that died holding its lock: lists are sound (a
  * push or pop is two stores, each leaving a list), counters may not be,
  * and one fragment may be in no list: moving.  Not handed out yet, it was
@@ -867,6 +869,7 @@ static void slot_repair(struct mem_pool *pool, struct cache_slot *s)
 		*cache_link_of(m) = s->held;
 		s->held = m;
 	}
+	fq_to_held(pool, s);    /* a drainer of this slot died in its queue */
 	for (unsigned c = 0; c < CACHE_CLASSES; c++) {
 		s->cls[c].count = 0;
 		for (void *u = s->cls[c].head; u; u = *cache_link_of(u)) {
@@ -921,6 +924,16 @@ static void resize_repair(struct mem_pool *pool, struct cache_slot *s)
  * the owner found dead, whose ownership is cleared (compare-and-swap,
  * under the slot lock) if the slot still names it; a slot that changed
  * hands meanwhile is left alone.  0: drain whatever the owner. */
+/* The free queue's entry holding p, or -1 ("The free queue", below). */
+static inline int fq_find(const struct cache_slot *s, const void *p)
+{
+	for (unsigned i = 0; i < CACHE_FQ; i++)
+		if (s->fq[i] == p)
+			return (int)i;
+	return -1;
+}
+
+
 static size_t slot_drain(struct mem_pool *pool, struct cache_slot *s,
 		uint64_t dead)
 {
@@ -932,6 +945,7 @@ static size_t slot_drain(struct mem_pool *pool, struct cache_slot *s,
 	}
 	if (dead)
 		resize_repair(pool, s);
+	fq_to_held(pool, s);
 	for (unsigned c = 0; c < CACHE_CLASSES; c++) {
 		uint32_t blocks;
 		void *tail;
@@ -1156,7 +1170,8 @@ size_t cache_drain_all(struct mem_pool *pool)
 	uint32_t nslots = __atomic_load_n(&c->nslots, __ATOMIC_ACQUIRE);
 	for (unsigned i = 0; i < nslots; i++)
 		if (__atomic_load_n(&c->slot[i].blocks, __ATOMIC_RELAXED) ||
-		    __atomic_load_n(&c->slot[i].held, __ATOMIC_RELAXED))
+		    __atomic_load_n(&c->slot[i].held, __ATOMIC_RELAXED) ||
+		    __atomic_load_n(&c->slot[i].fq_len, __ATOMIC_RELAXED))
 			n += slot_drain(pool, &c->slot[i], 0);
 	return n + depot_drain(pool);
 }
@@ -1168,9 +1183,13 @@ size_t cache_drain_all(struct mem_pool *pool)
 size_t cache_drain_for(struct mem_pool *pool, uint64_t need,
 		uint64_t heap_free)
 {
-	uint64_t bytes, blocks;
+	uint64_t bytes, blocks, queued = 0;
+	struct mem_cache *c = pool->cache;
+	uint32_t nslots = __atomic_load_n(&c->nslots, __ATOMIC_ACQUIRE);
 	cache_totals(pool, &bytes, &blocks);
-	if (!blocks || need > heap_free + bytes)
+	for (unsigned i = 0; i < nslots; i++)   /* frees waiting: sizes unknown */
+		queued += __atomic_load_n(&c->slot[i].fq_len, __ATOMIC_RELAXED);
+	if (!queued && (!blocks || need > heap_free + bytes))
 		return 0;
 	__atomic_fetch_add(&pool->cache->drains, 1, __ATOMIC_RELAXED);
 	return cache_drain_all(pool);
@@ -1354,6 +1373,8 @@ void *cache_malloc(struct mem_pool *pool, size_t size,
 	MEM_KILL_FENCE();
 	s->moving = NULL;
 	mem_plock_release(&s->lock);
+	if (!MEMDBG && user && s->fq_len && fq_find(s, user) >= 0)
+		cache_fq_handed_out(pool, user);
 	return user;
 }
 
@@ -1453,19 +1474,21 @@ static void over_budget(struct mem_pool *pool, struct cache_slot *s,
 		mem_pool_unlock(pool);
 }
 
-/* Park a checked fragment of class c in s; flush what overflows, with the
- * slot lock held throughout (held and moving are its words). */
-static inline __attribute__((always_inline)) void park_checked(
+/* Park a checked fragment of class c in s (slot lock held); flush what
+ * overflows.  A fragment out of the free queue is named by fq_out until
+ * moving names it, parked (the queue's recovery: fq_to_held()). */
+static inline __attribute__((always_inline)) void park_locked(
 		struct mem_pool *pool, struct cache_slot *s,
 		void *p, unsigned c, uint64_t usable, const struct mem_site *site)
 {
-	slot_lock(pool, s);
 	s->moving = p;          /* parked but in no list: slot_repair() */
 	MEM_KILL_FENCE();
 	park(p, site);
 	if (c >= CACHE_EXACT)
 		set_big_size(p, usable);
 	track_free(pool, p);
+	MEM_KILL_FENCE();
+	s->fq_out = NULL;
 	MEM_KILL_FENCE();
 	push(s, c, p);
 	MEM_KILL_FENCE();
@@ -1474,9 +1497,239 @@ static inline __attribute__((always_inline)) void park_checked(
 		give_back(pool, s, c, s->cls[c].count - s->cls[c].max / 2, 0);
 	if (__builtin_expect(s->bytes > pool->cache->park_limit, 0))
 		over_budget(pool, s, c);
+}
+
+/* Park a checked fragment of class c in s, with the slot lock held
+ * throughout (held and moving are its words). */
+static inline __attribute__((always_inline)) void park_checked(
+		struct mem_pool *pool, struct cache_slot *s,
+		void *p, unsigned c, uint64_t usable, const struct mem_site *site)
+{
+	slot_lock(pool, s);
+	park_locked(pool, s, p, c, usable, site);
 	if (__builtin_expect(s->held != NULL, 0))
 		flush_held(pool, s);
 	mem_plock_release(&s->lock);
+}
+
+/* --- the free queue (MEMDBG=0) --------------------------------------------
+ *
+ * A free reads its fragment's header (the size chooses the list) and its
+ * first word (the parked mark): one line, seldom in the cache when many
+ * processes share the CPUs (at 8 processes on 2 CPUs, W3 spent a fifth of
+ * its samples on that load).  With the queue, a free prefetches the line
+ * and puts the pointer in its slot's ring of CACHE_FQ; the push frees the
+ * entry CACHE_FQ pushes old, as without the queue (park_class and
+ * park_locked: every check, every report), its line fetched by now.  As
+ * pkg's (mem/fqueue.h), with what the shared pool adds:
+ *  - the ring is in the slot, under the slot lock: a process that dies
+ *    leaves its waiting frees to whoever takes the slot over
+ *    (fq_to_held: each goes to the heap), and fq_out names the entry
+ *    being taken out while no ring entry does, until moving names it;
+ *  - its process's second free of a waiting pointer is reported at its
+ *    call; its process's allocation that hands out a waiting pointer
+ *    reports that free and drops it (cache_fq_handed_out).  A second
+ *    free of it in another process is reported when the later of the two
+ *    is made (the parked mark), as any double free there; if the other
+ *    process's free parked it and it was handed out in between, a
+ *    release build cannot tell (nor can it without the queue, once a
+ *    double-freed fragment is reused);
+ *  - every process's queue settles (cache_fq_settle_all: fq_to_held
+ *    under each slot's lock) before info, the cache counters, walks and
+ *    status read, before a request fails and on mem_fq_drain(), so they
+ *    read as without the queue; the caller's own (cache_fq_settle) at a
+ *    realloc or usable_size of a pointer waiting there.
+ * Off with MEMDBG (the debug free fills at the call), under Valgrind,
+ * with mem_safety = 0 and with mem_free_queue = 0. */
+
+static inline int fq_on(void)
+{
+	return !MEMDBG && mem_free_queue && mem_safety && !track_watching();
+}
+
+/* Free q, out of the queue (slot lock held, fq_out names it): parked in
+ * its class, or a fragment past the last class onto held for the heap;
+ * anything else (a mistake) is returned, for the locked path's report. */
+static void *fq_release(struct mem_pool *pool, struct cache_slot *s,
+		void *q, const struct mem_site *site)
+{
+	uint64_t usable;
+	int c = park_class(pool, q, &usable);
+	if (c >= 0) {
+		park_locked(pool, s, q, (unsigned)c, usable, site);
+		return NULL;
+	}
+	if (c != PARK_LOCKED || usable < DBG_HEAD + 16) {
+		s->fq_out = NULL;
+		return q;
+	}
+	s->moving = q;          /* slot_repair(): parked, it joins held */
+	MEM_KILL_FENCE();
+	park(q, site);
+	track_free(pool, q);
+	MEM_KILL_FENCE();
+	s->fq_out = NULL;
+	*cache_link_of(q) = s->held;
+	MEM_KILL_FENCE();
+	s->held = q;
+	MEM_KILL_FENCE();
+	s->moving = NULL;
+	return NULL;
+}
+
+/* Take entry i out (slot lock held) and free it: fq_release(). */
+static void *fq_take(struct mem_pool *pool, struct cache_slot *s, unsigned i)
+{
+	void *q = s->fq[i];
+	s->fq_out = q;
+	MEM_KILL_FENCE();
+	s->fq[i] = NULL;
+	MEM_KILL_FENCE();
+	return fq_release(pool, s, q, s->fq_site[i]);
+}
+
+/* A drain (slot lock held, the owner alive or not): every waiting free
+ * of s, and the one its owner was taking out if not parked yet (a kill
+ * between naming it and replacing it leaves it in both words), freed;
+ * mistakes reported. */
+static void fq_to_held(struct mem_pool *pool, struct cache_slot *s)
+{
+	void *out = s->fq_out;
+	for (unsigned i = 0; i < CACHE_FQ; i++) {
+		if (!s->fq[i])
+			continue;
+		if (s->fq[i] == out)
+			out = NULL;
+		const struct mem_site *site = s->fq_site[i];
+		void *x = fq_take(pool, s, i);
+		if (x)
+			mem_free_locked(pool, x, site);
+	}
+	s->fq_len = 0;
+	s->fq_out = out;
+	if (out && !is_parked(out)) {
+		void *x = fq_release(pool, s, out, NULL);
+		if (x)
+			mem_free_locked(pool, x, NULL);
+	}
+	s->fq_out = NULL;
+}
+
+int cache_fq_free(struct mem_pool *pool, void *p, const struct mem_site *site,
+		void **late, const struct mem_site **late_site)
+{
+	struct cache_slot *s;
+	*late = NULL;
+	if (!fq_on() || (char *)p < pool->start + 16 || (char *)p >= pool->end ||
+	    (uintptr_t)p % MEM_ALIGN || !(s = slot_get(pool)))
+		return 0;
+	__builtin_prefetch((char *)p - 16, 1);
+	__builtin_prefetch(p, 1);
+	slot_lock(pool, s);
+	if (__builtin_expect(s->fq_len && fq_find(s, p) >= 0, 0)) {
+		mem_plock_release(&s->lock);
+		mem_report_bad(pool, "free", p, BAD_DOUBLE, site);
+		return 1;
+	}
+	unsigned i = s->fq_n++ % CACHE_FQ;
+	void *q = s->fq[i];
+	const struct mem_site *qs = s->fq_site[i];
+	s->fq_out = q;
+	MEM_KILL_FENCE();
+	s->fq_site[i] = site;
+	s->fq[i] = p;
+	MEM_KILL_FENCE();
+	if (q) {
+		*late = fq_release(pool, s, q, qs);
+		*late_site = qs;
+	} else {
+		s->fq_out = NULL;
+		s->fq_len++;
+	}
+	if (__builtin_expect(s->held != NULL, 0))
+		flush_held(pool, s);
+	mem_plock_release(&s->lock);
+	return 1;
+}
+
+void cache_fq_settle(struct mem_pool *pool)
+{
+	struct cache_slot *s = slot_mine(pool, self_owner());
+	void *late[CACHE_FQ];
+	const struct mem_site *late_site[CACHE_FQ];
+	unsigned n = 0;
+	if (!s || !__atomic_load_n(&s->fq_len, __ATOMIC_RELAXED))
+		return;
+	slot_lock(pool, s);
+	for (unsigned k = 0; k < CACHE_FQ; k++) {      /* oldest first */
+		unsigned i = (s->fq_n + k) % CACHE_FQ;
+		if (!s->fq[i])
+			continue;
+		const struct mem_site *qs = s->fq_site[i];
+		void *x = fq_take(pool, s, i);
+		s->fq_len--;
+		if (x) {
+			late[n] = x;
+			late_site[n++] = qs;
+		}
+	}
+	if (s->held)
+		flush_held(pool, s);
+	mem_plock_release(&s->lock);
+	for (unsigned k = 0; k < n; k++)
+		mem_free_locked(pool, late[k], late_site[k]);
+}
+
+size_t cache_fq_settle_all(struct mem_pool *pool)
+{
+	struct mem_cache *c = pool->cache;
+	uint32_t nslots = __atomic_load_n(&c->nslots, __ATOMIC_ACQUIRE);
+	size_t n = 0;
+	for (unsigned i = 0; i < nslots; i++) {
+		struct cache_slot *s = &c->slot[i];
+		if (!__atomic_load_n(&s->fq_len, __ATOMIC_RELAXED) &&
+		    !__atomic_load_n(&s->fq_out, __ATOMIC_RELAXED))
+			continue;
+		slot_lock(pool, s);
+		n += s->fq_len;
+		fq_to_held(pool, s);
+		if (s->held)
+			flush_held(pool, s);
+		mem_plock_release(&s->lock);
+	}
+	return n;
+}
+
+int cache_fq_holds(struct mem_pool *pool, const void *p)
+{
+	struct cache_slot *s = slot_mine(pool, self_owner());
+	return s && __atomic_load_n(&s->fq_len, __ATOMIC_RELAXED) &&
+		fq_find(s, p) >= 0;
+}
+
+void cache_fq_handed_out(struct mem_pool *pool, void *p)
+{
+	struct cache_slot *s = slot_mine(pool, self_owner());
+	const struct mem_site *site = NULL;
+	int i = -1;
+	if (!s || !__atomic_load_n(&s->fq_len, __ATOMIC_RELAXED) ||
+	    fq_find(s, p) < 0)
+		return;
+	slot_lock(pool, s);
+	if ((i = fq_find(s, p)) >= 0) {
+		site = s->fq_site[i];
+		s->fq[i] = NULL;
+		s->fq_len--;
+	}
+	mem_plock_release(&s->lock);
+	if (i >= 0)
+		mem_report_bad(pool, "free", p, BAD_DOUBLE, site);
+}
+
+unsigned cache_fq_len(struct mem_pool *pool)
+{
+	struct cache_slot *s = slot_mine(pool, self_owner());
+	return s ? __atomic_load_n(&s->fq_len, __ATOMIC_RELAXED) : 0;
 }
 
 int cache_free(struct mem_pool *pool, void *p, const struct mem_site *site)

@@ -21,6 +21,8 @@ _Static_assert(((uint64_t)CACHE_EXACT * 16) << CACHE_BIG_DOUBLINGS ==
 		256u << 10, "classes end at 256 KiB");
 #define CACHE_SLOTS 64
 #define CACHE_DEPOT_CHAINS 8    /* chains one class of the depot holds */
+#define CACHE_FQ 8              /* a slot's free queue, entries */
+_Static_assert((CACHE_FQ & (CACHE_FQ - 1)) == 0, "queue index by mask");
 
 struct mem_info;
 struct mem_pool;
@@ -47,6 +49,13 @@ struct cache_slot {
 	void *moving;           /* the fragment last taken off a list (or cut
 	                         * for the caller): on its way to the caller
 	                         * or to held; slot_repair() decides */
+	/* The free queue (MEMDBG=0; cache.c "The free queue"): frees that
+	 * wait while their lines are fetched; NULL entries are empty. */
+	void *fq[CACHE_FQ];
+	const struct mem_site *fq_site[CACHE_FQ];
+	void *fq_out;           /* the entry being taken out of fq */
+	uint32_t fq_n;          /* pushes so far: the next entry is fq_n % */
+	uint32_t fq_len;        /* entries waiting */
 	struct cache_class cls[CACHE_CLASSES];
 	/* Chains in flight live here, not on a stack, so that whoever takes
 	 * the slot (or the global) lock over from a dead holder finishes them
@@ -108,6 +117,30 @@ void cache_init(struct mem_cache *c, size_t limit, unsigned overhead,
 void *cache_malloc(struct mem_pool *pool, size_t size,
 		const struct mem_site *site);
 int cache_free(struct mem_pool *pool, void *p, const struct mem_site *site);
+/* The free queue (MEMDBG=0, mem_free_queue): 1 when p was queued (or a
+ * second free of a waiting p reported), 0 when it is not for the queue
+ * (cache_free() then).  *late: an entry the queue let go that the cache
+ * cannot take (a wild pointer, a double free made in another process):
+ * the caller frees it on the locked path, which reports it, with *site. */
+int cache_fq_free(struct mem_pool *pool, void *p, const struct mem_site *site,
+		void **late, const struct mem_site **late_site);
+/* Every entry of this process's queue freed now (a realloc or
+ * usable_size of a waiting pointer); what the cache cannot take (a
+ * mistake) goes through mem_free_locked(), which reports it. */
+void cache_fq_settle(struct mem_pool *pool);
+/* Every process's queue settled (each slot under its lock): before info
+ * reads counters and before a walk, so that what waits reads as cached,
+ * as it would without the queue.  Not with any lock held.  Returns the
+ * entries settled. */
+size_t cache_fq_settle_all(struct mem_pool *pool);
+/* Does p wait in this process's queue? */
+int cache_fq_holds(struct mem_pool *pool, const void *p);
+/* The heap or a cache just handed out p, which waits in this process's
+ * queue: that free was of memory already free (reported now, the entry
+ * dropped, so that it never frees the new owner's fragment). */
+void cache_fq_handed_out(struct mem_pool *pool, void *p);
+/* Entries waiting in this process's queue (tests). */
+unsigned cache_fq_len(struct mem_pool *pool);
 void *cache_realloc(struct mem_pool *pool, void *p, size_t size,
 		const struct mem_site *site, int *done);
 /* Give every block parked in any cache (and a dead process's slot) back to

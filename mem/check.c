@@ -270,7 +270,7 @@ static void check_run(struct checker *k, struct mem_pool *pool, int locked)
 
 int mem_check_unsafe_ex(struct mem_pool *pool, struct mem_check_result *res)
 {
-	mem_fq_drain(pool);
+	mem_fq_drain_pkg(pool);
 	struct checker k = { 0 };
 	check_run(&k, pool, 0);
 	if (res)

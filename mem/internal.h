@@ -112,6 +112,12 @@ int mem_used_fragment(struct mem_pool *pool, const char *op, void *p,
 size_t mem_user_size(struct mem_pool *pool, void *p);
 enum mem_bad { BAD_OUTSIDE, BAD_MIDDLE, BAD_DOUBLE, BAD_OVERFLOW };
 /* The one report of misuse: what, where, every call site known. */
+/* pkg's free queue (fqueue.h) drained; mem_fq_drain() also settles this
+ * process's shm queue, which needs its slot lock (not under a lock). */
+void mem_fq_drain_pkg(struct mem_pool *pool);
+/* The locked path of a free, every check and report (no lock held but a
+ * slot lock, which comes first). */
+void mem_free_locked(struct mem_pool *pool, void *p, const struct mem_site *s);
 void mem_report_bad(struct mem_pool *pool, const char *op, const void *p,
 		enum mem_bad kind, const struct mem_site *site);
 /* The pool's lock as every entry point takes it: a dead owner's heap is

@@ -819,9 +819,11 @@ static uint64_t heap_free(struct mem_pool *pool)
 static size_t drain_for(struct mem_pool *pool, size_t size, uint64_t hfree)
 {
 	if (pool->fq.len) {
-		mem_fq_drain(pool);
+		mem_fq_drain_pkg(pool);
 		return 1;
 	}
+	if (!MEMDBG && pool->cache && cache_fq_settle_all(pool))
+		return 1;
 	if (!pool->cache || too_big(size))
 		return 0;
 	track_open(pool);
@@ -876,6 +878,8 @@ void *mem_malloc(struct mem_pool *pool, size_t size, const struct mem_site *s)
 		p = malloc_section(pool, size, s, &hfree);
 	if (!p)
 		mem_oom_report(pool, size, s, 0);
+	else if (!MEMDBG && pool->cache)
+		cache_fq_handed_out(pool, p);
 	return p;
 }
 
@@ -905,7 +909,7 @@ static inline int fq_takes(struct mem_pool *pool, const void *p)
 		(const char *)p < pool->end && !((uintptr_t)p % MEM_ALIGN);
 }
 
-void mem_fq_drain(struct mem_pool *pool)
+void mem_fq_drain_pkg(struct mem_pool *pool)
 {
 	struct mem_fqueue *q = &pool->fq;
 	if (!q->len)
@@ -928,7 +932,7 @@ static inline int fq_settle(struct mem_pool *pool, const void *p)
 {
 	if (!pool->fq.len || !fq_holds(&pool->fq, p))
 		return 0;
-	mem_fq_drain(pool);
+	mem_fq_drain_pkg(pool);
 	return 1;
 }
 
@@ -952,6 +956,16 @@ static inline void fq_push(struct mem_pool *pool, void *p,
 		free_private(pool, old, os);
 }
 
+void mem_free_locked(struct mem_pool *pool, void *p,
+		const struct mem_site *s)
+{
+	pool_lock(pool);
+	free_unsafe(pool, p, s, 1);
+	if (pool->cache)
+		cache_room(pool);
+	pool_unlock(pool);
+}
+
 /* A pool without caches or lock (pkg) asks that once, not on each step. */
 void mem_free(struct mem_pool *pool, void *p, const struct mem_site *s)
 {
@@ -965,17 +979,33 @@ void mem_free(struct mem_pool *pool, void *p, const struct mem_site *s)
 		return;
 	}
 	if (pool->cache) {
+		void *late = NULL;
+		const struct mem_site *ls = NULL;
 		track_open(pool);
-		int parked = cache_free(pool, p, s);
+		int queued = cache_fq_free(pool, p, s, &late, &ls);
+		int parked = queued || cache_free(pool, p, s);
 		track_close(pool);
+		if (queued && late)     /* a mistake the queue let go: reported */
+			mem_free_locked(pool, late, ls);
 		if (parked)
 			return;
 	}
-	pool_lock(pool);
-	free_unsafe(pool, p, s, 1);
-	if (pool->cache)
-		cache_room(pool);
-	pool_unlock(pool);
+	mem_free_locked(pool, p, s);
+}
+
+/* Settle a waiting p of this process's shm queue: its realloc or
+ * usable_size is then made on a freed fragment, and says so. */
+static inline void cache_fq_settle_for(struct mem_pool *pool, const void *p)
+{
+	if (!MEMDBG && pool->cache && p && cache_fq_holds(pool, p))
+		cache_fq_settle(pool);
+}
+
+void mem_fq_drain(struct mem_pool *pool)
+{
+	mem_fq_drain_pkg(pool);
+	if (!MEMDBG && pool->cache)
+		cache_fq_settle_all(pool);
 }
 
 static void *realloc_section(struct mem_pool *pool, void *p, size_t size,
@@ -993,6 +1023,7 @@ static void *realloc_locked(struct mem_pool *pool, void *p, size_t size,
 	int oom, done;
 	uint64_t hfree = 0;
 	fq_settle(pool, p);
+	cache_fq_settle_for(pool, p);
 	if (pool->cache && p && size) {
 		track_open(pool);
 		void *q = cache_realloc(pool, p, size, s, &done);
@@ -1003,6 +1034,8 @@ static void *realloc_locked(struct mem_pool *pool, void *p, size_t size,
 	void *q = realloc_section(pool, p, size, s, &oom, &hfree);
 	if (oom && drain_for(pool, size, hfree))
 		q = realloc_section(pool, p, size, s, &oom, &hfree);
+	if (!MEMDBG && pool->cache && q && q != p)
+		cache_fq_handed_out(pool, q);
 	if (oom) {
 		mem_oom_report(pool, size, s, 0);
 		if (free_on_fail)
@@ -1039,7 +1072,7 @@ void *mem_mallocxz(struct mem_pool *pool, size_t size, const struct mem_site *s)
  * when a slot is wanted, and before a request fails. */
 void mem_pool_info(struct mem_pool *pool, struct mem_info *mi)
 {
-	mem_fq_drain(pool);
+	mem_fq_drain(pool);     /* pkg's queue, or every shm queue */
 	pool_lock(pool);
 	POOL_BE(pool)->info(pool->st, mi);
 	pool_unlock(pool);
@@ -1059,6 +1092,7 @@ size_t mem_usable_size(struct mem_pool *pool, const void *p)
 	if (!p)
 		return 0;
 	fq_settle(pool, p);
+	cache_fq_settle_for(pool, p);
 	pool_lock(pool);
 	size_t n = mem_used_fragment(pool, "usable_size", (void *)p, NULL,
 			CHECK_ALL) ?
@@ -1086,7 +1120,7 @@ int mem_pool_contains(struct mem_pool *pool, const void *p)
 
 void mem_pool_lock(struct mem_pool *pool)
 {
-	mem_fq_drain(pool);
+	mem_fq_drain_pkg(pool);
 	pool_lock(pool);
 }
 

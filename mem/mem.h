@@ -105,9 +105,10 @@ extern int mem_join;        /* 1 join free neighbours at once (f_malloc) */
  * checked ("write after free", doc/DIAGNOSTICS.md); 0 off.  May change at
  * any time. */
 extern int mem_free_check;
-/* MEMDBG=0, pkg: 1 (default) a free waits in a queue of 16 while the
- * lines it will read are fetched, so that many frees' cache misses
- * overlap (mem/fqueue.h); 0: every free at once.  The queue drains before
+/* MEMDBG=0: 1 (default) a pkg free waits in a queue of 16, a small shm
+ * free in its process's queue of 8 (in its cache slot), while the lines
+ * it will read are fetched, so that many frees' cache misses overlap
+ * (mem/fqueue.h, mem/cache.c); 0: every free at once.  The queue drains before
  * anything reads the heap as a whole, before an allocation fails, and on
  * mem_fq_drain().  May change at any time. */
 extern int mem_free_queue;
@@ -178,7 +179,9 @@ void *mem_realloc_unsafe(struct mem_pool *pool, void *p, size_t size,
 void mem_free_unsafe(struct mem_pool *pool, void *p, const struct mem_site *s);
 
 void mem_pool_info(struct mem_pool *pool, struct mem_info *mi);
-/* Free now what waits in pool's free queue (mem_free_queue). */
+/* Free now what waits in pool's free queue (mem_free_queue): pkg's, or
+ * every process's shm queue (each under its slot lock; not with a pool
+ * lock held). */
 void mem_fq_drain(struct mem_pool *pool);
 uint64_t mem_pool_available(struct mem_pool *pool);
 size_t mem_usable_size(struct mem_pool *pool, const void *p);

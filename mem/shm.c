@@ -261,8 +261,10 @@ void shm_global_unlock(void)
 void shm_cache_stats(uint64_t *bytes, uint64_t *blocks)
 {
 	*bytes = *blocks = 0;
-	if (mem_shm_pool && mem_shm_pool->cache)
+	if (mem_shm_pool && mem_shm_pool->cache) {
+		mem_fq_drain(mem_shm_pool);     /* frees waiting: parked now */
 		cache_totals(mem_shm_pool, bytes, blocks);
+	}
 }
 
 uint64_t shm_cache_limit(void)

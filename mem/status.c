@@ -194,6 +194,7 @@ int mem_walk(struct mem_pool *pool, mem_walk_fn fn, void *arg)
 	struct walk_ctx w = { pool, fn, arg };
 	struct mem_walker k = { .pool = pool, .fn = walk_block, .arg = &w };
 	void *from = NULL;
+	mem_fq_drain(pool);     /* what waits in a free queue reads as freed */
 	mem_pool_lock(pool);
 	int rc = mem_walker_run(&k, &from, UINT64_MAX);
 	mem_pool_unlock(pool);
@@ -213,7 +214,10 @@ static uint64_t now_ns(void)
  * else held it since our last hold: the pool counts its lock sections. */
 int mem_hold_begin(struct mem_pool *pool, struct mem_holds *h)
 {
-	mem_fq_drain(pool);
+	if (h->locked)          /* no lock held: the shm queues may settle */
+		mem_fq_drain(pool);
+	else
+		mem_fq_drain_pkg(pool);
 	if (h->locked)
 		mem_pool_lock(pool);
 	uint64_t g = mem_pool_sections(pool);

@@ -63,9 +63,13 @@ static uint64_t slots_parked_bytes(void)
 	return parked_bytes() - (c ? c->depot_bytes : 0);
 }
 
+/* The cache's own mechanics, each free parked at its call: no free queue
+ * (MEMDBG=0's mem_free_queue; check_shmfq.c tests the queue in front of
+ * them). */
 static void start_sized(int i, size_t limit, size_t pool)
 {
 	shm_cache_size = limit;
+	mem_free_queue = 0;
 	t_log_start();
 	ck_assert_int_eq(shm_init(pool, t_backend(i)), 0);
 }

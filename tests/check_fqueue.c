@@ -80,40 +80,24 @@ static void scatter_free(struct t_live *v, size_t n)
 		pkg_free(v[k * 11 % n].p);
 }
 
-/* n blocks of size bytes, each filled with its own pattern. */
 static void take(struct t_live *v, size_t n, size_t size, uint64_t *s)
 {
-	for (size_t k = 0; k < n; k++) {
-		v[k] = (struct t_live){ pkg_malloc(size), size, t_rand(s) | 1 };
-		ck_assert_ptr_nonnull(v[k].p);
-		t_fill(v[k].p, 0, size, v[k].w);
-	}
+	t_take(mem_pkg_pool, v, n, size, s);
 }
 
-/* Free v[from..to) in order. */
 static void free_run(struct t_live *v, size_t from, size_t to)
 {
-	for (size_t k = from; k < to; k++)
-		pkg_free(v[k].p);
+	t_free_run(mem_pkg_pool, v, from, to);
 }
 
 /* The n blocks of v are the only ones held and intact; free them: the
  * pool is back to its start, and nothing was reported. */
 static void finish(struct t_live *v, size_t n, const char *where)
 {
-	t_live_verify(v, n, where);
-	t_pool_verify(&tp, v, n, where);
-	free_run(v, 0, n);
-	t_pool_back_to_start(&tp, where);
+	t_finish(&tp, v, n, where);
 	T_LOG_EMPTY();
 }
 
-static void one_report(const char *want)
-{
-	T_LOG_HAS(want);
-	T_ASSERT(t_log_lines == 1, "%u reports, want 1:\n%s", t_log_lines,
-		t_log_buf);
-}
 
 START_TEST(test_drains_for_readers)
 {
@@ -161,31 +145,7 @@ START_TEST(test_model)
 	uint64_t s = 11;
 	start(_i);
 	for (int step = 0; step < 6000; step++) {
-		uint64_t r = t_rand(&s) % 10;
-		if (nlive < N && (r < 5 || !nlive)) {
-			size_t n = t_range(&s, 1, 5000);
-			void *p = pkg_malloc(n);
-			ck_assert_ptr_nonnull(p);
-			live[nlive] = (struct t_live){ p, n, t_rand(&s) | 1 };
-			t_fill(p, 0, n, live[nlive].w);
-			nlive++;
-		} else if (r < 6) {
-			size_t k = t_range(&s, 0, nlive - 1);
-			size_t n = t_range(&s, 1, 5000);
-			size_t keep = n < live[k].n ? n : live[k].n;
-			ck_assert(t_verify(live[k].p, 0, keep, live[k].w) ==
-				SIZE_MAX);
-			void *p = pkg_realloc(live[k].p, n);
-			ck_assert_ptr_nonnull(p);
-			ck_assert(t_verify(p, 0, keep, live[k].w) == SIZE_MAX);
-			live[k].p = p;
-			live[k].n = n;
-			t_fill(p, 0, n, live[k].w);
-		} else {
-			size_t k = t_range(&s, 0, nlive - 1);
-			pkg_free(live[k].p);
-			live[k] = live[--nlive];
-		}
+		t_model_step(mem_pkg_pool, live, &nlive, N, 5000, &s);
 		if (step % 37 == 36) {
 			queued += mem_pkg_pool->fq.len;
 			t_live_verify(live, nlive, T_AT);
@@ -212,7 +172,7 @@ START_TEST(test_double_in_queue)
 	T_LOG_EMPTY();
 	pkg_free(v[1].p);
 	snprintf(want, sizeof(want), "pkg: free: double free %p", v[1].p);
-	one_report(want);
+	T_ONE_REPORT(want);
 	ck_assert_int_eq(pkg_check(), 0);
 	t_live_verify(&v[0], 1, T_AT);
 	t_live_verify(&v[2], 1, T_AT);
@@ -241,7 +201,7 @@ START_TEST(test_double_after)
 	ck_assert_ptr_nonnull(q);
 	mem_fq_drain(mem_pkg_pool);
 	snprintf(want, sizeof(want), "pkg: free: double free %p", v[1].p);
-	one_report(want);
+	T_ONE_REPORT(want);
 	ck_assert_int_eq(pkg_check(), 0);
 	struct t_live keep[3] = { v[0], v[2], { q, 100, 99 } };
 	t_fill(q, 0, 100, 99);
@@ -273,7 +233,7 @@ START_TEST(test_realloc_queued)
 	t_log_clear();
 	pkg_free(v[0].p);
 	ck_assert_uint_eq(mem_usable_size(mem_pkg_pool, v[0].p), 0);
-	one_report("pkg: usable_size: ");
+	T_ONE_REPORT("pkg: usable_size: ");
 	t_live_verify(&v[2], 1, T_AT);
 	pkg_free(v[2].p);
 	t_pool_back_to_start(&tp, T_AT);
@@ -292,17 +252,17 @@ START_TEST(test_bad_pointers)
 	pkg_free(outside);
 	snprintf(want, sizeof(want), "pkg: free: pointer outside the pool %p",
 		outside);
-	one_report(want);
+	T_ONE_REPORT(want);
 	t_log_clear();
 	pkg_free((char *)v[0].p + 8);
-	one_report("pkg: free: ");
+	T_ONE_REPORT("pkg: free: ");
 	t_log_clear();
 	pkg_free((char *)v[2].p + 64);  /* waits: reported when it leaves */
 	waiting(1, T_AT);
 	mem_fq_drain(mem_pkg_pool);
 	snprintf(want, sizeof(want), "pkg: free: pointer is not the start "
 		"of a fragment %p", (char *)v[2].p + 64);
-	one_report(want);
+	T_ONE_REPORT(want);
 	ck_assert_int_eq(pkg_check(), 0);
 	t_live_verify(v, 3, T_AT);
 	t_pool_verify(&tp, v, 3, T_AT);

@@ -22,9 +22,9 @@
  * without the per-process caches); with mem_safety=0 a double free and a
  * foreign pointer raise SIGABRT.
  * Each report is asserted right after the call that makes the mistake, so
- * the pkg free queue (MEMDBG=0, mem_free_queue) is off here: the same
- * mistakes made through the queue, and when it reports them, are
- * check_fqueue.c's.
+ * the free queues (MEMDBG=0, mem_free_queue) are off here: the same
+ * mistakes made through them, and when they are reported, are
+ * check_fqueue.c's (pkg) and check_shmfq.c's (shm).
  */
 #include <check.h>
 #include <signal.h>
@@ -446,6 +446,7 @@ START_TEST(test_shm_double_free)
 {
 	t_log_start();
 	mem_safety = 1;
+	mem_free_queue = 0;     /* reported at the call (check_shmfq.c: later) */
 	shm_cache_size = _i >= T_NBACKENDS ? 0 : cache_default;
 	ck_assert_int_eq(shm_init(POOL_SIZE, t_backend(_i % T_NBACKENDS)), 0);
 	t_pool_start(&tp, mem_shm_pool);

@@ -247,6 +247,14 @@ static inline unsigned t_log_count(const char *s)
 #define T_LOG_EMPTY() \
 	T_ASSERT(t_log_lines == 0, "unexpected log:\n%s", t_log_buf)
 
+/* The captured log is one report, which contains want. */
+#define T_ONE_REPORT(want) \
+	do { \
+		T_LOG_HAS(want); \
+		T_ASSERT(t_log_lines == 1, "%u reports, want 1:\n%s", \
+			t_log_lines, t_log_buf); \
+	} while (0)
+
 /* A data file of the suites: $env/name when the variable env is set,
  * else tests/sub/name next to this header. */
 static inline void t_data_path(char *buf, size_t size, const char *env,
@@ -345,6 +353,56 @@ static inline void t_live_verify(const struct t_live *v, size_t n,
 		T_ASSERT(bad == SIZE_MAX, "%s: block %p (%zu bytes) corrupt at "
 			"byte %zu", what, v[i].p, v[i].n, bad);
 	}
+}
+
+/* n blocks of size bytes from pool, each filled with its own pattern. */
+static inline void t_take(struct mem_pool *pool, struct t_live *v, size_t n,
+		size_t size, uint64_t *s)
+{
+	for (size_t k = 0; k < n; k++) {
+		v[k] = (struct t_live){ mem_malloc(pool, size, MEM_HERE), size,
+			t_rand(s) | 1 };
+		ck_assert_ptr_nonnull(v[k].p);
+		t_fill(v[k].p, 0, size, v[k].w);
+	}
+}
+
+/* One random step on the model live[0..*nlive) (at most max blocks) in
+ * pool: malloc (1/2), realloc (1/10) or free of 1..maxn bytes, contents
+ * filled and checked across the realloc. */
+static inline void t_model_step(struct mem_pool *pool, struct t_live *live,
+		size_t *nlive, size_t max, size_t maxn, uint64_t *s)
+{
+	uint64_t r = t_rand(s) % 10;
+	if (*nlive < max && (r < 5 || !*nlive)) {
+		size_t n = t_range(s, 1, maxn);
+		void *p = mem_malloc(pool, n, MEM_HERE);
+		ck_assert_ptr_nonnull(p);
+		live[*nlive] = (struct t_live){ p, n, t_rand(s) | 1 };
+		t_fill(p, 0, n, live[*nlive].w);
+		(*nlive)++;
+	} else if (r < 6) {
+		size_t k = t_range(s, 0, *nlive - 1);
+		size_t n = t_range(s, 1, maxn);
+		size_t keep = n < live[k].n ? n : live[k].n;
+		void *p = mem_realloc(pool, live[k].p, n, MEM_HERE);
+		ck_assert_ptr_nonnull(p);
+		ck_assert(t_verify(p, 0, keep, live[k].w) == SIZE_MAX);
+		live[k] = (struct t_live){ p, n, live[k].w };
+		t_fill(p, 0, n, live[k].w);
+	} else {
+		size_t k = t_range(s, 0, *nlive - 1);
+		mem_free(pool, live[k].p, MEM_HERE);
+		live[k] = live[--*nlive];
+	}
+}
+
+/* Free v[from..to) in order. */
+static inline void t_free_run(struct mem_pool *pool, struct t_live *v,
+		size_t from, size_t to)
+{
+	for (size_t k = from; k < to; k++)
+		mem_free(pool, v[k].p, MEM_HERE);
 }
 
 /* --- counters against the walk ------------------------------------------- */
@@ -594,6 +652,17 @@ static inline void t_pool_back_to_start(struct t_pool *tp,
 		mi.free_size, s->free_size, mi.used_size, s->used_size,
 		mi.real_used, s->real_used, mi.total_frags, s->total_frags);
 	T_ASSERT(mi.max_used >= s->max_used, "%s: max_used fell", where);
+}
+
+/* The n blocks of v are intact and the only ones held; free them: the
+ * pool is back to its start. */
+static inline void t_finish(struct t_pool *tp, struct t_live *v, size_t n,
+		const char *where)
+{
+	t_live_verify(v, n, where);
+	t_pool_verify(tp, v, n, where);
+	t_free_run(tp->pool, v, 0, n);
+	t_pool_back_to_start(tp, where);
 }
 
 /* The info counters did not change at all (max_used included). */

@@ -105,6 +105,7 @@ static void usage(FILE *out)
 "  --mem-free-check 0|1  MEMDBG builds: fill freed fragments and report a\n"
 "                   write after free when they are reused (default 1)\n"
 "  --mem-free-queue 0|1  MEMDBG=0 builds: pkg frees wait in a queue of 16\n"
+"                   (small shm frees: 8 per process)\n"
 "                   while their headers are fetched (default 1); 0 frees\n"
 "                   at once, so a double free is reported at its call\n",
 		CFG_SHM_MB_MAX, CFG_PKG_MB_MAX, mem_default_backend(), WORKERS_MAX,

@@ -61,7 +61,7 @@ static void pool_usage(struct mem_pool *pool, struct bench_usage *u)
 static const char *backend_of(const char *name, char *buf, size_t len);
 
 /* "NAME-nofill": the same backend without the write-after-free fill;
- * "NAME-noq": without the pkg free queue (every free at once). */
+ * "NAME-noq": without the free queues (every free at once). */
 static void free_check_of(const char *name)
 {
 	(void)name;

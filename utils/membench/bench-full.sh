@@ -281,7 +281,8 @@ thp_restore() {
 }
 
 # W3 with shm_huge_pages at its default (tlsf: 2 MiB pages) and at 0
-# (tlsf-4k), and the populate figures with huge pages, in build $1.  They
+# (tlsf-4k), and without the free queues (tlsf-noq, 2 MiB pages: what the
+# shm queue buys where the TLB no longer hides it), and the populate figures with huge pages, in build $1.  They
 # need shmem_enabled at advise (or always, within_size): where it is not,
 # a full run that may write the file (root) sets advise for this section
 # only and sets it back after (also when interrupted); else (--quick, or
@@ -304,7 +305,7 @@ huge_pages() {
 		fi ;;
 	esac
 	section huge-w3 "$note" env $shm_env OUT="$out/huge-w3" sh $mb/spread.sh \
-		$bin 3 --alloc tlsf,tlsf-4k --workload w3 $size
+		$bin 3 --alloc tlsf,tlsf-4k,tlsf-noq --workload w3 $size
 	section huge-populate "$note" "$(bindir "$b")/tests/prog_figures" \
 		populate $shm_mib huge
 	thp_restore

@@ -51,11 +51,11 @@ const struct alloc_def alloc_defs[NALLOCS] = {
 	{ "qm-lock", "membench-srmem", "q_malloc, global lock only", K_LOCKED },
 	{ "tlsf-nofill", "membench-srmem", "tlsf, no write-after-free fill",
 		K_OURS },
-	{ "tlsf-noq", "membench-srmem", "tlsf, pkg frees at once (no queue)",
+	{ "tlsf-noq", "membench-srmem", "tlsf, frees at once (no queues)",
 		K_OURS },
-	{ "fm-noq", "membench-srmem", "f_malloc, pkg frees at once (no queue)",
+	{ "fm-noq", "membench-srmem", "f_malloc, frees at once (no queues)",
 		K_OURS },
-	{ "qm-noq", "membench-srmem", "q_malloc, pkg frees at once (no queue)",
+	{ "qm-noq", "membench-srmem", "q_malloc, frees at once (no queues)",
 		K_OURS },
 	{ "tlsf-4k", "membench-srmem", "tlsf, shm in 4 KiB pages",
 		K_OURS },
@@ -231,7 +231,7 @@ static void usage(void)
 		"            tlsf-nofill (mem_free_check = 0: MEMDBG's "
 		"write-after-free fill off)\n"
 		"            fm-noq qm-noq tlsf-noq (mem_free_queue = 0: "
-		"pkg frees at once)\n"
+		"frees at once)\n"
 		"            tlsf-4k (shm_huge_pages = 0: shm in 4 KiB pages)\n"
 		"workloads: w1 same-size, w2 sip-mix, w3 shm-scale, w4 handoff, "
 		"w5 latency, w6 fill,\n           w6s fill-shm\n", stderr);
