@@ -848,7 +848,52 @@ static int never_handed_out(void *m)
 	return is_parked(m);
 }
 
+/* The free queue's words ("The free queue", below): release builds only;
+ * a debug build's slot has none. */
+#if !MEMDBG
 static void fq_to_held(struct mem_pool *pool, struct cache_slot *s);
+
+/* The entry holding p, or -1. */
+static inline int fq_find(const struct cache_slot *s, const void *p)
+{
+	for (unsigned i = 0; i < CACHE_FQ; i++)
+		if (s->fq[i] == p)
+			return (int)i;
+	return -1;
+}
+
+static inline uint32_t fq_waiting(const struct cache_slot *s)
+{
+	return __atomic_load_n(&s->fq_len, __ATOMIC_RELAXED);
+}
+
+static inline void fq_out_clear(struct cache_slot *s)
+{
+	s->fq_out = NULL;
+}
+#else
+static inline void fq_to_held(struct mem_pool *pool, struct cache_slot *s)
+{
+	(void)pool; (void)s;
+}
+
+static inline int fq_find(const struct cache_slot *s, const void *p)
+{
+	(void)s; (void)p;
+	return -1;
+}
+
+static inline uint32_t fq_waiting(const struct cache_slot *s)
+{
+	(void)s;
+	return 0;
+}
+
+static inline void fq_out_clear(struct cache_slot *s)
+{
+	(void)s;
+}
+#endif
 
 /* The slot of a process that died holding its lock: lists are sound (a
  * push or pop is two stores, each leaving a list), counters may not be,
@@ -924,15 +969,6 @@ static void resize_repair(struct mem_pool *pool, struct cache_slot *s)
  * the owner found dead, whose ownership is cleared (compare-and-swap,
  * under the slot lock) if the slot still names it; a slot that changed
  * hands meanwhile is left alone.  0: drain whatever the owner. */
-/* The free queue's entry holding p, or -1 ("The free queue", below). */
-static inline int fq_find(const struct cache_slot *s, const void *p)
-{
-	for (unsigned i = 0; i < CACHE_FQ; i++)
-		if (s->fq[i] == p)
-			return (int)i;
-	return -1;
-}
-
 
 static size_t slot_drain(struct mem_pool *pool, struct cache_slot *s,
 		uint64_t dead)
@@ -1171,7 +1207,7 @@ size_t cache_drain_all(struct mem_pool *pool)
 	for (unsigned i = 0; i < nslots; i++)
 		if (__atomic_load_n(&c->slot[i].blocks, __ATOMIC_RELAXED) ||
 		    __atomic_load_n(&c->slot[i].held, __ATOMIC_RELAXED) ||
-		    __atomic_load_n(&c->slot[i].fq_len, __ATOMIC_RELAXED))
+		    fq_waiting(&c->slot[i]))
 			n += slot_drain(pool, &c->slot[i], 0);
 	return n + depot_drain(pool);
 }
@@ -1188,7 +1224,7 @@ size_t cache_drain_for(struct mem_pool *pool, uint64_t need,
 	uint32_t nslots = __atomic_load_n(&c->nslots, __ATOMIC_ACQUIRE);
 	cache_totals(pool, &bytes, &blocks);
 	for (unsigned i = 0; i < nslots; i++)   /* frees waiting: sizes unknown */
-		queued += __atomic_load_n(&c->slot[i].fq_len, __ATOMIC_RELAXED);
+		queued += fq_waiting(&c->slot[i]);
 	if (!queued && (!blocks || need > heap_free + bytes))
 		return 0;
 	__atomic_fetch_add(&pool->cache->drains, 1, __ATOMIC_RELAXED);
@@ -1373,7 +1409,7 @@ void *cache_malloc(struct mem_pool *pool, size_t size,
 	MEM_KILL_FENCE();
 	s->moving = NULL;
 	mem_plock_release(&s->lock);
-	if (!MEMDBG && user && s->fq_len && fq_find(s, user) >= 0)
+	if (user && fq_waiting(s) && fq_find(s, user) >= 0)
 		cache_fq_handed_out(pool, user);
 	return user;
 }
@@ -1488,7 +1524,7 @@ static inline __attribute__((always_inline)) void park_locked(
 		set_big_size(p, usable);
 	track_free(pool, p);
 	MEM_KILL_FENCE();
-	s->fq_out = NULL;
+	fq_out_clear(s);
 	MEM_KILL_FENCE();
 	push(s, c, p);
 	MEM_KILL_FENCE();
@@ -1541,6 +1577,7 @@ static inline __attribute__((always_inline)) void park_checked(
  *    realloc or usable_size of a pointer waiting there.
  * Off with MEMDBG (the debug free fills at the call), under Valgrind,
  * with mem_safety = 0 and with mem_free_queue = 0. */
+#if !MEMDBG
 
 static inline int fq_on(void)
 {
@@ -1731,6 +1768,43 @@ unsigned cache_fq_len(struct mem_pool *pool)
 	struct cache_slot *s = slot_mine(pool, self_owner());
 	return s ? __atomic_load_n(&s->fq_len, __ATOMIC_RELAXED) : 0;
 }
+#else   /* MEMDBG: no queue */
+int cache_fq_free(struct mem_pool *pool, void *p, const struct mem_site *site,
+		void **late, const struct mem_site **late_site)
+{
+	(void)pool; (void)p; (void)site; (void)late_site;
+	*late = NULL;
+	return 0;
+}
+
+void cache_fq_settle(struct mem_pool *pool)
+{
+	(void)pool;
+}
+
+size_t cache_fq_settle_all(struct mem_pool *pool)
+{
+	(void)pool;
+	return 0;
+}
+
+int cache_fq_holds(struct mem_pool *pool, const void *p)
+{
+	(void)pool; (void)p;
+	return 0;
+}
+
+void cache_fq_handed_out(struct mem_pool *pool, void *p)
+{
+	(void)pool; (void)p;
+}
+
+unsigned cache_fq_len(struct mem_pool *pool)
+{
+	(void)pool;
+	return 0;
+}
+#endif
 
 int cache_free(struct mem_pool *pool, void *p, const struct mem_site *site)
 {

@@ -21,7 +21,7 @@ _Static_assert(((uint64_t)CACHE_EXACT * 16) << CACHE_BIG_DOUBLINGS ==
 		256u << 10, "classes end at 256 KiB");
 #define CACHE_SLOTS 64
 #define CACHE_DEPOT_CHAINS 8    /* chains one class of the depot holds */
-#define CACHE_FQ 8              /* a slot's free queue, entries */
+#define CACHE_FQ 8              /* a slot's free queue (MEMDBG=0), entries */
 _Static_assert((CACHE_FQ & (CACHE_FQ - 1)) == 0, "queue index by mask");
 
 struct mem_info;
@@ -49,13 +49,16 @@ struct cache_slot {
 	void *moving;           /* the fragment last taken off a list (or cut
 	                         * for the caller): on its way to the caller
 	                         * or to held; slot_repair() decides */
-	/* The free queue (MEMDBG=0; cache.c "The free queue"): frees that
-	 * wait while their lines are fetched; NULL entries are empty. */
+#if !MEMDBG
+	/* The free queue (cache.c "The free queue"): frees that wait while
+	 * their lines are fetched; NULL entries are empty.  Debug builds do
+	 * not queue (their free fills the fragment at the call). */
 	void *fq[CACHE_FQ];
 	const struct mem_site *fq_site[CACHE_FQ];
 	void *fq_out;           /* the entry being taken out of fq */
 	uint32_t fq_n;          /* pushes so far: the next entry is fq_n % */
 	uint32_t fq_len;        /* entries waiting */
+#endif
 	struct cache_class cls[CACHE_CLASSES];
 	/* Chains in flight live here, not on a stack, so that whoever takes
 	 * the slot (or the global) lock over from a dead holder finishes them

@@ -401,6 +401,9 @@ targets() {
 	nsec=$((nsec + 1))
 	say "[$nsec] targets"
 	files=""
+	for f in "$out/huge-w3"/inv*.json; do
+		[ -f "$f" ] && files="$files $f"
+	done
 	for b in $builds; do
 		for f in "$out/w2-$b.json" "$out/w5-$b.json" "$out/w3-$b"/inv*.json \
 			"$out/w4-$b"/inv*.json "$out/w6-seeds-$b"/inv*.json \
@@ -410,8 +413,8 @@ targets() {
 	done
 	aw="awk -v want=targets -f $mb/jsonl.awk -f $mb/rounds.awk -f $mb/seeds.awk -f $mb/beforeafter.awk -f $mb/targets.awk"
 	{
-		printf '`%s %s/w[25]-d*.json %s/w[34]-d*/inv*.json %s/w6*-seeds-d0/inv*.json %s/against-*/*.json`\n\n' \
-			"$aw" "$out" "$out" "$out" "$out"
+		printf '`%s %s/w[25]-d*.json %s/w[34]-d*/inv*.json %s/huge-w3/inv*.json %s/w6*-seeds-d0/inv*.json %s/against-*/*.json`\n\n' \
+			"$aw" "$out" "$out" "$out" "$out" "$out"
 		# shellcheck disable=SC2086
 		$aw $files || { status=1 failed="$failed targets"; }
 	} > "$sec/targets.md"

@@ -10,6 +10,20 @@
 # A goal whose figure the run lacks (another --builds, an allocator not
 # installed) has no row or says "not measured".
 
+# The W3 goals again with 2 MiB shm pages (the huge-w3 section, release
+# build: bench-full sets shmem_enabled for it where it may).
+function huge(    sec) {
+	sec = "huge-w3"
+	if (!(sec in ninv))
+		return
+	perinv(sec, "w3", "tlsf", 2, "tlsf", 1, 1.6)
+	row("W3 tlsf with 2 MiB shm pages: P=2 at least 1.6x P=1, release build (MEMDBG=0), every invocation",
+		sec, "xP=1 per invocation " t_text, verdict(t_ok, t_n))
+	perinv(sec, "w3", "tlsf", 8, "tlsf", 1, 1.4)
+	row("W3 tlsf with 2 MiB shm pages: P=8 at least 1.4x P=1, release build (MEMDBG=0), every invocation",
+		sec, "xP=1 per invocation " t_text, verdict(t_ok, t_n))
+}
+
 # A file's tag: "w3-d0/inv2" for an invocation, "w2-d0" for a section's.
 function tagof(f,    t, k, part) {
 	t = f; sub(/\.json$/, "", t)
@@ -234,6 +248,7 @@ function targets(    b) {
 	print "| goal | from | measured | met? |"
 	print "|---|---|---|---|"
 	scaling("d1"); scaling("d0")
+	huge()
 	single()
 	fill("w6", "tlsf", "tlsf (pkg)")
 	fill("w6s", "tlsf", "tlsf (shm, caches)")
