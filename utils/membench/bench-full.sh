@@ -46,8 +46,10 @@
 # visible in its tables' "library errors" column); 2 on bad usage or a
 # missing tool.
 #
-# Time: 11 to 17 minutes (644 s on 2026-12-02, 1,030 s the day before)
-# on a fresh clone, host otherwise idle (figures of the slower run): the
+# Time: 11 to 23 minutes (644 s on 2026-12-02 on one machine, 1,391 s
+# the same day on a slower one with the huge-page section, 1,030 s the
+# day before) on a fresh clone, host otherwise idle (figures of the
+# 1,030 s run): the
 # before/after step 168 s (5 rounds of W2 and W1 at
 # --scale 0.5 in both builds, W3 at 0.25 in the release build, the two
 # 4ce4f3f builds), W3 about 270 s per build (3 invocations x 5 runs x
