@@ -1219,13 +1219,9 @@ size_t cache_drain_all(struct mem_pool *pool)
 size_t cache_drain_for(struct mem_pool *pool, uint64_t need,
 		uint64_t heap_free)
 {
-	uint64_t bytes, blocks, queued = 0;
-	struct mem_cache *c = pool->cache;
-	uint32_t nslots = __atomic_load_n(&c->nslots, __ATOMIC_ACQUIRE);
+	uint64_t bytes, blocks;
 	cache_totals(pool, &bytes, &blocks);
-	for (unsigned i = 0; i < nslots; i++)   /* frees waiting: sizes unknown */
-		queued += fq_waiting(&c->slot[i]);
-	if (!queued && (!blocks || need > heap_free + bytes))
+	if (!blocks || need > heap_free + bytes)
 		return 0;
 	__atomic_fetch_add(&pool->cache->drains, 1, __ATOMIC_RELAXED);
 	return cache_drain_all(pool);
@@ -1581,7 +1577,7 @@ static inline __attribute__((always_inline)) void park_checked(
 
 static inline int fq_on(void)
 {
-	return !MEMDBG && mem_free_queue && mem_safety && !track_watching();
+	return mem_free_queue && mem_safety && !track_watching();
 }
 
 /* Free q, out of the queue (slot lock held, fq_out names it): parked in

@@ -822,12 +822,15 @@ static size_t drain_for(struct mem_pool *pool, size_t size, uint64_t hfree)
 		mem_fq_drain_pkg(pool);
 		return 1;
 	}
-	if (!MEMDBG && pool->cache && cache_fq_settle_all(pool))
-		return 1;
-	if (!pool->cache || too_big(size))
+	if (!pool->cache)
 		return 0;
+	/* what waits in the shm queues is parked first, then drained with
+	 * the rest of the caches */
+	size_t n = MEMDBG ? 0 : cache_fq_settle_all(pool);
+	if (too_big(size))
+		return n;
 	track_open(pool);
-	size_t n = cache_drain_for(pool, (uint64_t)size + DBG_EXTRA +
+	n += cache_drain_for(pool, (uint64_t)size + DBG_EXTRA +
 		POOL_BE(pool)->frag_overhead, hfree);
 	track_close(pool);
 	return n;

@@ -150,7 +150,6 @@ static void ask_huge_pages(char *seg, size_t size)
 	char mode[32];
 	thp_shmem_mode(mode, sizeof(mode));
 	int allowed = thp_shmem_allows(mode);
-	huge_asked = 0;
 	if (shm_huge_pages == SHM_HUGE_AUTO && !allowed)
 		return;
 	if (madvise(seg, size, MADV_HUGEPAGE) < 0) {

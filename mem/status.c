@@ -214,12 +214,12 @@ static uint64_t now_ns(void)
  * else held it since our last hold: the pool counts its lock sections. */
 int mem_hold_begin(struct mem_pool *pool, struct mem_holds *h)
 {
-	if (h->locked)          /* no lock held: the shm queues may settle */
+	if (h->locked) {        /* no lock held: the shm queues may settle */
 		mem_fq_drain(pool);
-	else
-		mem_fq_drain_pkg(pool);
-	if (h->locked)
 		mem_pool_lock(pool);
+	} else {
+		mem_fq_drain_pkg(pool);
+	}
 	uint64_t g = mem_pool_sections(pool);
 	int others = h->st.sections && g != h->expect;
 	if (others)

@@ -28,6 +28,11 @@
  *                       report each, the fragment intact;
  *   oom_settles         an allocation that fits only in the memory of
  *                       frees still waiting succeeds, with no report;
+ *   oom_settles_and_drains  a big allocation that fits only once the
+ *                       parked fragments and the waiting frees beside
+ *                       the heap's free tail are all back in the heap
+ *                       succeeds (the queues settle, then the caches
+ *                       drain, before the one retry);
  *   death               a child that frees and is killed: its waiting
  *                       frees are freed by the reclaim, nothing lost.
  * Each case asserts how many frees wait (none in MEMDBG=1 builds, where
@@ -303,6 +308,40 @@ START_TEST(test_oom_settles)
 }
 END_TEST
 
+START_TEST(test_oom_settles_and_drains)
+{
+	enum { N = 200 };
+	static void *sm[N];
+	struct mem_info mi;
+	start(_i);
+	void *big = shm_malloc(4u << 20);       /* the heap: [big][sm][tail] */
+	ck_assert_ptr_nonnull(big);
+	for (size_t k = 0; k < N; k++)
+		ck_assert_ptr_nonnull(sm[k] = shm_malloc(1000));
+	for (size_t k = 0; k < N; k++)
+		shm_free(sm[k]);                /* parked, the last ones wait */
+	waiting(SLOTS, T_AT);
+	shm_info(&mi);                          /* settles: all parked now */
+	ck_assert_uint_gt(mi.cached, 100000);
+	for (size_t k = 0; k < N; k++)          /* again, to wait in the queue */
+		ck_assert_ptr_nonnull(sm[k] = shm_malloc(1000));
+	for (size_t k = 0; k < N; k++)
+		shm_free(sm[k]);
+	waiting(SLOTS, T_AT);
+	/* More than the heap's free tail, less than the tail and what the
+	 * caches and the queue hold beside it. */
+	size_t want = mi.free_size - mi.cached / 2;
+	void *p = shm_malloc(want);
+	ck_assert_ptr_nonnull(p);
+	T_LOG_EMPTY();
+	waiting(0, T_AT);
+	shm_free(p);
+	shm_free(big);
+	ck_assert_int_eq(shm_check(), 0);
+	t_pool_back_to_start(&tp, T_AT);
+}
+END_TEST
+
 START_TEST(test_death)
 {
 	struct t_live v[12];
@@ -345,6 +384,8 @@ Suite *shmfq_suite(void)
 		teardown, 30);
 	t_add_loop(s, "oom_settles", test_oom_settles, T_NBACKENDS, teardown,
 		60);
+	t_add_loop(s, "oom_settles_and_drains", test_oom_settles_and_drains,
+		T_NBACKENDS, teardown, 30);
 	t_add_loop(s, "death", test_death, T_NBACKENDS, teardown, 30);
 	return s;
 }
