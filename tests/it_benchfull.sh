@@ -105,6 +105,10 @@ k=$(count before-after "^\\| W1 free (FIFO|LIFO|random) CPU ns(, MEMDBG=1)? \\| 
 [ "$k" = 18 ] || fail "before-after: $k W1 free rows with figures, not 18"
 k=$(count before-after "^\\| W3 caches off, P=[248], Mops/s \\| $num \\| $num \\| $ratio \\| at least 1.3x \\| $verdict \\|\$")
 [ "$k" = 9 ] || fail "before-after: $k W3 rows with figures, not 9"
+k=$(count before-after "^\\| W3 caches off, P=[248], Mops/s, both faulting \\| $num \\| $num \\| $ratio \\| - \\| - \\|\$")
+[ "$k" = 9 ] || fail "before-after: $k W3 rows with both builds faulting, not 9"
+sect before-after | grep -q '^`env MEMBENCH_SHM_HUGE_PAGES=0 sh utils/membench/against.sh ' ||
+	fail "before-after: W3 as shipped is not on 4 KiB pages in both builds"
 sect before-after | grep -q '^`env MEMBENCH_SHM_POPULATE=0 MEMBENCH_SHM_HUGE_PAGES=0 sh utils/membench/against.sh ' ||
 	fail "before-after: W3 does not fault in both builds alike (4 KiB pages in both)"
 three="$num / $num / $num"
@@ -120,6 +124,8 @@ k=$(count targets "^\\| W2 ns/op, (release|MEMDBG=1): .* \\| before-after \\| fm
 [ "$k" = 2 ] || fail "targets: $k rows of issue 14's W2 goals with ratios, not 2"
 k=$(count targets "^\\| W3 caches off, P=2 / 4 / 8: at least 1.3x .* \\| before-after \\| fm $ratio / $ratio / $ratio; ")
 [ "$k" = 1 ] || fail "targets: no row of issue 14's W3 goal with ratios"
+k=$(count targets "^\\| W3 caches off, P=2 / 4 / 8, throughput, both builds faulting .* \\| before-after \\| fm $ratio / $ratio / $ratio; .* \\| - \\(no goal")
+[ "$k" = 1 ] || fail "targets: no row of W3 with both builds faulting"
 echo "before-after: 3 backends' tables; targets: $(count targets '^\| [^-]') rows"
 echo "bench-full --quick: $n sections filled, $(sed -n 's/.* in \([0-9]*\) s$/\1 s/p' "$tmp/log")"
 

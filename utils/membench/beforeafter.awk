@@ -7,10 +7,14 @@
 # Loaded after jsonl.awk and rounds.awk; prints with -v want=before-after.
 
 # The key of build B (d0, d1), workload W, allocator A, P and metric M
-# among the rounds' keys, "" when the run has none.
+# among the rounds' keys, "" when the run has none.  B may name the
+# group too: "d0-w3faulted" is W3 with populate off in both builds, and
+# plain "d0" never finds that group.
 function bakey(b, w, a, p, m,    q, f) {
 	for (q = 1; q <= nkeys; q++) {
 		split(order[q], f, SUBSEP)
+		if (b !~ /faulted/ && f[1] ~ /faulted/)
+			continue
 		if (f[1] ~ ("(^|-)" b "(-|$)") && f[2] == w && f[3] == a && f[4] == p && f[5] == m)
 			return order[q]
 	}
@@ -21,6 +25,8 @@ function bakey(b, w, a, p, m,    q, f) {
 # (overhead: now <= 4ce4f3f), "fewer" (context switches), or "".
 function goal14(b, a, w, p, m) {
 	sub(/-lock$/, "", a)
+	if (b ~ /faulted/)      # what the lock alone buys: no goal of its own
+		return ""
 	if (w == "w2" && (m == "ns_per_op" || m == "cpu_ns_per_op"))
 		return b == "d0" ? (a == "tlsf" ? 1.2 : 1.45) : \
 			(a == "fm" ? 1.25 : a == "qm" ? 1.1 : 1.2)
@@ -96,6 +102,10 @@ function batable(a, name,    b, bl, ph, k, p, phases, label) {
 			barow("W3 caches off, P=" p ", Mops/s" bl, "d" b, a "-lock", "w3", p, "ops_per_s")
 		for (p = 2; p <= 8; p *= 2)
 			barow("W3 caches off, P=" p ", vol cs/Mop" bl, "d" b, a "-lock", "w3", p, "vcsw_per_mop")
+		for (p = 2; p <= 8; p *= 2)
+			barow("W3 caches off, P=" p ", Mops/s, both faulting" bl, "d" b "-w3faulted", a "-lock", "w3", p, "ops_per_s")
+		for (p = 2; p <= 8; p *= 2)
+			barow("W3 caches off, P=" p ", vol cs/Mop, both faulting" bl, "d" b "-w3faulted", a "-lock", "w3", p, "vcsw_per_mop")
 	}
 	print ""
 }

@@ -25,9 +25,12 @@
 # and workers, against each build side by side (against.sh, rounds
 # alternating): W2 and W1 for fm, qm and tlsf in both builds, W3 with the
 # caches off (fm-lock, qm-lock, tlsf-lock, P = 2, 4, 8) in the release
-# build, both builds' workers faulting the segment in
-# (MEMBENCH_SHM_POPULATE=0: 4ce4f3f has no populate); a table per backend
-# with issue 14's goals (beforeafter.awk).  Last, "against the targets":
+# build twice: as each build ships (this tree's workers map the segment
+# in at start, shm_populate; 4ce4f3f has no populate, its workers fault
+# pages in as they go, some inside the lock), and with both builds'
+# workers faulting (MEMBENCH_SHM_POPULATE=0: what the lock and the heap
+# alone buy); 4 KiB pages in both (MEMBENCH_SHM_HUGE_PAGES=0); a table
+# per backend with issue 14's goals (beforeafter.awk).  Last, "against the targets":
 # every goal of issues 12 and 14 next to the figure this run measured for
 # it, read from the JSON of the sections above (targets.awk).
 #
@@ -374,13 +377,16 @@ before_after() {
 		if base_build; then
 			for b in $builds; do
 				against "$b-pkg" "" --alloc fm,qm,tlsf --workload w2,w1 --runs 1 $ba_size
-				[ "$b" = d1 ] ||
-					against "$b-w3" "MEMBENCH_SHM_POPULATE=0 MEMBENCH_SHM_HUGE_PAGES=0" --alloc fm-lock,qm-lock,tlsf-lock \
+				[ "$b" = d1 ] || {
+					against "$b-w3" "MEMBENCH_SHM_HUGE_PAGES=0" --alloc fm-lock,qm-lock,tlsf-lock \
 						--workload w3 --runs 1 $ba_w3size
+					against "$b-w3faulted" "MEMBENCH_SHM_POPULATE=0 MEMBENCH_SHM_HUGE_PAGES=0" --alloc fm-lock,qm-lock,tlsf-lock \
+						--workload w3 --runs 1 $ba_w3size
+				}
 			done
 			printf 'Load average (1, 5, 15 min) before %s, after %s; %d s (the builds of %s included).  ' \
 				"$l0" "$(loadavg)" $(($(date +%s) - t0)) $base_rev
-			printf '`%s` is commit %s'"'"'s library (built in a temporary git worktree, removed after) with this tree'"'"'s membench driver and workers; `against.sh` runs the two builds alternately, one run each per round, %d rounds; W3 with the caches off, release build only, both builds'"'"' workers faulting the segment in (4ce4f3f has no populate).  Per-metric tables of every figure: `%s/against-*.md`.\n\n' \
+			printf '`%s` is commit %s'"'"'s library (built in a temporary git worktree, removed after) with this tree'"'"'s membench driver and workers; `against.sh` runs the two builds alternately, one run each per round, %d rounds; W3 with the caches off, release build only, 4 KiB pages, first as each build ships (this tree'"'"'s workers map the segment in at start, `shm_populate`; 4ce4f3f'"'"'s fault pages in as they go, some while they hold the lock), then with both builds'"'"' workers faulting (`MEMBENCH_SHM_POPULATE=0`: the lock and the heap alone).  Per-metric tables of every figure: `%s/against-*.md`.\n\n' \
 				"$out/base-dN" $base_rev $ba_rounds "$out"
 			[ -z "$failed" ] || case $failed in *against-*)
 				printf '**A round failed or the library reported errors (see `%s/against-*.err`).**\n\n' "$out" ;; esac
