@@ -284,4 +284,12 @@ const char *mem_site_str(const struct mem_site *s, char *buf, size_t len);
 const char *mem_record_site_str(const struct mem_site *s, char *buf,
 		size_t len);
 
+/* pages.c: transparent huge pages for a pool's region (setting: its
+ * pkg_huge_pages or shm_huge_pages; shared: the shm segment).  1 when the
+ * region was asked for them and the kernel gives them. */
+int mem_pages_huge(const char *pool, char *region, size_t size, int setting,
+		int shared);
+/* A private anonymous region, 2 MiB aligned when huge may be asked. */
+void *mem_pages_map_private(size_t size, int huge);
+
 #endif /* SRMEM_INTERNAL_H */

@@ -115,12 +115,15 @@ extern int mem_free_queue;
 extern int mem_summary;     /* 1 pkg status, 2 shm status, 4 pkg sums, 8 shm sums */
 extern int shm_force_alloc; /* 1 touch every page of shm at init */
 extern int shm_mlock;       /* 1 mlock() the shm segment */
-/* Transparent huge pages for shm (madvise(MADV_HUGEPAGE) at shm_init):
- * SHM_HUGE_AUTO (the default) asks where the kernel's
- * transparent_hugepage/shmem_enabled allows them (advise, always,
- * within_size, force), silently; 1 asks and warns where it does not;
- * 0 never asks.  shm_huge() says which the segment got. */
-#define SHM_HUGE_AUTO (-1)
+/* Transparent huge pages for a pool (madvise(MADV_HUGEPAGE) at its init):
+ * MEM_HUGE_AUTO (the default) asks where the kernel allows them (pkg:
+ * transparent_hugepage/enabled is always or madvise; shm: shmem_enabled is
+ * advise, always, within_size or force), silently; 1 asks and warns where
+ * it does not; 0 never asks.  pkg_huge() and shm_huge() say which pages
+ * the pool got. */
+#define MEM_HUGE_AUTO (-1)
+#define SHM_HUGE_AUTO MEM_HUGE_AUTO
+extern int pkg_huge_pages;
 extern int shm_huge_pages;
 extern int shm_populate;    /* 1 (default) shm_child_init() maps all of shm */
 /* Bytes of small freed fragments each process may keep for itself, so that
@@ -397,6 +400,8 @@ int shm_address_in(const void *p);
 /* 1: the segment asked for 2 MiB pages where the kernel gives them
  * (shm_huge_pages); 0: 4 KiB pages, or no segment. */
 int shm_huge(void);
+/* The same for this process's pkg pool (pkg_huge_pages). */
+int pkg_huge(void);
 /* Call in every child right after fork, before it serves (the main process
  * may call it too).  With shm_populate, maps the whole segment into this
  * process's page tables now, so that serving never takes a page fault on

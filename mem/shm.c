@@ -9,9 +9,9 @@
  * (set before shm_init): shm_force_alloc touches every page now, so no
  * allocation later pays a page fault (the latency workloads want this);
  * shm_mlock pins the segment in RAM; shm_huge_pages (by default: where
- * the kernel allows) asks for transparent huge pages, whose 2 MiB TLB
- * entries matter once many processes share the CPUs (doc/PERFORMANCE.md,
- * "Huge pages").  With per-process caches (cache.c)
+ * the kernel allows) asks for transparent huge pages (pages.c), whose
+ * 2 MiB TLB entries matter once many processes share the CPUs
+ * (doc/PERFORMANCE.md, "Huge pages").  With per-process caches (cache.c)
  * their slots sit between the head and the heap:
  *
  *   | struct shm_head | struct mem_cache (slots) | backend heap ...       |
@@ -114,56 +114,7 @@ static int map_in(char *seg, size_t size)
 	return 0;
 }
 
-/* "always within_size advise [never] deny force": the bracketed word. */
-static void thp_shmem_mode(char *mode, size_t len)
-{
-	char buf[128] = "";
-	snprintf(mode, len, "unknown");
-	int fd = open("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
-			O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	char *open_br = n > 0 ? strchr(buf, '[') : NULL;
-	char *close_br = open_br ? strchr(open_br, ']') : NULL;
-	if (close_br)
-		snprintf(mode, len, "%.*s", (int)(close_br - open_br - 1),
-			open_br + 1);
-}
-
-/* Does the kernel give a MADV_HUGEPAGE'd shmem mapping 2 MiB pages? */
-static int thp_shmem_allows(const char *mode)
-{
-	return !strcmp(mode, "advise") || !strcmp(mode, "always") ||
-		!strcmp(mode, "within_size") || !strcmp(mode, "force");
-}
-
 static int huge_asked;  /* the segment is MADV_HUGEPAGE'd, and allowed */
-
-/* shm_huge_pages: 1 asks and warns where the kernel will not give huge
- * pages (the madvise succeeds even where shmem never gets them);
- * SHM_HUGE_AUTO asks only where it will, silently (srproxy's start line
- * says which pages the segment has: shm_huge()). */
-static void ask_huge_pages(char *seg, size_t size)
-{
-	char mode[32];
-	thp_shmem_mode(mode, sizeof(mode));
-	int allowed = thp_shmem_allows(mode);
-	if (shm_huge_pages == SHM_HUGE_AUTO && !allowed)
-		return;
-	if (madvise(seg, size, MADV_HUGEPAGE) < 0) {
-		mem_log(shm_huge_pages == SHM_HUGE_AUTO ? MEM_L_INFO : MEM_L_WARN,
-			"shm: no transparent huge pages: %s", strerror(errno));
-		return;
-	}
-	huge_asked = allowed;
-	if (!allowed)
-		mem_log(MEM_L_WARN, "shm: shm_huge_pages: the kernel's "
-			"transparent_hugepage/shmem_enabled is '%s', so the "
-			"segment gets 4 KiB pages ('advise' would give 2 MiB ones)",
-			mode);
-}
 
 int shm_huge(void)
 {
@@ -172,9 +123,7 @@ int shm_huge(void)
 
 static void shm_options(char *seg, size_t size)
 {
-	huge_asked = 0;
-	if (shm_huge_pages)
-		ask_huge_pages(seg, size);
+	huge_asked = mem_pages_huge("shm", seg, size, shm_huge_pages, 1);
 	if (shm_force_alloc)
 		map_in(seg, size);
 	if (shm_mlock && mlock(seg, size) < 0)

@@ -10,6 +10,7 @@
 #include <check.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,13 +138,25 @@ START_TEST(test_limits_accepted)
 	ck_assert_int_eq(c.shm_populate, 1);
 	ck_assert_int_eq(parse("--shm-populate", "0", NULL), OPTS_RUN);
 	ck_assert_int_eq(c.shm_populate, 0);
-	ck_assert_int_eq(c.shm_huge_pages, SHM_HUGE_AUTO);
-	ck_assert_int_eq(parse("--shm-huge-pages", "1", NULL), OPTS_RUN);
-	ck_assert_int_eq(c.shm_huge_pages, 1);
-	ck_assert_int_eq(parse("--shm-huge-pages", "0", NULL), OPTS_RUN);
-	ck_assert_int_eq(c.shm_huge_pages, 0);
-	ck_assert_int_eq(parse("--shm-huge-pages", "auto", NULL), OPTS_RUN);
-	ck_assert_int_eq(c.shm_huge_pages, SHM_HUGE_AUTO);
+	/* each pool's huge pages, the other left at its default */
+	static const struct { const char *opt; size_t at; } huge[] = {
+		{ "--shm-huge-pages", offsetof(struct srp_cfg, shm_huge_pages) },
+		{ "--pkg-huge-pages", offsetof(struct srp_cfg, pkg_huge_pages) },
+	};
+	static const char *const huge_v[] = { "1", "0", "auto" };
+	static const int huge_want[] = { 1, 0, MEM_HUGE_AUTO };
+	for (unsigned k = 0; k < 2; k++) {
+		const int *got = (const int *)((const char *)&c + huge[k].at);
+		const int *other = (const int *)((const char *)&c +
+			huge[1 - k].at);
+		ck_assert_int_eq(*got, MEM_HUGE_AUTO);
+		for (unsigned v = 0; v < 3; v++) {
+			ck_assert_int_eq(parse(huge[k].opt, huge_v[v], NULL),
+				OPTS_RUN);
+			ck_assert_int_eq(*got, huge_want[v]);
+			ck_assert_int_eq(*other, MEM_HUGE_AUTO);
+		}
+	}
 	ck_assert_int_eq(c.mem_free_check, 1);
 	ck_assert_int_eq(parse("--mem-free-check", "0", NULL), OPTS_RUN);
 	ck_assert_int_eq(c.mem_free_check, 0);
@@ -273,6 +286,8 @@ START_TEST(test_bad_long_numbers)
 	expect_bad("--shm-cache", "k", NULL);
 	expect_bad("--shm-cache", "-5", NULL);
 	expect_bad("--shm-populate", "2", "--shm-populate '2'", "0..1", NULL);
+	expect_bad("--pkg-huge-pages", "2", "--pkg-huge-pages '2'",
+		"auto, 0 or 1", NULL);
 	expect_bad("--shm-huge-pages", "yes", "--shm-huge-pages 'yes'",
 		"auto, 0 or 1", NULL);
 	expect_bad("--shm-huge-pages", "-1", "--shm-huge-pages '-1'", NULL);

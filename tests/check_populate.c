@@ -11,9 +11,11 @@
  * A block written by the parent before fork keeps its bytes across the
  * child's populate.
  *
- * shm_huge_pages: the segment's VmFlags in /proc/self/smaps show whether
- * it was madvise(MADV_HUGEPAGE)d ("hg"), for each setting against what
- * the kernel's transparent_hugepage/shmem_enabled allows here.
+ * shm_huge_pages and pkg_huge_pages: the pool's VmFlags in
+ * /proc/self/smaps show whether it was madvise(MADV_HUGEPAGE)d ("hg"), for
+ * each setting against what the kernel's transparent_hugepage/
+ * shmem_enabled (shm) or enabled (pkg) allows here; a pkg pool asked for
+ * them starts on a 2 MiB boundary.
  */
 #include <check.h>
 #include <stdio.h>
@@ -166,53 +168,83 @@ static int mapping_flag(const void *p, const char *flag)
 	return found;
 }
 
-/* What this kernel gives a MADV_HUGEPAGE'd shmem mapping. */
-static int thp_allowed(void)
+/* What this kernel gives a MADV_HUGEPAGE'd mapping: shmem (shm) or
+ * private anonymous memory (pkg). */
+static int thp_allowed(int shm)
 {
 	char buf[128] = "";
-	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
-			"r");
+	FILE *f = fopen(shm ? "/sys/kernel/mm/transparent_hugepage/shmem_enabled"
+			: "/sys/kernel/mm/transparent_hugepage/enabled", "r");
 	if (!f)
 		return 0;
 	if (!fgets(buf, sizeof(buf), f))
 		buf[0] = '\0';
 	fclose(f);
+	if (!shm)
+		return strstr(buf, "[always]") || strstr(buf, "[madvise]");
 	return strstr(buf, "[advise]") || strstr(buf, "[always]") ||
 		strstr(buf, "[within_size]") || strstr(buf, "[force]");
 }
 
-/* shm_init with shm_huge_pages = setting: madvised or not, and what the
- * log says. */
-static void check_huge(int setting, int allowed)
+/* The pool's init with its huge-page setting: madvised or not, what the
+ * log says, and what pkg_huge() or shm_huge() answers. */
+static void check_huge(int shm, int setting, int allowed)
 {
+	const char *name = shm ? "shm" : "pkg";
+	int *knob = shm ? &shm_huge_pages : &pkg_huge_pages;
 	t_log_start();
-	shm_huge_pages = setting;
-	int rc = shm_init(POP_SIZE, NULL);
-	shm_huge_pages = SHM_HUGE_AUTO;
+	*knob = setting;
+	int rc = shm ? shm_init(POP_SIZE, NULL) : pkg_init(POP_SIZE, NULL);
+	*knob = MEM_HUGE_AUTO;
 	ck_assert_int_eq(rc, 0);
-	int want = setting == 1 || (setting == SHM_HUGE_AUTO && allowed);
-	int got = mapping_flag(mem_shm_pool, "hg");
-	ck_assert_msg(got == want, "shm_huge_pages %d, shmem THP %s: "
-		"madvised %d, want %d", setting, allowed ? "allowed" :
+	const void *pool = shm ? (void *)mem_shm_pool : (void *)mem_pkg_pool;
+	int want = setting == 1 || (setting == MEM_HUGE_AUTO && allowed);
+	int got = mapping_flag(pool, "hg");
+	ck_assert_msg(got == want, "%s_huge_pages %d, THP %s: "
+		"madvised %d, want %d", name, setting, allowed ? "allowed" :
 		"not allowed", got, want);
-	ck_assert_int_eq(shm_huge(), want && allowed);
-	if (setting == 1 && !allowed)
-		T_LOG_HAS("shm: shm_huge_pages: the kernel's transparent_hugepage"
-			"/shmem_enabled is");
-	else
-		ck_assert_msg(t_log_lines == 0, "shm_init logged:\n%s",
+	ck_assert_int_eq(shm ? shm_huge() : pkg_huge(), want && allowed);
+	if (!shm && want)
+		ck_assert_uint_eq((uintptr_t)pool % ((uintptr_t)2 << 20), 0);
+	if (setting == 1 && !allowed) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "%s: %s_huge_pages: the kernel's "
+			"transparent_hugepage/%s is", name, name,
+			shm ? "shmem_enabled" : "enabled");
+		T_LOG_HAS(msg);
+	} else {
+		ck_assert_msg(t_log_lines == 0, "%s init logged:\n%s", name,
 			t_log_buf);
+	}
+	if (!shm) {     /* the pool serves, huge pages or not */
+		void *p = pkg_malloc(100000);
+		ck_assert_ptr_nonnull(p);
+		memset(p, 0x5a, 100000);
+		pkg_free(p);
+		ck_assert_int_eq(mem_check(mem_pkg_pool), 0);
+	}
 	t_teardown();
-	ck_assert_int_eq(shm_huge(), 0);
+	ck_assert_int_eq(shm ? shm_huge() : pkg_huge(), 0);
 }
 
 START_TEST(test_huge_pages)
 {
-	int allowed = thp_allowed();
+	int allowed = thp_allowed(1);
 	ck_assert_int_eq(shm_huge_pages, SHM_HUGE_AUTO);
-	check_huge(SHM_HUGE_AUTO, allowed);
-	check_huge(1, allowed);
-	check_huge(0, allowed);
+	check_huge(1, SHM_HUGE_AUTO, allowed);
+	check_huge(1, 1, allowed);
+	check_huge(1, 0, allowed);
+}
+END_TEST
+
+START_TEST(test_pkg_huge_pages)
+{
+	int allowed = thp_allowed(0);
+	ck_assert_int_eq(pkg_huge_pages, MEM_HUGE_AUTO);
+	pkg_destroy();          /* the suite's own pool, if any */
+	check_huge(0, MEM_HUGE_AUTO, allowed);
+	check_huge(0, 1, allowed);
+	check_huge(0, 0, allowed);
 }
 END_TEST
 
@@ -225,6 +257,7 @@ Suite *populate_suite(void)
 	tcase_add_test(tc, test_force_alloc_populates);
 	tcase_add_test(tc, test_no_segment);
 	tcase_add_test(tc, test_huge_pages);
+	tcase_add_test(tc, test_pkg_huge_pages);
 	suite_add_tcase(s, tc);
 	return s;
 }

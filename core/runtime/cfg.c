@@ -24,7 +24,8 @@
 	.rpc_socket = "./srproxy.sock", .rpc_mode = 0600, \
 	.log_level = L_INFO, .restart_max = 5, .restart_window = 10, \
 	.shm_cache = SHM_CACHE_AUTO, .shm_populate = 1, \
-	.shm_huge_pages = SHM_HUGE_AUTO, .mem_warn = 80, \
+	.shm_huge_pages = MEM_HUGE_AUTO, .pkg_huge_pages = MEM_HUGE_AUTO, \
+	.mem_warn = 80, \
 	.mem_crit = 95, .mem_free_check = 1, .mem_free_queue = 1, \
 	.argv0 = SRP_NAME }
 

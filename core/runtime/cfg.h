@@ -29,7 +29,8 @@ struct srp_cfg {
 	int mem_summary;                /* --mem-summary, the library's bits */
 	size_t shm_cache;               /* --shm-cache bytes, SHM_CACHE_AUTO */
 	int shm_populate;               /* --shm-populate, the library's */
-	int shm_huge_pages;             /* --shm-huge-pages, SHM_HUGE_AUTO */
+	int shm_huge_pages;             /* --shm-huge-pages, MEM_HUGE_AUTO */
+	int pkg_huge_pages;             /* --pkg-huge-pages, MEM_HUGE_AUTO */
 	int mem_free_check;             /* --mem-free-check, the library's */
 	int mem_free_queue;             /* --mem-free-queue, the library's */
 	int mem_warn, mem_crit;         /* --mem-warn/--mem-crit: alarm

@@ -119,6 +119,7 @@ static int memory_init(void)
 	shm_cache_size = cfg.shm_cache;
 	shm_populate = cfg.shm_populate;
 	shm_huge_pages = cfg.shm_huge_pages;
+	pkg_huge_pages = cfg.pkg_huge_pages;
 	mem_free_check = cfg.mem_free_check;
 	mem_free_queue = cfg.mem_free_queue;
 	if (pkg_init(cfg.pkg_size, cfg.pkg_backend) < 0) {
@@ -160,11 +161,12 @@ static int add_processes(void)
 static void log_start(void)
 {
 	LM_NOTICE("%s %s starting: shm %zu MB (%s, %s pages), pkg %zu MB "
-		"(%s), %d workers, SIP %s, RPC %s%s%s, %d processes, build %s",
+		"(%s, %s pages), %d workers, SIP %s, RPC %s%s%s, %d processes, "
+		"build %s",
 		SRP_NAME, SRP_VERSION, cfg.shm_size >> 20,
 		mem_pool_backend(mem_shm_pool), shm_huge() ? "2 MiB" : "4 KiB",
-		cfg.pkg_size >> 20,
-		mem_pool_backend(mem_pkg_pool), cfg.workers, cfg.listen,
+		cfg.pkg_size >> 20, mem_pool_backend(mem_pkg_pool),
+		pkg_huge() ? "2 MiB" : "4 KiB", cfg.workers, cfg.listen,
 		cfg.rpc_socket, cfg.http ? ", HTTP " : "",
 		cfg.http ? cfg.http : "", proc_count, mem_build_info());
 }

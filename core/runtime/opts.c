@@ -30,7 +30,7 @@
 enum { O_HTTP = 256, O_RPC_MODE, O_TEST_METHODS, O_RESTART_MAX,
 	O_RESTART_WINDOW, O_MEM_SUMMARY, O_SHM_CACHE, O_SHM_POPULATE,
 	O_MEM_WARN, O_MEM_CRIT, O_MEM_FREE_CHECK, O_MEM_FREE_QUEUE,
-	O_SHM_HUGE_PAGES };
+	O_SHM_HUGE_PAGES, O_PKG_HUGE_PAGES };
 
 static const struct option long_opts[] = {
 	{ "shm", required_argument, NULL, 'm' },
@@ -53,6 +53,7 @@ static const struct option long_opts[] = {
 	{ "shm-cache", required_argument, NULL, O_SHM_CACHE },
 	{ "shm-populate", required_argument, NULL, O_SHM_POPULATE },
 	{ "shm-huge-pages", required_argument, NULL, O_SHM_HUGE_PAGES },
+	{ "pkg-huge-pages", required_argument, NULL, O_PKG_HUGE_PAGES },
 	{ "mem-warn", required_argument, NULL, O_MEM_WARN },
 	{ "mem-crit", required_argument, NULL, O_MEM_CRIT },
 	{ "mem-free-check", required_argument, NULL, O_MEM_FREE_CHECK },
@@ -99,6 +100,8 @@ static void usage(FILE *out)
 "  --shm-huge-pages auto|0|1  2 MiB pages for shm: auto (default) where\n"
 "                   the kernel's transparent_hugepage/shmem_enabled allows,\n"
 "                   1 ask and warn where it does not, 0 never\n"
+"  --pkg-huge-pages auto|0|1  the same for each process's pkg pool: auto\n"
+"                   (default) where transparent_hugepage/enabled allows\n"
 "  --mem-warn PCT   alarm when a pool's real_used reaches PCT %% of it\n"
 "                   (default 80; 0 off; mem.alarm changes it at run time)\n"
 "  --mem-crit PCT   critical alarm at PCT %% (default 95; 0 off)\n"
@@ -307,14 +310,14 @@ static int opt_cache(struct parse *p, const char *v)
 	return OPTS_RUN;
 }
 
-static int opt_huge(struct parse *p, const char *v)
+static int opt_huge(struct parse *p, const char *name, const char *v,
+		int *to)
 {
 	if (!strcmp(v, "auto")) {
-		p->c->shm_huge_pages = SHM_HUGE_AUTO;
+		*to = MEM_HUGE_AUTO;
 		return OPTS_RUN;
 	}
-	return opt_int(p, "--shm-huge-pages", v, 0, 1, "choice (auto, 0 "
-		"or 1)", &p->c->shm_huge_pages);
+	return opt_int(p, name, v, 0, 1, "choice (auto, 0 or 1)", to);
 }
 
 static int one_opt(struct parse *p, int o, const char *v)
@@ -343,7 +346,10 @@ static int one_opt(struct parse *p, int o, const char *v)
 	case O_SHM_CACHE: return opt_cache(p, v);
 	case O_SHM_POPULATE: return opt_int(p, "--shm-populate", v, 0, 1,
 			"switch (0 or 1)", &c->shm_populate);
-	case O_SHM_HUGE_PAGES: return opt_huge(p, v);
+	case O_SHM_HUGE_PAGES:
+		return opt_huge(p, "--shm-huge-pages", v, &p->c->shm_huge_pages);
+	case O_PKG_HUGE_PAGES:
+		return opt_huge(p, "--pkg-huge-pages", v, &p->c->pkg_huge_pages);
 	case O_MEM_FREE_CHECK: return opt_int(p, "--mem-free-check", v, 0, 1,
 			"switch (0 or 1)", &c->mem_free_check);
 	case O_MEM_FREE_QUEUE: return opt_int(p, "--mem-free-queue", v, 0, 1,
