@@ -101,6 +101,10 @@ for b in f_malloc q_malloc TLSF; do
 done
 k=$(count before-after "^\\| W2 ns/op(, MEMDBG=1)? \\| $num \\| $num \\| $ratio \\| at least ${num}x \\| $verdict \\|\$")
 [ "$k" = 6 ] || fail "before-after: $k W2 rows with figures, goal and verdict, not 6"
+k=$(count before-after "^\\| W2 ns/op, both in 4 KiB pages(, MEMDBG=1)? \\| $num \\| $num \\| $ratio \\| - \\| - \\|\$")
+[ "$k" = 6 ] || fail "before-after: $k W2 rows with both builds in 4 KiB pages, not 6"
+sect huge-pkg | grep -qE "^\\| tlsf, 4 KiB pages \\| $num " || fail "huge-pkg: no row of tlsf in 4 KiB pages"
+sect huge-pkg-jemalloc | grep -q '^`env MALLOC_CONF=thp:always' || fail "huge-pkg-jemalloc: not jemalloc with huge pages"
 k=$(count before-after "^\\| W1 free (FIFO|LIFO|random) CPU ns(, MEMDBG=1)? \\| $num \\| $num \\| $ratio \\|")
 [ "$k" = 18 ] || fail "before-after: $k W1 free rows with figures, not 18"
 k=$(count before-after "^\\| W3 caches off, P=[248], Mops/s \\| $num \\| $num \\| $ratio \\| at least 1.3x \\| $verdict \\|\$")

@@ -21,7 +21,9 @@
  *                     MEMBENCH_SHM_POPULATE=0 in the newer build);
  *   MB_NO_LOCK_STATS  no shm_lock_stats(): no lock_* columns;
  *   MB_NO_FREE_QUEUE  no mem_free_queue: "-noq" is the backend as is
- *                     (such a library frees at once).
+ *                     (such a library frees at once);
+ *   MB_NO_PKG_HUGE    no pkg_huge_pages: pkg in 4 KiB pages (compare with
+ *                     MEMBENCH_PKG_HUGE_PAGES=0 in the newer build).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,9 +77,24 @@ static void free_check_of(const char *name)
 #endif
 }
 
+/* MEMBENCH_PKG_HUGE_PAGES sets pkg_huge_pages (0: 4 KiB pages, as in a
+ * build older than its "auto" default); "NAME-4k" is NAME with 0. */
+static void pkg_settings(const char *name)
+{
+	(void)name;
+#ifndef MB_NO_PKG_HUGE
+	const char *huge = getenv("MEMBENCH_PKG_HUGE_PAGES");
+	if (huge)
+		pkg_huge_pages = atoi(huge);
+	if (strstr(name, "-4k"))
+		pkg_huge_pages = 0;
+#endif
+}
+
 static int pkg_setup(const char *name, size_t size)
 {
 	char base[16];
+	pkg_settings(name);
 	free_check_of(name);
 	name = backend_of(name, base, sizeof(base));
 	mem_set_log(quiet_log);
@@ -250,7 +267,7 @@ static const char *srmem_version(void)
 
 static const char *const srmem_names[] = {
 	"fm", "qm", "tlsf", "fm-lock", "qm-lock", "tlsf-lock", "tlsf-nofill",
-	"fm-noq", "qm-noq", "tlsf-noq", "tlsf-4k",
+	"fm-noq", "qm-noq", "tlsf-noq", "tlsf-4k", "fm-4k", "qm-4k",
 	NULL,
 };
 

@@ -7,15 +7,15 @@
 # Loaded after jsonl.awk and rounds.awk; prints with -v want=before-after.
 
 # The key of build B (d0, d1), workload W, allocator A, P and metric M
-# among the rounds' keys, "" when the run has none.  B may name the
-# group too: "d0-w3faulted" is W3 with populate off in both builds, and
-# plain "d0" never finds that group.
-function bakey(b, w, a, p, m,    q, f) {
+# among the rounds' keys, "" when the run has none.  Plain "d0" finds the
+# builds as they ship (groups pkg and w3); B may name another group:
+# "d0-w3faulted" is W3 with populate off in both builds, "d1-pkg4k" W2
+# with both builds' pkg pools in 4 KiB pages.
+function bakey(b, w, a, p, m,    q, f, want) {
+	want = b ~ /-/ ? "(^|-)" b "$" : "(^|-)" b "-(pkg|w3)$"
 	for (q = 1; q <= nkeys; q++) {
 		split(order[q], f, SUBSEP)
-		if (b !~ /faulted/ && f[1] ~ /faulted/)
-			continue
-		if (f[1] ~ ("(^|-)" b "(-|$)") && f[2] == w && f[3] == a && f[4] == p && f[5] == m)
+		if (f[1] ~ want && f[2] == w && f[3] == a && f[4] == p && f[5] == m)
 			return order[q]
 	}
 	return ""
@@ -25,7 +25,7 @@ function bakey(b, w, a, p, m,    q, f) {
 # (overhead: now <= 4ce4f3f), "fewer" (context switches), or "".
 function goal14(b, a, w, p, m) {
 	sub(/-lock$/, "", a)
-	if (b ~ /faulted/)      # what the lock alone buys: no goal of its own
+	if (b ~ /-/)    # both builds alike (faulting, 4 KiB pages): no goal
 		return ""
 	if (w == "w2" && (m == "ns_per_op" || m == "cpu_ns_per_op"))
 		return b == "d0" ? (a == "tlsf" ? 1.2 : 1.45) : \
@@ -92,6 +92,7 @@ function batable(a, name,    b, bl, ph, k, p, phases, label) {
 		barow("W2 ns/op" bl, "d" b, a, "w2", 1, "ns_per_op")
 		barow("W2 CPU ns/op" bl, "d" b, a, "w2", 1, "cpu_ns_per_op")
 		barow("W2 overhead" bl, "d" b, a, "w2", 1, "overhead")
+		barow("W2 ns/op, both in 4 KiB pages" bl, "d" b "-pkg4k", a, "w2", 1, "ns_per_op")
 		for (k = 1; k <= 4; k++) {
 			ph = label[k]
 			if (!b)

@@ -23,7 +23,9 @@
 # Then issue 14's before/after: commit 4ce4f3f's library, built in a
 # temporary git worktree (removed after) with this tree's membench driver
 # and workers, against each build side by side (against.sh, rounds
-# alternating): W2 and W1 for fm, qm and tlsf in both builds, W3 with the
+# alternating): W2 and W1 for fm, qm and tlsf in both builds (and W2 with
+# both builds' pkg pools in 4 KiB pages, MEMBENCH_PKG_HUGE_PAGES=0: this
+# tree asks for 2 MiB ones by default, 4ce4f3f has none), W3 with the
 # caches off (fm-lock, qm-lock, tlsf-lock, P = 2, 4, 8) in the release
 # build twice: as each build ships (this tree's workers map the segment
 # in at start, shm_populate; 4ce4f3f has no populate, its workers fault
@@ -275,9 +277,10 @@ figures() {
 	section populate "" "$(bindir "$b")/tests/prog_figures" populate $shm_mib
 }
 
-# --- huge pages: what 2 MiB pages buy W3 --------------------------------------
+# --- huge pages: what 2 MiB pages buy W2 (pkg) and W3 (shm) ------------------
 
 thp=/sys/kernel/mm/transparent_hugepage/shmem_enabled
+thp_private=/sys/kernel/mm/transparent_hugepage/enabled
 thp_mode() { sed -n 's/.*\[\(.*\)\].*/\1/p' "$thp" 2>/dev/null; }
 thp_restore() {
 	[ -z "${thp_was:-}" ] && return 0
@@ -309,6 +312,13 @@ huge_pages() {
 			note="shmem_enabled '$mode', left as it is (--quick, or not root): both have 4 KiB pages here; as root, \`echo advise > $thp\` first."
 		fi ;;
 	esac
+	pmode=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$thp_private" 2>/dev/null)
+	section huge-pkg "transparent_hugepage/enabled '$pmode', as the host has it (madvise and always give the pkg pool 2 MiB pages; never: all rows 4 KiB)." \
+		$bin/membench $size --alloc tlsf,tlsf-4k,fm,fm-4k,qm,qm-4k,jemalloc \
+		--workload w2,w1
+	section huge-pkg-jemalloc "jemalloc told to use huge pages too (its default, thp:default, leaves them to the kernel's setting: none under madvise)." \
+		env MALLOC_CONF=thp:always,metadata_thp:always $bin/membench $size \
+		--alloc tlsf,jemalloc --workload w2
 	section huge-w3 "$note" env $shm_env OUT="$out/huge-w3" sh $mb/spread.sh \
 		$bin 3 --alloc tlsf,tlsf-4k,tlsf-noq --workload w3 $size
 	section huge-populate "$note" "$(bindir "$b")/tests/prog_figures" \
@@ -377,6 +387,7 @@ before_after() {
 		if base_build; then
 			for b in $builds; do
 				against "$b-pkg" "" --alloc fm,qm,tlsf --workload w2,w1 --runs 1 $ba_size
+				against "$b-pkg4k" "MEMBENCH_PKG_HUGE_PAGES=0" --alloc fm,qm,tlsf --workload w2 --runs 1 $ba_size
 				[ "$b" = d1 ] || {
 					against "$b-w3" "MEMBENCH_SHM_HUGE_PAGES=0" --alloc fm-lock,qm-lock,tlsf-lock \
 						--workload w3 --runs 1 $ba_w3size
@@ -386,7 +397,7 @@ before_after() {
 			done
 			printf 'Load average (1, 5, 15 min) before %s, after %s; %d s (the builds of %s included).  ' \
 				"$l0" "$(loadavg)" $(($(date +%s) - t0)) $base_rev
-			printf '`%s` is commit %s'"'"'s library (built in a temporary git worktree, removed after) with this tree'"'"'s membench driver and workers; `against.sh` runs the two builds alternately, one run each per round, %d rounds; W3 with the caches off, release build only, 4 KiB pages, first as each build ships (this tree'"'"'s workers map the segment in at start, `shm_populate`; 4ce4f3f'"'"'s fault pages in as they go, some while they hold the lock), then with both builds'"'"' workers faulting (`MEMBENCH_SHM_POPULATE=0`: the lock and the heap alone).  Per-metric tables of every figure: `%s/against-*.md`.\n\n' \
+			printf '`%s` is commit %s'"'"'s library (built in a temporary git worktree, removed after) with this tree'"'"'s membench driver and workers; `against.sh` runs the two builds alternately, one run each per round, %d rounds; W2 and W1 as each build ships (this tree'"'"'s pkg pool asks for 2 MiB pages where `transparent_hugepage/enabled` gives them, 4ce4f3f'"'"'s has 4 KiB ones), and W2 again with both in 4 KiB pages (`MEMBENCH_PKG_HUGE_PAGES=0`: the code alone); W3 with the caches off, release build only, 4 KiB pages, first as each build ships (this tree'"'"'s workers map the segment in at start, `shm_populate`; 4ce4f3f'"'"'s fault pages in as they go, some while they hold the lock), then with both builds'"'"' workers faulting (`MEMBENCH_SHM_POPULATE=0`: the lock and the heap alone).  Per-metric tables of every figure: `%s/against-*.md`.\n\n' \
 				"$out/base-dN" $base_rev $ba_rounds "$out"
 			[ -z "$failed" ] || case $failed in *against-*)
 				printf '**A round failed or the library reported errors (see `%s/against-*.err`).**\n\n' "$out" ;; esac

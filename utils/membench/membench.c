@@ -57,8 +57,9 @@ const struct alloc_def alloc_defs[NALLOCS] = {
 		K_OURS },
 	{ "qm-noq", "membench-srmem", "q_malloc, frees at once (no queues)",
 		K_OURS },
-	{ "tlsf-4k", "membench-srmem", "tlsf, shm in 4 KiB pages",
-		K_OURS },
+	{ "tlsf-4k", "membench-srmem", "tlsf, 4 KiB pages", K_OURS },
+	{ "fm-4k", "membench-srmem", "f_malloc, 4 KiB pages", K_OURS },
+	{ "qm-4k", "membench-srmem", "q_malloc, 4 KiB pages", K_OURS },
 	{ "glibc", "membench-glibc", "glibc malloc", K_SYS },
 	{ "jemalloc", "membench-jemalloc", "jemalloc", K_SYS },
 	{ "mimalloc", "membench-mimalloc", "mimalloc", K_SYS },
@@ -232,7 +233,8 @@ static void usage(void)
 		"write-after-free fill off)\n"
 		"            fm-noq qm-noq tlsf-noq (mem_free_queue = 0: "
 		"frees at once)\n"
-		"            tlsf-4k (shm_huge_pages = 0: shm in 4 KiB pages)\n"
+		"            fm-4k qm-4k tlsf-4k (pkg_huge_pages = shm_huge_pages"
+		" = 0: 4 KiB pages)\n"
 		"workloads: w1 same-size, w2 sip-mix, w3 shm-scale, w4 handoff, "
 		"w5 latency, w6 fill,\n           w6s fill-shm\n", stderr);
 	exit(2);
