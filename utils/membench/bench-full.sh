@@ -193,6 +193,7 @@ machine() {
 	caches=$(LC_ALL=C lscpu 2>/dev/null | sed -n 's/^\(L[23]\) cache: *\(.*\)/\1 \2/p' | paste -sd, - | sed 's/,/, /g')
 	mem=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
 	thp=$(cat /sys/kernel/mm/transparent_hugepage/shmem_enabled 2>/dev/null || echo unknown)
+	thp_anon=$(cat "$thp_private" 2>/dev/null || echo unknown)
 	rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 	dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -v " $doc\$" | head -n 1)
 	{
@@ -205,6 +206,7 @@ machine() {
 			"$(nproc)" "${caches:+, $caches}" "$mem" "$(uname -sr)" \
 			"$(ldd --version 2>/dev/null | head -n 1 | sed 's/^ldd //')"
 		printf -- '- shmem transparent huge pages (/sys/kernel/mm/transparent_hugepage/shmem_enabled): %s\n' "$thp"
+		printf -- '- private transparent huge pages, the pkg pool'"'"'s (%s): %s\n' "$thp_private" "$thp_anon"
 		printf -- '- load average (1, 5, 15 min) before the first command %s, after the last %s\n' \
 			"$load_first" "$(loadavg)"
 		for b in $builds; do
