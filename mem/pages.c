@@ -7,7 +7,7 @@
  * reuse touches needs a TLB entry of its own, and the page walk for it
  * is a miss of its own besides the fragment's line.  A 2 MiB page covers
  * 512 times the memory per entry.  Measured (doc/PERFORMANCE.md, "Huge
- * pages"): W2 on pkg 1.2-1.4x faster in every backend, W3 on shm twice as
+ * pages"): W2 on pkg 1.3-1.4x faster in every backend, W3 on shm twice as
  * fast at P=8.
  *
  * How.  madvise(MADV_HUGEPAGE) on the region, before anything touches it.
