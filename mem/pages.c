@@ -104,7 +104,7 @@ void *mem_pages_map_private(size_t size, int huge)
 {
 	const size_t align = (size_t)2 << 20;
 	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
-	if (!huge || size < align)
+	if (!huge || size < align || size > SIZE_MAX - align)
 		return mmap(NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
 	char *raw = mmap(NULL, size + align, PROT_READ | PROT_WRITE, flags,
 			-1, 0);

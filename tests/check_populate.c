@@ -18,6 +18,7 @@
  * them starts on a 2 MiB boundary.
  */
 #include <check.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -245,6 +246,14 @@ START_TEST(test_pkg_huge_pages)
 	check_huge(0, MEM_HUGE_AUTO, allowed);
 	check_huge(0, 1, allowed);
 	check_huge(0, 0, allowed);
+	/* a size the alignment's slack would wrap: refused, no pool */
+	t_log_start();
+	pkg_huge_pages = 1;
+	ck_assert_int_eq(pkg_init(SIZE_MAX - 4096, NULL), -1);
+	pkg_huge_pages = MEM_HUGE_AUTO;
+	T_LOG_HAS("pkg: cannot map");
+	ck_assert_ptr_null(mem_pkg_pool);
+	t_teardown();
 }
 END_TEST
 
