@@ -16,7 +16,9 @@
 # invocations, with faults, context switches and library errors per cell);
 # in the release build also W6 over seeds 1..12 and W6s over 1..8
 # (spread.sh --seeds); then the per-fragment overhead and the populate
-# figures (prog_figures); W3 and the populate figures with 2 MiB shm
+# figures (prog_figures); W2 and W1 with the pkg pool in 2 MiB pages
+# against 4 KiB ones, beside jemalloc (at its defaults, and told to use
+# huge pages); W3 and the populate figures with 2 MiB shm
 # pages against 4 KiB ones (setting shmem_enabled to advise for that
 # section when it is not and the user may: huge_pages below),
 # and the two plots (gnuplot) from the release build's W3 and W5.
@@ -52,8 +54,9 @@
 # missing tool.
 #
 # Time: 11 to 23 minutes (644 s on 2026-12-02 on one machine, 1,391 s
-# the same day on a slower one with the huge-page section, 1,030 s the
-# day before) on a fresh clone, host otherwise idle (figures of the
+# the same day on a slower one with the huge-page section, 1,323 s on
+# 2026-12-03 with the pkg huge-page sections, 1,030 s on
+# 2026-12-01) on a fresh clone, host otherwise idle (figures of the
 # 1,030 s run): the
 # before/after step 168 s (5 rounds of W2 and W1 at
 # --scale 0.5 in both builds, W3 at 0.25 in the release build, the two
