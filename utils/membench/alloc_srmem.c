@@ -77,17 +77,24 @@ static void free_check_of(const char *name)
 #endif
 }
 
-/* MEMBENCH_PKG_HUGE_PAGES sets pkg_huge_pages (0: 4 KiB pages, as in a
- * build older than its "auto" default); "NAME-4k" is NAME with 0. */
+/* A pool's huge-page setting: environment variable env sets it (0: 4 KiB
+ * pages, as in a build older than its "auto" default); "NAME-4k" is NAME
+ * with 0. */
+static void huge_setting(const char *env, const char *name, int *to)
+{
+	const char *huge = getenv(env);
+	if (huge)
+		*to = atoi(huge);
+	if (strstr(name, "-4k"))
+		*to = 0;
+}
+
+/* MEMBENCH_PKG_HUGE_PAGES sets pkg_huge_pages. */
 static void pkg_settings(const char *name)
 {
 	(void)name;
 #ifndef MB_NO_PKG_HUGE
-	const char *huge = getenv("MEMBENCH_PKG_HUGE_PAGES");
-	if (huge)
-		pkg_huge_pages = atoi(huge);
-	if (strstr(name, "-4k"))
-		pkg_huge_pages = 0;
+	huge_setting("MEMBENCH_PKG_HUGE_PAGES", name, &pkg_huge_pages);
 #endif
 }
 
@@ -166,15 +173,10 @@ static const char *backend_of(const char *name, char *buf, size_t len)
 }
 
 /* MEMBENCH_SHM_POPULATE=0 measures workers that fault the segment in;
- * MEMBENCH_SHM_HUGE_PAGES sets shm_huge_pages (0: 4 KiB pages, as in a
- * build older than its "auto" default); "NAME-4k" is NAME with 0. */
+ * MEMBENCH_SHM_HUGE_PAGES sets shm_huge_pages. */
 static void shm_settings(const char *name)
 {
-	const char *huge = getenv("MEMBENCH_SHM_HUGE_PAGES");
-	if (huge)
-		shm_huge_pages = atoi(huge);
-	if (strstr(name, "-4k"))
-		shm_huge_pages = 0;
+	huge_setting("MEMBENCH_SHM_HUGE_PAGES", name, &shm_huge_pages);
 #ifndef MB_NO_POPULATE
 	const char *pop = getenv("MEMBENCH_SHM_POPULATE");
 	if (pop)

@@ -195,7 +195,7 @@ machine() {
 	cpu=$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)
 	caches=$(LC_ALL=C lscpu 2>/dev/null | sed -n 's/^\(L[23]\) cache: *\(.*\)/\1 \2/p' | paste -sd, - | sed 's/,/, /g')
 	mem=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
-	thp=$(cat /sys/kernel/mm/transparent_hugepage/shmem_enabled 2>/dev/null || echo unknown)
+	thp_shm=$(cat "$thp" 2>/dev/null || echo unknown)
 	thp_anon=$(cat "$thp_private" 2>/dev/null || echo unknown)
 	rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 	dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -v " $doc\$" | head -n 1)
@@ -208,7 +208,7 @@ machine() {
 		printf -- '- machine: %s, %s CPUs (nproc)%s, %s RAM; %s; %s\n' "$cpu" \
 			"$(nproc)" "${caches:+, $caches}" "$mem" "$(uname -sr)" \
 			"$(ldd --version 2>/dev/null | head -n 1 | sed 's/^ldd //')"
-		printf -- '- shmem transparent huge pages (/sys/kernel/mm/transparent_hugepage/shmem_enabled): %s\n' "$thp"
+		printf -- '- shmem transparent huge pages (%s): %s\n' "$thp" "$thp_shm"
 		printf -- '- private transparent huge pages, the pkg pool'"'"'s (%s): %s\n' "$thp_private" "$thp_anon"
 		printf -- '- load average (1, 5, 15 min) before the first command %s, after the last %s\n' \
 			"$load_first" "$(loadavg)"
@@ -286,7 +286,8 @@ figures() {
 
 thp=/sys/kernel/mm/transparent_hugepage/shmem_enabled
 thp_private=/sys/kernel/mm/transparent_hugepage/enabled
-thp_mode() { sed -n 's/.*\[\(.*\)\].*/\1/p' "$thp" 2>/dev/null; }
+# The bracketed word of a THP mode file ($1, default shmem_enabled).
+thp_mode() { sed -n 's/.*\[\(.*\)\].*/\1/p' "${1:-$thp}" 2>/dev/null; }
 thp_restore() {
 	[ -z "${thp_was:-}" ] && return 0
 	echo "$thp_was" > "$thp" && say "shmem_enabled back to '$thp_was'"
@@ -317,7 +318,7 @@ huge_pages() {
 			note="shmem_enabled '$mode', left as it is (--quick, or not root): both have 4 KiB pages here; as root, \`echo advise > $thp\` first."
 		fi ;;
 	esac
-	pmode=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$thp_private" 2>/dev/null)
+	pmode=$(thp_mode "$thp_private")
 	section huge-pkg "transparent_hugepage/enabled '$pmode', as the host has it (madvise and always give the pkg pool 2 MiB pages; never: all rows 4 KiB)." \
 		$bin/membench $size --alloc tlsf,tlsf-4k,fm,fm-4k,qm,qm-4k,jemalloc \
 		--workload w2,w1
