@@ -422,10 +422,6 @@ static int w4_consume(struct w4_arg *wa)
 	uint64_t n = 0, bad = 0;
 	for (;;) {
 		unsigned char *p = ring_get(wa->ring);
-		if (!p) {
-			team_yield();
-			continue;
-		}
 		if (p == W4_DONE)
 			break;
 		bad += p[0] != W4_TAG;
