@@ -1476,7 +1476,10 @@ static uint32_t budget_cut(const struct cache_class *l, unsigned pass)
  * frees do not each cross it again.  Bounded by three passes over the
  * classes.  What it gives back goes to the depot, a chain per list, in
  * one global-lock section, or to held (flush_held) beyond the depot's
- * bound.  While the heap is tight the budget is 0 ("Room"): list c, where
+ * bound; held goes to the heap before the next list is given back, so
+ * that one class with no room in the depot does not send every list
+ * after it to the heap too (give_back() pushes only onto an empty
+ * held).  While the heap is tight the budget is 0 ("Room"): list c, where
  * the free just parked its fragment, goes to held for the heap at once,
  * so that a free costs nothing more than before while the heap has room. */
 static void over_budget(struct mem_pool *pool, struct cache_slot *s,
@@ -1497,6 +1500,14 @@ static void over_budget(struct mem_pool *pool, struct cache_slot *s,
 		uint32_t n = budget_cut(&s->cls[s->evict], k / CACHE_CLASSES);
 		if (!n)
 			continue;
+		if (s->held && locked) {        /* a chain the depot had no
+						 * room for: to the heap now, so
+						 * that the next lists may still
+						 * go to the depot */
+			mem_pool_unlock(pool);
+			locked = 0;
+		}
+		flush_held(pool, s);
 		if (!locked)
 			mem_pool_lock(pool);
 		locked = 1;

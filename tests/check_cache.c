@@ -19,7 +19,9 @@
  *   - cross-process free of every size;
  *   - the depot: a chain one process flushed serves another's refill
  *     whole, with no cut from the heap; its fragments count as cached
- *     (stats and walker alike) and a drain empties it;
+ *     (stats and walker alike) and a drain empties it; a budget flush
+ *     that finds one class full in the depot still leaves the next
+ *     lists there;
  *   - room: a heap with no free block of the caches' room left gets no
  *     batches and no parked frees until it has room again, so that a pool
  *     filled to the brim over and over (W6s) fills about as far through
@@ -425,6 +427,97 @@ START_TEST(test_depot_handoff)
 	ck_assert_uint_eq(mem_shm_pool->cache->depot_blocks, 0);
 out:
 	shm_free(p);
+	finish();
+}
+END_TEST
+
+/* This process's cache slot, or NULL. */
+static struct cache_slot *own_slot(void)
+{
+	struct mem_cache *c = mem_shm_pool->cache;
+	for (unsigned i = 0; i < c->nslots; i++)
+		if ((pid_t)(uint32_t)c->slot[i].owner == getpid())
+			return &c->slot[i];
+	return NULL;
+}
+
+/* Free *n of the fragments p[0, *n) from the end until list c holds more
+ * than half its bound (without crossing the bound); *n: those left. */
+static void fill_list(struct cache_slot *s, unsigned c, void **p, int *n)
+{
+	while (*n > 0 && (s->cls[c].count <= s->cls[c].max / 2 ||
+			s->cls[c].count + 1 < s->cls[c].max))
+		shm_free(p[--*n]);
+}
+
+/* The class whose list the free of q parks it in. */
+static unsigned class_of_free(struct cache_slot *s, void *q)
+{
+	uint32_t before[CACHE_CLASSES];
+	for (unsigned k = 0; k < CACHE_CLASSES; k++)
+		before[k] = s->cls[k].count;
+	shm_free(q);
+	for (unsigned k = 0; k < CACHE_CLASSES; k++)
+		if (s->cls[k].count == before[k] + 1)
+			return k;
+	ck_abort_msg("the free parked nothing");
+	return 0;
+}
+
+/* A slot over its budget gives lists back in cursor order.  When the
+ * depot has no room for the first list's chain, that chain goes to the
+ * heap, and the next list's chain still goes to the depot, where another
+ * process's refill finds it (a handoff's producer), instead of following
+ * the first one to the heap. */
+START_TEST(test_budget_past_full_class)
+{
+	start(_i, 1u << 20);
+	if (!SHM_CACHE)
+		goto out;
+	enum { NA = 3000, NL = 128 };
+	static const size_t sz[] = { 100, 200, 300 };
+	static void *a[NA], *l[3][NL];
+	int na = NA, nl[3];
+	for (int k = 0; k < NA; k++)
+		ck_assert_ptr_nonnull(a[k] = shm_malloc(16));
+	for (int j = 0; j < 3; j++)
+		for (nl[j] = 0; nl[j] < NL; nl[j]++)
+			ck_assert_ptr_nonnull(l[j][nl[j]] = shm_malloc(sz[j]));
+	struct cache_slot *s = own_slot();
+	ck_assert_ptr_nonnull(s);
+	struct mem_cache *mc = mem_shm_pool->cache;
+	unsigned ca = class_of_free(s, a[--na]);
+	unsigned cb = class_of_free(s, l[0][--nl[0]]);
+	ck_assert_uint_lt(ca, cb);
+	/* list A overflows into the depot until its class there is full */
+	while (na > 16 && mc->depot[ca].n < CACHE_DEPOT_CHAINS)
+		shm_free(a[--na]);
+	ck_assert_uint_eq(mc->depot[ca].n, CACHE_DEPOT_CHAINS);
+	fill_list(s, ca, a, &na);
+	for (int j = 0; j < 3; j++) {
+		void *q = l[j][--nl[j]];
+		fill_list(s, class_of_free(s, q), l[j], &nl[j]);
+	}
+	ck_assert_uint_gt(s->cls[ca].count, s->cls[ca].max / 2);
+	ck_assert_uint_gt(s->cls[cb].count, s->cls[cb].max / 2);
+	ck_assert_uint_eq(mc->depot[cb].n, 0);
+	/* the next free crosses the budget; the cursor visits A, then B */
+	uint64_t limit = mc->park_limit;
+	mc->park_limit = s->bytes;
+	s->evict = ca - 1;
+	void *e = shm_malloc(400);
+	shm_free(e);
+	mc->park_limit = limit;
+	ck_assert_uint_eq(mc->depot[ca].n, CACHE_DEPOT_CHAINS);
+	ck_assert_uint_eq(mc->depot[cb].n, 1);
+	ck_assert_ptr_null(s->held);
+	while (na > 0)
+		shm_free(a[--na]);
+	for (int j = 0; j < 3; j++)
+		while (nl[j] > 0)
+			shm_free(l[j][--nl[j]]);
+	t_shm_drain();
+out:
 	finish();
 }
 END_TEST
@@ -848,6 +941,7 @@ Suite *cache_suite(void)
 		{ "dead_cache_reclaimed", test_dead_cache_reclaimed },
 		{ "cross_process_free", test_cross_process_free },
 		{ "depot_handoff", test_depot_handoff },
+		{ "budget_past_full_class", test_budget_past_full_class },
 		{ "double_free_parked", test_double_free_parked },
 		{ "realloc_parked", test_realloc_parked },
 		{ "small_realloc", test_small_realloc },
