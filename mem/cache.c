@@ -488,23 +488,11 @@ static void parked_left(struct mem_pool *pool, void *user)
  * holder's global lock knows whether that free happened (cache_recover). */
 static void recover_freeing(struct mem_pool *pool, struct cache_slot *s);
 
-static size_t flush_held(struct mem_pool *pool, struct cache_slot *s)
+/* held to the heap, its fragments checked (parked_left) first: the
+ * global lock is held, and so is the slot lock. */
+static size_t held_to_heap(struct mem_pool *pool, struct cache_slot *s)
 {
 	size_t n = 0;
-	if (!s->held)
-		return 0;
-	/* A flusher died in the backend's free of held's head (freeing is
-	 * only ever set under this slot lock, now ours): once freed, that
-	 * block's link word is the backend's, so held is settled under the
-	 * global lock before anything walks it. */
-	if (s->freeing) {
-		mem_pool_lock(pool);
-		recover_freeing(pool, s);
-		mem_pool_unlock(pool);
-	}
-	for (void *u = s->held; u; u = *cache_link_of(u))   /* before the lock */
-		parked_left(pool, u);
-	mem_pool_lock(pool);
 	for (void *u; (u = s->held); n++) {
 		void *next = *cache_link_of(u);
 		if (!mem_pool_broken(pool) && flushable(pool, u)) {
@@ -520,6 +508,26 @@ static size_t flush_held(struct mem_pool *pool, struct cache_slot *s)
 		s->freeing = NULL;
 	}
 	cache_room(pool);
+	return n;
+}
+
+static size_t flush_held(struct mem_pool *pool, struct cache_slot *s)
+{
+	if (!s->held)
+		return 0;
+	/* A flusher died in the backend's free of held's head (freeing is
+	 * only ever set under this slot lock, now ours): once freed, that
+	 * block's link word is the backend's, so held is settled under the
+	 * global lock before anything walks it. */
+	if (s->freeing) {
+		mem_pool_lock(pool);
+		recover_freeing(pool, s);
+		mem_pool_unlock(pool);
+	}
+	for (void *u = s->held; u; u = *cache_link_of(u))   /* before the lock */
+		parked_left(pool, u);
+	mem_pool_lock(pool);
+	size_t n = held_to_heap(pool, s);
 	mem_pool_unlock(pool);
 	return n;
 }
@@ -1471,17 +1479,29 @@ static uint32_t budget_cut(const struct cache_class *l, unsigned pass)
 		pass == 1 ? n - n / 2 : n;
 }
 
+/* What held has (a chain the depot had no room for) to the heap, in the
+ * caller's global section: give_back() pushes to the depot only from an
+ * empty held (global lock and slot lock held). */
+static void held_out(struct mem_pool *pool, struct cache_slot *s)
+{
+	if (!s->held)
+		return;
+	for (void *u = s->held; u; u = *cache_link_of(u))
+		parked_left(pool, u);
+	held_to_heap(pool, s);
+}
+
 /* Over its byte budget, a slot gives back lists from a rotating cursor
  * (budget_cut) until it holds at most 3/4 of the budget, so that the next
  * frees do not each cross it again.  Bounded by three passes over the
  * classes.  What it gives back goes to the depot, a chain per list, in
  * one global-lock section, or to held (flush_held) beyond the depot's
- * bound; held goes to the heap before the next list is given back, so
- * that one class with no room in the depot does not send every list
- * after it to the heap too (give_back() pushes only onto an empty
- * held).  While the heap is tight the budget is 0 ("Room"): list c, where
- * the free just parked its fragment, goes to held for the heap at once,
- * so that a free costs nothing more than before while the heap has room. */
+ * bound; held goes to the heap in the same section before the next
+ * list is given back (held_out), so that one class with no room in the
+ * depot does not send every list after it to the heap too.  While the
+ * heap is tight the budget is 0 ("Room"): list c, where the free just
+ * parked its fragment, goes to held for the heap at once, so that a free
+ * costs nothing more than before while the heap has room. */
 static void over_budget(struct mem_pool *pool, struct cache_slot *s,
 		unsigned c)
 {
@@ -1500,21 +1520,16 @@ static void over_budget(struct mem_pool *pool, struct cache_slot *s,
 		uint32_t n = budget_cut(&s->cls[s->evict], k / CACHE_CLASSES);
 		if (!n)
 			continue;
-		if (s->held && locked) {        /* a chain the depot had no
-						 * room for: to the heap now, so
-						 * that the next lists may still
-						 * go to the depot */
-			mem_pool_unlock(pool);
-			locked = 0;
-		}
-		flush_held(pool, s);
 		if (!locked)
 			mem_pool_lock(pool);
 		locked = 1;
+		held_out(pool, s);
 		give_back(pool, s, s->evict, n, 1);
 	}
-	if (locked)
+	if (locked) {
+		held_out(pool, s);
 		mem_pool_unlock(pool);
+	}
 }
 
 /* Park a checked fragment of class c in s (slot lock held); flush what
