@@ -24,7 +24,8 @@
  *   tag    = user ^ DBG_USED while allocated; once freed, user ^ DBG_FREED
  *            ^ the request size (31 bits, saturated) and whether the freed
  *            bytes hold the fill pattern ("armed", freed.c) in the high
- *            half, with a hash of that half in the low half.  A pointer
+ *            half, with a hash of that half and of the address in the
+ *            low half (dbg_mix; the fill word and zero never pass).  A pointer
  *            whose tag is neither is not the start of a fragment.  The
  *            size moves into the tag because a free block's first 16 bytes
  *            (req, usable) belong to the backend's free-list links
@@ -144,10 +145,29 @@ static inline uint64_t dbg_canary_of(const void *user)
 
 /* The low half of a freed tag checks its high half too: a stray write
  * into a stale record's high half (armed bit, size) unmakes the record
- * instead of arming it. */
-static inline uint32_t dbg_mix(uint64_t high)
+ * instead of arming it.  The check mixes in the record's address: with
+ * the address only XORed in, a word that fills memory (the fill pattern
+ * of freed bytes, or the zeros of fresh pages) read as a tag passed it
+ * at exactly one 16-aligned address of every 4 GiB (in one of 128
+ * pools), and an allocation there that found the fill of an older
+ * fragment in its record reported a write after free that never was
+ * (W3, 1 run in 45 of a bench-full).  Now such a word passes at an
+ * address with odds of 2^-32, and those two words never (dbg_plain). */
+static inline uint32_t dbg_mix(const void *user, uint64_t high)
 {
-	return (uint32_t)((high >> 32) * 0x9e3779b97f4a7c15ull >> 32);
+	uint64_t v = (high >> 32) ^ ((uint64_t)(uintptr_t)user << 28);
+	v *= 0x9e3779b97f4a7c15ull;
+	v ^= v >> 31;
+	v *= 0xbf58476d1ce4e5b9ull;
+	return (uint32_t)(v >> 32);
+}
+
+/* A word that fills whole regions: never a freed tag. */
+#define DBG_FILL_WORD 0xdfdfdfdfdfdfdfdfull     /* freed.h's FILL_WORD */
+
+static inline int dbg_plain(uint64_t tag)
+{
+	return tag == 0 || tag == DBG_FILL_WORD;
 }
 
 /* The state a tag read from user's record says (the *_of() readers take
@@ -160,7 +180,9 @@ static inline int dbg_state_of(const void *user, uint64_t tag)
 	if (tag == DBG_REWRITE)
 		return DBG_BUSY;
 	tag ^= DBG_FREED;
-	return (uint32_t)tag == dbg_mix(tag) ? DBG_DEAD : DBG_BAD;
+	return (uint32_t)tag == dbg_mix(user, tag) &&
+		!dbg_plain(tag ^ (uint64_t)(uintptr_t)user ^ DBG_FREED) ?
+		DBG_DEAD : DBG_BAD;
 }
 
 static inline int dbg_state(const void *user)
@@ -191,7 +213,7 @@ static inline uint64_t dbg_dead_bits(const void *user)
 
 static inline void dbg_set_dead(void *user, uint64_t bits)
 {
-	dbg_set_tag(user, DBG_FREED ^ bits ^ dbg_mix(bits));
+	dbg_set_tag(user, DBG_FREED ^ bits ^ dbg_mix(user, bits));
 }
 
 /* The high half of the freed tag `tag` read from user's record when it
@@ -201,7 +223,8 @@ static inline void dbg_set_dead(void *user, uint64_t bits)
 static inline uint64_t dbg_armed_bits(const void *user, uint64_t tag)
 {
 	uint64_t x = tag ^ (uint64_t)(uintptr_t)user ^ DBG_FREED;
-	if (!(x & DBG_ARMED) || (uint32_t)x != dbg_mix(x))
+	if (!(x & DBG_ARMED) || (uint32_t)x != dbg_mix(user, x) ||
+	    dbg_plain(tag))
 		return 0;
 	return x & ~(uint64_t)UINT32_MAX;
 }

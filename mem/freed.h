@@ -39,6 +39,7 @@
 #define FILL_HEAD 96u
 #define FILL_TAIL 32u
 #define FILL_WORD (FILL_BYTE * 0x0101010101010101ull)
+_Static_assert(FILL_WORD == DBG_FILL_WORD, "debug.h knows the fill word");
 
 _Static_assert(FILL_HEAD + FILL_TAIL == FILL_FULL,
 		"a fragment just past FILL_FULL gets as much fill as one at it");
