@@ -488,8 +488,15 @@ static void parked_left(struct mem_pool *pool, void *user)
  * holder's global lock knows whether that free happened (cache_recover). */
 static void recover_freeing(struct mem_pool *pool, struct cache_slot *s);
 
-/* held to the heap, its fragments checked (parked_left) first: the
- * global lock is held, and so is the slot lock. */
+/* Each fragment of held leaves the cache: its checks (parked_left). */
+static void held_left(struct mem_pool *pool, struct cache_slot *s)
+{
+	for (void *u = s->held; u; u = *cache_link_of(u))
+		parked_left(pool, u);
+}
+
+/* held, checked by held_left(), to the heap: the global lock is held, and
+ * so is the slot lock. */
 static size_t held_to_heap(struct mem_pool *pool, struct cache_slot *s)
 {
 	size_t n = 0;
@@ -524,8 +531,7 @@ static size_t flush_held(struct mem_pool *pool, struct cache_slot *s)
 		recover_freeing(pool, s);
 		mem_pool_unlock(pool);
 	}
-	for (void *u = s->held; u; u = *cache_link_of(u))   /* before the lock */
-		parked_left(pool, u);
+	held_left(pool, s);     /* before the lock */
 	mem_pool_lock(pool);
 	size_t n = held_to_heap(pool, s);
 	mem_pool_unlock(pool);
@@ -1486,8 +1492,7 @@ static void held_out(struct mem_pool *pool, struct cache_slot *s)
 {
 	if (!s->held)
 		return;
-	for (void *u = s->held; u; u = *cache_link_of(u))
-		parked_left(pool, u);
+	held_left(pool, s);
 	held_to_heap(pool, s);
 }
 

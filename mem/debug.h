@@ -174,14 +174,13 @@ static inline int dbg_plain(uint64_t tag)
  * the tag as read once, for a caller that decides more on it). */
 static inline int dbg_state_of(const void *user, uint64_t tag)
 {
-	tag ^= (uint64_t)(uintptr_t)user;
-	if (tag == DBG_USED)
+	uint64_t x = tag ^ (uint64_t)(uintptr_t)user;
+	if (x == DBG_USED)
 		return DBG_LIVE;
-	if (tag == DBG_REWRITE)
+	if (x == DBG_REWRITE)
 		return DBG_BUSY;
-	tag ^= DBG_FREED;
-	return (uint32_t)tag == dbg_mix(user, tag) &&
-		!dbg_plain(tag ^ (uint64_t)(uintptr_t)user ^ DBG_FREED) ?
+	x ^= DBG_FREED;
+	return (uint32_t)x == dbg_mix(user, x) && !dbg_plain(tag) ?
 		DBG_DEAD : DBG_BAD;
 }
 
