@@ -497,9 +497,16 @@ static void held_left(struct mem_pool *pool, struct cache_slot *s)
 
 /* held, checked by held_left(), to the heap: the global lock is held, and
  * so is the slot lock. */
+/* A flow counter of a slot (struct shm_cache_flow): its lock holder is
+ * its only writer; readers sum without the lock. */
+static inline void flow_add(uint64_t *ctr, uint64_t n)
+{
+	__atomic_store_n(ctr, *ctr + n, __ATOMIC_RELAXED);
+}
+
 static size_t held_to_heap(struct mem_pool *pool, struct cache_slot *s)
 {
-	size_t n = 0;
+	size_t n = 0, freed = 0;
 	for (void *u; (u = s->held); n++) {
 		void *next = *cache_link_of(u);
 		if (!mem_pool_broken(pool) && flushable(pool, u)) {
@@ -508,12 +515,14 @@ static size_t held_to_heap(struct mem_pool *pool, struct cache_slot *s)
 			s->freeing = u;
 			MEM_KILL_FENCE();
 			mem_heap_free(pool, u, dbg_record_usable(u), 0);
+			freed++;
 		}
 		MEM_KILL_FENCE();
 		s->held = next;
 		MEM_KILL_FENCE();
 		s->freeing = NULL;
 	}
+	flow_add(&s->flow.to_heap, freed);
 	cache_room(pool);
 	return n;
 }
@@ -691,6 +700,8 @@ static void depot_push(struct mem_cache *mc, struct cache_slot *s,
 	__atomic_store_n(&d->n, k + 1, __ATOMIC_RELAXED);
 	depot_count(mc, blocks, (int64_t)bytes);
 	op_set(s, 0);
+	flow_add(&s->flow.chains, 1);
+	flow_add(&s->flow.to_depot, blocks);
 }
 
 /* The depot's last chain of class c (there is one) into the slot: onto
@@ -1257,6 +1268,27 @@ void cache_totals(struct mem_pool *pool, uint64_t *bytes, uint64_t *blocks)
 	*blocks += __atomic_load_n(&c->depot_blocks, __ATOMIC_RELAXED);
 }
 
+void cache_flow(struct mem_pool *pool, struct shm_cache_flow *f)
+{
+	struct mem_cache *c = pool->cache;
+	uint32_t n = __atomic_load_n(&c->nslots, __ATOMIC_ACQUIRE);
+	*f = (struct shm_cache_flow){ 0 };
+	for (unsigned i = 0; i < n; i++) {
+		const struct shm_cache_flow *s = &c->slot[i].flow;
+		f->refills += __atomic_load_n(&s->refills, __ATOMIC_RELAXED);
+		f->from_depot += __atomic_load_n(&s->from_depot,
+			__ATOMIC_RELAXED);
+		f->cut += __atomic_load_n(&s->cut, __ATOMIC_RELAXED);
+		f->chains += __atomic_load_n(&s->chains, __ATOMIC_RELAXED);
+		f->to_depot += __atomic_load_n(&s->to_depot, __ATOMIC_RELAXED);
+		f->to_heap += __atomic_load_n(&s->to_heap, __ATOMIC_RELAXED);
+		f->over_budget += __atomic_load_n(&s->over_budget,
+			__ATOMIC_RELAXED);
+	}
+	f->drains = __atomic_load_n(&c->drains, __ATOMIC_RELAXED);
+	f->reclaimed = __atomic_load_n(&c->reclaimed, __ATOMIC_RELAXED);
+}
+
 /* Raise the callers' peak to real (never lowers it); returns the peak. */
 static uint64_t peak_raise(struct mem_cache *c, uint64_t real)
 {
@@ -1384,6 +1416,9 @@ static void *refill(struct mem_pool *pool, struct cache_slot *s, unsigned c,
 		s->cutting = 0;
 	}
 	s->cutting = 0;
+	flow_add(&s->flow.refills, 1);
+	flow_add(&s->flow.from_depot, from_depot);
+	flow_add(&s->flow.cut, got - from_depot);
 	uint64_t heap_real = mem_heap_real_used(pool);
 	cache_room(pool);
 	mem_pool_unlock(pool);
@@ -1520,6 +1555,7 @@ static void over_budget(struct mem_pool *pool, struct cache_slot *s,
 	}
 	if (s->bytes <= limit)
 		return;
+	flow_add(&s->flow.over_budget, 1);
 	for (unsigned k = 0; s->bytes > goal && k < 3 * CACHE_CLASSES; k++) {
 		s->evict = (s->evict + 1) % CACHE_CLASSES;
 		uint32_t n = budget_cut(&s->cls[s->evict], k / CACHE_CLASSES);

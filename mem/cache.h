@@ -10,6 +10,7 @@
 
 #include "debug.h"
 #include "lock.h"
+#include "mem.h"
 
 /* Classes of usable size: exact 16-byte classes below 512 bytes, then 8
  * per doubling up to 256 KiB. */
@@ -75,6 +76,10 @@ struct cache_slot {
 	void *resizing;         /* a live fragment whose MEMDBG record an
 	                         * in-place realloc rewrites (no slot lock:
 	                         * the owner's word; resize_repair()) */
+	/* Its traffic with the heap (shm_cache_flow; drains and reclaimed
+	 * are mem_cache's): written under the slot lock by the slow paths
+	 * only, read without it (one word each, never torn). */
+	struct shm_cache_flow flow;
 } __attribute__((aligned(64)));
 
 /* One class of the depot: whole chains of parked fragments (linked as
@@ -107,6 +112,10 @@ struct mem_cache {
 	struct cache_slot slot[CACHE_SLOTS];
 	struct cache_depot depot[CACHE_CLASSES];
 };
+
+/* The slots' traffic with the heap summed, with the pool's drains and
+ * reclaimed fragments (shm_cache_flow). */
+void cache_flow(struct mem_pool *pool, struct shm_cache_flow *f);
 
 /* The byte budget of one process for a pool of pool_size bytes. */
 size_t cache_limit(size_t pool_size);

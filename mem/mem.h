@@ -413,6 +413,29 @@ int shm_child_init(void);
 /* Bytes and fragments parked in per-process caches now (all processes):
  * bytes is shm_info()'s cached, payload as used_size counts it. */
 void shm_cache_stats(uint64_t *bytes, uint64_t *blocks);
+/* What the per-process caches traded with the shared heap since
+ * shm_init(), summed over every process that ever had a cache (counters
+ * only grow).  Each refill and each give-back is one section of the heap
+ * lock; a refill takes whole chains from the depot before it cuts from
+ * the heap, a give-back hands its chain to the depot when there is room
+ * and its fragments to the heap when not (doc/DESIGN.md, "Per-process
+ * caches").  In a server whose caches work, refills and give-backs are
+ * rare next to the requests (membench: per million ops), and cut and
+ * to_heap are rare next to from_depot and to_depot. */
+struct shm_cache_flow {
+	uint64_t refills;       /* cache misses served in a heap-lock section */
+	uint64_t from_depot;    /* fragments refills took from the depot */
+	uint64_t cut;           /* fragments refills cut from the heap */
+	uint64_t chains;        /* chains given back to the depot */
+	uint64_t to_depot;      /* fragments in those chains */
+	uint64_t to_heap;       /* fragments given back to the heap (no room
+	                         * in the depot, a tight heap, a drain) */
+	uint64_t over_budget;   /* times a process went over its byte budget */
+	uint64_t drains;        /* requests that drained every cache first */
+	uint64_t reclaimed;     /* fragments taken back from dead processes */
+};
+/* Fill *f; 0, or -1 (and zeros) when the segment has no caches. */
+int shm_cache_flow(struct shm_cache_flow *f);
 /* Bytes one process may park (0: no caches in this segment). */
 uint64_t shm_cache_limit(void);
 /* Give back the caches of processes that have exited; returns fragments.

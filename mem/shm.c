@@ -215,6 +215,15 @@ void shm_cache_stats(uint64_t *bytes, uint64_t *blocks)
 	}
 }
 
+int shm_cache_flow(struct shm_cache_flow *f)
+{
+	*f = (struct shm_cache_flow){ 0 };
+	if (!mem_shm_pool || !mem_shm_pool->cache)
+		return -1;
+	cache_flow(mem_shm_pool, f);
+	return 0;
+}
+
 uint64_t shm_cache_limit(void)
 {
 	return mem_shm_pool && mem_shm_pool->cache ?

@@ -431,6 +431,68 @@ out:
 }
 END_TEST
 
+static struct shm_cache_flow flow_now(void)
+{
+	struct shm_cache_flow f;
+	ck_assert_int_eq(shm_cache_flow(&f), SHM_CACHE ? 0 : -1);
+	return f;
+}
+
+/* shm_cache_flow() accounts for every fragment the caches cut: parked,
+ * in the depot or back in the heap, and all of them back in the heap
+ * once the caches are drained; a refill in another process that finds a
+ * chain in the depot counts it as from_depot. */
+START_TEST(test_flow_counts)
+{
+	start(_i, 512u << 10);
+	enum { N = 300 };
+	static void *p[N];
+	struct shm_cache_flow f = flow_now(), z = { 0 };
+	ck_assert_mem_eq(&f, &z, sizeof(f));
+	for (int k = 0; k < N; k++)
+		ck_assert_ptr_nonnull(p[k] = shm_malloc(64));
+	if (!SHM_CACHE) {
+		f = flow_now();
+		ck_assert_mem_eq(&f, &z, sizeof(f));
+		for (int k = 0; k < N; k++)
+			shm_free(p[k]);
+		goto out;
+	}
+	f = flow_now();
+	ck_assert_uint_ge(f.refills, 1);
+	ck_assert_uint_ge(f.cut, N);
+	ck_assert_uint_eq(f.from_depot, 0);
+	ck_assert_uint_eq(f.cut - N, parked_blocks());
+	for (int k = 0; k < N; k++)
+		shm_free(p[k]);
+	f = flow_now();
+	ck_assert_uint_ge(f.chains, 1);
+	ck_assert_uint_eq(f.to_depot, mem_shm_pool->cache->depot_blocks);
+	ck_assert_uint_eq(f.to_heap + parked_blocks(), f.cut);
+	uint64_t refills = f.refills;
+	pid_t pid = fork();
+	if (pid == 0) {
+		shm_free(shm_malloc(64));
+		_exit(0);
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_int_eq(WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0);
+	f = flow_now();
+	ck_assert_uint_eq(f.refills, refills + 1);
+	ck_assert_uint_ge(f.from_depot, 1);
+	ck_assert_uint_gt(shm_cache_reclaim(), 0);
+	f = flow_now();
+	ck_assert_uint_ge(f.reclaimed, 1);
+	t_shm_drain();
+	f = flow_now();
+	ck_assert_uint_eq(f.to_heap, f.cut);
+	ck_assert_uint_eq(f.drains, 0);         /* no request failed */
+out:
+	finish();
+}
+END_TEST
+
 /* This process's cache slot, or NULL. */
 static struct cache_slot *own_slot(void)
 {
@@ -942,6 +1004,7 @@ Suite *cache_suite(void)
 		{ "cross_process_free", test_cross_process_free },
 		{ "depot_handoff", test_depot_handoff },
 		{ "budget_past_full_class", test_budget_past_full_class },
+		{ "flow_counts", test_flow_counts },
 		{ "double_free_parked", test_double_free_parked },
 		{ "realloc_parked", test_realloc_parked },
 		{ "small_realloc", test_small_realloc },

@@ -132,6 +132,12 @@ check_metrics() {
 	ok "metrics: srmem_pkg_total_bytes of worker 1" "$(val "$m" srmem_pkg_total_bytes "{\"pid\":\"$w1\"}")" "$(echo "$pk" | jq .total_size)"
 	ok "metrics: a pkg row per process" "$(printf '%s\n' "$m" | jq '[.samples[] | select(.[0] == "srmem_pkg_real_used_bytes")] | length')" 5
 	ok "metrics: srmem_processes" "$(val "$m" srmem_processes)" 5
+	if ! grep -q -- '-DSHM_CACHE=0' "$BUILD/flags"; then
+		fl=$(res shm.stats '[]' .cache.flow)
+		ok "metrics: cache families are counters" "$(printf '%s\n' "$m" | jq -c '[.families.srmem_shm_cache_refills_total.type, .families.srmem_shm_cache_fragments_total.type, .families.srmem_shm_cache_drains_total.type]')" '["counter","counter","counter"]'
+		ok "metrics: a cache fragments row per way" "$(printf '%s\n' "$m" | jq -c '[.samples[] | select(.[0] == "srmem_shm_cache_fragments_total") | .[1].way] | sort')" '["cut","from_depot","reclaimed","to_depot","to_heap"]'
+		ok "metrics: cache refills at most shm.stats' later count" "$(echo "$fl" | jq ".refills >= $(val "$m" srmem_shm_cache_refills_total) and .refills > 0")" true
+	fi
 	ok "metrics: lock acquisitions counted" "$(printf '%s\n' "$m" | jq '[.samples[] | select(.[0] == "srmem_shm_lock_acquisitions_total") | .[2]] | first > 0')" true
 	ok "metrics: shm alarm ok" "$(val "$m" srmem_alarm_level '{"pool":"shm"}')" 0
 	ok "metrics: thresholds" "$(val "$m" srmem_alarm_threshold_percent '{"level":"warn"}') $(val "$m" srmem_alarm_threshold_percent '{"level":"crit"}')" "80 95"

@@ -97,11 +97,30 @@ check_info() {
 		'"[\"alarm\",\"cached\",\"fragments\",\"free\",\"max_used\",\"real_used\",\"total\",\"used\"]"'
 	ok "core.shmmem free = total - real_used" "$(res shm.stats '[]' '.free == .total - .real_used')" true
 	ok "shm.stats cache limit" "$(res shm.stats '[]' '.cache.limit')" "$cache_limit"
+	check_flow
 	ok "core.uptime" "$(res core.uptime '[]' '.now >= .up_since')" true
 	ok "listMethods has test.alloc" "$(res system.listMethods '[]' 'index("test.alloc") != null')" true
 	ok "unknown method" "$(rpc no.such | jq .error.code)" -32601
 	ok "mem.check shm" "$(res mem.check '[]' '[.pool,.ok,.problems] | tostring')" '"[\"shm\",true,0]"'
 	ok "mem.check in chunks" "$(res mem.check '[]' '.scan.chunks > 1 and .scan.fragments > 0 and .listed >= 0 and (.exact | type) == "boolean"')" true
+}
+
+# The caches' traffic with the heap (shm.stats .cache.flow): 300 shm
+# fragments of 64 bytes asked by the RPC process take at least one refill
+# when the caches are on, and nothing moves when they are off.
+check_flow() {
+	ok "shm.stats cache flow fields" "$(res shm.stats '[]' '.cache.flow | keys | tostring')" \
+		'"[\"chains\",\"cut\",\"drains\",\"from_depot\",\"over_budget\",\"reclaimed\",\"refills\",\"to_depot\",\"to_heap\"]"'
+	r0=$(res shm.stats '[]' .cache.flow.refills)
+	id=$(res test.alloc '["shm",64,300,"flow.c","flow_fn",1]' .id)
+	f=$(res shm.stats '[]' .cache.flow)
+	if [ "$cache_limit" = 0 ]; then
+		ok "shm.stats cache flow: none without caches" "$(echo "$f" | jq '[.[]] | add')" 0
+	else
+		ok "shm.stats cache flow: the allocations refilled" "$(echo "$f" | jq ".refills > $r0")" true
+		ok "shm.stats cache flow: a refill takes a fragment or more" "$(echo "$f" | jq '.cut + .from_depot >= .refills')" true
+	fi
+	res test.free "[$id]" .freed > /dev/null
 }
 
 run_config() {  # BACKEND [OPTIONS]

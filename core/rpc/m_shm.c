@@ -50,6 +50,26 @@ static int m_shmmem(struct rpc_ctx *c, json_t *params, json_t **res)
 	return 0;
 }
 
+/* The caches' traffic with the heap (shm_cache_flow): zeros without
+ * caches. */
+static json_t *flow_json(void)
+{
+	struct shm_cache_flow f;
+	(void)shm_cache_flow(&f);
+	json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:I}",
+		"refills", (json_int_t)f.refills,
+		"from_depot", (json_int_t)f.from_depot,
+		"cut", (json_int_t)f.cut,
+		"chains", (json_int_t)f.chains,
+		"to_depot", (json_int_t)f.to_depot);
+	json_object_update_new(o, json_pack("{s:I,s:I,s:I,s:I}",
+		"to_heap", (json_int_t)f.to_heap,
+		"over_budget", (json_int_t)f.over_budget,
+		"drains", (json_int_t)f.drains,
+		"reclaimed", (json_int_t)f.reclaimed));
+	return o;
+}
+
 static int m_stats(struct rpc_ctx *c, json_t *params, json_t **res)
 {
 	struct mem_info mi;
@@ -63,9 +83,11 @@ static int m_stats(struct rpc_ctx *c, json_t *params, json_t **res)
 		json_string(alarm_name(alarm_check_shm(&mi))));
 	json_object_set_new(*res, "backend",
 		json_string(mem_pool_backend(mem_shm_pool)));
-	json_object_set_new(*res, "cache", json_pack("{s:I,s:I,s:I}",
+	json_t *cache = json_pack("{s:I,s:I,s:I}",
 		"bytes", (json_int_t)bytes, "blocks", (json_int_t)blocks,
-		"limit", (json_int_t)shm_cache_limit()));
+		"limit", (json_int_t)shm_cache_limit());
+	json_object_set_new(cache, "flow", flow_json());
+	json_object_set_new(*res, "cache", cache);
 	json_object_set_new(*res, "lock", rpc_lock_json(0));
 	return 0;
 }

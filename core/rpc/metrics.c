@@ -312,6 +312,36 @@ static void lock_families(struct mbuf *b)
 	pkg_free(s);
 }
 
+/* --- the shm caches' traffic with the heap ---------------------------------- */
+
+static void cache_families(struct mbuf *b)
+{
+	struct shm_cache_flow f;
+	if (shm_cache_flow(&f) < 0)
+		return;         /* a segment without caches */
+	const struct { const char *way; uint64_t n; } ways[] = {
+		{ "from_depot", f.from_depot }, { "cut", f.cut },
+		{ "to_depot", f.to_depot }, { "to_heap", f.to_heap },
+		{ "reclaimed", f.reclaimed },
+	};
+	counter(b, "srmem_shm_cache_refills_total", "cache misses served in "
+		"a section of the shm heap lock", f.refills);
+	family(b, "srmem_shm_cache_fragments_total", "counter", "fragments "
+		"that entered the caches (from_depot, cut: from the heap) or "
+		"left them (to_depot, to_heap; reclaimed: from dead processes)");
+	for (size_t k = 0; k < sizeof(ways) / sizeof(ways[0]); k++) {
+		put(b, "srmem_shm_cache_fragments_total{");
+		label(b, "way", ways[k].way, 1);
+		put(b, "} %llu\n", (unsigned long long)ways[k].n);
+	}
+	counter(b, "srmem_shm_cache_chains_total", "chains given back to the "
+		"depot", f.chains);
+	counter(b, "srmem_shm_cache_over_budget_total", "times a process's "
+		"cache went over its byte budget", f.over_budget);
+	counter(b, "srmem_shm_cache_drains_total", "requests that drained "
+		"every cache before they could be served", f.drains);
+}
+
 /* --- alarms ------------------------------------------------------------------ */
 
 static void alarm_thresholds(struct mbuf *b)
@@ -379,6 +409,7 @@ char *rpc_metrics(int scan, size_t *len)
 	processes(&b);
 	scan_families(&b);
 	lock_families(&b);
+	cache_families(&b);
 	alarm_families(&b);
 	if (b.oom) {
 		pkg_free(b.p);

@@ -23,7 +23,8 @@
  *   MB_NO_FREE_QUEUE  no mem_free_queue: "-noq" is the backend as is
  *                     (such a library frees at once);
  *   MB_NO_PKG_HUGE    no pkg_huge_pages: pkg in 4 KiB pages (compare with
- *                     MEMBENCH_PKG_HUGE_PAGES=0 in the newer build).
+ *                     MEMBENCH_PKG_HUGE_PAGES=0 in the newer build);
+ *   MB_NO_CACHE_FLOW  no shm_cache_flow(): no cache_* metrics.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,6 +249,22 @@ static void shm_lock_counts(double out[4])
 #define SHM_LOCK_COUNTS NULL
 #endif
 
+#ifndef MB_NO_CACHE_FLOW
+static void shm_cache_counts(double out[5])
+{
+	struct shm_cache_flow f;
+	(void)shm_cache_flow(&f);       /* zeros without caches */
+	out[0] = (double)f.refills;
+	out[1] = (double)f.from_depot;
+	out[2] = (double)f.cut;
+	out[3] = (double)f.to_depot;
+	out[4] = (double)f.to_heap;
+}
+#define SHM_CACHE_COUNTS shm_cache_counts
+#else
+#define SHM_CACHE_COUNTS NULL
+#endif
+
 static const struct bench_alloc srmem_shm = {
 	.init = shm_setup,
 	.malloc = shm_m,
@@ -256,6 +273,7 @@ static const struct bench_alloc srmem_shm = {
 	.usage = shm_usage,
 	.child_init = SHM_CHILD,
 	.lock_counts = SHM_LOCK_COUNTS,
+	.cache_counts = SHM_CACHE_COUNTS,
 	.used_src = "mem_pool_info real_used, peak = max_used (exact)",
 	.free_src = "mem_pool_info free_size; largest from mem_walk",
 };

@@ -58,6 +58,11 @@ struct bench_alloc {
 	 * was held in ns (estimated from sampled holds).  NULL: no such
 	 * lock (system allocators, the harness). */
 	void (*lock_counts)(double out[4]);
+	/* The shared pool's caches' traffic with the heap so far, all
+	 * processes (shm_cache_flow): refills, fragments from the depot, cut
+	 * from the heap, given back to the depot and to the heap.  NULL: no
+	 * such caches. */
+	void (*cache_counts)(double out[5]);
 	const char *used_src;   /* how usage() gets real_used, for the report */
 	const char *free_src;   /* how it gets free_total/free_largest */
 };

@@ -392,6 +392,18 @@ static const struct triple lock_triple = {
 	0,
 };
 
+static const struct triple cache_triple = {
+	{ "cache_refills_per_mop", "cache_cut_per_mop",
+		"cache_to_heap_per_mop" },
+	"refills / cut / to heap",
+	"the shared pool's per-process caches per million ops: refills "
+	"(misses served in a global-lock section), fragments they cut from "
+	"the heap, fragments given back to the heap, medians over runs "
+	"(shm_cache_flow, over the team's run; what else a refill took or a "
+	"flush gave went through the depot)",
+	0,
+};
+
 static void fmt_triple(char *b, const struct wl_result *r, int a, int p,
 		const struct triple *t)
 {
@@ -464,6 +476,7 @@ void report_table(const struct wl_result *r)
 	r->w->table(r);
 	table_triple(r, &usage_triple);
 	table_triple(r, &lock_triple);
+	table_triple(r, &cache_triple);
 	for (int a = 0; a < NALLOCS; a++)
 		for (int p = 0; p < r->w->nparam; p++)
 			if (r->ran[a] && r->cell[a][p].failed)

@@ -292,25 +292,42 @@ static void team_report_usage(const struct team_usage *u, double ops)
 }
 
 /* The global lock's counts of a team's run per million ops (all its
- * processes, start-up included: a worker's set-up takes no lock). */
-static void lock_before(const struct bench_alloc *a, double c[4])
+ * processes, start-up included: a worker's set-up takes no lock), and
+ * the caches' traffic with the heap over the same run. */
+struct shared_counts {
+	double lock[4], cache[5];
+};
+
+static void lock_before(const struct bench_alloc *a, struct shared_counts *c)
 {
 	if (a->lock_counts)
-		a->lock_counts(c);
+		a->lock_counts(c->lock);
+	if (a->cache_counts)
+		a->cache_counts(c->cache);
 }
 
-static void lock_report(const struct bench_alloc *a, const double c0[4],
-		double ops)
+static void lock_report(const struct bench_alloc *a,
+		const struct shared_counts *c0, double ops)
 {
-	static const char *const name[4] = { "lock_acq_per_mop",
+	static const char *const lock[4] = { "lock_acq_per_mop",
 		"lock_contended_per_mop", "lock_sleeps_per_mop",
 		"lock_held_ns_per_op" };
-	double c[4];
-	if (!a->lock_counts)
-		return;
-	a->lock_counts(c);
-	for (int k = 0; k < 4; k++)
-		bench_metric(name[k], (c[k] - c0[k]) * (k < 3 ? 1e6 : 1) / ops);
+	static const char *const cache[5] = { "cache_refills_per_mop",
+		"cache_from_depot_per_mop", "cache_cut_per_mop",
+		"cache_to_depot_per_mop", "cache_to_heap_per_mop" };
+	struct shared_counts c;
+	if (a->lock_counts) {
+		a->lock_counts(c.lock);
+		for (int k = 0; k < 4; k++)
+			bench_metric(lock[k], (c.lock[k] - c0->lock[k]) *
+				(k < 3 ? 1e6 : 1) / ops);
+	}
+	if (a->cache_counts) {
+		a->cache_counts(c.cache);
+		for (int k = 0; k < 5; k++)
+			bench_metric(cache[k], (c.cache[k] - c0->cache[k]) *
+				1e6 / ops);
+	}
 }
 
 /* --- W3 shm-scale ------------------------------------------------------------ */
@@ -361,8 +378,8 @@ int w3_shm_scale(const struct bench_params *bp)
 		return -1;
 	struct team_job job = { w3_prepare, w3_run, &wa };
 	struct team_usage u;
-	double lk[4];
-	lock_before(wa.a, lk);
+	struct shared_counts lk;
+	lock_before(wa.a, &lk);
 	double wall = team_run(bp->procs, &job, &u);
 	if (wall <= 0)
 		return -1;
@@ -371,7 +388,7 @@ int w3_shm_scale(const struct bench_params *bp)
 	bench_metric("wall_ms", wall / 1e6);
 	bench_metric("procs", bp->procs);
 	team_report_usage(&u, total);
-	lock_report(wa.a, lk, total);
+	lock_report(wa.a, &lk, total);
 	return 0;
 }
 
@@ -466,14 +483,14 @@ int w4_handoff(const struct bench_params *bp)
 	wa.bad = &counters[1];
 	struct team_job job = { w4_prepare, w4_run, &wa };
 	struct team_usage u;
-	double lk[4];
-	lock_before(wa.a, lk);
+	struct shared_counts lk;
+	lock_before(wa.a, &lk);
 	double wall = team_run(2 * bp->procs, &job, &u);
 	if (wall <= 0)
 		return -1;
 	bench_metric("msgs_per_s", (double)wa.total / (wall / 1e9));
 	team_report_usage(&u, 2.0 * (double)wa.total);
-	lock_report(wa.a, lk, 2.0 * (double)wa.total);
+	lock_report(wa.a, &lk, 2.0 * (double)wa.total);
 	bench_metric("pairs", bp->procs);
 	bench_metric("bad_msgs", (double)atomic_load(wa.bad));
 	if (atomic_load(wa.consumed) != wa.total) {
