@@ -77,6 +77,17 @@
  * walker see parked fragments as "cached" (a used block with a parked
  * mark).
  *
+ * What they trade with the heap.  Each slot counts its refills, the
+ * fragments they took from the depot or cut from the heap, the chains
+ * and fragments it gave the depot and the fragments it gave the heap,
+ * and its budget overflows (struct shm_cache_flow): slow paths only,
+ * under the slot lock, never on a hit or a parked free; cache_flow()
+ * sums them with the pool's drains and reclaims (shm_cache_flow(),
+ * shm.stats, /metrics, membench).  A fragment a refill cut is parked,
+ * in the depot, with a caller or given back to the heap, so after
+ * mallocs and frees alone and a full drain, cut equals to_heap (the
+ * shm_cache test flow_counts).
+ *
  * Nothing stranded.  When the heap cannot serve a request that what is
  * parked could meet (heap free + parked bytes >= the request: an absurd
  * size drains nobody), every slot that holds anything is drained,

@@ -203,6 +203,22 @@ s 0 raw test.alloc shm 1000 4 leaky.c leak_fn 42 test
 jq -e '.count == 4 and .size == 1000 and (.id | type) == "number"' "$tmp/out" > /dev/null
 shm_id=$(jq .id "$tmp/out")
 
+# cache: what the shm caches hold and what they traded with the heap (the
+# 4 fragments above took a refill in the RPC process's cache)
+s 0 cache
+if grep -q -- '-DSHM_CACHE=0' "$BUILD/flags"; then
+	has "$tmp/out" "shm caches: off"
+else
+	hasre "$tmp/out" '^shm caches: [0-9.]+ [KMG]?i?B per process; parked now .* in [0-9]+ fragments; [1-9][0-9]* refills under the heap lock$'
+	hasre "$tmp/out" '^way +fragments +%'
+	for w in "from depot" cut "to depot" "to heap" reclaimed; do
+		hasre "$tmp/out" "^$w +[0-9]+ "
+	done
+	hasre "$tmp/out" '^[0-9]+ chains to the depot; [0-9]+ times over a budget; [0-9]+ drains '
+	s 0 --json cache
+	jqt '.cache.flow.refills > 0 and .cache.flow.cut + .cache.flow.from_depot >= .cache.flow.refills'
+fi
+
 s 0 summary --top 0
 hasre "$tmp/out" '^shm \(.*\): [0-9]+ fragments, .* asked \(.* usable\), [0-9]+ call sites?$'
 hasre "$tmp/out" '^ *size +bytes +count +avg +usable +module +call site$'

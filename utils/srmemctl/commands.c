@@ -48,6 +48,9 @@ const struct ctl_cmd ctl_cmds[] = {
 	{ "lock", cmd_lock, "", 0, "lock",
 		"shm lock statistics: acquisitions, contention, wait and hold "
 		"times, takeovers; per process (shm.lock)" },
+	{ "cache", cmd_cache, "", 0, "cache",
+		"the per-process shm caches: what they hold, and how fragments "
+		"came in (depot, heap) and went out since start-up (shm.stats)" },
 	{ "map", cmd_map, "--pool --pid --layout --cells -o --output", 0,
 		"map [--pool shm|pkg] [--pid P] [--layout hilbert|strip] "
 		"[--cells N] [-o FILE.svg|FILE.png]",

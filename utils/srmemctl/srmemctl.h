@@ -73,6 +73,7 @@ int cmd_top(struct ctl *c);             /* cmd_top.c */
 int cmd_watch(struct ctl *c);           /* cmd_watch.c */
 int cmd_leaks(struct ctl *c);           /* cmd_leaks.c */
 int cmd_lock(struct ctl *c);            /* cmd_lock.c */
+int cmd_cache(struct ctl *c);           /* cmd_cache.c */
 /* cmd_mem.c: the pkg.stats table, also a part of every watch frame;
  * with prev (the last frame's list, maybe empty) a column "change" shows
  * how much each process's real_used moved since then. */
