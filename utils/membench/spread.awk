@@ -83,7 +83,47 @@ function table(w,    x, y, a, p, tp, lock, label, xp1, xl, key) {
 	print ""
 }
 
+# Does any invocation have this metric for allocator a of workload w?
+function has_metric(w, a, m,    k, y) {
+	for (k = 1; k <= n; k++)
+		for (y = 1; y <= np[w]; y++)
+			if ((k SUBSEP w SUBSEP a SUBSEP param[w, y] SUBSEP m) in med)
+				return 1
+	return 0
+}
+
+# The shared pool's global lock and its caches' traffic with the heap, per
+# million ops (our shm pools only: shm_lock_stats, shm_cache_flow).
+function shared_table(w,    x, y, a, p, key, any, label) {
+	for (x = 1; x <= na[w]; x++)
+		any += has_metric(w, alloc[w, x], "lock_acq_per_mop")
+	if (!any)
+		return
+	printf "%s: the global lock and the caches' traffic with the heap per million ops, medians of invocations 1 / 2 / 3 ... (refills: cache misses served in a lock section; cut: fragments they cut from the heap; to heap: fragments the caches gave back to it; the rest went through the depot)\n\n", w
+	print "| allocator | " (w == "w4" ? "pairs" : "P") " | lock sections | sleeps | refills | cut | to heap |"
+	print "|---|---|---|---|---|---|---|"
+	for (x = 1; x <= na[w]; x++) {
+		a = alloc[w, x]
+		if (!has_metric(w, a, "lock_acq_per_mop"))
+			continue
+		for (y = 1; y <= np[w]; y++) {
+			p = param[w, y]
+			label = w == "w4" ? p "+" p : p
+			key = w SUBSEP a SUBSEP p
+			printf "| %s | %s | %s | %s | %s | %s | %s |\n", a, label,
+				across(key SUBSEP "lock_acq_per_mop", 1),
+				across(key SUBSEP "lock_sleeps_per_mop", 1),
+				across(key SUBSEP "cache_refills_per_mop", 1),
+				across(key SUBSEP "cache_cut_per_mop", 1),
+				across(key SUBSEP "cache_to_heap_per_mop", 1)
+		}
+	}
+	print ""
+}
+
 END {
-	for (x = 1; x <= nw; x++)
+	for (x = 1; x <= nw; x++) {
 		table(wl[x])
+		shared_table(wl[x])
+	}
 }
