@@ -506,8 +506,6 @@ static void held_left(struct mem_pool *pool, struct cache_slot *s)
 		parked_left(pool, u);
 }
 
-/* held, checked by held_left(), to the heap: the global lock is held, and
- * so is the slot lock. */
 /* A flow counter of a slot (struct shm_cache_flow): its lock holder is
  * its only writer; readers sum without the lock. */
 static inline void flow_add(uint64_t *ctr, uint64_t n)
@@ -515,6 +513,8 @@ static inline void flow_add(uint64_t *ctr, uint64_t n)
 	__atomic_store_n(ctr, *ctr + n, __ATOMIC_RELAXED);
 }
 
+/* held, checked by held_left(), to the heap: the global lock is held, and
+ * so is the slot lock. */
 static size_t held_to_heap(struct mem_pool *pool, struct cache_slot *s)
 {
 	size_t n = 0, freed = 0;
