@@ -12,11 +12,6 @@
 
 #include <stdio.h>
 
-static double share(long long part, long long whole)
-{
-	return whole ? 100.0 * (double)part / (double)whole : 0.0;
-}
-
 static void flow_row(struct table *t, const char *way, long long n,
 		long long whole, const char *what)
 {
@@ -24,7 +19,7 @@ static void flow_row(struct table *t, const char *way, long long n,
 	tbl_add(t, "%s", way);
 	tbl_add(t, "%lld", n);
 	if (whole >= 0)
-		tbl_add(t, "%.1f%%", share(n, whole));
+		tbl_add(t, "%.1f%%", pct_of(n, whole));
 	else
 		tbl_add(t, "%s", "");
 	tbl_add(t, "%s", what);

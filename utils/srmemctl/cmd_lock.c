@@ -10,11 +10,6 @@
 
 #include <stdio.h>
 
-static double pct(long long part, long long whole)
-{
-	return whole ? 100.0 * (double)part / (double)whole : 0.0;
-}
-
 static void lock_row(struct table *t, const json_t *r, const char *pid,
 		const char *rank, const char *desc)
 {
@@ -25,7 +20,7 @@ static void lock_row(struct table *t, const json_t *r, const char *pid,
 	tbl_add(t, "%s", rank);
 	tbl_add(t, "%lld", jint(r, "acquired"));
 	tbl_add(t, "%lld", jint(r, "contended"));
-	tbl_add(t, "%.2f%%", pct(jint(r, "contended"), jint(r, "acquired")));
+	tbl_add(t, "%.2f%%", pct_of(jint(r, "contended"), jint(r, "acquired")));
 	tbl_add(t, "%lld", jint(r, "sleeps"));
 	tbl_add(t, "%s", fmt_ns(a, sizeof(a), jint(r, "wait_ns")));
 	tbl_add(t, "%s", fmt_ns(b, sizeof(b), jint(r, "wait_max_ns")));
@@ -53,7 +48,7 @@ static void lock_header(const json_t *r)
 	printf("shm lock: %lld acquisitions, %lld contended (%.2f%%), "
 		"%lld sleeps; waited %s, held ~%s; %lld takeovers (%s)\n",
 		jint(r, "acquired"), jint(r, "contended"),
-		pct(jint(r, "contended"), jint(r, "acquired")), jint(r, "sleeps"),
+		pct_of(jint(r, "contended"), jint(r, "acquired")), jint(r, "sleeps"),
 		fmt_ns(w, sizeof(w), jint(r, "wait_ns")),
 		fmt_ns(h, sizeof(h), jint(r, "hold_ns")), jint(r, "takeovers"),
 		fmt_ns(k, sizeof(k), jint(r, "takeover_ns")));

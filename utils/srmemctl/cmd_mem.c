@@ -36,7 +36,7 @@ static void shmmem_row(struct table *t, const char *name, long long v,
 	if (bytes)
 		tbl_add(t, "%s", fmt_bytes(h, sizeof(h), v));
 	tbl_add(t, "%lld", v);
-	tbl_add(t, "%.1f%%", total ? 100.0 * v / total : 0.0);
+	tbl_add(t, "%.1f%%", pct_of(v, total));
 }
 
 static int show_shmmem(struct ctl *c, json_t *r)

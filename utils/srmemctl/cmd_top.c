@@ -167,7 +167,7 @@ static void lock_known(const json_t *o, const json_t *old)
 	printf(", ");
 	counter("contended", o, old);
 	if (old && acq > 0)
-		printf(" %.2f%% of this frame's", 100.0 * (double)con / (double)acq);
+		printf(" %.2f%% of this frame's", pct_of(con, acq));
 	printf(", ");
 	counter("sleeps", o, old);
 	printf(", ");

@@ -40,7 +40,7 @@ void watch_shm_line(const json_t *s, const json_t *prev)
 			fmt_bytes(a, sizeof(a), total),
 			fmt_bytes(b, sizeof(b), jint(s, "used")),
 			fmt_bytes(d, sizeof(d), jint(s, "real_used")),
-			total ? 100.0 * jint(s, "real_used") / total : 0.0,
+			pct_of(jint(s, "real_used"), total),
 			prev ? fmt_change(h, sizeof(h), jint(s, "real_used") -
 				jint(prev, "real_used")) : "-",
 			fmt_bytes(e, sizeof(e), jint(s, "free")),

@@ -186,3 +186,8 @@ const char *fmt_ns(char *buf, size_t size, long long ns)
 		snprintf(buf, size, "%.2f s", ns / 1e9);
 	return buf;
 }
+
+double pct_of(long long part, long long whole)
+{
+	return whole ? 100.0 * (double)part / (double)whole : 0.0;
+}

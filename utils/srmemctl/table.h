@@ -32,6 +32,9 @@ const char *fmt_secs(char *buf, size_t size, long long secs);
 /* "850 ns", "12.5 us", "3.2 ms", "1.25 s" */
 const char *fmt_ns(char *buf, size_t size, long long ns);
 
+/* part in percent of whole; 0 when whole is 0. */
+double pct_of(long long part, long long whole);
+
 #define FMT_LEN 48
 
 #endif /* SRMEMCTL_TABLE_H */
