@@ -298,7 +298,7 @@ struct shared_counts {
 	double lock[4], cache[5];
 };
 
-static void lock_before(const struct bench_alloc *a, struct shared_counts *c)
+static void counts_before(const struct bench_alloc *a, struct shared_counts *c)
 {
 	if (a->lock_counts)
 		a->lock_counts(c->lock);
@@ -306,7 +306,7 @@ static void lock_before(const struct bench_alloc *a, struct shared_counts *c)
 		a->cache_counts(c->cache);
 }
 
-static void lock_report(const struct bench_alloc *a,
+static void counts_report(const struct bench_alloc *a,
 		const struct shared_counts *c0, double ops)
 {
 	static const char *const lock[4] = { "lock_acq_per_mop",
@@ -379,7 +379,7 @@ int w3_shm_scale(const struct bench_params *bp)
 	struct team_job job = { w3_prepare, w3_run, &wa };
 	struct team_usage u;
 	struct shared_counts lk;
-	lock_before(wa.a, &lk);
+	counts_before(wa.a, &lk);
 	double wall = team_run(bp->procs, &job, &u);
 	if (wall <= 0)
 		return -1;
@@ -388,7 +388,7 @@ int w3_shm_scale(const struct bench_params *bp)
 	bench_metric("wall_ms", wall / 1e6);
 	bench_metric("procs", bp->procs);
 	team_report_usage(&u, total);
-	lock_report(wa.a, &lk, total);
+	counts_report(wa.a, &lk, total);
 	return 0;
 }
 
@@ -484,13 +484,13 @@ int w4_handoff(const struct bench_params *bp)
 	struct team_job job = { w4_prepare, w4_run, &wa };
 	struct team_usage u;
 	struct shared_counts lk;
-	lock_before(wa.a, &lk);
+	counts_before(wa.a, &lk);
 	double wall = team_run(2 * bp->procs, &job, &u);
 	if (wall <= 0)
 		return -1;
 	bench_metric("msgs_per_s", (double)wa.total / (wall / 1e9));
 	team_report_usage(&u, 2.0 * (double)wa.total);
-	lock_report(wa.a, &lk, 2.0 * (double)wa.total);
+	counts_report(wa.a, &lk, 2.0 * (double)wa.total);
 	bench_metric("pairs", bp->procs);
 	bench_metric("bad_msgs", (double)atomic_load(wa.bad));
 	if (atomic_load(wa.consumed) != wa.total) {
