@@ -184,29 +184,15 @@ static inline int state_cas(struct mem_lock_word *lw, uint64_t old,
 			__ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
 }
 
-/* A learning lock (mem_lock_learn_spin()): how many of its waiters may
- * spin at once, one fewer than the CPUs (none on one CPU); a further
- * spinner would only keep the holder, or the next taker, off a CPU. */
-static unsigned spin_cap(void)
-{
-	static unsigned cap = UINT32_MAX;
-	if (__builtin_expect(cap == UINT32_MAX, 0)) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		cap = n > 1 ? (unsigned)(n - 1) : 0;
-	}
-	return cap;
-}
-
-/* A learning lock's spin: at most spin_cap() waiters at once, polls
- * spaced 1, 2, 4 .. 64 pauses apart (so that a holder that releases and
- * takes the lock again keeps it), for the length learnt so far.  A spin
- * that won teaches twice the pauses it took; one that lost while the
- * holder never released (preempted, or a long section) half its length;
- * one that lost races to other takers twice its length.  A process
- * killed while it spins leaves spinners one too high for good: that
- * lock's waiters then spin less (with 2 CPUs, not at all: they sleep at
- * once, as 4ce4f3f's nearly did), which costs throughput, never
- * exclusion or a takeover. */
+/* A learning lock's spin: polls spaced 1, 2, 4 .. 64 pauses apart (so
+ * that a holder that releases and takes the lock again keeps it), for the
+ * length learnt so far.  A spin that won teaches twice the pauses it
+ * took; one that lost while the holder never released (preempted, or a
+ * long section) half its length; one that lost races to other takers
+ * twice its length.  Every waiter spins: capping the spinners at one
+ * fewer than the CPUs (as until 2026-12-03) made W3 without caches
+ * 1.03-1.17x slower at P = 2, 4 and 8, with 5-90x the sleeps
+ * (doc/PERFORMANCE.md, "The lock's wait policy"). */
 static int spin_learnt(struct mem_lock_word *lw, uint64_t want)
 {
 	unsigned len = __atomic_load_n(&lw->spin_len, __ATOMIC_RELAXED);
@@ -214,24 +200,20 @@ static int spin_learnt(struct mem_lock_word *lw, uint64_t want)
 	unsigned i = 0, gap = 1;
 	int got = 0;
 	len = len < LOCK_SPIN_MIN ? LOCK_SPIN_MIN : len;
-	if (__atomic_add_fetch(&lw->spinners, 1, __ATOMIC_RELAXED) <=
-			spin_cap()) {
-		for (; i < len && !got; i += gap) {
-			for (unsigned k = 0; k < gap; k++)
-				cpu_relax();
-			got = state_load(lw) == 0 && state_cas(lw, 0, want);
-			gap = gap < 64 ? 2 * gap : gap;
-		}
-		if (got)
-			len = 2 * i > len ? 2 * i : len;
-		else if (__atomic_load_n(&lw->releases, __ATOMIC_RELAXED) == r0)
-			len /= 2;
-		else
-			len *= 2;
-		__atomic_store_n(&lw->spin_len, (uint16_t)(len > LOCK_SPIN ?
-			LOCK_SPIN : len), __ATOMIC_RELAXED);
+	for (; i < len && !got; i += gap) {
+		for (unsigned k = 0; k < gap; k++)
+			cpu_relax();
+		got = state_load(lw) == 0 && state_cas(lw, 0, want);
+		gap = gap < 64 ? 2 * gap : gap;
 	}
-	__atomic_sub_fetch(&lw->spinners, 1, __ATOMIC_RELAXED);
+	if (got)
+		len = 2 * i > len ? 2 * i : len;
+	else if (__atomic_load_n(&lw->releases, __ATOMIC_RELAXED) == r0)
+		len /= 2;
+	else
+		len *= 2;
+	__atomic_store_n(&lw->spin_len, (uint16_t)(len > LOCK_SPIN ?
+		LOCK_SPIN : len), __ATOMIC_RELAXED);
 	return got;
 }
 

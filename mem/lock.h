@@ -20,9 +20,8 @@
  * set.  Why 1,024 pauses (about 20 us here) and not 128: lock.c.
  *
  * A learning lock (mem_lock_learn_spin: the shm heap lock when there are
- * no caches, so every shm call takes it) spins differently: at most one
- * waiter fewer than the CPUs spins at a time, its polls spaced 1, 2, 4 ..
- * 64 pauses apart, for a length learnt from the last spin (twice the
+ * no caches, so every shm call takes it) spins differently: its polls
+ * spaced 1, 2, 4 .. 64 pauses apart, for a length learnt from the last spin (twice the
  * pauses a won spin took; half a lost one's when the holder never
  * released meanwhile, as when it was preempted; twice when the lock
  * changed hands).  The holder counts its releases on the lock's line for
@@ -154,9 +153,8 @@ struct mem_lock_word {
 	uint32_t recoveries; /* dead owners taken over, for reports */
 	int32_t last_dead;   /* tid of the last dead owner */
 	uint16_t spin_len;   /* a learning lock's spin, pauses; 0: LOCK_SPIN */
-	uint16_t spinners;   /* a learning lock's waiters spinning now */
 	uint16_t releases;   /* bumped by each release (wraps) */
-	uint16_t pad;
+	uint16_t pad[2];
 };
 _Static_assert(sizeof(((struct mem_lock_word *)0)->st) == 8,
 		"word and generation change together, in one CAS");
