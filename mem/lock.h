@@ -20,11 +20,13 @@
  * set.  Why 1,024 pauses (about 20 us here) and not 128: lock.c.
  *
  * A learning lock (mem_lock_learn_spin: the shm heap lock when there are
- * no caches, so every shm call takes it) spins differently: its polls
- * spaced 1, 2, 4 .. 64 pauses apart, for a length learnt from the last spin (twice the
- * pauses a won spin took; half a lost one's when the holder never
- * released meanwhile, as when it was preempted; twice when the lock
- * changed hands).  The holder counts its releases on the lock's line for
+ * no caches, so every shm call takes it) spins differently: every waiter
+ * polls, its polls spaced 1, 2, 4 .. 64 pauses apart, for a length learnt
+ * from the last spin (twice the pauses a won spin took; half a lost one's
+ * when the holder never released meanwhile, as when it was preempted;
+ * twice when the lock changed hands), and a poll that reads the lock free
+ * waits LOCK_SPIN_DEFER pauses and reads again before its CAS, leaving
+ * the lock to a holder that takes it again at once.  The holder counts its releases on the lock's line for
  * that (releases).  Sleeping, waking and takeovers are as above.
  *
  * Dead owners.  A sleeper wakes at least every LOCK_CHECK_MS and asks
@@ -123,6 +125,9 @@
 #define LOCK_SPIN 1024     /* pauses polled before a sleep (lock.c) */
 #define LOCK_CHECK_MS 20
 #define LOCK_SPIN_MIN 8    /* a learning lock's shortest spin (lock.c) */
+/* A learning lock's spinner that reads the lock free waits this many
+ * pauses and reads it again before its CAS (lock.c spin_learnt). */
+#define LOCK_SPIN_DEFER 64
 #define LOCK_NAP_MIN_US 50      /* a polled lock's first nap */
 #define LOCK_NAP_MAX_US 1000    /* its longest: how late it sees a release */
 
@@ -131,9 +136,12 @@
  * a sleeper looks for a dead owner: spinning never delays a takeover. */
 _Static_assert(LOCK_SPIN <= UINT16_MAX && LOCK_SPIN_MIN <= LOCK_SPIN,
 		"a learnt spin length fits its word");
-_Static_assert(LOCK_SPIN >= 1 &&
-		LOCK_SPIN * 150 <= LOCK_CHECK_MS * 1000000 / 100,
-		"a spin is under 1% of LOCK_CHECK_MS");
+_Static_assert(LOCK_SPIN_DEFER < LOCK_SPIN,
+		"a learnt spin, deferred CASes counted in, stays a spin");
+_Static_assert(LOCK_SPIN >= 1 && (LOCK_SPIN + 2 * LOCK_SPIN_DEFER) * 150 <=
+		LOCK_CHECK_MS * 1000000 / 100,
+		"a spin (a learnt one: its last gap and deferral past its "
+		"length) is under 1% of LOCK_CHECK_MS");
 /* A polled waiter asks about its holder's life every LOCK_CHECK_MS of
  * naps, so a nap must fit in that period (and in a timespec's tv_nsec). */
 _Static_assert(LOCK_NAP_MIN_US >= 1 && LOCK_NAP_MIN_US <= LOCK_NAP_MAX_US &&
