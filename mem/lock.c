@@ -195,10 +195,11 @@ static inline int state_cas(struct mem_lock_word *lw, uint64_t old,
  * that reads the lock free defers its CAS by LOCK_SPIN_DEFER pauses and
  * takes the lock only if it still reads free: a holder that takes it
  * again at once (its next call) keeps the heap's lines on its own CPU
- * instead of handing them to the other (W3 without caches 1.15-1.24x at
- * P=2, 1.18-1.20x at P=4; doc/PERFORMANCE.md, "The lock's wait policy").
- * The deferred pauses count in the spin's length, so a spin stays within
- * LOCK_SPIN + LOCK_SPIN_DEFER pauses. */
+ * instead of handing them to the other (W3 without caches 1.12-1.17x at
+ * P=2, 1.03-1.08x at P=4, unchanged at P=8; doc/PERFORMANCE.md, "The
+ * lock's wait policy").  The deferred pauses count in the spin's length,
+ * so a spin stays within its length plus one gap and one deferral (the
+ * static assert in lock.h). */
 static int spin_learnt(struct mem_lock_word *lw, uint64_t want)
 {
 	unsigned len = __atomic_load_n(&lw->spin_len, __ATOMIC_RELAXED);
