@@ -141,6 +141,12 @@ static inline void cpu_relax(void)
 #endif
 }
 
+static inline void cpu_relax_n(unsigned n)
+{
+	for (unsigned k = 0; k < n; k++)
+		cpu_relax();
+}
+
 /* --- the word: the futex build's heap lock, both builds' polled lock --- */
 
 static long futex(uint32_t *word, int op, uint32_t val,
@@ -208,11 +214,9 @@ static int spin_learnt(struct mem_lock_word *lw, uint64_t want)
 	int got = 0;
 	len = len < LOCK_SPIN_MIN ? LOCK_SPIN_MIN : len;
 	for (; i < len && !got; i += gap) {
-		for (unsigned k = 0; k < gap; k++)
-			cpu_relax();
+		cpu_relax_n(gap);
 		if (state_load(lw) == 0) {
-			for (unsigned k = 0; k < LOCK_SPIN_DEFER; k++)
-				cpu_relax();
+			cpu_relax_n(LOCK_SPIN_DEFER);
 			i += LOCK_SPIN_DEFER;
 			got = state_load(lw) == 0 && state_cas(lw, 0, want);
 		}

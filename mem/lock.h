@@ -27,7 +27,8 @@
  * twice when the lock changed hands), and a poll that reads the lock free
  * waits LOCK_SPIN_DEFER pauses and reads again before its CAS, leaving
  * the lock to a holder that takes it again at once.  The holder counts
- * its releases on the lock's line for that (releases).  Sleeping, waking and takeovers are as above.
+ * its releases on the lock's line for that (releases).  Sleeping, waking
+ * and takeovers are as above.
  *
  * Dead owners.  A sleeper wakes at least every LOCK_CHECK_MS and asks
  * whether the owner (tid, gen) still runs (owner.h: ESRCH, a zombie, or
