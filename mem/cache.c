@@ -161,35 +161,37 @@
  * that finds its own pid with another generation in a slot drains that
  * dead predecessor's slot rather than adopting it.
  *
- * Locks.  Each slot has a lock of its own, taken by its owner on every
- * operation (uncontended: nobody else touches that line) and by another
- * process only to drain the slot.  Order: slot lock, then global lock;
- * never the other way round.  Threads of one process share its slot: the
+ * Locks.  Each slot is held by its owner on every operation and by
+ * another process only to drain it.  The thread that claimed it holds it
+ * with plain stores (a fast hold); anyone else takes the slot's lock and
+ * stops fast holds for its section through the asymmetric fence ("Slot
+ * holds" below, fence.h).  Order: slot, then global lock; never the
+ * other way round.  Threads of one process share its slot: the first
+ * other thread to hold it ends fast holds for good, and from then on the
  * slot lock names the thread holding it, so they take turns as processes
- * do, and one thread at a time claims the slot (slot_settle), so that a
+ * do; one thread at a time claims the slot (slot_settle), so that a
  * process never owns two.  The slot lock is lock.h's polled lock: its
  * waiters poll and nap rather than being woken, so its release is one
  * plain store (contention is rare: threads of one process, a drain).
- * Costs: a hit is one atomic operation (the take) and a plain store on a
- * private line and O(1) list work; a batch refill or a flush is one
- * global lock section for up to CACHE_BATCH fragments.  The owner's
- * atomic take stays even when nobody else wants the slot: the
- * out-of-memory drain takes live owners' slot locks too, so a cheaper
- * take would need a store-load barrier against other processes, which
- * costs on x86 what the locked compare-and-swap costs, and threads of
- * the process share it.
+ * Costs: a hit is two plain stores and a load on a private line and O(1)
+ * list work (where the kernel has no fence: one atomic operation and a
+ * store); a drain of a live owner adds one fence, about 0.2 us; a batch
+ * refill or a flush is one global lock section for up to CACHE_BATCH
+ * fragments.
  *
  * Fast paths.  A free makes each check once, inline (park_class: pool
  * range and alignment, the fragment's own header or MEMDBG record, the
  * parked mark) and calls mem_used_fragment() only to report a mistake; the
- * slot, the lists and the park are inline too, so that a hit calls out
- * only for the slot lock and the backend's own_usable().
+ * slot, its hold, the lists and the park are inline too, so that a hit
+ * calls out only for the backend's own_usable().
  */
 #include <sched.h>
 #include <string.h>
+#include <time.h>
 
 #include "cache.h"
 #include "debug.h"
+#include "fence.h"
 #include "freed.h"
 #include "internal.h"
 #include "track.h"
@@ -963,19 +965,154 @@ static void slot_repair(struct mem_pool *pool, struct cache_slot *s)
 	__atomic_store_n(&s->bytes, bytes, __ATOMIC_RELAXED);
 }
 
-/* The slot lock; taken over from a dead holder, the slot is repaired and
- * what that holder had on its way to the heap goes there now. */
-static void slot_lock(struct mem_pool *pool, struct cache_slot *s)
-{
-	if (mem_plock_get(&s->lock)) {
-		slot_repair(pool, s);
-		flush_held(pool, s);
-	}
-}
+/* --- slot holds -------------------------------------------------------------
+ *
+ * A slot is held by its owner on every cached operation and by anyone
+ * else almost never (a drain, another thread of the owner).  The slot
+ * lock's CAS cost little by itself, but a locked instruction waits for
+ * every store before it to complete: the caller's writes to the memory
+ * it was just handed, cache misses that would otherwise retire in the
+ * background.  At 8 processes on 2 CPUs, W3 spent 18 % of its samples on
+ * that CAS (perf annotate, MEMDBG=1).  So the thread that claimed the
+ * slot (fast, its lock word) holds it with plain stores, and the rare
+ * other holder pays for the ordering (fence.h):
+ *
+ *   fast hold (s->fast is me)            locked hold (anyone)
+ *   busy = 1                             take the slot lock
+ *   req == 0 ?  in : busy = 0,           fast set and not me:
+ *               take the locked hold       req = 1, mem_fence_others(),
+ *   ... the operation ...                  wait until busy == 0
+ *   busy = 0 (release)                   ... the operation ...
+ *                                        req = 0 (release), drop the lock
+ *
+ * fast changes only under the slot lock: the claiming thread sets it once
+ * its process joined the fence (slot_claimed), a drain of a dead owner
+ * clears it, and another thread of the owner process clears it for good
+ * (threads that share a slot take the lock, as before).  A locked holder
+ * that finds fast 0 needs no fence: nobody can hold the slot fast until
+ * it lets the lock go.  A fast holder that died inside (busy stays 1) is
+ * found dead by whoever waits for it, and the slot is repaired as after
+ * a lock holder's death; so is a locked holder's req left at 1, which the
+ * next taker of the lock rewrites.  A fence the kernel refuses (it
+ * allowed the join, so only a sandbox added since could) is reported, and
+ * the slot is waited out the long way, then held by the lock for good. */
+
+enum { HOLD_FAST, HOLD_LOCKED, HOLD_STOPPED };
 
 static inline uint64_t owner_load(const struct cache_slot *s)
 {
 	return __atomic_load_n(&s->owner, __ATOMIC_ACQUIRE);
+}
+
+static inline uint64_t self_owner(void);
+
+/* Is the thread named by a lock word gone? */
+static int fast_dead(uint64_t fast)
+{
+	struct mem_lock_word x;
+	x.st.all = fast;
+	return mem_task_dead(x.st.h.word, x.st.h.gen);
+}
+
+/* The fast holder is out (1: it died inside, busy cleared for it); the
+ * slot lock and req are ours.  Spin a little, then nap, asking about
+ * the holder's life every LOCK_CHECK_MS. */
+static int fast_wait_out(struct cache_slot *s, uint64_t fast)
+{
+	long nap_us = LOCK_NAP_MIN_US, napped_us = LOCK_CHECK_MS * 1000L;
+	for (unsigned n = 0; __atomic_load_n(&s->busy, __ATOMIC_ACQUIRE); n++) {
+		if (n < LOCK_SPIN) {
+			mem_cpu_relax();
+			continue;
+		}
+		if (napped_us >= LOCK_CHECK_MS * 1000L) {
+			napped_us = 0;
+			if (fast_dead(fast)) {
+				__atomic_store_n(&s->busy, 0, __ATOMIC_RELAXED);
+				return 1;
+			}
+		}
+		struct timespec ts = { 0, nap_us * 1000L };
+		nanosleep(&ts, NULL);
+		napped_us += nap_us;
+		nap_us = 2 * nap_us < LOCK_NAP_MAX_US ? 2 * nap_us :
+			LOCK_NAP_MAX_US;
+	}
+	return 0;
+}
+
+/* Stop fast holds for a locked hold: 1 when the fast holder died inside. */
+static int fast_stop(struct mem_pool *pool, struct cache_slot *s,
+		uint64_t fast)
+{
+	__atomic_store_n(&s->req, 1, __ATOMIC_RELAXED);
+	if (mem_fence_others() == 0)
+		return fast_wait_out(s, fast);
+	mem_log(MEM_L_ERR, "%s: cache slot %u: the kernel refused a memory "
+		"fence (membarrier); its owner takes the slot lock from now on",
+		pool->name, (unsigned)(s - pool->cache->slot));
+	int dead = fast_wait_out(s, fast);
+	struct timespec ts = { 0, LOCK_NAP_MAX_US * 1000L };
+	nanosleep(&ts, NULL);   /* the owner's store buffer, the long way */
+	dead |= fast_wait_out(s, fast);
+	__atomic_store_n(&s->fast, 0, __ATOMIC_RELAXED);
+	return dead;
+}
+
+/* The slot lock, then no fast holder inside; taken over from a dead
+ * holder (of either kind), the slot is repaired and what that holder
+ * had on its way to the heap goes there now. */
+static __attribute__((noinline)) int slot_lock_slow(struct mem_pool *pool,
+		struct cache_slot *s, uint64_t self)
+{
+	int dead = mem_plock_get(&s->lock), hold = HOLD_LOCKED;
+	uint64_t fast = __atomic_load_n(&s->fast, __ATOMIC_RELAXED);
+	if (fast && fast != self) {
+		dead |= fast_stop(pool, s, fast);
+		hold = HOLD_STOPPED;
+		if (owner_load(s) == self_owner()) {    /* threads share it */
+			__atomic_store_n(&s->fast, 0, __ATOMIC_RELAXED);
+			__atomic_store_n(&s->req, 0, __ATOMIC_RELAXED);
+			hold = HOLD_LOCKED;
+		}
+	} else if (__atomic_load_n(&s->req, __ATOMIC_RELAXED)) {
+		/* nobody stops fast holds without the lock: a dead holder's */
+		__atomic_store_n(&s->req, 0, __ATOMIC_RELAXED);
+	}
+	if (dead) {
+		slot_repair(pool, s);
+		flush_held(pool, s);
+	}
+	return hold;
+}
+
+/* Hold s for one operation: HOLD_* for slot_unlock(). */
+static inline __attribute__((always_inline)) int slot_lock(
+		struct mem_pool *pool, struct cache_slot *s)
+{
+	uint64_t self = mem_lock_self();
+	if (__builtin_expect(__atomic_load_n(&s->fast, __ATOMIC_RELAXED) ==
+			self, 1)) {
+		__atomic_store_n(&s->busy, 1, __ATOMIC_RELAXED);
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);  /* fence.h */
+		if (__builtin_expect(!__atomic_load_n(&s->req,
+				__ATOMIC_ACQUIRE), 1))
+			return HOLD_FAST;
+		__atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
+	}
+	return slot_lock_slow(pool, s, self);
+}
+
+static inline __attribute__((always_inline)) void slot_unlock(
+		struct cache_slot *s, int hold)
+{
+	if (__builtin_expect(hold == HOLD_FAST, 1)) {
+		__atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
+		return;
+	}
+	if (hold == HOLD_STOPPED)
+		__atomic_store_n(&s->req, 0, __ATOMIC_RELEASE);
+	mem_plock_release(&s->lock);
 }
 
 /* A dead owner's in-place realloc (cache_realloc) that died rewriting
@@ -1010,9 +1147,9 @@ static size_t slot_drain(struct mem_pool *pool, struct cache_slot *s,
 		uint64_t dead)
 {
 	size_t n;
-	slot_lock(pool, s);
+	int hold = slot_lock(pool, s);
 	if (dead && owner_load(s) != dead) {
-		mem_plock_release(&s->lock);
+		slot_unlock(s, hold);
 		return 0;
 	}
 	if (dead)
@@ -1024,10 +1161,13 @@ static size_t slot_drain(struct mem_pool *pool, struct cache_slot *s,
 		detach(s, c, UINT32_MAX, &blocks, &tail);
 	}
 	n = flush_held(pool, s);
-	if (dead)
+	if (dead) {     /* the next claimer names its own fast thread */
+		__atomic_store_n(&s->fast, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->busy, 0, __ATOMIC_RELAXED);
 		__atomic_compare_exchange_n(&s->owner, &dead, 0, 0,
 			__ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
-	mem_plock_release(&s->lock);
+	}
+	slot_unlock(s, hold);
 	return n;
 }
 
@@ -1150,6 +1290,19 @@ static inline struct cache_slot *slot_mine(struct mem_pool *pool,
 	return NULL;
 }
 
+int cache_fast_holds = 1;
+
+/* The claiming thread holds the slot fast from now on, once its process
+ * has joined the fence ("Slot holds"). */
+static void slot_claimed(struct mem_pool *pool, struct cache_slot *s)
+{
+	if (!cache_fast_holds || mem_fence_join() < 0)
+		return;
+	int hold = slot_lock(pool, s);
+	__atomic_store_n(&s->fast, mem_lock_self(), __ATOMIC_RELAXED);
+	slot_unlock(s, hold);
+}
+
 /* Threads of a process share its slot: the first of them to get here
  * claims it, the others wait and take the same one (two claims at once
  * would leave a slot named by us and used by nobody).  The word holds the
@@ -1170,6 +1323,8 @@ static __attribute__((noinline)) struct cache_slot *slot_settle(
 	struct cache_slot *s = slot_mine(pool, self);
 	if (!s) {
 		s = slot_find(pool, self);
+		if (s)
+			slot_claimed(pool, s);
 		__atomic_store_n(&my_slot, s, __ATOMIC_RELAXED);
 		__atomic_store_n(&my_cache, pool->cache, __ATOMIC_RELAXED);
 		__atomic_store_n(&my_owner, self, __ATOMIC_RELEASE);
@@ -1212,7 +1367,7 @@ static size_t depot_drain(struct mem_pool *pool)
 	if (!__atomic_load_n(&mc->depot_blocks, __ATOMIC_RELAXED) ||
 	    !(s = slot_get(pool)))
 		return 0;
-	slot_lock(pool, s);
+	int hold = slot_lock(pool, s);
 	n += flush_held(pool, s);
 	for (unsigned c = 0; c < CACHE_CLASSES; c++) {
 		while (__atomic_load_n(&mc->depot[c].n, __ATOMIC_RELAXED)) {
@@ -1230,7 +1385,7 @@ static size_t depot_drain(struct mem_pool *pool)
 			n += flush_held(pool, s);
 		}
 	}
-	mem_plock_release(&s->lock);
+	slot_unlock(s, hold);
 	return n;
 }
 
@@ -1452,7 +1607,7 @@ void *cache_malloc(struct mem_pool *pool, size_t size,
 	struct cache_slot *s = c < 0 ? NULL : slot_get(pool);
 	if (!s)
 		return NULL;
-	slot_lock(pool, s);
+	int hold = slot_lock(pool, s);
 	void *user = c < CACHE_EXACT ? pop(s, (unsigned)c) :
 		pop_big(s, (unsigned)c, need);
 	/* A big miss refills the next class, whose every fragment fits;
@@ -1464,7 +1619,7 @@ void *cache_malloc(struct mem_pool *pool, size_t size,
 		user = unpark(pool, user, size, site);
 	MEM_KILL_FENCE();
 	s->moving = NULL;
-	mem_plock_release(&s->lock);
+	slot_unlock(s, hold);
 	if (user && fq_waiting(s) && fq_find(s, user) >= 0)
 		cache_fq_handed_out(pool, user);
 	return user;
@@ -1615,11 +1770,11 @@ static inline __attribute__((always_inline)) void park_checked(
 		struct mem_pool *pool, struct cache_slot *s,
 		void *p, unsigned c, uint64_t usable, const struct mem_site *site)
 {
-	slot_lock(pool, s);
+	int hold = slot_lock(pool, s);
 	park_locked(pool, s, p, c, usable, site);
 	if (__builtin_expect(s->held != NULL, 0))
 		flush_held(pool, s);
-	mem_plock_release(&s->lock);
+	slot_unlock(s, hold);
 }
 
 /* --- the free queue (MEMDBG=0) --------------------------------------------
@@ -1736,9 +1891,9 @@ int cache_fq_free(struct mem_pool *pool, void *p, const struct mem_site *site,
 		return 0;
 	__builtin_prefetch((char *)p - 16, 1);
 	__builtin_prefetch(p, 1);
-	slot_lock(pool, s);
+	int hold = slot_lock(pool, s);
 	if (__builtin_expect(s->fq_len && fq_find(s, p) >= 0, 0)) {
-		mem_plock_release(&s->lock);
+		slot_unlock(s, hold);
 		mem_report_bad(pool, "free", p, BAD_DOUBLE, site);
 		return 1;
 	}
@@ -1759,7 +1914,7 @@ int cache_fq_free(struct mem_pool *pool, void *p, const struct mem_site *site,
 	}
 	if (__builtin_expect(s->held != NULL, 0))
 		flush_held(pool, s);
-	mem_plock_release(&s->lock);
+	slot_unlock(s, hold);
 	return 1;
 }
 
@@ -1771,7 +1926,7 @@ void cache_fq_settle(struct mem_pool *pool)
 	unsigned n = 0;
 	if (!s || !__atomic_load_n(&s->fq_len, __ATOMIC_RELAXED))
 		return;
-	slot_lock(pool, s);
+	int hold = slot_lock(pool, s);
 	for (unsigned k = 0; k < CACHE_FQ; k++) {      /* oldest first */
 		unsigned i = (s->fq_n + k) % CACHE_FQ;
 		if (!s->fq[i])
@@ -1786,7 +1941,7 @@ void cache_fq_settle(struct mem_pool *pool)
 	}
 	if (s->held)
 		flush_held(pool, s);
-	mem_plock_release(&s->lock);
+	slot_unlock(s, hold);
 	for (unsigned k = 0; k < n; k++)
 		mem_free_locked(pool, late[k], late_site[k]);
 }
@@ -1801,12 +1956,12 @@ size_t cache_fq_settle_all(struct mem_pool *pool)
 		if (!__atomic_load_n(&s->fq_len, __ATOMIC_RELAXED) &&
 		    !__atomic_load_n(&s->fq_out, __ATOMIC_RELAXED))
 			continue;
-		slot_lock(pool, s);
+		int hold = slot_lock(pool, s);
 		n += s->fq_len;
 		fq_to_held(pool, s);
 		if (s->held)
 			flush_held(pool, s);
-		mem_plock_release(&s->lock);
+		slot_unlock(s, hold);
 	}
 	return n;
 }
@@ -1826,13 +1981,13 @@ void cache_fq_handed_out(struct mem_pool *pool, void *p)
 	if (!s || !__atomic_load_n(&s->fq_len, __ATOMIC_RELAXED) ||
 	    fq_find(s, p) < 0)
 		return;
-	slot_lock(pool, s);
+	int hold = slot_lock(pool, s);
 	if ((i = fq_find(s, p)) >= 0) {
 		site = s->fq_site[i];
 		s->fq[i] = NULL;
 		s->fq_len--;
 	}
-	mem_plock_release(&s->lock);
+	slot_unlock(s, hold);
 	if (i >= 0)
 		mem_report_bad(pool, "free", p, BAD_DOUBLE, site);
 }

@@ -35,13 +35,20 @@ struct cache_class {
 	uint32_t max;
 };
 
-/* One process's cache.  Its lock is taken by the owner on every operation
- * (uncontended: one CAS and one plain store on a line nobody else touches,
- * lock.h's polled lock) and by another process only to drain it: when
- * memory runs out, or when the owner has died.  Lock order: a slot lock,
- * then the global lock. */
+/* One process's cache.  It is held by the owner on every operation and by
+ * another process or thread only to drain it: when memory runs out, or
+ * when the owner has died.  The thread that claimed it holds it with
+ * plain stores (a fast hold: busy); every other holder takes the lock
+ * (lock.h's polled lock) and, while fast holds are possible (fast set),
+ * stops them first (req, fence.h; cache.c "Slot holds").  Lock order: a
+ * slot, then the global lock. */
 struct cache_slot {
 	struct mem_plock lock;
+	uint64_t fast;          /* the lock word (tid, gen) of the thread that
+	                         * may hold the slot fast; 0: none.  Changes
+	                         * only under the lock */
+	uint32_t busy;          /* that thread is inside a fast hold */
+	uint32_t req;           /* a locked holder has stopped fast holds */
 	uint64_t owner;         /* pid | generation << 32 (owner.h); 0 free */
 	uint64_t bytes;         /* backend usable bytes parked here, exact */
 	uint64_t blocks;
@@ -112,6 +119,11 @@ struct mem_cache {
 	struct cache_slot slot[CACHE_SLOTS];
 	struct cache_depot depot[CACHE_CLASSES];
 };
+
+/* 1 (default): the thread that claims a slot holds it with plain stores
+ * where the kernel can fence other processes (cache.c "Slot holds");
+ * 0: every holder takes the slot lock.  Read when a slot is claimed. */
+extern int cache_fast_holds;
 
 /* The slots' traffic with the heap summed, with the pool's drains and
  * reclaimed fragments (shm_cache_flow). */

@@ -132,19 +132,10 @@ static inline void count_release(struct mem_lock_ctr *c)
 		hold_end(c);
 }
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
-
 static inline void cpu_relax_n(unsigned n)
 {
 	for (unsigned k = 0; k < n; k++)
-		cpu_relax();
+		mem_cpu_relax();
 }
 
 /* --- the word: the futex build's heap lock, both builds' polled lock --- */
@@ -242,7 +233,7 @@ static int spin_for_free(struct mem_lock_word *lw, uint64_t want)
 	if (lw->spin_len)
 		return spin_learnt(lw, want);
 	for (int i = 0; i < LOCK_SPIN; i++) {
-		cpu_relax();
+		mem_cpu_relax();
 		if (state_load(lw) == 0 && state_cas(lw, 0, want))
 			return 1;
 	}
@@ -448,7 +439,7 @@ static int lock_polling(struct mem_lock *lk)
 static int spin_trylock(struct mem_lock *lk)
 {
 	for (int i = 0; i < LOCK_SPIN; i++) {
-		cpu_relax();
+		mem_cpu_relax();
 		if (__atomic_load_n(&lk->owner, __ATOMIC_RELAXED) == 0) {
 			int rc = pthread_mutex_trylock(&lk->mutex);
 			if (rc != EBUSY)

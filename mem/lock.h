@@ -49,8 +49,9 @@
  * others would never be woken.
  *
  * The polled lock (struct mem_plock: the shm caches' slot locks, taken
- * by their owner on every cached operation and by others rarely: threads
- * of the same process, a drain, the taker of a dead owner).  The same
+ * by whoever holds a slot other than the thread that holds it fast:
+ * threads of the same process, a drain, the taker of a dead owner;
+ * cache.c "Slot holds").  The same
  * state, the same take (one CAS from free) and the same takeover as the
  * futex build's heap lock; its waiters never write a held state, so the release is one
  * plain store of 0 and no wake-up:
@@ -148,6 +149,16 @@ _Static_assert(LOCK_SPIN >= 1 && (LOCK_SPIN + 2 * LOCK_SPIN_DEFER) * 150 <=
 _Static_assert(LOCK_NAP_MIN_US >= 1 && LOCK_NAP_MIN_US <= LOCK_NAP_MAX_US &&
 		LOCK_NAP_MAX_US <= LOCK_CHECK_MS * 1000,
 		"a nap fits in the liveness period");
+
+/* One pause of a spin. */
+static inline void mem_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
 
 /* A lock's state (the diagrams above): the futex build's heap lock and,
  * in both builds, the polled lock. */

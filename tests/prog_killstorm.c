@@ -330,6 +330,16 @@ static int holds(pid_t owner, pid_t pid)
 	return owner == pid;
 }
 
+/* pid holds slot sl: its lock, or a fast hold (mem/cache.c "Slot
+ * holds": busy, the fast word naming pid's thread). */
+static int holds_slot(const struct cache_slot *sl, pid_t pid)
+{
+	return holds(mem_plock_owner(&sl->lock), pid) ||
+		(__atomic_load_n(&sl->busy, __ATOMIC_RELAXED) &&
+		 (pid_t)(uint32_t)__atomic_load_n(&sl->fast,
+			__ATOMIC_RELAXED) == pid);
+}
+
 /* Note every point the stopped victim is at. */
 static void classify(pid_t pid)
 {
@@ -346,7 +356,7 @@ static void classify(pid_t pid)
 	mark[P_SYSCALL] = sys;
 	for (unsigned i = 0; c && i < CACHE_SLOTS; i++) {
 		struct cache_slot *sl = &c->slot[i];
-		if (!holds(mem_plock_owner(&sl->lock), pid))
+		if (!holds_slot(sl, pid))
 			continue;
 		mark[P_SLOT] = 1;
 		if ((pid_t)(uint32_t)sl->owner != pid)
@@ -474,11 +484,17 @@ static void hang_report(pid_t pid)
 		(int)pid, (unsigned long)pc, s ? s->name : "?", s ? s->file : "?",
 		sys ? " in a system call" : "",
 		(int)mem_lock_owner(mem_shm_pool->lock));
-	for (unsigned i = 0; c && i < CACHE_SLOTS; i++)
+	for (unsigned i = 0; c && i < CACHE_SLOTS; i++) {
 		if (mem_plock_owner(&c->slot[i].lock))
 			printf("    slot %u (owner %d) locked by %d\n", i,
 				(int)(uint32_t)c->slot[i].owner,
 				(int)mem_plock_owner(&c->slot[i].lock));
+		if (c->slot[i].busy)
+			printf("    slot %u (owner %d) held fast by %d%s\n", i,
+				(int)(uint32_t)c->slot[i].owner,
+				(int)(uint32_t)c->slot[i].fast,
+				c->slot[i].req ? ", stopped" : "");
+	}
 }
 
 /* Wait for the survivors; 1 per hang, aborts counted. */
