@@ -979,18 +979,21 @@ static void slot_repair(struct mem_pool *pool, struct cache_slot *s)
  *
  *   fast hold (s->fast is me)            locked hold (anyone)
  *   busy = 1                             take the slot lock
- *   req == 0 ?  in : busy = 0,           fast set and not me:
- *               take the locked hold       req = 1, mem_fence_others(),
+ *   req == 0 and fast still me ?         fast set and not me:
+ *     in : busy = 0, locked hold           req = 1, mem_fence_others(),
  *   ... the operation ...                  wait until busy == 0
  *   busy = 0 (release)                   ... the operation ...
  *                                        req = 0 (release), drop the lock
  *
  * fast changes only under the slot lock: the claiming thread sets it once
- * its process joined the fence (slot_claimed), a drain of a dead owner
- * clears it, and another thread of the owner process clears it for good
- * (threads that share a slot take the lock, as before).  A locked holder
- * that finds fast 0 needs no fence: nobody can hold the slot fast until
- * it lets the lock go.  A fast holder that died inside (busy stays 1) is
+ * its process joined the fence (slot_claimed), and a stopping holder
+ * clears it, with req set until its release, when the owner is dead (its
+ * drain) or when it is another thread of the owner process (threads that
+ * share a slot take the lock from then on, as before).  A fast hold reads
+ * fast again after req, so that one that finds req cleared also finds
+ * the fast that was cleared before it.  A locked holder that finds fast
+ * 0 needs no fence: nobody can hold the slot fast until it lets the lock
+ * go.  A fast holder that died inside (busy stays 1) is
  * found dead by whoever waits for it, and the slot is repaired as after
  * a lock holder's death; so is a locked holder's req left at 1, which the
  * next taker of the lock rewrites.  A fence the kernel refuses (it
@@ -1069,12 +1072,9 @@ static __attribute__((noinline)) int slot_lock_slow(struct mem_pool *pool,
 	uint64_t fast = __atomic_load_n(&s->fast, __ATOMIC_RELAXED);
 	if (fast && fast != self) {
 		dead |= fast_stop(pool, s, fast);
-		hold = HOLD_STOPPED;
-		if (owner_load(s) == self_owner()) {    /* threads share it */
+		hold = HOLD_STOPPED;    /* req stays set until the release */
+		if (owner_load(s) == self_owner())      /* threads share it */
 			__atomic_store_n(&s->fast, 0, __ATOMIC_RELAXED);
-			__atomic_store_n(&s->req, 0, __ATOMIC_RELAXED);
-			hold = HOLD_LOCKED;
-		}
 	} else if (__atomic_load_n(&s->req, __ATOMIC_RELAXED)) {
 		/* nobody stops fast holds without the lock: a dead holder's */
 		__atomic_store_n(&s->req, 0, __ATOMIC_RELAXED);
@@ -1095,8 +1095,11 @@ static inline __attribute__((always_inline)) int slot_lock(
 			self, 1)) {
 		__atomic_store_n(&s->busy, 1, __ATOMIC_RELAXED);
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);  /* fence.h */
+		/* fast again after req: a holder that cleared fast did so
+		 * with req set, and cleared req after (release) */
 		if (__builtin_expect(!__atomic_load_n(&s->req,
-				__ATOMIC_ACQUIRE), 1))
+				__ATOMIC_ACQUIRE) && __atomic_load_n(&s->fast,
+				__ATOMIC_RELAXED) == self, 1))
 			return HOLD_FAST;
 		__atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
 	}
