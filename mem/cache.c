@@ -933,26 +933,30 @@ static inline void fq_out_clear(struct cache_slot *s)
 }
 #endif
 
-/* The slot of a process that died holding its lock: lists are sound (a
- * push or pop is two stores, each leaving a list), counters may not be,
- * and one fragment may be in no list: moving.  Not handed out yet, it was
- * on its way to held or out of the cache before the caller got it: it
- * joins held.  Live, it reached its caller (unparked, or never parked). */
+/* The slot of a process that died holding it: lists are sound (a push
+ * or pop is two stores, each leaving a list), counters may not be, and
+ * one fragment may be in no list: moving.  Not handed out yet, it was on
+ * its way to held or out of the cache before the caller got it: it joins
+ * held.  Live, it reached its caller (unparked, or never parked).
+ * The holder may have died inside a global section, which leaves words
+ * of this slot (a depot move, held's head being freed, a cut) to whoever
+ * takes the global lock over (cache_recover()), without this slot: the
+ * repair runs under the global lock, so that it waits for that recovery
+ * or makes it, and none can run on this slot afterwards (only a holder
+ * of this slot, now us, starts those sections).  Before, only a depot
+ * move took the global lock here, and a repair could push moving onto
+ * held while a takeover's recover_freeing() rewrote held. */
 static void slot_repair(struct mem_pool *pool, struct cache_slot *s)
 {
 	uint64_t blocks = 0, bytes = 0;
-	if (__atomic_load_n(&s->depot_op, __ATOMIC_ACQUIRE)) {
-		mem_pool_lock(pool);    /* a move to or from the depot */
-		depot_settle(pool->cache, s);
-		mem_pool_unlock(pool);
-	}
+	mem_pool_lock(pool);
+	depot_settle(pool->cache, s);
 	void *m = s->moving;
 	s->moving = NULL;
 	if (m && !on_a_list(s, m) && never_handed_out(m)) {
 		*cache_link_of(m) = s->held;
 		s->held = m;
 	}
-	fq_to_held(pool, s);    /* a drainer of this slot died in its queue */
 	for (unsigned c = 0; c < CACHE_CLASSES; c++) {
 		s->cls[c].count = 0;
 		for (void *u = s->cls[c].head; u; u = *cache_link_of(u)) {
@@ -963,6 +967,8 @@ static void slot_repair(struct mem_pool *pool, struct cache_slot *s)
 	}
 	__atomic_store_n(&s->blocks, blocks, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->bytes, bytes, __ATOMIC_RELAXED);
+	mem_pool_unlock(pool);
+	fq_to_held(pool, s);    /* a drainer of this slot died in its queue */
 }
 
 /* --- slot holds -------------------------------------------------------------
