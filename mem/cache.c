@@ -1015,39 +1015,14 @@ static inline uint64_t owner_load(const struct cache_slot *s)
 
 static inline uint64_t self_owner(void);
 
-/* Is the thread named by a lock word gone? */
-static int fast_dead(uint64_t fast)
-{
-	struct mem_lock_word x;
-	x.st.all = fast;
-	return mem_task_dead(x.st.h.word, x.st.h.gen);
-}
-
 /* The fast holder is out (1: it died inside, busy cleared for it); the
- * slot lock and req are ours.  Spin a little, then nap, asking about
- * the holder's life every LOCK_CHECK_MS. */
+ * slot lock and req are ours: lock.c's polled wait, on busy. */
 static int fast_wait_out(struct cache_slot *s, uint64_t fast)
 {
-	long nap_us = LOCK_NAP_MIN_US, napped_us = LOCK_CHECK_MS * 1000L;
-	for (unsigned n = 0; __atomic_load_n(&s->busy, __ATOMIC_ACQUIRE); n++) {
-		if (n < LOCK_SPIN) {
-			mem_cpu_relax();
-			continue;
-		}
-		if (napped_us >= LOCK_CHECK_MS * 1000L) {
-			napped_us = 0;
-			if (fast_dead(fast)) {
-				__atomic_store_n(&s->busy, 0, __ATOMIC_RELAXED);
-				return 1;
-			}
-		}
-		struct timespec ts = { 0, nap_us * 1000L };
-		nanosleep(&ts, NULL);
-		napped_us += nap_us;
-		nap_us = 2 * nap_us < LOCK_NAP_MAX_US ? 2 * nap_us :
-			LOCK_NAP_MAX_US;
-	}
-	return 0;
+	if (!mem_wait_clear(&s->busy, fast))
+		return 0;
+	__atomic_store_n(&s->busy, 0, __ATOMIC_RELAXED);
+	return 1;
 }
 
 /* Stop fast holds for a locked hold: 1 when the fast holder died inside. */

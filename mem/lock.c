@@ -254,10 +254,10 @@ struct waiter {
 
 /* A polled nap: 1 once LOCK_CHECK_MS of them have passed since the last
  * time it said so, which is when the holder's life is worth a look. */
-static int nap_on(struct mem_lock_word *lw, uint32_t w, struct waiter *wt)
+static int nap_on(uint32_t *word, uint32_t w, struct waiter *wt)
 {
 	struct timespec ts = { 0, wt->nap_us * 1000L };
-	futex(&lw->st.h.word, FUTEX_WAIT, w, &ts);
+	futex(word, FUTEX_WAIT, w, &ts);
 	wt->napped_us += wt->nap_us;
 	if (wt->nap_us < LOCK_NAP_MAX_US)
 		wt->nap_us = 2 * wt->nap_us < LOCK_NAP_MAX_US ?
@@ -276,7 +276,7 @@ static int sleep_on(struct mem_lock_word *lw, uint32_t w, struct waiter *wt)
 	if (wt->c)
 		ctr_add(&wt->c->sleeps, 1);
 	if (!wt->waiters)
-		return nap_on(lw, w, wt);
+		return nap_on(&lw->st.h.word, w, wt);
 	if (futex(&lw->st.h.word, FUTEX_WAIT, w, &ts) < 0 && errno == ETIMEDOUT)
 		return 1;
 	return 0;
@@ -287,6 +287,28 @@ static int owner_dead(uint64_t st, uint32_t tid)
 {
 	uint32_t owner = word_of(st) & ~LOCK_WAITERS;
 	return owner == tid || mem_task_dead(owner, gen_of(st));
+}
+
+int mem_wait_clear(uint32_t *word, uint64_t holder)
+{
+	struct waiter wt = { 0, 0, LOCK_NAP_MIN_US, LOCK_CHECK_MS * 1000L,
+		NULL };
+	for (unsigned n = 0; __atomic_load_n(word, __ATOMIC_ACQUIRE); n++) {
+		uint32_t w = __atomic_load_n(word, __ATOMIC_RELAXED);
+		if (n < LOCK_SPIN) {
+			mem_cpu_relax();
+			continue;
+		}
+		/* the first look at the holder comes before the first nap */
+		if (wt.napped_us >= LOCK_CHECK_MS * 1000L) {
+			wt.napped_us = 0;
+			if (owner_dead(holder, 0))
+				return 1;
+		}
+		if (w)
+			nap_on(word, w, &wt);
+	}
+	return 0;
 }
 
 static int take_from_dead(struct mem_lock_word *lw, uint64_t st,

@@ -306,6 +306,14 @@ static inline void mem_plock_init(struct mem_plock *pl)
 /* The first CAS failed: poll, nap, take over a dead holder (lock.c). */
 int mem_lock_get_polled(struct mem_lock_word *w, uint64_t self);
 
+/* The polled lock's wait for another word: until *word reads 0, spinning
+ * LOCK_SPIN pauses, then napping as a polled waiter (FUTEX_WAIT on the
+ * word, nobody wakes it); the thread that the lock state holder names
+ * ((tid, generation), struct mem_lock_word) is asked about before the
+ * first nap and every LOCK_CHECK_MS of naps after.  1: that thread is
+ * dead and *word still set (the caller clears it), 0: *word read 0. */
+int mem_wait_clear(uint32_t *word, uint64_t holder);
+
 static inline int mem_plock_get(struct mem_plock *pl)
 {
 	uint64_t self = mem_lock_self();
