@@ -564,14 +564,29 @@ static size_t flush_held(struct mem_pool *pool, struct cache_slot *s)
  * holder may have been handing held's head to the backend, or cutting a
  * fragment for a refill that it had not noted yet.  Only the dead holder
  * was in a global section, and it held that slot's lock: nobody else
- * touches these words now. */
+ * touches these words now.  A head the heap still has as used may have
+ * had its words written all the same: a backend's free writes its list
+ * links into the block before the block reads free, and the rebuild
+ * keeps a free cut short as used.  Those links lie over the record or
+ * the parked mark, and over held's link (the kill storm lost the rest of
+ * the chain that way, or walked into a live fragment), so the head is
+ * parked afresh and linked again to what followed it, which freeing_next
+ * kept. */
 static void recover_freeing(struct mem_pool *pool, struct cache_slot *s)
 {
 	void *u = s->freeing;
 	if (!u)
 		return;
-	if (s->held == u && !mem_heap_used_at(pool, dbg_payload(u)))
-		s->held = s->freeing_next;      /* the free happened */
+	if (s->held == u) {
+		void *payload = dbg_payload(u);
+		if (!mem_heap_used_at(pool, payload)) {
+			s->held = s->freeing_next;      /* the free happened */
+		} else {
+			park_fresh(payload, POOL_BE(pool)->usable_size(
+				pool->st, payload));
+			*cache_link_of(u) = s->freeing_next;
+		}
+	}
 	s->freeing = NULL;
 }
 

@@ -13,8 +13,10 @@
  *   broken_once     a structure beyond repair: exactly one process (the
  *                   one that finds it) aborts, the pool is marked broken,
  *                   every other process's requests fail cleanly;
- *   flush_death     killed in a cache flush just before and just after the
- *                   backend freed a block of the chain in flight;
+ *   flush_death     killed in a cache flush just before, just after and
+ *                   inside (its links written over the block, the block
+ *                   not free yet) the backend's free of a block of the
+ *                   chain in flight;
  *   flush_death_reclaim  killed right after the backend freed the first
  *                   block of a flush, the slot then reclaimed before the
  *                   global lock is taken: held is settled under the
@@ -273,9 +275,20 @@ static void *kill_malloc(void *st, size_t n)
 	return p;
 }
 
+/* after == KILL_INSIDE: killed inside the backend's free, once it wrote
+ * its list links over the block's first words (the record, or the parked
+ * mark and the cache's link) and before the block reads free: what the
+ * kill storm found (RELIABILITY.md, 2026-12-03).  The links are zeros
+ * here, as a free list's end would be. */
+enum { KILL_BEFORE, KILL_AFTER, KILL_INSIDE };
+
 static int kill_free(void *st, void *p)
 {
-	if (--free_n == 0 && !after)
+	if (--free_n == 0 && after == KILL_INSIDE) {
+		memset(p, 0, 32);
+		raise(SIGKILL);
+	}
+	if (free_n == 0 && after == KILL_BEFORE)
 		raise(SIGKILL);
 	int rc = real_be->free(st, p);
 	if (free_n == 0)
@@ -396,8 +409,9 @@ START_TEST(test_flush_death)
 	if (!cache_case(_i, "flush_death", &base))
 		goto out;
 	mem_shm_pool->cache->depot_limit = 0;   /* flushes go to the heap */
-	for (int when = 0; when < 2; when++) {
-		/* the 5th block of the first flush, before and after free */
+	for (int when = KILL_BEFORE; when <= KILL_INSIDE; when++) {
+		/* the 5th block of the first flush: before, after and inside
+		 * the backend's free */
 		kill_in(park_many, 5, 0, when);
 		take_over();
 		held_free();
@@ -410,21 +424,24 @@ END_TEST
 
 /* Killed right after the backend freed the first block of a flush (its
  * neighbours used: the backend's list links went into it, over the
- * cache's link word), and the dead one's slot lock taken over by a
- * reclaim before anyone takes the global lock: the slot's held chain must
- * not be walked through that freed head. */
+ * cache's link word), or inside that free (links written, block still
+ * used), and the dead one's slot lock taken over by a reclaim before
+ * anyone takes the global lock: the slot's held chain must not be walked
+ * through that head, and none of it may be lost. */
 START_TEST(test_flush_death_reclaim)
 {
 	uint64_t base;
 	if (!cache_case(_i, "flush_death_reclaim", &base))
 		goto out;
 	mem_shm_pool->cache->depot_limit = 0;   /* flushes go to the heap */
-	kill_in(park_many, 1, 0, 1);
-	shm_cache_reclaim();
-	T_LOG_HAS("heap intact after owner death");
-	survivors(2);
-	held_free();
-	expect_sound(base);
+	for (int when = KILL_AFTER; when <= KILL_INSIDE; when++) {
+		kill_in(park_many, 1, 0, when);
+		shm_cache_reclaim();
+		T_LOG_HAS("heap intact after owner death");
+		survivors(2);
+		held_free();
+		expect_sound(base);
+	}
 out:
 	shm_destroy();
 }
