@@ -291,22 +291,18 @@ static int owner_dead(uint64_t st, uint32_t tid)
 
 int mem_wait_clear(uint32_t *word, uint64_t holder)
 {
-	struct waiter wt = { 0, 0, LOCK_NAP_MIN_US, LOCK_CHECK_MS * 1000L,
-		NULL };
-	for (unsigned n = 0; __atomic_load_n(word, __ATOMIC_ACQUIRE); n++) {
-		uint32_t w = __atomic_load_n(word, __ATOMIC_RELAXED);
+	struct waiter wt = { 0, 0, LOCK_NAP_MIN_US, 0, NULL };
+	int look = 1;   /* the first look at the holder: before the first nap */
+	uint32_t w;
+	for (unsigned n = 0; (w = __atomic_load_n(word, __ATOMIC_ACQUIRE));
+			n++) {
 		if (n < LOCK_SPIN) {
 			mem_cpu_relax();
 			continue;
 		}
-		/* the first look at the holder comes before the first nap */
-		if (wt.napped_us >= LOCK_CHECK_MS * 1000L) {
-			wt.napped_us = 0;
-			if (owner_dead(holder, 0))
-				return 1;
-		}
-		if (w)
-			nap_on(word, w, &wt);
+		if (look && owner_dead(holder, 0))
+			return 1;
+		look = nap_on(word, w, &wt);
 	}
 	return 0;
 }

@@ -33,6 +33,12 @@
  *                  dead, repairs the slot and takes everything back,
  *                  within LOCK_CHECK_MS plus scheduling, and frees the
  *                  slot for the next claimer;
+ *   died_waited    a child parks fragments and stays inside a fast hold,
+ *                  alive, while this process's drain stops fast holds
+ *                  and waits for it; a third process kills it 100 ms
+ *                  later: the waiting drain finds it dead within
+ *                  LOCK_CHECK_MS of that (not only at its first look),
+ *                  repairs the slot and goes on;
  *   stopper_died   a child takes this process's slot lock, stops fast
  *                  holds (req) and dies: this process's next call takes
  *                  the lock over (one recovery), clears the stop, and
@@ -304,6 +310,68 @@ START_TEST(test_died_inside)
 }
 END_TEST
 
+/* --- died_waited ---------------------------------------------------------- */
+
+#define WAITED_KILL_MS 100
+
+static int waited_child(void *arg)
+{
+	uint32_t *ready = arg;
+	void *p[300];
+	for (int k = 0; k < 300; k++)
+		if (!(p[k] = shm_malloc(32 + (size_t)(k % 30) * 16)))
+			return 30;
+	for (int k = 0; k < 300; k++)
+		shm_free(p[k]);
+	struct cache_slot *s = slot_of(getpid());
+	if (!s)
+		return 31;
+	__atomic_store_n(&s->busy, 1, __ATOMIC_RELEASE);  /* inside, alive */
+	__atomic_store_n(ready, 1, __ATOMIC_RELEASE);
+	for (;;)
+		pause();
+}
+
+static int killer_child(void *arg)
+{
+	struct timespec ts = { 0, WAITED_KILL_MS * 1000000L };
+	nanosleep(&ts, NULL);
+	return kill(*(pid_t *)arg, SIGKILL) == 0 ? 0 : 50;
+}
+
+START_TEST(test_died_waited)
+{
+	if (!start(_i))
+		return;
+	uint32_t *ready = shm_mallocxz(sizeof(*ready));
+	ck_assert_ptr_nonnull(ready);
+	pid_t pid = t_spawn(waited_child, ready);
+	while (!__atomic_load_n(ready, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	struct cache_slot *s = slot_of(pid);
+	ck_assert_ptr_nonnull(s);
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pid_t killer = t_spawn(killer_child, &pid);
+	size_t n = shm_cache_drain();   /* waits for the child's hold */
+	double ms = ms_since(&t0);
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	t_expect_exit0(killer);
+	ck_assert_uint_gt(n, 0);
+	if (expect_fast())
+		T_ASSERT(ms >= WAITED_KILL_MS - 5, "the drain did not wait for "
+			"the fast holder (%.1f ms)", ms);
+	T_ASSERT(ms < WAITED_KILL_MS + 1000, "the drain took %.1f ms", ms);
+	if (expect_fast())      /* else nobody looks at busy till reclaim */
+		ck_assert_uint_eq(s->busy, 0);
+	ck_assert_int_eq(mem_plock_owner(&s->lock), 0);
+	shm_free(ready);
+	finish();
+}
+END_TEST
+
 /* --- stopper_died --------------------------------------------------------- */
 
 static int stopper_child(void *arg)
@@ -352,6 +420,8 @@ Suite *slotholds_suite(void)
 		300);
 	t_add_loop(s, "died_inside", test_died_inside, 2 * T_NBACKENDS, teardown,
 		120);
+	t_add_loop(s, "died_waited", test_died_waited, 2 * T_NBACKENDS,
+		teardown, 120);
 	t_add_loop(s, "stopper_died", test_stopper_died, 2 * T_NBACKENDS, teardown,
 		120);
 	return s;
