@@ -260,9 +260,10 @@ END_TEST
 
 /* --- died_inside ---------------------------------------------------------- */
 
-static int died_inside_child(void *arg)
+/* A child parks 300 fragments of 30 classes, then enters a fast hold
+ * (busy = 1) and never leaves it; 0, or the child's exit status. */
+static int park_and_enter(void)
 {
-	(void)arg;
 	void *p[300];
 	for (int k = 0; k < 300; k++)
 		if (!(p[k] = shm_malloc(32 + (size_t)(k % 30) * 16)))
@@ -272,9 +273,15 @@ static int died_inside_child(void *arg)
 	struct cache_slot *s = slot_of(getpid());
 	if (!s)
 		return 31;
-	/* as if it died between a fast hold's busy = 1 and its end */
 	__atomic_store_n(&s->busy, 1, __ATOMIC_RELEASE);
 	return 0;
+}
+
+static int died_inside_child(void *arg)
+{
+	(void)arg;
+	/* as if it died between a fast hold's busy = 1 and its end */
+	return park_and_enter();
 }
 
 static double ms_since(const struct timespec *a)
@@ -317,16 +324,9 @@ END_TEST
 static int waited_child(void *arg)
 {
 	uint32_t *ready = arg;
-	void *p[300];
-	for (int k = 0; k < 300; k++)
-		if (!(p[k] = shm_malloc(32 + (size_t)(k % 30) * 16)))
-			return 30;
-	for (int k = 0; k < 300; k++)
-		shm_free(p[k]);
-	struct cache_slot *s = slot_of(getpid());
-	if (!s)
-		return 31;
-	__atomic_store_n(&s->busy, 1, __ATOMIC_RELEASE);  /* inside, alive */
+	int rc = park_and_enter();      /* inside, and alive */
+	if (rc)
+		return rc;
 	__atomic_store_n(ready, 1, __ATOMIC_RELEASE);
 	for (;;)
 		pause();
