@@ -198,7 +198,10 @@ machine() {
 	thp_shm=$(cat "$thp" 2>/dev/null || echo unknown)
 	thp_anon=$(cat "$thp_private" 2>/dev/null || echo unknown)
 	rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-	dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -v " $doc\$" | head -n 1)
+	# the run's own writes (the document, its plots) are not changes
+	dirty=$(git status --porcelain --untracked-files=no 2>/dev/null |
+		grep -v -e " $doc\$" -e " $docdir/[^/]*\.dat\$" \
+			-e " $docdir/[^/]*\.svg\$" | head -n 1)
 	{
 		printf 'Made by `sh utils/membench/bench-full.sh%s` (`make bench-full`) on %s, commit %s%s, builds %s, in %d min.\n\n' \
 			"$([ $quick = 1 ] && echo ' --quick')" "$(date -u '+%Y-%m-%d %H:%M UTC')" \
