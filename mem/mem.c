@@ -208,42 +208,65 @@ static inline void **journal_word(struct mem_journal *jr, int what)
 	return what == JR_RESIZING ? &jr->resizing : &jr->releasing;
 }
 
+/* Any record state: the block's words are not to be read (below). */
+#define JR_ANY_STATE (-1)
+#if MEMDBG
+#define DBG_FREED_STATE DBG_DEAD
+#else
+#define DBG_FREED_STATE 0       /* no record: release_recover() */
+#endif
+
 /* The fragment the dead holder's journal word `what` names (the word is
  * cleared), if the heap still has it as a used block whose MEMDBG record
- * is in state `state`; else NULL (always without MEMDBG). */
+ * is in state `state` (JR_ANY_STATE: any, and in release builds too);
+ * else NULL (always without MEMDBG, but for JR_ANY_STATE). */
 static void *journal_pending(struct mem_pool *pool, int what, int state)
 {
 	if (!pool->jr)
 		return NULL;
 	void **w = journal_word(pool->jr, what), *user = *w;
 	*w = NULL;
+	if (!user || (!MEMDBG && state != JR_ANY_STATE) ||
+	    !mem_heap_used_at(pool, dbg_payload(user)))
+		return NULL;
 #if MEMDBG
-	if (user && mem_heap_used_at(pool, dbg_payload(user)) &&
-			dbg_state(user) == state)
-		return user;
+	if (state != JR_ANY_STATE && dbg_state(user) != state)
+		return NULL;
 #endif
-	(void)state;
-	(void)user;
-	return NULL;
+	return user;
 }
 
-/* The dead holder was freeing a fragment: if its record already says
- * freed (MEMDBG) and the heap still has it as used, the free is finished
- * now.  Left as it was, the fragment would look parked in a cache that
- * does not hold it, and no free would ever take it. */
-static void release_recover(struct mem_pool *pool)
+/* The dead holder was freeing a fragment, which the heap still has as
+ * used: the free is finished now when it had been decided, that is when
+ * the record already said freed (MEMDBG) or when the holder was inside
+ * the backend's free (inside: the journal's in_backend was set; its
+ * checks had passed, and with MEMDBG its record had said freed).  Left as
+ * it was, the fragment would look parked in a cache that does not hold
+ * it, and no free would ever take it; or, killed inside, be a leak of
+ * nobody's.  Inside, the backend's free may have written its list links
+ * over the block's first words (the record, or the caller's first bytes)
+ * before the rebuild kept the block as used: the record is written again
+ * (MEMDBG) before the block goes back. */
+static void release_recover(struct mem_pool *pool, int inside)
 {
-#if MEMDBG
-	void *user = journal_pending(pool, JR_RELEASING, DBG_DEAD);
+	int state = JR_ANY_STATE;
+	if (!inside)    /* decided if its record said freed (none without) */
+		state = DBG_FREED_STATE;
+	void *user = journal_pending(pool, JR_RELEASING, state);
 	if (!user)
 		return;
-	mem_heap_free(pool, user, POOL_BE(pool)->usable_size(pool->st,
-		dbg_payload(user)), 1);
+	uint64_t usable = POOL_BE(pool)->usable_size(pool->st,
+		dbg_payload(user));
+#if MEMDBG
+	if (inside) {
+		dbg_on_alloc(dbg_payload(user), usable - DBG_EXTRA,
+			RECOVERED_SITE, usable);
+		dbg_on_free(user, RECOVERED_SITE);
+	}
+#endif
+	mem_heap_free(pool, user, usable, 1);
 	mem_log(MEM_L_WARN, "%s: fragment %p was being freed when its process "
 		"died: freed", pool->name, user);
-#else
-	journal_pending(pool, JR_RELEASING, 0);
-#endif
 }
 
 /* The dead holder was resizing a fragment in place: the backend may have
@@ -331,11 +354,13 @@ static void heap_recovered(struct mem_pool *pool)
 		"checking the heap", pool->name, (int)mem_lock_last_dead(pool->lock));
 	if (mem_pool_broken(pool))
 		return;
+	/* in a backend free (not a resize): the journal names what */
+	int in_free = pool->jr && pool->jr->in_backend && pool->jr->releasing;
 	if (was_in_backend(pool) && rebuilt(pool))
 		alloc_recover(pool);
 	if (pool->jr)
 		pool->jr->in_backend = 0;
-	release_recover(pool);
+	release_recover(pool, in_free);
 	resize_recover(pool);
 	records_complete(pool);
 	mem_check_unsafe_ex(pool, &r);

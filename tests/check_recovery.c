@@ -34,8 +34,9 @@
  *                   caller (off its list, its record being rewritten):
  *                   it goes back to the heap, not to nobody;
  *   free_death      killed in a free through the global lock after the
- *                   MEMDBG record said freed, before the backend's free:
- *                   the taker finishes that free;
+ *                   MEMDBG record said freed, before the backend's free,
+ *                   or inside it (its links over the record, the block
+ *                   still used): the taker finishes that free;
  *   resize_death    killed in a realloc right after the backend shrank the
  *                   block in place, before the record says the new size:
  *                   the taker makes the record agree with the block;
@@ -686,7 +687,7 @@ static void frees_big(void *arg)
 {
 	(void)arg;
 	held[0] = shm_malloc(BIG);
-	shm_free(held[0]);      /* killed before the backend's free */
+	shm_free(held[0]);      /* killed before or inside the backend's free */
 }
 
 START_TEST(test_free_death)
@@ -695,16 +696,22 @@ START_TEST(test_free_death)
 	real_be = mem_shm_pool->be;
 	held = shm_mallocxz(NHELD * sizeof(void *));
 	uint64_t base = used_now();
-	kill_in(frees_big, 1, 0, 0);
-	take_over();
-#if MEMDBG
-	/* its record said freed: the free is finished */
-	T_LOG_HAS("was being freed when its process died");
-#else
-	/* nothing said freed yet: a fragment in the dead one's hands */
-	shm_free(held[0]);
-#endif
-	expect_sound(base);
+	for (int when = KILL_BEFORE; when <= KILL_INSIDE; when += 2) {
+		t_log_clear();
+		kill_in(frees_big, 1, 0, when);
+		take_over();
+		if (MEMDBG || when == KILL_INSIDE) {
+			/* its record said freed, or it was in the backend's
+			 * free (its links over the record): finished */
+			T_LOG_HAS("was being freed when its process died");
+		} else {
+			/* nothing said freed yet: a fragment in the dead
+			 * one's hands */
+			shm_free(held[0]);
+		}
+		held[0] = NULL;
+		expect_sound(base);
+	}
 	shm_destroy();
 }
 END_TEST
