@@ -261,27 +261,26 @@ END_TEST
 /* --- dying in a cache operation ------------------------------------------- */
 
 /* A backend table that raises SIGKILL at the n-th malloc, free or resize,
- * before or after the real call (the child's copy of these counters). */
+ * before or after the real call (the child's copy of these counters).
+ * KILL_INSIDE (free only): killed inside the backend's free, once it
+ * wrote its list links over the block's first words (the record, or the
+ * parked mark and the cache's link) and before the block reads free:
+ * what the kill storm found (RELIABILITY.md, 2026-12-03).  The links are
+ * zeros here, as a free list's end would be. */
+enum { KILL_BEFORE, KILL_AFTER, KILL_INSIDE };
 static const struct mem_backend *real_be;
 static struct mem_backend killer;
 static int free_n, malloc_n, resize_n, after;
 
 static void *kill_malloc(void *st, size_t n)
 {
-	if (--malloc_n == 0 && !after)
+	if (--malloc_n == 0 && after == KILL_BEFORE)
 		raise(SIGKILL);
 	void *p = real_be->malloc(st, n);
 	if (malloc_n == 0)
 		raise(SIGKILL);
 	return p;
 }
-
-/* after == KILL_INSIDE: killed inside the backend's free, once it wrote
- * its list links over the block's first words (the record, or the parked
- * mark and the cache's link) and before the block reads free: what the
- * kill storm found (RELIABILITY.md, 2026-12-03).  The links are zeros
- * here, as a free list's end would be. */
-enum { KILL_BEFORE, KILL_AFTER, KILL_INSIDE };
 
 static int kill_free(void *st, void *p)
 {
@@ -299,7 +298,7 @@ static int kill_free(void *st, void *p)
 
 static int kill_resize(void *st, void *p, size_t n)
 {
-	if (--resize_n == 0 && !after)
+	if (--resize_n == 0 && after == KILL_BEFORE)
 		raise(SIGKILL);
 	int rc = real_be->resize(st, p, n);
 	if (resize_n == 0)
@@ -696,7 +695,9 @@ START_TEST(test_free_death)
 	real_be = mem_shm_pool->be;
 	held = shm_mallocxz(NHELD * sizeof(void *));
 	uint64_t base = used_now();
-	for (int when = KILL_BEFORE; when <= KILL_INSIDE; when += 2) {
+	static const int whens[] = { KILL_BEFORE, KILL_INSIDE };
+	for (unsigned k = 0; k < sizeof(whens) / sizeof(whens[0]); k++) {
+		int when = whens[k];
 		t_log_clear();
 		kill_in(frees_big, 1, 0, when);
 		take_over();
