@@ -208,6 +208,25 @@ static inline void **journal_word(struct mem_journal *jr, int what)
 	return what == JR_RESIZING ? &jr->resizing : &jr->releasing;
 }
 
+/* A journal word names user (JR_*).  The caller reads pool->jr
+ * once (it never changes): a fence would make every pool->jr a load. */
+static inline void journal_name(struct mem_journal *jr, int what, void *user)
+{
+	MEM_KILL_FENCE();
+	if (jr)
+		*journal_word(jr, what) = user;
+	MEM_KILL_FENCE();
+}
+
+/* The section is in a backend call that changes the heap (journal). */
+static inline void in_backend(struct mem_journal *jr, uint32_t on)
+{
+	MEM_KILL_FENCE();
+	if (jr)
+		jr->in_backend = on;
+	MEM_KILL_FENCE();
+}
+
 /* Any record state: the block's words are not to be read (below). */
 #define JR_ANY_STATE (-1)
 #if MEMDBG
@@ -216,24 +235,26 @@ static inline void **journal_word(struct mem_journal *jr, int what)
 #define DBG_FREED_STATE 0       /* no record: release_recover() */
 #endif
 
-/* The fragment the dead holder's journal word `what` names (the word is
- * cleared), if the heap still has it as a used block whose MEMDBG record
- * is in state `state` (JR_ANY_STATE: any, and in release builds too);
- * else NULL (always without MEMDBG, but for JR_ANY_STATE). */
+/* The fragment the dead holder's journal word `what` names, if the heap
+ * still has it as a used block whose MEMDBG record is in state `state`
+ * (JR_ANY_STATE: any, and in release builds too); else NULL (always
+ * without MEMDBG, but for JR_ANY_STATE), and the word is cleared.  A
+ * fragment returned stays named until the caller has settled it, so that
+ * a taker who dies settling it leaves it to the next one. */
 static void *journal_pending(struct mem_pool *pool, int what, int state)
 {
 	if (!pool->jr)
 		return NULL;
 	void **w = journal_word(pool->jr, what), *user = *w;
-	*w = NULL;
-	if (!user || (!MEMDBG && state != JR_ANY_STATE) ||
-	    !mem_heap_used_at(pool, dbg_payload(user)))
-		return NULL;
+	int pending = user && (MEMDBG || state == JR_ANY_STATE) &&
+		mem_heap_used_at(pool, dbg_payload(user));
 #if MEMDBG
-	if (state != JR_ANY_STATE && dbg_state(user) != state)
-		return NULL;
+	pending = pending && (state == JR_ANY_STATE ||
+		dbg_state(user) == state);
 #endif
-	return user;
+	if (!pending)
+		journal_name(pool->jr, what, NULL);
+	return pending ? user : NULL;
 }
 
 /* The dead holder was freeing a fragment, which the heap still has as
@@ -249,14 +270,20 @@ static void *journal_pending(struct mem_pool *pool, int what, int state)
  * (MEMDBG) before the block goes back. */
 static void release_recover(struct mem_pool *pool, int inside)
 {
+	struct mem_journal *jr = pool->jr;
 	int state = JR_ANY_STATE;
 	if (!inside)    /* decided if its record said freed (none without) */
 		state = DBG_FREED_STATE;
 	void *user = journal_pending(pool, JR_RELEASING, state);
-	if (!user)
+	if (!user) {
+		in_backend(jr, 0);
 		return;
+	}
 	uint64_t usable = POOL_BE(pool)->usable_size(pool->st,
 		dbg_payload(user));
+	/* Journaled as the dead holder's free was: a taker who dies in it
+	 * leaves it to the next one, inside the backend. */
+	in_backend(jr, 1);
 #if MEMDBG
 	if (inside) {
 		dbg_on_alloc(dbg_payload(user), usable - DBG_EXTRA,
@@ -265,6 +292,8 @@ static void release_recover(struct mem_pool *pool, int inside)
 	}
 #endif
 	mem_heap_free(pool, user, usable, 1);
+	in_backend(jr, 0);
+	journal_name(jr, JR_RELEASING, NULL);
 	mem_log(MEM_L_WARN, "%s: fragment %p was being freed when its process "
 		"died: freed", pool->name, user);
 }
@@ -285,6 +314,7 @@ static void resize_recover(struct mem_pool *pool)
 		dbg_payload(user));
 	mem_heap_changed(pool, user, dbg_usable(user));
 	uint64_t req = dbg_resize_settle(user, usable);
+	journal_name(pool->jr, JR_RESIZING, NULL);
 	mem_log(MEM_L_WARN, "%s: fragment %p was being resized when its "
 		"process died: its record now says %llu bytes", pool->name,
 		user, (unsigned long long)req);
@@ -358,9 +388,7 @@ static void heap_recovered(struct mem_pool *pool)
 	int in_free = pool->jr && pool->jr->in_backend && pool->jr->releasing;
 	if (was_in_backend(pool) && rebuilt(pool))
 		alloc_recover(pool);
-	if (pool->jr)
-		pool->jr->in_backend = 0;
-	release_recover(pool, in_free);
+	release_recover(pool, in_free);     /* clears in_backend */
 	resize_recover(pool);
 	records_complete(pool);
 	mem_check_unsafe_ex(pool, &r);
@@ -625,25 +653,6 @@ void *mem_malloc_unsafe(struct mem_pool *pool, size_t size,
 	if (!p)
 		mem_oom_report(pool, size, site, pool->lock != NULL);
 	return p;
-}
-
-/* A journal word names user (JR_*, above).  The caller reads pool->jr
- * once (it never changes): a fence would make every pool->jr a load. */
-static inline void journal_name(struct mem_journal *jr, int what, void *user)
-{
-	MEM_KILL_FENCE();
-	if (jr)
-		*journal_word(jr, what) = user;
-	MEM_KILL_FENCE();
-}
-
-/* The section is in a backend call that changes the heap (journal). */
-static inline void in_backend(struct mem_journal *jr, uint32_t on)
-{
-	MEM_KILL_FENCE();
-	if (jr)
-		jr->in_backend = on;
-	MEM_KILL_FENCE();
 }
 
 /* Hand a fragment that passed mem_used_fragment() back to the backend,

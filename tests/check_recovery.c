@@ -37,6 +37,9 @@
  *                   MEMDBG record said freed, before the backend's free,
  *                   or inside it (its links over the record, the block
  *                   still used): the taker finishes that free;
+ *   free_death_taker  the taker of such a holder killed inside the
+ *                   backend's free as it finishes that free: the next
+ *                   taker finishes it (deaths in a row);
  *   resize_death    killed in a realloc right after the backend shrank the
  *                   block in place, before the record says the new size:
  *                   the taker makes the record agree with the block;
@@ -717,6 +720,33 @@ START_TEST(test_free_death)
 }
 END_TEST
 
+static void takes_lock(void *arg)
+{
+	(void)arg;
+	shm_free(shm_malloc(BIG));  /* the takeover: killed finishing a free */
+}
+
+/* Deaths in a row (the kill sweep found it, RELIABILITY.md): the taker
+ * of a holder killed inside a free finishes that free and is killed
+ * inside the backend's free in turn: the journal still names the
+ * fragment, and the next taker finishes it. */
+START_TEST(test_free_death_taker)
+{
+	start(_i);
+	real_be = mem_shm_pool->be;
+	held = shm_mallocxz(NHELD * sizeof(void *));
+	uint64_t base = used_now();
+	t_log_clear();
+	kill_in(frees_big, 1, 0, KILL_INSIDE);
+	kill_in(takes_lock, 1, 0, KILL_INSIDE);
+	take_over();
+	T_LOG_HAS("was being freed when its process died");
+	held[0] = NULL;
+	expect_sound(base);
+	shm_destroy();
+}
+END_TEST
+
 static void shrinks_big(void *arg)
 {
 	(void)arg;
@@ -917,6 +947,7 @@ Suite *recovery_suite(void)
 		{ "depot_pop_death", test_depot_pop_death },
 		{ "unpark_death", test_unpark_death },
 		{ "free_death", test_free_death },
+		{ "free_death_taker", test_free_death_taker },
 		{ "resize_death", test_resize_death },
 		{ "cache_resize_death", test_cache_resize_death },
 		{ "slot_lock_death", test_slot_lock_death },
