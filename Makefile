@@ -6,6 +6,8 @@
 #                        ASan/UBSan and the build-switch tests (what CI runs)
 #   make stress          the kill storm at full size: STRESS_TRIALS (1,000)
 #                        trials per backend (doc/RELIABILITY.md)
+#   make killsweep       a process killed at every kill point of fixed
+#                        sequences of shm calls, per backend (RELIABILITY.md)
 #   make run             build, then start srproxy in the foreground on the
 #                        defaults (SIP 127.0.0.1:5060, RPC ./srproxy.sock)
 #   make bench           the quick membench pass (scaled-down BENCH.md)
@@ -63,7 +65,7 @@ CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck)
 
 .PHONY: all lib server example run test test-all stress bench bench-full cfg cfg-show install \
-	clean deps tests-build fuzz fuzz-build FORCE
+	clean deps tests-build fuzz fuzz-build killsweep killsweep-build FORCE
 
 all: lib server tests-build
 	@echo "built $(CONFIG_TAG): $(BACKEND_NAME), MEMDBG=$(MEMDBG), LOCK=$(LOCK)$(if $(SAN), SAN=$(SAN))"
@@ -171,7 +173,7 @@ $(OBJ)/flags: FORCE
 example: $(EXAMPLE)
 
 tests-build: $(TEST_BIN) $(EXAMPLE) $(TEST_PROGS) $(SRPROXY) $(SRMEMCTL) \
-	$(BUILD)/flags
+	$(KILLSWEEP) $(BUILD)/flags
 
 FORCE:
 
@@ -234,6 +236,30 @@ stress: tests-build
 	    $(BUILD)/tests/prog_killstorm $$b $(STRESS_TRIALS) 1 || exit 1; \
 	done
 
+# The kill sweep (tests/killsweep.c, doc/RELIABILITY.md): the library
+# compiled again with MEM_KILL_POINTS=1 (mem/killpoint.c: every kill fence
+# a numbered point where a process can be made to die) into
+# build/<tag>/killpoints/, never the shipped one; a victim killed at every
+# point of fixed sequences of shm calls, per backend.
+KP_BUILD  := $(BUILD)/killpoints
+KP_OBJ    := $(patsubst $(TOPDIR)/mem/%.c,$(KP_BUILD)/mem/%.o,$(MEM_SRC))
+KP_FLAGS   = $(CPPFLAGS_CFG) -DMEM_KILL_POINTS=1 $(CFLAGS)
+KILLSWEEP := $(KP_BUILD)/killsweep
+
+$(KP_BUILD)/mem/%.o: $(TOPDIR)/mem/%.c $(BUILD)/flags
+	@mkdir -p $(@D)
+	$(call compile,$(KP_FLAGS))
+
+$(KILLSWEEP): $(TOPDIR)/tests/killsweep.c $(KP_OBJ)
+	$(CC) $(KP_FLAGS) -I$(TOPDIR)/mem -MMD -MP -MF $@.d $< $(KP_OBJ) \
+	    $(LIBS) -o $@
+
+killsweep-build: $(KILLSWEEP)
+
+KILLSWEEP_ARGS ?= 4 3
+killsweep: $(KILLSWEEP)
+	@for b in fm qm tlsf; do $(KILLSWEEP) $$b $(KILLSWEEP_ARGS) || exit 1; done
+
 # --- benchmarks -----------------------------------------------------------
 bench:
 	@$(MAKE) -s -C $(TOPDIR)/utils/membench BUILD=$(BUILD)/membench \
@@ -278,4 +304,5 @@ clean:
 	    $(TOPDIR)/core/srproxy $(TOPDIR)/utils/srmemctl/srmemctl
 
 -include $(MEM_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CORE_OBJ:.o=.d) $(CTL_OBJ:.o=.d) \
-	$(patsubst $(BUILD)/%,$(OBJ)/%.d,$(TEST_PROGS)) $(FUZZ_OBJ:.o=.d)
+	$(patsubst $(BUILD)/%,$(OBJ)/%.d,$(TEST_PROGS)) $(FUZZ_OBJ:.o=.d) \
+	$(KP_OBJ:.o=.d) $(KILLSWEEP).d

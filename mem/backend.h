@@ -179,7 +179,23 @@
  * killed at any instruction sees them (a compiler barrier: x86 and arm64
  * do not let a core see its own stores out of order, and nobody else
  * reads them before the lock changes hands).  Costs no instruction. */
+#ifndef MEM_KILL_POINTS
+#define MEM_KILL_POINTS 0
+#endif
+#if MEM_KILL_POINTS
+/* The kill sweep's builds (make killsweep, tests/killsweep.c): every
+ * fence is also a numbered point at which the process can be made to die
+ * (killpoint.c), the call a compiler barrier as strong as the fence.
+ * MEM_KILL_POINT() marks a place between fences where a death leaves a
+ * state worth a test (a list link written, the block not yet marked):
+ * nothing at all in other builds, not even a barrier. */
+void mem_kill_point(const char *file, int line);
+#define MEM_KILL_FENCE() mem_kill_point(__FILE__, __LINE__)
+#define MEM_KILL_POINT() mem_kill_point(__FILE__, __LINE__)
+#else
 #define MEM_KILL_FENCE() __atomic_signal_fence(__ATOMIC_SEQ_CST)
+#define MEM_KILL_POINT() ((void)0)
+#endif
 
 enum mem_block_state {
 	MEM_BLOCK_BAD = 0,  /* not the start of a payload */

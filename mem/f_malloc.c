@@ -355,6 +355,7 @@ static void fl_insert_in(struct fm_pool *pool, struct fm_frag *f, unsigned c)
 {
 	f->prev = NULL;
 	f->next = pool->head[c];
+	MEM_KILL_POINT();       /* f's links written, f not listed yet */
 	if (f->next)
 		f->next->prev = f;
 	else
@@ -376,6 +377,7 @@ static void fl_unlink(struct fm_pool *pool, struct fm_frag *f, unsigned c)
 		f->prev->next = f->next;
 	else
 		pool->head[c] = f->next;
+	MEM_KILL_POINT();       /* half unlinked */
 	if (f->next)
 		f->next->prev = f->prev;
 	if (!pool->head[c])
@@ -397,6 +399,7 @@ static void fl_replace_in(struct fm_pool *pool, struct fm_frag *old,
 {
 	f->next = old->next;
 	f->prev = old->prev;
+	MEM_KILL_POINT();       /* f's links written, old still listed */
 	if (f->prev)
 		f->prev->next = f;
 	else

@@ -269,6 +269,27 @@ void cache_recover(struct mem_pool *pool);
 enum { DEPOT_PUSHING, DEPOT_PUSHED, DEPOT_TAKING, DEPOT_TAKEN };
 extern void (*cache_depot_probe)(unsigned point);
 
+/* --- killpoint.c --------------------------------------------------------- */
+/* MEM_KILL_POINTS builds (the kill sweep) only: SIGKILL at this numbered
+ * kill point (MEM_KILL_FENCE) of this process, 0 never; the points it
+ * has passed so far. */
+extern unsigned long mem_kill_at;
+extern unsigned long mem_kill_passed;
+/* Where point n is, for n below the length: its fence's file and line,
+ * the call's return address (one per inlined copy of the fence) and a
+ * hash of the call chain that reached it.  The test's buffer, NULL by
+ * default. */
+struct mem_kill_site {
+	const char *file;
+	int line;
+	const void *at;
+	uint64_t ctx;
+};
+extern struct mem_kill_site *mem_kill_trace;
+extern unsigned long mem_kill_trace_len;
+/* 1 in a MEM_KILL_POINTS build, else 0. */
+int mem_kill_points_built(void);
+
 /* --- log.c -------------------------------------------------------------- */
 #define MEM_L_CRIT 2
 #define MEM_L_ERR 3

@@ -344,6 +344,7 @@ static inline void qm_insert(struct qm_state *st, struct qm_hdr *h)
 
 	l->prev = NULL;
 	l->next = st->bucket[b];
+	MEM_KILL_POINT();       /* h's links written, h not listed yet */
 	if (l->next)
 		qm_links(l->next)->prev = h;
 	st->bucket[b] = h;
@@ -362,6 +363,7 @@ static inline void qm_unlink(struct qm_state *st, struct qm_hdr *h,
 		qm_links(l->prev)->next = l->next;
 	else
 		st->bucket[b] = l->next;
+	MEM_KILL_POINT();       /* half unlinked */
 	if (l->next)
 		qm_links(l->next)->prev = l->prev;
 	if (!st->bucket[b])

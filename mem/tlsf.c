@@ -476,6 +476,7 @@ void list_insert(struct tlsf *t, struct block *b)
 
 	b->next_free = head;
 	b->prev_free = NULL;
+	MEM_KILL_POINT();       /* b's links written, b not listed yet */
 	if (head)
 		head->prev_free = b;
 	t->heads[i.zone][i.fl][i.sl] = b;
@@ -492,6 +493,7 @@ void list_unlink(struct tlsf *t, struct block *b, struct list_index i)
 
 	if (next)
 		next->prev_free = prev;
+	MEM_KILL_POINT();       /* half unlinked */
 	if (prev) {
 		prev->next_free = next;
 	} else {

@@ -79,9 +79,7 @@
 #include <unistd.h>
 #include <sys/wait.h>
 
-#include "mem.h"
-#include "internal.h"
-#include "cache.h"
+#include "killtest.h"
 
 #define POOL ((size_t)32 << 20)
 #define WORKERS 4
@@ -114,19 +112,11 @@ static uint64_t now_ns(void)
 	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-static uint64_t rnd(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 /* --- the workers ---------------------------------------------------------- */
 
 static size_t pick_size(uint64_t *x)
 {
-	uint64_t r = rnd(x);
+	uint64_t r = kt_rnd(x);
 	switch (r % 16) {
 	case 0:
 		return 100000 + (size_t)(r >> 8) % 300000;
@@ -142,10 +132,10 @@ static size_t pick_size(uint64_t *x)
 static void op(struct wtab *t, unsigned k, uint64_t *x)
 {
 	void *p = t->p[k];
-	uint64_t r = rnd(x) % 64;
+	uint64_t r = kt_rnd(x) % 64;
 	if (r == 0) {
 		shm_cache_reclaim();
-	} else if (r == 1 && rnd(x) % 4 == 0) {
+	} else if (r == 1 && kt_rnd(x) % 4 == 0) {
 		shm_cache_drain();
 	} else if (!p) {
 		t->pending = 1;
@@ -195,7 +185,7 @@ static void worker(int i, uint64_t seed)
 	signal(SIGABRT, crashed);
 	while (!sh->stop) {
 		uint64_t t0 = now_ns();
-		op(t, (unsigned)(rnd(&x) % NP), &x);
+		op(t, (unsigned)(kt_rnd(&x) % NP), &x);
 		uint64_t d = now_ns() - t0;
 		if (d > t->max_call_ns)
 			t->max_call_ns = d;
@@ -330,16 +320,6 @@ static int holds(pid_t owner, pid_t pid)
 	return owner == pid;
 }
 
-/* pid holds slot sl: its lock, or a fast hold (mem/cache.c "Slot
- * holds": busy, the fast word naming pid's thread). */
-static int holds_slot(const struct cache_slot *sl, pid_t pid)
-{
-	return holds(mem_plock_owner(&sl->lock), pid) ||
-		(__atomic_load_n(&sl->busy, __ATOMIC_RELAXED) &&
-		 (pid_t)(uint32_t)__atomic_load_n(&sl->fast,
-			__ATOMIC_RELAXED) == pid);
-}
-
 /* Note every point the stopped victim is at. */
 static void classify(pid_t pid)
 {
@@ -356,7 +336,7 @@ static void classify(pid_t pid)
 	mark[P_SYSCALL] = sys;
 	for (unsigned i = 0; c && i < CACHE_SLOTS; i++) {
 		struct cache_slot *sl = &c->slot[i];
-		if (!holds_slot(sl, pid))
+		if (!kt_holds_slot(sl, pid))
 			continue;
 		mark[P_SLOT] = 1;
 		if ((pid_t)(uint32_t)sl->owner != pid)
@@ -391,53 +371,8 @@ struct totals {
 	uint64_t max_call_ns;
 };
 
-static uint64_t used_frag_set[64];
-static unsigned nused_base;
+static struct kt_sweep base;
 static uint64_t base_used;
-
-struct sweep {
-	uint64_t orphans, lost_cached;
-	void *orphan[16];
-	unsigned norphan;
-};
-
-static int is_base(const void *addr)
-{
-	for (unsigned i = 0; i < nused_base; i++)
-		if (used_frag_set[i] == (uintptr_t)addr)
-			return 1;
-	return 0;
-}
-
-static int sweep_frag(const struct mem_frag *f, void *arg)
-{
-	struct sweep *w = arg;
-	if (f->cached)
-		w->lost_cached++;
-	else if (f->used && !is_base(f->addr)) {
-		w->orphans++;
-		if (w->norphan < 16)
-			w->orphan[w->norphan++] = (void *)f->addr;
-	}
-	return 0;
-}
-
-static int base_frag(const struct mem_frag *f, void *arg)
-{
-	(void)arg;
-	if (f->used && nused_base < 64)
-		used_frag_set[nused_base++] = (uintptr_t)f->addr;
-	return 0;
-}
-
-static uint64_t used_now(void)
-{
-	struct mem_info mi;
-	shm_cache_reclaim();
-	shm_cache_drain();
-	shm_info(&mi);
-	return mi.used_size;
-}
 
 static pid_t spawn_worker(int i, uint64_t seed)
 {
@@ -530,19 +465,17 @@ static void reap(pid_t *pid, int *dead, struct totals *t, int *bad)
  * (allow of them at most), the rest is lost; the checker runs. */
 static void settle(unsigned allow, struct totals *t, int *bad)
 {
-	struct sweep w = { 0 };
-	shm_cache_reclaim();
-	shm_cache_drain();
-	mem_walk(mem_shm_pool, sweep_frag, &w);
-	for (unsigned k = 0; k < w.norphan; k++)
-		shm_free(w.orphan[k]);
-	t->orphans += w.orphans;
-	uint64_t used = used_now();
-	if (w.orphans > allow || w.lost_cached || used != base_used) {
+	struct kt_sweep *w = &base;
+	kt_orphans(w);
+	for (unsigned k = 0; k < w->norphan; k++)
+		shm_free(w->orphan[k]);
+	t->orphans += w->orphans;
+	uint64_t used = kt_used_now();
+	if (w->orphans > allow || w->cached || used != base_used) {
 		printf("  lost: %llu orphans (allowed %u), %llu cached after "
 			"the drain, used %llu vs %llu\n",
-			(unsigned long long)w.orphans, allow,
-			(unsigned long long)w.lost_cached,
+			(unsigned long long)w->orphans, allow,
+			(unsigned long long)w->cached,
 			(unsigned long long)used, (unsigned long long)base_used);
 		t->lost_bytes += used > base_used ? used - base_used : 0;
 		*bad = 1;
@@ -562,12 +495,12 @@ static void settle(unsigned allow, struct totals *t, int *bad)
  * held it: the taker is in recovery now).  -1: none. */
 static int second_victim(uint64_t *x, const pid_t *pid, int v)
 {
-	uint64_t r = rnd(x) % 6;
+	uint64_t r = kt_rnd(x) % 6;
 	if (r >= 3)
 		return -1;
 	if (r == 0) {
-		sleep_us(rnd(x) % AFTER_US);
-		return (int)((v + 1 + rnd(x) % (WORKERS - 1)) % WORKERS);
+		sleep_us(kt_rnd(x) % AFTER_US);
+		return (int)((v + 1 + kt_rnd(x) % (WORKERS - 1)) % WORKERS);
 	}
 	struct mem_lock *lk = mem_shm_pool->lock;
 	uint32_t seen = mem_lock_recoveries(lk);
@@ -613,9 +546,9 @@ static void trial(uint64_t *x, struct totals *t)
 	unsigned allow = 0;
 	sh->stop = 0;
 	for (int i = 0; i < WORKERS; i++)
-		pid[i] = spawn_worker(i, rnd(x));
-	sleep_us(1000 + rnd(x) % 7000);
-	int v = (int)(rnd(x) % WORKERS);
+		pid[i] = spawn_worker(i, kt_rnd(x));
+	sleep_us(1000 + kt_rnd(x) % 7000);
+	int v = (int)(kt_rnd(x) % WORKERS);
 	allow += kill_victim(pid[v], v, t);
 	dead[v] = 1;
 	uint64_t t0 = now_ns();
@@ -702,8 +635,8 @@ int main(int argc, char **argv)
 	sh = shm_mallocxz(sizeof(*sh));
 	if (!sh)
 		return 2;
-	base_used = used_now();
-	mem_walk(mem_shm_pool, base_frag, NULL);
+	base_used = kt_used_now();
+	kt_baseline(&base);
 	for (long k = 0; k < trials; k++)
 		trial(&x, &t);
 	report(argv[1], &t);

@@ -4,7 +4,8 @@
 # integration driver tests/it_*.sh.  Ends with "total: N passed, N failed".
 # SERVER_TESTS=0 leaves out the drivers that start srproxy (they choose the
 # backend at run time, so run-all.sh runs them in a few configurations
-# only, and says which); KILLSTORM=0 leaves out the kill storm the same way.
+# only, and says which); KILLSTORM=0 leaves out the kill storm and the
+# kill sweep the same way.
 # SERVER_TESTS=only runs the server drivers alone.  SERVER_DRIVERS="rpc
 # map" runs those server drivers only (names without it_; default: all),
 # for run-all.sh's configurations that need a few of them.
@@ -51,8 +52,8 @@ for t in "$top"/tests/it_*.sh; do
 		echo "not here: $name (a server driver; SERVER_TESTS=0)"
 		continue
 	fi
-	if [ "$killstorm" = 0 ] && grep -q 'prog_killstorm' "$t"; then
-		echo "not here: $name (the kill storm; KILLSTORM=0)"
+	if [ "$killstorm" = 0 ] && grep -q 'prog_killstorm\|killsweep' "$t"; then
+		echo "not here: $name (the kill storm and sweep; KILLSTORM=0)"
 		continue
 	fi
 	[ "$server_tests" != only ] || grep -q 'core/srproxy' "$t" || continue
