@@ -45,6 +45,12 @@ EXAMPLE   := $(BUILD)/tests/example
 TEST_PROGS := $(patsubst $(TOPDIR)/tests/%.c,$(BUILD)/tests/%,\
 	$(wildcard $(TOPDIR)/tests/prog_*.c))
 
+# The kill sweep's own copy of the library (MEM_KILL_POINTS=1, below).
+KP_BUILD  := $(BUILD)/killpoints
+KP_OBJ    := $(patsubst $(TOPDIR)/mem/%.c,$(KP_BUILD)/mem/%.o,$(MEM_SRC))
+KP_FLAGS   = $(CPPFLAGS_CFG) -DMEM_KILL_POINTS=1 $(CFLAGS)
+KILLSWEEP := $(KP_BUILD)/killsweep
+
 BENCH_SRC := $(sort $(wildcard $(TOPDIR)/utils/membench/*.c))
 
 # The server (core/<concern>/*.c) and its client (utils/srmemctl).  Each
@@ -241,11 +247,6 @@ stress: tests-build
 # a numbered point where a process can be made to die) into
 # build/<tag>/killpoints/, never the shipped one; a victim killed at every
 # point of fixed sequences of shm calls, per backend.
-KP_BUILD  := $(BUILD)/killpoints
-KP_OBJ    := $(patsubst $(TOPDIR)/mem/%.c,$(KP_BUILD)/mem/%.o,$(MEM_SRC))
-KP_FLAGS   = $(CPPFLAGS_CFG) -DMEM_KILL_POINTS=1 $(CFLAGS)
-KILLSWEEP := $(KP_BUILD)/killsweep
-
 $(KP_BUILD)/mem/%.o: $(TOPDIR)/mem/%.c $(BUILD)/flags
 	@mkdir -p $(@D)
 	$(call compile,$(KP_FLAGS))
@@ -256,7 +257,7 @@ $(KILLSWEEP): $(TOPDIR)/tests/killsweep.c $(KP_OBJ)
 
 killsweep-build: $(KILLSWEEP)
 
-KILLSWEEP_ARGS ?= 4 3
+KILLSWEEP_ARGS ?= 8 3
 killsweep: $(KILLSWEEP)
 	@for b in fm qm tlsf; do $(KILLSWEEP) $$b $(KILLSWEEP_ARGS) || exit 1; done
 

@@ -25,13 +25,17 @@
  * NOPS calls chosen by the sequence's seed: small and medium allocations
  * through its cache, large ones (past 256 KiB) through the global lock,
  * frees of its own and of T's fragments, reallocs that grow, shrink or
- * move, and now and then shm_cache_reclaim() or shm_cache_drain().  One
- * process runs at a time and nothing depends on time, so point n is the
- * same place in every run.  A first run counts the points and notes
- * where each is (its fence, and a hash of the call chain that reached
- * it: the same fence under a cache flush and under a locked free are two
- * sites).  Then V is killed at PER_SITE points of every site (the first,
- * the last and some between; PER_SITE 0: at every point).
+ * move, three large fragments freed outer ones first (a locked free that
+ * joins both ways), and now and then shm_cache_reclaim() or
+ * shm_cache_drain().  Odd sequences give the depot no room (every flush
+ * goes to the heap block by block), sequences 2 and 3 of every 4 free at
+ * once (MEMDBG=0: no free queue).  One process runs at a time and nothing
+ * depends on time, so point n is the same place in every run.  A first
+ * run counts the points and notes where each is (its fence, and a hash of
+ * the call chain that reached it: the same fence under a cache flush and
+ * under a locked free are two sites).  Then V is killed at PER_SITE
+ * points of every site (default 3: the first, the last and one between;
+ * 0: at every point), in SEQUENCES sequences (default 8).
  *
  * Deaths in a row.  Every point at which V died holding the global lock
  * is visited a second time with a second victim: after V's death, S (a
@@ -58,9 +62,9 @@
  * every trial; KS_VERBOSE=1 lists the sites.
  *
  * Output: per sequence its points, sites and visits; then the trials (the
- * runs without a kill among them), how
- * many kills fell while V held the global lock or its cache slot, how
- * many second victims died in recovery, the failures and the time.  Exit
+ * runs without a kill among them), how many kills fell while V held the
+ * global lock or its cache slot, how many second victims died in
+ * recovery, the failures and the time.  Exit
  * status 0 when every trial passed.
  */
 #define _GNU_SOURCE
@@ -90,7 +94,7 @@
 /* Trials run NPAR at a time, each with its own table: a kill with the
  * global lock held costs the survivor its wait for the dead owner
  * (LOCK_CHECK_MS, lock.h), a sleep; the trials share nothing else. */
-#define NPAR 8
+#define NPAR 16
 
 /* A victim's call in progress: what it has in its hands. */
 struct call {
@@ -175,6 +179,24 @@ static void call_free(struct call *c, void *p)
 	c->inflight = NULL;
 }
 
+/* Three large fragments through the global lock, the outer two freed,
+ * then the middle one: a locked free that joins on both sides.  They
+ * live in the last NTRIO entries of V's table. */
+#define NTRIO 3
+static void v_trio(void)
+{
+	struct call *c = &vt->v;
+	void **t = &vt->p[NP - NTRIO];
+	for (unsigned i = 0; i < NTRIO; i++)
+		t[i] = call_malloc(c, 300000);
+	for (unsigned i = 0; i < NTRIO; i++) {
+		unsigned k = (i + 2) % NTRIO;       /* 2, 0, then 1 */
+		void *p = t[k];
+		t[k] = NULL;
+		call_free(c, p);
+	}
+}
+
 /* One call of V's on slot k of its table: the entry is cleared before a
  * free and set after an allocation. */
 static void v_op(unsigned k, uint64_t *x)
@@ -186,6 +208,8 @@ static void v_op(unsigned k, uint64_t *x)
 		shm_cache_reclaim();
 	} else if (r == 1) {
 		shm_cache_drain();
+	} else if (r == 2) {
+		v_trio();
 	} else if (!p) {
 		vt->p[k] = call_malloc(c, pick_size(x));
 	} else if (r < 10) {
@@ -208,7 +232,7 @@ static void victim(uint64_t seed, unsigned long at,
 	uint64_t x = seed;
 	die_at(at, tr, len);
 	for (unsigned i = 0; i < NOPS; i++)
-		v_op((unsigned)(kt_rnd(&x) % NP), &x);
+		v_op((unsigned)(kt_rnd(&x) % (NP - NTRIO)), &x);
 	vt->passed = mem_kill_passed;
 	vt->done = 1;
 	_exit(0);
@@ -434,6 +458,10 @@ static void trial(const char *backend, uint64_t seed, unsigned long at,
 		_exit(4);
 	}
 	memset(vt, 0, sizeof(*vt));
+	if (seed & 1)   /* every flush to the heap, block by block */
+		mem_shm_pool->cache->depot_limit = 0;
+	if (seed & 2)   /* MEMDBG=0: every free at its call, not queued */
+		mem_free_queue = 0;
 	prepare(tp, seed);
 	pid_t pid = fork_or_exit();
 	if (pid == 0)
@@ -568,10 +596,12 @@ static int run_trials(const char *backend, unsigned seq, uint64_t seed,
 		} else if (rc != 0) {
 			const struct mem_kill_site *s = &trace[run[k].at - 1];
 			t->failed++;
-			printf("  sequence %u, point %lu (%s:%d)%s%lu: failed\n",
-				seq, run[k].at, s->file, s->line,
-				run[k].j ? ", second victim at its point " : "",
-				run[k].j);
+			char second[64] = "";
+			if (run[k].j)
+				snprintf(second, sizeof(second), ", second victim "
+					"at its point %lu", run[k].j);
+			printf("  sequence %u, point %lu (%s:%d)%s: failed\n",
+				seq, run[k].at, s->file, s->line, second);
 		}
 	}
 	return 0;
@@ -712,7 +742,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *backend = argv[1];
-	unsigned seqs = argc > 2 ? (unsigned)atoi(argv[2]) : 4;
+	unsigned seqs = argc > 2 ? (unsigned)atoi(argv[2]) : 8;
 	unsigned per_site = argc > 3 ? (unsigned)atoi(argv[3]) : 3;
 	vts = mmap(NULL, NPAR * sizeof(*vts), PROT_READ | PROT_WRITE,
 		MAP_SHARED | MAP_ANONYMOUS, -1, 0);

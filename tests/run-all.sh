@@ -131,7 +131,7 @@ server_of() {
 # build changes what it tests: MEMDBG=1 and MEMDBG=0 (records or none),
 # and LOCK=pthread.  `make stress` runs 1,000 per backend
 # (doc/RELIABILITY.md, "Kill storm").  The kill sweep (it_killsweep.sh:
-# 3 sequences per backend, about 15 s each, mostly waits for a dead
+# 8 sequences per backend, about 20 s each, mostly waits for a dead
 # owner) runs in the same configurations.
 storm_cfgs=" MEMMNG=2 MEMDBG=1 LOCK=futex | MEMMNG=0 MEMDBG=0 LOCK=futex | MEMMNG=1 MEMDBG=1 LOCK=pthread "
 
