@@ -396,7 +396,9 @@ static inline __attribute__((always_inline)) void push(struct cache_slot *s,
 		unsigned c, void *user)
 {
 	*cache_link_of(user) = s->cls[c].head;
+	MEM_KILL_POINT();       /* linked to the list, not on it yet */
 	s->cls[c].head = user;
+	MEM_KILL_POINT();       /* on the list, not counted yet */
 	s->cls[c].count++;
 	count(s, 1, (int64_t)parked_size(s, c, user));
 }
@@ -410,6 +412,7 @@ static inline __attribute__((always_inline)) void *pop(struct cache_slot *s,
 	s->moving = user;       /* in no list for a moment: slot_repair() */
 	MEM_KILL_FENCE();
 	s->cls[c].head = *cache_link_of(user);
+	MEM_KILL_POINT();       /* off the list, still counted */
 	s->cls[c].count--;
 	count(s, -1, -(int64_t)parked_size(s, c, user));
 	return user;

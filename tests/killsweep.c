@@ -40,8 +40,10 @@
  * Deaths in a row.  Every point at which V died holding the global lock
  * is visited a second time with a second victim: after V's death, S (a
  * child of T) takes the lock over - the recovery - and is itself killed
- * at its point J (1..SMAX, chosen per trial), as it rebuilds the heap or
- * drains V's slot; then T recovers from both.
+ * at its point J, chosen per trial among its first SNEAR points (the
+ * takeover, finishing V's call) or, in every other trial, its first SMAX
+ * (deeper: the rebuild's list inserts, draining V's slot; S may also
+ * finish its calls before J); then T recovers from both.
  *
  * After each trial T, the survivor, verifies:
  *   - it takes the locks over and uses the pool (a large and a cached
@@ -89,7 +91,8 @@
 #define NP 40                   /* V's table */
 #define NOPS 240                /* V's calls */
 #define T_AFTER 400             /* T's calls after the checks */
-#define SMAX 48                 /* S dies at one of its first SMAX points */
+#define SMAX 4096               /* S dies at one of its first SMAX points, */
+#define SNEAR 48                /* in one trial of two at one of SNEAR */
 #define MAX_POINTS (1ul << 17)
 /* Trials run NPAR at a time, each with its own table: a kill with the
  * global lock held costs the survivor its wait for the dead owner
@@ -725,7 +728,8 @@ static int sweep_sequence(const char *backend, unsigned seq,
 		return -1;
 	qsort(relock, nrelock, sizeof(*relock), by_value);
 	for (unsigned long i = 0; i < nrelock; i++)
-		js[i] = 1 + (relock[i] * 2654435761u >> 7) % SMAX;
+		js[i] = 1 + (relock[i] * 2654435761u >> 7) %
+			(i % 2 ? SMAX : SNEAR);
 	return run_trials(backend, seq, seed, relock, js, nrelock, NULL, NULL,
 		t);
 }
