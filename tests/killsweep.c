@@ -461,7 +461,7 @@ static void trial(const char *backend, uint64_t seed, unsigned long at,
 		_exit(4);
 	}
 	memset(vt, 0, sizeof(*vt));
-	if (seed & 1)   /* every flush to the heap, block by block */
+	if ((seed & 1) && mem_shm_pool->cache)  /* every flush to the heap */
 		mem_shm_pool->cache->depot_limit = 0;
 	if (seed & 2)   /* MEMDBG=0: every free at its call, not queued */
 		mem_free_queue = 0;
