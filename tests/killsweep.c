@@ -97,7 +97,7 @@
 /* Trials run NPAR at a time, each with its own table: a kill with the
  * global lock held costs the survivor its wait for the dead owner
  * (LOCK_CHECK_MS, lock.h), a sleep; the trials share nothing else. */
-#define NPAR 16
+#define NPAR 32
 
 /* A victim's call in progress: what it has in its hands. */
 struct call {
