@@ -378,15 +378,21 @@ static int have_caches(const char *name)
 	return 0;
 }
 
-/* The start of a case of the caches: the pool, the backend the kill
- * points wrap, the held array, the baseline; 0 (a SKIP line) when the
- * build has no caches. */
-static int cache_case(int i, const char *name, uint64_t *base)
+/* The start of a case that kills a child holding fragments: the pool,
+ * the backend the kill points wrap, the held array; the baseline. */
+static uint64_t held_case(int i)
 {
 	start(i);
 	real_be = mem_shm_pool->be;
 	held = shm_mallocxz(NHELD * sizeof(void *));
-	*base = used_now();
+	return used_now();
+}
+
+/* held_case() for a case of the caches; 0 (a SKIP line) when the build
+ * has no caches. */
+static int cache_case(int i, const char *name, uint64_t *base)
+{
+	*base = held_case(i);
 	return have_caches(name);
 }
 
@@ -694,10 +700,7 @@ static void frees_big(void *arg)
 
 START_TEST(test_free_death)
 {
-	start(_i);
-	real_be = mem_shm_pool->be;
-	held = shm_mallocxz(NHELD * sizeof(void *));
-	uint64_t base = used_now();
+	uint64_t base = held_case(_i);
 	static const int whens[] = { KILL_BEFORE, KILL_INSIDE };
 	for (unsigned k = 0; k < sizeof(whens) / sizeof(whens[0]); k++) {
 		int when = whens[k];
@@ -732,10 +735,7 @@ static void takes_lock(void *arg)
  * fragment, and the next taker finishes it. */
 START_TEST(test_free_death_taker)
 {
-	start(_i);
-	real_be = mem_shm_pool->be;
-	held = shm_mallocxz(NHELD * sizeof(void *));
-	uint64_t base = used_now();
+	uint64_t base = held_case(_i);
 	t_log_clear();
 	kill_in(frees_big, 1, 0, KILL_INSIDE);
 	kill_in(takes_lock, 1, 0, KILL_INSIDE);
@@ -756,10 +756,7 @@ static void shrinks_big(void *arg)
 
 START_TEST(test_resize_death)
 {
-	start(_i);
-	real_be = mem_shm_pool->be;
-	held = shm_mallocxz(NHELD * sizeof(void *));
-	uint64_t base = used_now();
+	uint64_t base = held_case(_i);
 	struct armed a = { .after = 1, .fn = shrinks_big, .resizes = 1 };
 	expect_killed(spawn(armed_child, &a));
 	mem_shm_pool->be = real_be;

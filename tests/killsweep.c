@@ -354,10 +354,7 @@ static void settle(void)
 		shm_free(p);
 	}
 	struct kt_sweep *w = &base;
-	kt_orphans(w);
-	for (unsigned k = 0; k < w->norphan; k++)
-		shm_free(w->orphan[k]);
-	uint64_t used = kt_used_now();
+	uint64_t used = kt_settle(w);
 	unsigned bad = unexplained(w);
 	char v[160], s[160];
 	describe(v, sizeof(v), &vt->v);

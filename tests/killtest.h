@@ -93,15 +93,19 @@ static inline void kt_baseline(struct kt_sweep *w)
 	mem_walk(mem_shm_pool, kt_note_base, w);
 }
 
-/* Drain every cache, then find the orphans (w->orphan: the first
- * KT_ORPHANS) and the fragments still "cached" after the drain. */
-static inline void kt_orphans(struct kt_sweep *w)
+/* After a death: drain every cache, find the orphans (w->orphans; the
+ * first KT_ORPHANS in w->orphan, freed here, their addresses kept) and
+ * the fragments still "cached" after the drain; used_size then. */
+static inline uint64_t kt_settle(struct kt_sweep *w)
 {
 	w->orphans = w->cached = 0;
 	w->norphan = 0;
 	shm_cache_reclaim();
 	shm_cache_drain();
 	mem_walk(mem_shm_pool, kt_sweep_frag, w);
+	for (unsigned k = 0; k < w->norphan; k++)
+		shm_free(w->orphan[k]);
+	return kt_used_now();
 }
 
 #endif /* SRMEM_KILLTEST_H */

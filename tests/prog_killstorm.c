@@ -466,11 +466,8 @@ static void reap(pid_t *pid, int *dead, struct totals *t, int *bad)
 static void settle(unsigned allow, struct totals *t, int *bad)
 {
 	struct kt_sweep *w = &base;
-	kt_orphans(w);
-	for (unsigned k = 0; k < w->norphan; k++)
-		shm_free(w->orphan[k]);
+	uint64_t used = kt_settle(w);
 	t->orphans += w->orphans;
-	uint64_t used = kt_used_now();
 	if (w->orphans > allow || w->cached || used != base_used) {
 		printf("  lost: %llu orphans (allowed %u), %llu cached after "
 			"the drain, used %llu vs %llu\n",
