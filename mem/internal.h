@@ -271,8 +271,8 @@ extern void (*cache_depot_probe)(unsigned point);
 
 /* --- killpoint.c --------------------------------------------------------- */
 /* MEM_KILL_POINTS builds (the kill sweep) only: SIGKILL at this numbered
- * kill point (MEM_KILL_FENCE) of this process, 0 never; the points it
- * has passed so far. */
+ * kill point (MEM_KILL_FENCE, MEM_KILL_POINT) of this process, 0 never;
+ * the points it has passed so far. */
 extern unsigned long mem_kill_at;
 extern unsigned long mem_kill_passed;
 /* Where point n is, for n below the length: its fence's file and line,

@@ -4,22 +4,23 @@
  * The allocator orders its stores for a process that dies between any
  * two of them: MEM_KILL_FENCE() (backend.h) marks each place where the
  * order matters, inside the backends (a split, a join), the common layer
- * (the journal) and the shm caches (a flush, a refill, the depot).  In a
- * build with MEM_KILL_POINTS=1 (`make killsweep`: a library of its own,
- * never the shipped one) every fence calls mem_kill_point(), which counts
- * the points this process has passed, notes where each one is when the
- * test asks (mem_kill_trace: the fence, and the call chain that reached
- * it), and raises SIGKILL at the one it asked for.  tests/killsweep.c runs one fixed sequence of shm calls
- * once to count its points, then once per point with death there, and
- * checks after each what the survivors promise (doc/RELIABILITY.md): no
- * hang, no abort, no byte lost, a clean heap check.
+ * (the journal) and the shm caches (a flush, a refill, the depot), and
+ * MEM_KILL_POINT() a few places between fences worth a death (a list link
+ * written before its block is listed).  In a build with MEM_KILL_POINTS=1
+ * (`make killsweep`: a library of its own, never the shipped one) both
+ * call mem_kill_point(), which counts the points this process has passed,
+ * notes where each one is when the test asks (mem_kill_trace: the fence,
+ * and the call chain that reached it), and raises SIGKILL at the one it
+ * asked for.  tests/killsweep.c runs fixed sequences of shm calls once
+ * to count their points, then once per chosen point with death there,
+ * and checks after each what the survivors promise (doc/RELIABILITY.md):
+ * no hang, no abort, no byte lost, a clean heap check.
  *
  * In every other build this file defines only mem_kill_points_built(),
- * and a fence costs no instruction.
+ * a fence costs no instruction and a point is nothing.
  */
 #include <execinfo.h>
 #include <signal.h>
-
 #include <stdint.h>
 
 #include "backend.h"
