@@ -59,6 +59,7 @@
 #include "debug.h"
 #include "freed.h"
 #include "internal.h"
+#include "slab.h"
 
 #define LIST_RESTARTS 8
 
@@ -266,6 +267,11 @@ static void check_run(struct checker *k, struct mem_pool *pool, int locked)
 	found(&k->c, 1, (int)k->walk.walker.holes);
 	check_lists(k);
 	check_global(k);
+	if (!MEMDBG && pool->slab) {
+		mem_hold_begin(pool, &k->h);
+		found(&k->c, 1, slab_check(pool, check_problem, &k->c));
+		mem_hold_end(pool, &k->h);
+	}
 }
 
 int mem_check_unsafe_ex(struct mem_pool *pool, struct mem_check_result *res)

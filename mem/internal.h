@@ -46,6 +46,8 @@ struct mem_pool {
 	int broken;             /* structure beyond repair after a death */
 	struct mem_journal *jr; /* shm: beside the lock; pkg: NULL */
 	struct mem_fqueue fq;   /* pkg, MEMDBG=0: frees in flight (fqueue.h) */
+	struct mem_slab *slab;  /* pkg, MEMDBG=0, pkg_slab: small objects in
+	                         * spans (slab.h); else NULL */
 };
 
 /* Set once, by the process that found the structure beyond repair. */
@@ -110,10 +112,11 @@ int mem_used_fragment(struct mem_pool *pool, const char *op, void *p,
 		const struct mem_site *site, int how);
 /* Bytes the caller may use at p (what it asked for, with MEMDBG). */
 size_t mem_user_size(struct mem_pool *pool, void *p);
-enum mem_bad { BAD_OUTSIDE, BAD_MIDDLE, BAD_DOUBLE, BAD_OVERFLOW };
+enum mem_bad { BAD_OUTSIDE, BAD_MIDDLE, BAD_DOUBLE, BAD_OVERFLOW, BAD_SPAN };
 /* The one report of misuse: what, where, every call site known. */
-/* pkg's free queue (fqueue.h) drained; mem_fq_drain() also settles this
- * process's shm queue, which needs its slot lock (not under a lock). */
+/* pkg's free queue (fqueue.h) drained and its slab's empty spans given
+ * back (slab.c); mem_fq_drain() also settles this process's shm queue,
+ * which needs its slot lock (not under a lock). */
 void mem_fq_drain_pkg(struct mem_pool *pool);
 /* The locked path of a free, every check and report (no lock held but a
  * slot lock, which comes first). */

@@ -29,6 +29,7 @@
 #include "cache.h"
 #include "internal.h"
 #include "lockstat.h"
+#include "slab.h"
 #include "track.h"
 
 int mem_safety = 1;
@@ -118,6 +119,7 @@ int mem_pool_setup(struct mem_pool *pool, const char *name, char *heap,
 	pool->broken = 0;
 	pool->jr = NULL;
 	memset(&pool->fq, 0, sizeof(pool->fq));
+	pool->slab = NULL;
 	pool->st = be->create(heap, (size_t)(end - heap));
 	if (!pool->st) {
 		mem_log(MEM_L_ERR, "%s: %zu bytes are too few for %s", name,
@@ -452,6 +454,8 @@ static const char *const bad_text[] = {
 	[BAD_MIDDLE] = "pointer is not the start of a fragment",
 	[BAD_DOUBLE] = "double free",
 	[BAD_OVERFLOW] = "write past the end of the fragment",
+	[BAD_SPAN] = ("pointer into small objects whose span header is "
+		"overwritten (an overflow of the block before it?): left alone"),
 };
 
 /* One report for every kind of misuse: what, where, who.  Every site is
@@ -490,6 +494,46 @@ void mem_report_bad(struct mem_pool *pool, const char *op, const void *p,
 	}
 }
 
+/* --- small objects (slab.h) ---------------------------------------------- */
+
+/* p's span, when pool keeps small objects in spans and p lies in one. */
+static inline struct slab_span *slab_of(struct mem_pool *pool, const void *p)
+{
+	return !MEMDBG && pool->slab ? slab_span_of(pool->slab, p) : NULL;
+}
+
+/* p, in span s, is an object handed out: its index; else reported (op
+ * names the call) and -1.  A span whose header fails its magic is left
+ * alone: its words are not trusted, and p is no block of the heap's. */
+static inline int slab_object(struct mem_pool *pool, struct slab_span *s,
+		void *p, const char *op, const struct mem_site *site)
+{
+	enum mem_bad kind = BAD_SPAN;
+	int i = -1;
+	if (__builtin_expect(s->magic == (SLAB_MAGIC ^ (uint64_t)(uintptr_t)s),
+			1)) {
+		i = slab_index(s, p);
+		kind = i < 0 ? BAD_MIDDLE : BAD_DOUBLE;
+		if (i >= 0 && slab_bit(s, (unsigned)i))
+			return i;
+	}
+	mem_report_bad(pool, op, p, kind, site);
+	return -1;
+}
+
+/* 1 when p was the slab's: given back, or reported. */
+static inline int slab_free(struct mem_pool *pool, void *p,
+		const struct mem_site *site)
+{
+	struct slab_span *s = slab_of(pool, p);
+	if (!s)
+		return 0;
+	int i = slab_object(pool, s, p, "free", site);
+	if (i >= 0)
+		slab_put(pool, s, p, (unsigned)i);
+	return 1;
+}
+
 /* Is p a used fragment of pool?  Reports and returns 0 if not.  An end
  * canary broken by an overflow is reported, but the fragment is still
  * released (it is a real fragment; keeping it would only leak it).
@@ -508,6 +552,9 @@ int mem_used_fragment(struct mem_pool *pool, const char *op, void *p,
 		const struct mem_site *site, int how)
 {
 	enum mem_bad kind = BAD_MIDDLE;
+	struct slab_span *sp = slab_of(pool, p);
+	if (sp)
+		return slab_object(pool, sp, p, op, site) >= 0;
 	if ((char *)p < pool->start + DBG_HEAD || (char *)p >= pool->end) {
 		kind = BAD_OUTSIDE;
 		goto bad;
@@ -726,6 +773,8 @@ void free_unsafe(struct mem_pool *pool, void *p, const struct mem_site *site,
 {
 	if (p && shared && refused(pool))
 		return;
+	if (p && slab_free(pool, p, site))
+		return;
 	int pre = p ? free_precheck(pool, p, site, shared) : -1;
 	if (__builtin_expect(pre < 0 || (pre > 0 && release(pool, p, site)), 1))
 		return;
@@ -744,8 +793,27 @@ size_t mem_user_size(struct mem_pool *pool, void *p)
 	(void)pool;
 	return dbg_hdr(p)->req;
 #else
-	return POOL_BE(pool)->usable_size(pool->st, p);
+	struct slab_span *s = slab_of(pool, p);
+	return s ? s->osize : POOL_BE(pool)->usable_size(pool->st, p);
 #endif
+}
+
+/* realloc of object p of span s (checked): kept when the new size has
+ * its class, else moved to a span or the heap. */
+static void *realloc_small(struct mem_pool *pool, struct slab_span *s,
+		void *p, size_t size, const struct mem_site *site, int *oom)
+{
+	if (size <= SLAB_MAX && slab_class(size) == s->cls)
+		return p;
+	void *q = size <= SLAB_MAX ? slab_malloc(pool, size) : NULL;
+	if (!q)
+		q = alloc_core(pool, size, site);
+	*oom = !q;
+	if (q) {
+		memcpy(q, p, s->osize < size ? s->osize : size);
+		slab_put(pool, s, p, (unsigned)slab_index(s, p));
+	}
+	return q;
 }
 
 /* Realloc, written once: in place when the backend can, else move.  On
@@ -755,7 +823,10 @@ static void *realloc_core(struct mem_pool *pool, void *p, size_t size,
 {
 	*oom = 0;
 	if (!p) {
-		void *q = alloc_core(pool, size, site);
+		void *q = !MEMDBG && pool->slab && size <= SLAB_MAX ?
+			slab_malloc(pool, size) : NULL;
+		if (!q)
+			q = alloc_core(pool, size, site);
 		*oom = !q;
 		return q;
 	}
@@ -766,6 +837,9 @@ static void *realloc_core(struct mem_pool *pool, void *p, size_t size,
 	if (refused(pool) ||
 	    !mem_used_fragment(pool, "realloc", p, site, CHECK_ALL))
 		return NULL;
+	struct slab_span *sp = slab_of(pool, p);
+	if (sp)
+		return realloc_small(pool, sp, p, size, site, oom);
 	size_t old = mem_user_size(pool, p);
 	uint64_t was = dbg_record_usable(p);
 	void *q = NULL;
@@ -849,15 +923,16 @@ static uint64_t heap_free(struct mem_pool *pool)
 	return mi.free_size;
 }
 
+static void fq_drain(struct mem_pool *pool);
+
 /* A failed request of size bytes: drain the caches if that may help. */
 static size_t drain_for(struct mem_pool *pool, size_t size, uint64_t hfree)
 {
-	if (pool->fq.len) {
-		mem_fq_drain_pkg(pool);
-		return 1;
+	if (!pool->cache) {     /* pkg: the queue, and empty spans */
+		size_t n = pool->fq.len;
+		fq_drain(pool);
+		return n + (!MEMDBG && pool->slab ? slab_trim(pool) : 0);
 	}
-	if (!pool->cache)
-		return 0;
 	/* what waits in the shm queues is parked first, then drained with
 	 * the rest of the caches */
 	size_t n = MEMDBG ? 0 : cache_fq_settle_all(pool);
@@ -903,6 +978,9 @@ void *mem_malloc(struct mem_pool *pool, size_t size, const struct mem_site *s)
 {
 	void *p = NULL;
 	uint64_t hfree = 0;
+	if (!MEMDBG && pool->slab && size <= SLAB_MAX &&
+	    (p = slab_malloc(pool, size)))
+		return p;
 	if (pool->cache) {
 		track_open(pool);
 		p = cache_malloc(pool, size, s);
@@ -946,7 +1024,7 @@ static inline int fq_takes(struct mem_pool *pool, const void *p)
 		(const char *)p < pool->end && !((uintptr_t)p % MEM_ALIGN);
 }
 
-void mem_fq_drain_pkg(struct mem_pool *pool)
+static void fq_drain(struct mem_pool *pool)
 {
 	struct mem_fqueue *q = &pool->fq;
 	if (!q->len)
@@ -961,6 +1039,13 @@ void mem_fq_drain_pkg(struct mem_pool *pool)
 		if (q->p[i])
 			free_private(pool, fq_take(q, i), q->site[i]);
 	}
+}
+
+void mem_fq_drain_pkg(struct mem_pool *pool)
+{
+	fq_drain(pool);
+	if (!MEMDBG && pool->slab)
+		slab_trim(pool);
 }
 
 /* Drain when p waits: its realloc or second free is then made on a
@@ -1009,6 +1094,8 @@ void mem_free(struct mem_pool *pool, void *p, const struct mem_site *s)
 	if (!p)
 		return;
 	if (!pool->cache && !pool->lock) {
+		if (slab_free(pool, p, s))
+			return;
 		if (!fq_settle(pool, p) && fq_takes(pool, p))
 			fq_push(pool, p, s);
 		else
@@ -1115,6 +1202,8 @@ void mem_pool_info(struct mem_pool *pool, struct mem_info *mi)
 	pool_unlock(pool);
 	if (pool->cache)
 		cache_info(pool, mi);
+	if (!MEMDBG && pool->slab)
+		slab_info(pool->slab, mi);
 }
 
 uint64_t mem_pool_available(struct mem_pool *pool)

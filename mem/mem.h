@@ -112,6 +112,16 @@ extern int mem_free_check;
  * anything reads the heap as a whole, before an allocation fails, and on
  * mem_fq_drain().  May change at any time. */
 extern int mem_free_queue;
+/* MEMDBG=0: pkg requests of at most 512 bytes from spans of one object
+ * size, blocks of 1/256 of the pkg heap (4 to 16 KiB; mem/slab.c), whose
+ * free reads no header.  PKG_SLAB_AUTO (the default): with f_malloc and
+ * TLSF, not with q_malloc, whose guards on every fragment are what it is
+ * chosen for (an object in a span has no header, so an overflow into the
+ * next object breaks nothing the heap checks); 1 with every backend; 0
+ * every request from the backend.  Set before pkg_init(); not under
+ * Valgrind, and never with MEMDBG=1 (every fragment carries its record). */
+#define PKG_SLAB_AUTO (-1)
+extern int pkg_slab;
 extern int mem_summary;     /* 1 pkg status, 2 shm status, 4 pkg sums, 8 shm sums */
 extern int shm_force_alloc; /* 1 touch every page of shm at init */
 extern int shm_mlock;       /* 1 mlock() the shm segment */
@@ -230,7 +240,22 @@ struct mem_frag {
 	/* MEMDBG: the processes that allocated and freed it (pid and the id
 	 * of mem_set_proc_id), or 0; reports spell them "pid P (rank R)". */
 	uint32_t alloc_proc, free_proc;
+	/* pkg_slab: an object of a span of small objects (used: handed out;
+	 * else free, or with used 0 and a larger size the objects the span
+	 * has never handed out), which has no header of its own.  span and
+	 * span_size are the heap's block that holds it (the span's header
+	 * first): used to the heap whatever its objects' states, and given
+	 * back once they are all free.  NULL: a fragment of the heap's own. */
+	const void *span;
+	uint64_t span_size;
 };
+
+/* Free to callers but not to the heap: parked in a shm cache, or a free
+ * object of a pkg span. */
+static inline int mem_frag_held(const struct mem_frag *f)
+{
+	return f->cached || (f->span && !f->used);
+}
 
 /* Return non-zero to stop the walk. */
 typedef int (*mem_walk_fn)(const struct mem_frag *frag, void *arg);
@@ -336,7 +361,9 @@ struct mem_sums_data *mem_sums_get(struct mem_pool *pool, const char *mod);
 void mem_sums_release(struct mem_sums_data *d);
 
 /* Counts and extremes of one scan.  A min_* / max_* / first_broken entry
- * is valid when its count is non-zero; sizes are usable bytes. */
+ * is valid when its count is non-zero; sizes are usable bytes.  cached_*:
+ * free to callers but not to the heap (parked in a shm cache, or a free
+ * object of a pkg span: struct mem_frag's span); free_*: the heap's. */
 struct mem_report_data {
 	const char *pool, *backend;
 	struct mem_info info;           /* mem_pool_info() before the scan */

@@ -62,6 +62,7 @@
 
 #include "debug.h"
 #include "internal.h"
+#include "slab.h"
 
 unsigned mem_scan_chunk = 256;
 
@@ -173,6 +174,51 @@ static void frag_of_block(struct mem_pool *pool, const struct mem_block *b,
 	f->broken |= b->broken;
 }
 
+/* --- spans of small objects (slab.h) --------------------------------------
+ * A walk shows what callers hold: a span's objects, not the span.  Each
+ * object is a fragment of its own (struct mem_frag's span names the
+ * block), used when handed out, else free (to callers: the heap has the
+ * span back once all its objects are free); the objects never handed out
+ * yet are one free fragment at the span's end.  The span is read as the
+ * walk meets it (the caller holds the pool, as for every block). */
+
+/* The span that block b is, or NULL. */
+static const struct slab_span *span_of_block(struct mem_pool *pool,
+		const struct mem_block *b)
+{
+	if (MEMDBG || !pool->slab || !b->used || b->broken)
+		return NULL;
+	const struct slab_span *s = b->payload;
+	return slab_span_of(pool->slab, s) == s &&
+		s->magic == (SLAB_MAGIC ^ (uint64_t)(uintptr_t)s) ? s : NULL;
+}
+
+/* The fragments a span shows at most: every object, and the tail. */
+#define SPAN_FRAGS_MAX ((SLAB_SPAN - SLAB_HDR) / SLAB_GRAIN + 1)
+
+static int span_frags(const struct slab_span *s, uint64_t bytes,
+		mem_walk_fn fn, void *arg)
+{
+	struct mem_frag f;
+	memset(&f, 0, sizeof(f));
+	f.span = s;
+	f.span_size = bytes;
+	f.size = s->osize;
+	for (unsigned i = 0; i < s->bump; i++) {
+		f.addr = slab_objects(s) + i * s->osize;
+		f.used = slab_bit(s, i);
+		int rc = fn(&f, arg);
+		if (rc)
+			return rc;
+	}
+	if (s->bump == s->cap)
+		return 0;
+	f.addr = slab_objects(s) + s->bump * s->osize;
+	f.size = (uint64_t)(s->cap - s->bump) * s->osize;
+	f.used = 0;
+	return fn(&f, arg);
+}
+
 /* --- the exact walk ------------------------------------------------------ */
 
 struct walk_ctx {
@@ -185,6 +231,9 @@ static int walk_block(const struct mem_block *b, void *arg)
 {
 	struct walk_ctx *w = arg;
 	struct mem_frag f;
+	const struct slab_span *s = span_of_block(w->pool, b);
+	if (s)
+		return span_frags(s, b->size, w->fn, w->arg);
 	frag_of_block(w->pool, b, &f);
 	return w->fn(&f, w->arg);
 }
@@ -306,16 +355,32 @@ int mem_chunked_step(struct mem_chunked *k, uint64_t max, int changed)
 struct scan {
 	struct mem_frag *buf;           /* this chunk's fragments */
 	size_t n, cap;
+	size_t room;                    /* buf's entries: cap, and a span's */
+	int short_buf;                  /* a span did not fit the buffer */
 	struct mem_chunked walk;
 	struct mem_holds holds;
 };
 
-/* Copy one block; stop the walk when the chunk is full. */
+static int scan_copy(const struct mem_frag *f, void *arg)
+{
+	struct scan *s = arg;
+	s->buf[s->n++] = *f;
+	return 0;
+}
+
+/* Copy one block (a span: its objects, for which the buffer has room
+ * past the chunk: scan_room); stop the walk when the chunk is full. */
 static int scan_block(const struct mem_block *b, void *arg)
 {
 	struct scan *s = arg;
-	frag_of_block(s->walk.pool, b, &s->buf[s->n++]);
-	return s->n == s->cap;
+	const struct slab_span *sp = span_of_block(s->walk.pool, b);
+	if (!sp)
+		frag_of_block(s->walk.pool, b, &s->buf[s->n++]);
+	else if (s->n + SPAN_FRAGS_MAX <= s->room)
+		span_frags(sp, b->size, scan_copy, s);
+	else
+		s->short_buf = 1;       /* the fallback buffer: mem_scan */
+	return s->n >= s->cap || s->short_buf;
 }
 
 /* One hold of the lock: copy the next chunk into s->buf. */
@@ -361,16 +426,20 @@ int mem_scan(struct mem_pool *pool, const char *filter, mem_walk_fn fn,
 		.holds = { .locked = 1 } };
 	int rc;
 	mem_chunked_init(&s.walk, pool, scan_block, &s, NULL);
-	s.buf = mem_scratch_alloc(s.cap * sizeof(*s.buf));
+	s.room = s.cap + (!MEMDBG && pool->slab ? SPAN_FRAGS_MAX : 0);
+	s.buf = mem_scratch_alloc(s.room * sizeof(*s.buf));
 	if (!s.buf) {
 		s.buf = small;
-		s.cap = SCAN_FALLBACK;
+		s.cap = s.room = SCAN_FALLBACK;
 	}
 	do {
 		rc = scan_chunk(&s);
 		int stop = scan_deliver(&s, filter, fn, arg);
-		rc = stop ? stop : rc;
+		rc = stop ? stop : s.short_buf ? -1 : rc;
 	} while (!rc && !s.walk.done);
+	if (s.short_buf)
+		mem_log(MEM_L_ERR, "%s: scan stopped: no scratch memory for the "
+			"objects of a span", pool->name);
 	if (s.buf != small)
 		mem_scratch_free(s.buf);
 	s.holds.st.resyncs = s.walk.resyncs;

@@ -256,7 +256,7 @@ static int report_frag(const struct mem_frag *f, void *arg)
 	}
 	if (f->broken && !r->broken_frags++)
 		r->first_broken = *f;
-	if (f->cached) {
+	if (mem_frag_held(f)) {
 		r->cached_frags++;
 		r->cached_bytes += f->size;
 	} else if (f->used) {

@@ -48,6 +48,7 @@ static struct mem_pool *setup(int i)
 	t_log_start();
 	use_shm = i >= T_NBACKENDS;
 	if (!use_shm) {
+		pkg_slab = 0;   /* damage to the heap's own headers (slab: check_slab.c) */
 		ck_assert_int_eq(pkg_init(POOL_SIZE, t_backend(i)), 0);
 		return mem_pkg_pool;
 	}

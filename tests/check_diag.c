@@ -46,11 +46,14 @@ static const struct mem_site dlg_cell = { "dialog/dlg_var.c", "new_var",
 /* --- helpers ------------------------------------------------------------- */
 
 /* The reports are asserted right after the call that causes them: no
- * free queue (mem_free_queue, check_fqueue.c). */
+ * free queue (mem_free_queue, check_fqueue.c).  The scans, the overflows
+ * and the reports here are of the heap's own fragments: no spans of
+ * small objects either (pkg_slab; they have check_slab.c). */
 static void start(int i)
 {
 	t_log_start();
 	mem_free_queue = 0;
+	pkg_slab = 0;
 	ck_assert_int_eq(pkg_init(POOL_SIZE, t_backend(i)), 0);
 }
 

@@ -163,6 +163,11 @@ START_TEST(test_limits_accepted)
 	ck_assert_int_eq(c.mem_free_queue, 1);
 	ck_assert_int_eq(parse("--mem-free-queue", "0", NULL), OPTS_RUN);
 	ck_assert_int_eq(c.mem_free_queue, 0);
+	ck_assert_int_eq(c.pkg_slab, PKG_SLAB_AUTO);
+	ck_assert_int_eq(parse("--pkg-slab", "0", NULL), OPTS_RUN);
+	ck_assert_int_eq(c.pkg_slab, 0);
+	ck_assert_int_eq(parse("--pkg-slab", "auto", NULL), OPTS_RUN);
+	ck_assert_int_eq(c.pkg_slab, PKG_SLAB_AUTO);
 	ck_assert_int_eq(parse("--long-opt-is-not", NULL), OPTS_BAD);
 	ck_assert_int_eq(parse("--shm=32", "--workers=2", NULL), OPTS_RUN);
 	ck_assert_uint_eq(c.shm_size, (size_t)32 << 20);
@@ -295,6 +300,7 @@ START_TEST(test_bad_long_numbers)
 		NULL);
 	expect_bad("--mem-free-queue", "-1", "--mem-free-queue '-1'", "0..1",
 		NULL);
+	expect_bad("--pkg-slab", "2", "--pkg-slab '2'", "auto, 0 or 1", NULL);
 }
 END_TEST
 

@@ -80,7 +80,7 @@ fi
 "$prog" overflow 2> "$tmp/log"
 cat "$tmp/log"
 if [ $dbg = 1 ]; then
-	has "$tmp/log" "(24 bytes) allocated at tests/$(site overflow OV_ALLOC)"
+	has "$tmp/log" "(600 bytes) allocated at tests/$(site overflow OV_ALLOC)"
 	ov="allocated at tests/$(site overflow OV_ALLOC)"
 	grep 'pkg: report: 1 fragments written past their end' "$tmp/log" | grep -qF "$ov"
 	grep 'pkg: free: write past the end of the fragment' "$tmp/log" | grep -qF "$ov"

@@ -435,6 +435,8 @@ struct t_walk {
 	int prev_used, prev_cached, nfrags;
 	uint64_t n_used, n_free, n_cached, used_payload, used_full, free_full;
 	uint64_t cached_payload, cached_full;
+	const void *span;               /* the span of the last object seen */
+	int in_span;                    /* a span's block is being accounted */
 	int free_unknown;               /* a free frag of unknown full size */
 	int used_unknown;               /* a used one (header not learnt yet) */
 	char err[512];
@@ -465,10 +467,68 @@ static inline void t_walk_close(struct t_walk *w, uint64_t full)
 		w->free_full += full;
 }
 
+static inline int t_walk_model(struct t_walk *w, const struct mem_frag *f);
+static inline int t_walk_frag(const struct mem_frag *f, void *arg);
+
+/* An object of a span (pkg_slab): the span is one used block of the heap,
+ * accounted as such when its first object is met (its full size closes
+ * the fragment before); the objects count as what callers hold. */
+static inline int t_walk_span_frag(struct t_walk *w, const struct mem_frag *f)
+{
+	if (f->span != w->span) {
+		struct mem_frag blk;
+		memset(&blk, 0, sizeof(blk));
+		blk.addr = f->span;
+		blk.size = f->span_size;
+		blk.used = 1;
+		w->span = f->span;
+		w->in_span = 1;
+		int rc = t_walk_frag(&blk, w);
+		w->in_span = 0;
+		if (rc)
+			return rc;
+		w->n_used--;    /* the block is no caller's fragment */
+		w->used_payload -= f->span_size;
+	}
+	const char *a = f->addr, *end = (const char *)f->span + f->span_size;
+	if (a < (const char *)f->span || a + f->size > end || (uintptr_t)a % 16) {
+		snprintf(w->err, sizeof(w->err), "object %p (%" PRIu64
+			" bytes) outside its span %p", f->addr, f->size, f->span);
+		return 1;
+	}
+	if (f->used) {
+		w->n_used++;
+		w->used_payload += f->size;
+		return t_walk_model(w, f);
+	}
+	return 0;
+}
+
+/* The model's next block is f. */
+static inline int t_walk_model(struct t_walk *w, const struct mem_frag *f)
+{
+	if (!w->live)
+		return 0;
+	const struct t_live *l = w->cur < w->nlive ? &w->live[w->cur] : NULL;
+	size_t want = l && l->n ? l->n : 1;
+	if (!l || l->p != f->addr || f->size < want ||
+	    (MEMDBG && f->req_size != want)) {
+		snprintf(w->err, sizeof(w->err), "used fragment %p (%" PRIu64
+			" bytes, asked %" PRIu64 ") is not the model's next "
+			"block %p (%zu bytes)", f->addr, f->size, f->req_size,
+			l ? l->p : NULL, l ? l->n : (size_t)0);
+		return 1;
+	}
+	w->cur++;
+	return 0;
+}
+
 static inline int t_walk_frag(const struct mem_frag *f, void *arg)
 {
 	struct t_walk *w = arg;
 	const char *a = f->addr;
+	if (f->span)
+		return t_walk_span_frag(w, f);
 	int tiny_end = !f->size && !f->used && !f->cached &&
 		mem_pool_contains(w->tp->pool, a - DBG_HEAD);
 	if ((uintptr_t)a % 16 || !(mem_pool_contains(w->tp->pool, a) ||
@@ -493,22 +553,8 @@ static inline int t_walk_frag(const struct mem_frag *f, void *arg)
 	} else if (f->used) {
 		w->n_used++;
 		w->used_payload += f->size;
-		if (w->live) {
-			const struct t_live *l = w->cur < w->nlive ?
-				&w->live[w->cur] : NULL;
-			size_t want = l && l->n ? l->n : 1;
-			if (!l || l->p != f->addr || f->size < want ||
-			    (MEMDBG && f->req_size != want)) {
-				snprintf(w->err, sizeof(w->err), "used fragment "
-					"%p (%" PRIu64 " bytes, asked %" PRIu64
-					") is not the model's next block %p "
-					"(%zu bytes)", f->addr, f->size,
-					f->req_size, l ? l->p : NULL,
-					l ? l->n : (size_t)0);
-				return 1;
-			}
-			w->cur++;
-		}
+		if (!w->in_span && t_walk_model(w, f))
+			return 1;
 	} else {
 		w->n_free++;
 	}
@@ -715,6 +761,7 @@ static inline void t_teardown(void)
 	shm_destroy();
 	mem_set_log(NULL);
 	mem_safety = 1;
+	pkg_slab = PKG_SLAB_AUTO;
 }
 
 #endif /* SRMEM_MEMTEST_H */

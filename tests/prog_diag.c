@@ -88,8 +88,10 @@ static void double_free(void)
 
 static void overflow(void)
 {
-	char *p = pkg_malloc(24);              /* OV_ALLOC */
-	void *next = pkg_malloc(24);
+	/* a fragment of the heap: pkg's small objects (up to 512 bytes, in
+	 * spans) have no header of their own to break in a release build */
+	char *p = pkg_malloc(600);             /* OV_ALLOC */
+	void *next = pkg_malloc(600);
 	size_t n = mem_usable_size(mem_pkg_pool, p);
 	memset(p + n, 0x5a, 8);
 	if (pkg_check() == 0)

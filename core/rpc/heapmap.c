@@ -205,7 +205,7 @@ static void put(struct heapmap *hm, const struct piece *p)
 
 static int frag_state(const struct mem_frag *f)
 {
-	return f->broken ? HM_BROKEN : f->cached ? HM_CACHED :
+	return f->broken ? HM_BROKEN : mem_frag_held(f) ? HM_CACHED :
 		f->used ? HM_USED : HM_FREE;
 }
 

@@ -33,6 +33,7 @@ struct srp_cfg {
 	int pkg_huge_pages;             /* --pkg-huge-pages, MEM_HUGE_AUTO */
 	int mem_free_check;             /* --mem-free-check, the library's */
 	int mem_free_queue;             /* --mem-free-queue, the library's */
+	int pkg_slab;                   /* --pkg-slab, the library's */
 	int mem_warn, mem_crit;         /* --mem-warn/--mem-crit: alarm
 	                                   thresholds, % of a pool (0 off) */
 	const char *argv0;

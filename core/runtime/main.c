@@ -122,6 +122,7 @@ static int memory_init(void)
 	pkg_huge_pages = cfg.pkg_huge_pages;
 	mem_free_check = cfg.mem_free_check;
 	mem_free_queue = cfg.mem_free_queue;
+	pkg_slab = cfg.pkg_slab;
 	if (pkg_init(cfg.pkg_size, cfg.pkg_backend) < 0) {
 		LM_CRIT("cannot set up pkg memory (%zu MB, %s)",
 			cfg.pkg_size >> 20, cfg.pkg_backend ? cfg.pkg_backend :

@@ -29,7 +29,7 @@
 
 enum { O_HTTP = 256, O_RPC_MODE, O_TEST_METHODS, O_RESTART_MAX,
 	O_RESTART_WINDOW, O_MEM_SUMMARY, O_SHM_CACHE, O_SHM_POPULATE,
-	O_MEM_WARN, O_MEM_CRIT, O_MEM_FREE_CHECK, O_MEM_FREE_QUEUE,
+	O_MEM_WARN, O_MEM_CRIT, O_MEM_FREE_CHECK, O_MEM_FREE_QUEUE, O_PKG_SLAB,
 	O_SHM_HUGE_PAGES, O_PKG_HUGE_PAGES };
 
 static const struct option long_opts[] = {
@@ -58,6 +58,7 @@ static const struct option long_opts[] = {
 	{ "mem-crit", required_argument, NULL, O_MEM_CRIT },
 	{ "mem-free-check", required_argument, NULL, O_MEM_FREE_CHECK },
 	{ "mem-free-queue", required_argument, NULL, O_MEM_FREE_QUEUE },
+	{ "pkg-slab", required_argument, NULL, O_PKG_SLAB },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -110,7 +111,11 @@ static void usage(FILE *out)
 "  --mem-free-queue 0|1  MEMDBG=0 builds: pkg frees wait in a queue of 16\n"
 "                   (small shm frees: 8 per process)\n"
 "                   while their headers are fetched (default 1); 0 frees\n"
-"                   at once, so a double free is reported at its call\n",
+"                   at once, so a double free is reported at its call\n"
+"  --pkg-slab auto|0|1  MEMDBG=0 builds: pkg requests up to 512 bytes\n"
+"                   from spans of one size, whose free reads no header\n"
+"                   (auto, the default: not with q_malloc); 0: all from\n"
+"                   the backend\n",
 		CFG_SHM_MB_MAX, CFG_PKG_MB_MAX, mem_default_backend(), WORKERS_MAX,
 		CFG_RESTART_MAX_MAX, CFG_RESTART_WINDOW_MAX);
 }
@@ -310,14 +315,21 @@ static int opt_cache(struct parse *p, const char *v)
 	return OPTS_RUN;
 }
 
-static int opt_huge(struct parse *p, const char *name, const char *v,
-		int *to)
+/* "auto" (the library's own choice, auto_value) or a switch. */
+static int opt_auto(struct parse *p, const char *name, const char *v,
+		int auto_value, int *to)
 {
 	if (!strcmp(v, "auto")) {
-		*to = MEM_HUGE_AUTO;
+		*to = auto_value;
 		return OPTS_RUN;
 	}
 	return opt_int(p, name, v, 0, 1, "choice (auto, 0 or 1)", to);
+}
+
+static int opt_huge(struct parse *p, const char *name, const char *v,
+		int *to)
+{
+	return opt_auto(p, name, v, MEM_HUGE_AUTO, to);
 }
 
 static int one_opt(struct parse *p, int o, const char *v)
@@ -354,6 +366,8 @@ static int one_opt(struct parse *p, int o, const char *v)
 			"switch (0 or 1)", &c->mem_free_check);
 	case O_MEM_FREE_QUEUE: return opt_int(p, "--mem-free-queue", v, 0, 1,
 			"switch (0 or 1)", &c->mem_free_queue);
+	case O_PKG_SLAB: return opt_auto(p, "--pkg-slab", v, PKG_SLAB_AUTO,
+			&c->pkg_slab);
 	case O_MEM_WARN: return opt_int(p, "--mem-warn", v, 0, 100,
 			"percentage (0 off)", &c->mem_warn);
 	case O_MEM_CRIT: return opt_int(p, "--mem-crit", v, 0, 100,

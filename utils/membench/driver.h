@@ -17,7 +17,7 @@
 #define MAX_RUNS 101
 #define MAX_METRICS 40
 #define MAX_PARAMS 4
-#define NALLOCS 18
+#define NALLOCS 21
 
 /* K_LOCKED: our backends with the per-process shm caches off (every shm
  * call takes the global lock), for the shared workloads only. */
