@@ -22,7 +22,7 @@ static size_t pkg_region_size;
 static int huge_asked;  /* the pool is MADV_HUGEPAGE'd, and allowed */
 
 int pkg_huge_pages = MEM_HUGE_AUTO;
-int pkg_slab = PKG_SLAB_AUTO;
+int pkg_slab = 0;
 
 #define PKG_HEAD ((sizeof(struct mem_pool) + 63) & ~(size_t)63)
 

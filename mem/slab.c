@@ -6,10 +6,14 @@
  * next one (to check and to join): in a busy process neither line is in
  * the cache, and the free queue (fqueue.h) only overlaps those misses.  A
  * request of at most SLAB_MAX bytes (80 % of membench's W2, which follows
- * a SIP proxy's sizes) is served here instead: its free reads two words of
- * a small map and the header of its span, lines that stay in the cache
- * while the span is in use, and writes 2 bytes into the freed object.
- * doc/PERFORMANCE.md ("Small objects in spans") has what it buys.
+ * a SIP proxy's sizes) is served here instead: its free reads a word of a
+ * small map and the header of its span, and writes 2 bytes into the
+ * freed object.  What that buys depends on whether the span headers stay
+ * in the cache: in runs of one size (membench W1) they do, and allocation
+ * and free are 1.3-2x faster; in W2's random frees over 50,000 blocks the
+ * header is one more cold line behind the map's, and W2 is 5-10 % slower
+ * than the heap with its free queue.  So pkg_slab is off by default
+ * (doc/PERFORMANCE.md, "Small objects in spans").
  *
  * How.  A span is one used block of 1/256 of the pool (4 KiB at most 1
  * MiB, 16 KiB from 4 MiB: what 32 classes hold at least stays 1/8 of a

@@ -163,9 +163,9 @@ START_TEST(test_limits_accepted)
 	ck_assert_int_eq(c.mem_free_queue, 1);
 	ck_assert_int_eq(parse("--mem-free-queue", "0", NULL), OPTS_RUN);
 	ck_assert_int_eq(c.mem_free_queue, 0);
-	ck_assert_int_eq(c.pkg_slab, PKG_SLAB_AUTO);
-	ck_assert_int_eq(parse("--pkg-slab", "0", NULL), OPTS_RUN);
 	ck_assert_int_eq(c.pkg_slab, 0);
+	ck_assert_int_eq(parse("--pkg-slab", "1", NULL), OPTS_RUN);
+	ck_assert_int_eq(c.pkg_slab, 1);
 	ck_assert_int_eq(parse("--pkg-slab", "auto", NULL), OPTS_RUN);
 	ck_assert_int_eq(c.pkg_slab, PKG_SLAB_AUTO);
 	ck_assert_int_eq(parse("--long-opt-is-not", NULL), OPTS_BAD);

@@ -58,7 +58,7 @@ static void start(int i)
 static void teardown(void)
 {
 	pkg_destroy();
-	pkg_slab = PKG_SLAB_AUTO;
+	pkg_slab = 0;
 	mem_safety = 1;
 }
 

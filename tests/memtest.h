@@ -761,7 +761,7 @@ static inline void t_teardown(void)
 	shm_destroy();
 	mem_set_log(NULL);
 	mem_safety = 1;
-	pkg_slab = PKG_SLAB_AUTO;
+	pkg_slab = 0;
 }
 
 #endif /* SRMEM_MEMTEST_H */

@@ -27,7 +27,7 @@
 	.shm_huge_pages = MEM_HUGE_AUTO, .pkg_huge_pages = MEM_HUGE_AUTO, \
 	.mem_warn = 80, \
 	.mem_crit = 95, .mem_free_check = 1, .mem_free_queue = 1, \
-	.pkg_slab = PKG_SLAB_AUTO, \
+	.pkg_slab = 0, \
 	.argv0 = SRP_NAME }
 
 struct srp_cfg cfg = DEFAULTS;

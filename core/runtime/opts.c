@@ -114,8 +114,8 @@ static void usage(FILE *out)
 "                   at once, so a double free is reported at its call\n"
 "  --pkg-slab auto|0|1  MEMDBG=0 builds: pkg requests up to 512 bytes\n"
 "                   from spans of one size, whose free reads no header\n"
-"                   (auto, the default: not with q_malloc); 0: all from\n"
-"                   the backend\n",
+"                   (default 0: all from the backend; auto: not with\n"
+"                   q_malloc)\n",
 		CFG_SHM_MB_MAX, CFG_PKG_MB_MAX, mem_default_backend(), WORKERS_MAX,
 		CFG_RESTART_MAX_MAX, CFG_RESTART_WINDOW_MAX);
 }

@@ -25,8 +25,8 @@
  *   MB_NO_PKG_HUGE    no pkg_huge_pages: pkg in 4 KiB pages (compare with
  *                     MEMBENCH_PKG_HUGE_PAGES=0 in the newer build);
  *   MB_NO_CACHE_FLOW  no shm_cache_flow(): no cache_* metrics;
- *   MB_NO_PKG_SLAB    no pkg_slab: "-noslab" and "-slab" are the backend
- *                     as is (such a library has no small-object spans).
+ *   MB_NO_PKG_SLAB    no pkg_slab: "-slab" is the backend as is (such a
+ *                     library has no small-object spans).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,8 +66,8 @@ static void pool_usage(struct mem_pool *pool, struct bench_usage *u)
 static const char *backend_of(const char *name, char *buf, size_t len);
 
 /* "NAME-nofill": the same backend without the write-after-free fill;
- * "NAME-noq": without the free queues (every free at once); "NAME-slab"
- * and "NAME-noslab": pkg's small objects in spans, or not (pkg_slab). */
+ * "NAME-noq": without the free queues (every free at once); "NAME-slab":
+ * pkg's small objects in spans (pkg_slab = 1). */
 static void free_check_of(const char *name)
 {
 	(void)name;
@@ -80,9 +80,7 @@ static void free_check_of(const char *name)
 		mem_free_queue = 0;
 #endif
 #ifndef MB_NO_PKG_SLAB
-	if (strstr(name, "-noslab"))
-		pkg_slab = 0;
-	else if (strstr(name, "-slab"))
+	if (strstr(name, "-slab"))
 		pkg_slab = 1;
 #endif
 }
@@ -297,7 +295,7 @@ static const char *srmem_version(void)
 static const char *const srmem_names[] = {
 	"fm", "qm", "tlsf", "fm-lock", "qm-lock", "tlsf-lock", "tlsf-nofill",
 	"fm-noq", "qm-noq", "tlsf-noq", "tlsf-4k", "fm-4k", "qm-4k",
-	"tlsf-noslab", "fm-noslab", "qm-slab",
+	"tlsf-slab", "fm-slab", "qm-slab",
 	NULL,
 };
 

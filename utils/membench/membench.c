@@ -60,9 +60,9 @@ const struct alloc_def alloc_defs[NALLOCS] = {
 	{ "tlsf-4k", "membench-srmem", "tlsf, 4 KiB pages", K_OURS },
 	{ "fm-4k", "membench-srmem", "f_malloc, 4 KiB pages", K_OURS },
 	{ "qm-4k", "membench-srmem", "q_malloc, 4 KiB pages", K_OURS },
-	{ "tlsf-noslab", "membench-srmem", "tlsf, no small-object spans",
+	{ "tlsf-slab", "membench-srmem", "tlsf, small objects in spans",
 		K_OURS },
-	{ "fm-noslab", "membench-srmem", "f_malloc, no small-object spans",
+	{ "fm-slab", "membench-srmem", "f_malloc, small objects in spans",
 		K_OURS },
 	{ "qm-slab", "membench-srmem", "q_malloc, small objects in spans",
 		K_OURS },
@@ -241,8 +241,8 @@ static void usage(void)
 		"frees at once)\n"
 		"            fm-4k qm-4k tlsf-4k (pkg_huge_pages = shm_huge_pages"
 		" = 0: 4 KiB pages)\n"
-		"            fm-noslab tlsf-noslab qm-slab (pkg_slab = 0, or 1 "
-		"with q_malloc)\n"
+		"            fm-slab qm-slab tlsf-slab (pkg_slab = 1: small pkg "
+		"objects in spans)\n"
 		"workloads: w1 same-size, w2 sip-mix, w3 shm-scale, w4 handoff, "
 		"w5 latency, w6 fill,\n           w6s fill-shm\n", stderr);
 	exit(2);
