@@ -56,11 +56,20 @@ pick_ports() {
 	done
 }
 
+# Release builds run f_malloc's pkg with its small objects in spans
+# (--pkg-slab 1, mem/slab.c): every scenario below on them too.
+slab_of() {
+	grep -q -- '-DMEMDBG=0' "$BUILD/flags" && [ "$1" = fm ] &&
+		echo "--pkg-slab 1" || true
+}
+
 # start BACKEND: on fresh ports; a port taken meanwhile: other ports.
 start() {
 	for _ in 1 2 3 4 5; do
 		pick_ports
+		# shellcheck disable=SC2046
 		"$srp" -f -n 2 -x "$1" -X "$1" -l "127.0.0.1:$P" --test-methods \
+			$(slab_of "$1") \
 			-s "$tmp/srp.sock" > "$tmp/srp.log" 2>&1 &
 		pid=$!
 		for _ in $(seq 50); do
