@@ -196,7 +196,6 @@ static void slab_repair(struct mem_slab *sl, struct slab_span *s)
 		slab_list_add(sl, s);
 	else if (!room && s->listed)
 		list_del(sl, s);
-	sl->repairs++;
 }
 
 void *slab_mend(struct mem_pool *pool, struct slab_span *s)

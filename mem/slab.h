@@ -68,15 +68,11 @@ struct mem_slab {
 	uint64_t live_bytes;    /* their object sizes summed */
 	uint64_t held;          /* the heap's usable bytes of the spans: used
 	                         * to the heap, not by callers */
-	uint64_t repairs;       /* free lists rebuilt after a write after free */
 	/* Per window of a span's bytes from base: (offset of the span whose
 	 * header lies in it) / 16 + 1, or 0.  A span covers at most two
 	 * windows, so a pointer's span is its window's or the one before. */
 	uint32_t map[];
 };
-
-/* The state of a pointer into a span, for the common layer's reports. */
-enum slab_obj { SLAB_LIVE, SLAB_FREED, SLAB_NOT_START };
 
 static inline char *slab_objects(const struct slab_span *s)
 {
@@ -122,14 +118,6 @@ static inline int slab_index(const struct slab_span *s, const void *p)
 	uint32_t i = (uint32_t)((off * s->recip) >> 32);
 	return off < (uint64_t)s->bump * s->osize && i * s->osize == off ?
 		(int)i : -1;
-}
-
-static inline enum slab_obj slab_state(const struct slab_span *s,
-		const void *p)
-{
-	int i = slab_index(s, p);
-	return i < 0 ? SLAB_NOT_START : slab_bit(s, (unsigned)i) ?
-		SLAB_LIVE : SLAB_FREED;
 }
 
 void *slab_refill(struct mem_pool *pool, unsigned cls);
