@@ -110,7 +110,7 @@ mb=utils/membench
 if [ $quick = 1 ]; then
 	size="--scale 0.002 --runs 1" one="--scale 0.002 --runs 1" shm_mib=64
 	all=tlsf,glibc w6=tlsf w6s=tlsf w3=tlsf,tlsf-lock w4=tlsf,tlsf-lock
-	fq=tlsf,tlsf-noq
+	fq=tlsf,tlsf-noq slab=tlsf,tlsf-slab
 	seeds6=2 seeds6s=2 w6seeds=tlsf w6sseeds=tlsf
 	shm_env="MEMBENCH_SHM_POPULATE=0"
 	ba_rounds=2 ba_size="--scale 0.002" ba_w3size="--scale 0.002"
@@ -120,6 +120,7 @@ else
 	w6s=tlsf,fm,qm,tlsf-lock,fm-lock,qm-lock w3=tlsf,tlsf-lock,mimalloc
 	w4=tlsf,tlsf-lock shm_env=""
 	fq=tlsf,tlsf-noq,fm,fm-noq,qm,qm-noq,jemalloc
+	slab=tlsf,tlsf-slab,fm,fm-slab,qm,qm-slab,jemalloc
 	seeds6=12 seeds6s=8 w6seeds=tlsf,fm,qm w6sseeds=tlsf,tlsf-lock
 	ba_rounds=5 ba_size="--scale 0.5" ba_w3size="--scale 0.25"
 fi
@@ -249,6 +250,9 @@ workloads() {
 	# has no queue).
 	section "fqueue-$d" "" $bin/membench $size --alloc $fq \
 		--workload w2,w1
+	# Small pkg objects in spans (pkg_slab, off by default), side by side.
+	section "slab-$d" "" $bin/membench $size --alloc $slab \
+		--workload w2,w1,w6
 	# W6's and W6s's spread over seeds, release build (the targets' figure).
 	section "w6-seeds-$d" "" env OUT="$out/w6-seeds-$d" sh $mb/spread.sh \
 		--seeds $bin $seeds6 --alloc $w6seeds --workload w6 $one
