@@ -521,6 +521,14 @@ static inline int slab_object(struct mem_pool *pool, struct slab_span *s,
 	return -1;
 }
 
+/* An object of a span for a request of size bytes, or NULL: no slab, a
+ * size above SLAB_MAX, or no room for a new span (the heap then serves). */
+static inline void *small_malloc(struct mem_pool *pool, size_t size)
+{
+	return !MEMDBG && pool->slab && size <= SLAB_MAX ?
+		slab_malloc(pool, size) : NULL;
+}
+
 /* 1 when p was the slab's: given back, or reported. */
 static inline int slab_free(struct mem_pool *pool, void *p,
 		const struct mem_site *site)
@@ -773,8 +781,6 @@ void free_unsafe(struct mem_pool *pool, void *p, const struct mem_site *site,
 {
 	if (p && shared && refused(pool))
 		return;
-	if (p && slab_free(pool, p, site))
-		return;
 	int pre = p ? free_precheck(pool, p, site, shared) : -1;
 	if (__builtin_expect(pre < 0 || (pre > 0 && release(pool, p, site)), 1))
 		return;
@@ -784,6 +790,8 @@ void free_unsafe(struct mem_pool *pool, void *p, const struct mem_site *site,
 
 void mem_free_unsafe(struct mem_pool *pool, void *p, const struct mem_site *site)
 {
+	if (p && slab_free(pool, p, site))
+		return;
 	free_unsafe(pool, p, site, 1);
 }
 
@@ -798,20 +806,24 @@ size_t mem_user_size(struct mem_pool *pool, void *p)
 #endif
 }
 
-/* realloc of object p of span s (checked): kept when the new size has
- * its class, else moved to a span or the heap. */
+/* realloc (size > 0) of p in span s: reported and NULL when p is no
+ * object handed out; kept when the new size has its class, else moved to
+ * a span or the heap. */
 static void *realloc_small(struct mem_pool *pool, struct slab_span *s,
 		void *p, size_t size, const struct mem_site *site, int *oom)
 {
+	int i = slab_object(pool, s, p, "realloc", site);
+	if (i < 0)
+		return NULL;
 	if (size <= SLAB_MAX && slab_class(size) == s->cls)
 		return p;
-	void *q = size <= SLAB_MAX ? slab_malloc(pool, size) : NULL;
+	void *q = small_malloc(pool, size);
 	if (!q)
 		q = alloc_core(pool, size, site);
 	*oom = !q;
 	if (q) {
 		memcpy(q, p, s->osize < size ? s->osize : size);
-		slab_put(pool, s, p, (unsigned)slab_index(s, p));
+		slab_put(pool, s, p, (unsigned)i);
 	}
 	return q;
 }
@@ -823,8 +835,7 @@ static void *realloc_core(struct mem_pool *pool, void *p, size_t size,
 {
 	*oom = 0;
 	if (!p) {
-		void *q = !MEMDBG && pool->slab && size <= SLAB_MAX ?
-			slab_malloc(pool, size) : NULL;
+		void *q = small_malloc(pool, size);
 		if (!q)
 			q = alloc_core(pool, size, site);
 		*oom = !q;
@@ -834,12 +845,12 @@ static void *realloc_core(struct mem_pool *pool, void *p, size_t size,
 		mem_free_unsafe(pool, p, site);
 		return NULL;
 	}
-	if (refused(pool) ||
-	    !mem_used_fragment(pool, "realloc", p, site, CHECK_ALL))
-		return NULL;
 	struct slab_span *sp = slab_of(pool, p);
 	if (sp)
 		return realloc_small(pool, sp, p, size, site, oom);
+	if (refused(pool) ||
+	    !mem_used_fragment(pool, "realloc", p, site, CHECK_ALL))
+		return NULL;
 	size_t old = mem_user_size(pool, p);
 	uint64_t was = dbg_record_usable(p);
 	void *q = NULL;
@@ -978,8 +989,7 @@ void *mem_malloc(struct mem_pool *pool, size_t size, const struct mem_site *s)
 {
 	void *p = NULL;
 	uint64_t hfree = 0;
-	if (!MEMDBG && pool->slab && size <= SLAB_MAX &&
-	    (p = slab_malloc(pool, size)))
+	if ((p = small_malloc(pool, size)))
 		return p;
 	if (pool->cache) {
 		track_open(pool);
