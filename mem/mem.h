@@ -115,9 +115,9 @@ extern int mem_free_queue;
 /* MEMDBG=0: pkg requests of at most 512 bytes from spans of one object
  * size, blocks of 1/256 of the pkg heap (4 to 16 KiB; mem/slab.c), whose
  * free reads no header.  0 (the default): every request from the backend
- * (membench W2, a proxy's steady state, runs 5-10 % slower with spans;
- * W1's runs of one size 1.3-2x faster: doc/PERFORMANCE.md, "Small objects
- * in spans"); PKG_SLAB_AUTO: with f_malloc and TLSF, not with q_malloc,
+ * (membench W2, a proxy's steady state, is no faster with spans, up to
+ * 9 % slower; W1's runs of one size 1.3-2x faster: doc/PERFORMANCE.md,
+ * "Small objects in spans"); PKG_SLAB_AUTO: with f_malloc and TLSF, not with q_malloc,
  * whose guards on every fragment are what it is chosen for (an object in
  * a span has no header, so an overflow into the next object breaks
  * nothing the heap checks); 1 with every backend.  Set before pkg_init();

@@ -11,8 +11,8 @@
  * freed object.  What that buys depends on whether the span headers stay
  * in the cache: in runs of one size (membench W1) they do, and allocation
  * and free are 1.3-2x faster; in W2's random frees over 50,000 blocks the
- * header is one more cold line behind the map's, and W2 is 5-10 % slower
- * than the heap with its free queue.  So pkg_slab is off by default
+ * header is one more cold line behind the map's, and W2 is no faster (up
+ * to 9 % slower) than the heap with its free queue.  So pkg_slab is off by default
  * (doc/PERFORMANCE.md, "Small objects in spans").
  *
  * How.  A span is one used block of 1/256 of the pool (4 KiB at most 1
