@@ -161,6 +161,11 @@
  *     worked out from them is only prefetched, never dereferenced (a
  *     prefetch does not fault), and is worked out in integers (a wild
  *     size would make pointer arithmetic overflow).  O(1).
+ *   - peak(st): the word the backend keeps max_used in (the highest
+ *     real_used so far), which malloc and resize raise.  The common layer
+ *     reads it around a pkg malloc and lowers a peak that the free queue
+ *     made (frees still waiting would have made room), to no less than
+ *     the real_used after they are made (mem.c, fq_peak).  O(1).
  */
 #ifndef SRMEM_BACKEND_H
 #define SRMEM_BACKEND_H
@@ -276,6 +281,7 @@ struct mem_backend {
 	int (*rebuild)(void *st, mem_block_fn swallowed, void *arg);
 	void *(*last)(void *st, uint64_t *seq);
 	void (*prefetch)(void *st, const void *p);
+	uint64_t *(*peak)(void *st);
 };
 
 /* check() of any backend, composed of its three pieces in one go (check.c):

@@ -636,6 +636,12 @@ static void fm_prefetch(void *st, const void *p)
 			1);
 }
 
+/* max_used, for the common layer to lower (backend.h). */
+static uint64_t *fm_peak(void *st)
+{
+	return &((struct fm_pool *)st)->max_used;
+}
+
 static void frag_shrink(struct fm_pool *pool, struct fm_frag *f, uint64_t want)
 {
 	uint64_t cur = frag_size(f);
@@ -1156,6 +1162,7 @@ const struct mem_backend mem_fm_backend = {
 	.rebuild = fm_rebuild,
 	.last = fm_last,
 	.prefetch = fm_prefetch,
+	.peak = fm_peak,
 	.walk_from = fm_walk_from,
 	.repair = fm_repair,
 	.nlists = FM_CLASSES,

@@ -37,6 +37,11 @@
  * free of a pointer in it (a double free reported at once).  A double free
  * of a pointer already out of the queue is reported when that second free
  * leaves it, at most FQ_SLOTS frees later; what is reported is the same.
+ * Nor does the queue show in the pool's peak (max_used, what a pool is
+ * sized by): a malloc or resize that raises it while frees wait makes
+ * those frees and keeps the peak they would have left (mem.c,
+ * fq_peak_lower; measured: W2's overhead back to what it was without a
+ * queue, doc/PERFORMANCE.md).
  *
  * Only pools without lock and caches queue (pkg: one process, so the
  * queue needs no lock), only with MEMDBG=0 (the debug build's free fills
@@ -70,6 +75,7 @@ struct mem_fqueue {
 	void *p[FQ_SLOTS];              /* NULL: empty slot */
 	const struct mem_site *site[FQ_SLOTS];
 	unsigned char in[FQ_BUCKETS];   /* entries per fq_bucket() */
+	uint64_t *peak;                 /* the backend's max_used (its peak()) */
 };
 
 _Static_assert(FQ_SLOTS < 256, "a bucket's count fits its byte");

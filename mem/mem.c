@@ -126,6 +126,7 @@ int mem_pool_setup(struct mem_pool *pool, const char *name, char *heap,
 			(size_t)(end - heap), be->long_name);
 		return -1;
 	}
+	pool->fq.peak = be->peak(pool->st);
 	return 0;
 }
 
@@ -521,12 +522,42 @@ static inline int slab_object(struct mem_pool *pool, struct slab_span *s,
 	return -1;
 }
 
+static void fq_drain(struct mem_pool *pool);
+
+/* A malloc or resize of the heap is about to run: the peak it may raise
+ * while frees wait in the queue (else UINT64_MAX: nothing to watch). */
+static inline uint64_t fq_peak_before(const struct mem_pool *pool)
+{
+	return !MEMDBG && pool->fq.len ? *pool->fq.peak : UINT64_MAX;
+}
+
+/* It raised the heap's peak (max_used) while frees waited: those frees
+ * would have made room first, so make them now and keep the peak they
+ * would have left.  The queue never shows in the pool's peak, which is
+ * what a pool is sized by. */
+static void fq_peak_lower(struct mem_pool *pool, uint64_t before)
+{
+	fq_drain(pool);
+	uint64_t now = mem_heap_real_used(pool);
+	*pool->fq.peak = now > before ? now : before;
+}
+
+static inline void fq_peak_after(struct mem_pool *pool, uint64_t before)
+{
+	if (before != UINT64_MAX && *pool->fq.peak != before)
+		fq_peak_lower(pool, before);
+}
+
 /* An object of a span for a request of size bytes, or NULL: no slab, a
  * size above SLAB_MAX, or no room for a new span (the heap then serves). */
 static inline void *small_malloc(struct mem_pool *pool, size_t size)
 {
-	return !MEMDBG && pool->slab && size <= SLAB_MAX ?
-		slab_malloc(pool, size) : NULL;
+	if (MEMDBG || !pool->slab || size > SLAB_MAX)
+		return NULL;
+	uint64_t peak = fq_peak_before(pool);   /* a new span may raise it */
+	void *p = slab_malloc(pool, size);
+	fq_peak_after(pool, peak);
+	return p;
 }
 
 /* 1 when p was the slab's: given back, or reported. */
@@ -681,6 +712,7 @@ static inline __attribute__((always_inline)) void *alloc_core(struct mem_pool *p
 	if (too_big(size) || refused(pool))
 		return NULL;
 	journal_open(pool);
+	uint64_t peak = fq_peak_before(pool);
 	void *payload = POOL_BE(pool)->malloc(pool->st, req + DBG_EXTRA);
 	void *user = NULL;
 	if (payload) {
@@ -698,6 +730,7 @@ static inline __attribute__((always_inline)) void *alloc_core(struct mem_pool *p
 	if (!MEMDBG && pool->fq.len && user &&
 	    pool->fq.in[fq_bucket(user)])
 		fq_handed_out(pool, user);
+	fq_peak_after(pool, peak);
 	return user;
 }
 
@@ -858,9 +891,11 @@ static void *realloc_core(struct mem_pool *pool, void *p, size_t size,
 	struct mem_journal *jr = pool->jr;
 	journal_name(jr, JR_RESIZING, p);
 	in_backend(jr, 1);
+	uint64_t peak = fq_peak_before(pool);
 	int rc = too_big(size) ? -1 : POOL_BE(pool)->resize(pool->st,
 		dbg_payload(p), size + DBG_EXTRA);
 	in_backend(jr, 0);
+	fq_peak_after(pool, peak);
 	if (rc == 0) {
 		uint64_t now = backend_usable(pool, dbg_payload(p));
 		if (now != was)  /* a block that kept its size joined nothing */
@@ -933,8 +968,6 @@ static uint64_t heap_free(struct mem_pool *pool)
 	POOL_BE(pool)->info(pool->st, &mi);
 	return mi.free_size;
 }
-
-static void fq_drain(struct mem_pool *pool);
 
 /* A failed request of size bytes: drain the caches if that may help. */
 static size_t drain_for(struct mem_pool *pool, size_t size, uint64_t hfree)

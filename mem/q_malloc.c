@@ -652,6 +652,12 @@ static void qm_prefetch(void *vst, const void *p)
 	__builtin_prefetch(qm_prev_foot(h));
 }
 
+/* max_used, for the common layer to lower (backend.h). */
+static uint64_t *qm_peak(void *vst)
+{
+	return &((struct qm_state *)vst)->max_used;
+}
+
 /* --- resize ------------------------------------------------------------- */
 
 static void qm_shrink(struct qm_state *st, struct qm_hdr *h, uint64_t size,
@@ -1101,4 +1107,5 @@ const struct mem_backend mem_qm_backend = {
 	.rebuild = qm_rebuild,
 	.last = qm_last,
 	.prefetch = qm_prefetch,
+	.peak = qm_peak,
 };

@@ -703,6 +703,12 @@ static void tlsf_prefetch(void *st, const void *p)
 		__builtin_prefetch((void *)((uintptr_t)b->prev_phys + 8), 1);
 }
 
+/* max_used, for the common layer to lower (backend.h). */
+static uint64_t *tlsf_peak(void *st)
+{
+	return &((struct tlsf *)st)->max_used;
+}
+
 static int tlsf_resize(void *st, void *p, size_t n)
 {
 	struct tlsf *t = st;
@@ -1236,4 +1242,5 @@ const struct mem_backend mem_tlsf_backend = {
 	.rebuild = tlsf_rebuild,
 	.last = tlsf_last,
 	.prefetch = tlsf_prefetch,
+	.peak = tlsf_peak,
 };

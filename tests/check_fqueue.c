@@ -28,13 +28,18 @@
  *   off_at_runtime      mem_free_queue set to 0 with frees waiting: later
  *                       frees go at once, the waiting ones still drain;
  *   fork                frees waiting at fork drain in both processes,
- *                       each on its own copy of the pool.
+ *                       each on its own copy of the pool;
+ *   peak                mallocs that would raise the pool's peak while
+ *                       frees wait make those frees first: taking back
+ *                       as many blocks as wait leaves max_used where it
+ *                       was, as it does with the queue off.
  * A free within 2 KiB of the one before skips the queue (its lines are
  * in the cache): the cases free blocks far apart, and assert how many
  * frees wait (none in MEMDBG=1 builds, where the queue is off: every case
  * runs as it is there and must pass the same way).
  */
 #include <check.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -339,6 +344,40 @@ START_TEST(test_fork)
 }
 END_TEST
 
+/* 24 blocks, 8 freed (waiting), 8 taken again: max_used is the peak of
+ * the 24, with the queue on and off. */
+static uint64_t peak_after_retake(int queue)
+{
+	struct t_live v[24];
+	struct mem_info mi;
+	uint64_t s = 23;
+	mem_free_queue = queue;
+	take(v, 24, 3000, &s);
+	pkg_info(&mi);
+	uint64_t top = mi.max_used;
+	free_run(v, 0, 8);
+	waiting(queue ? 8 : 0, T_AT);
+	take(v, 8, 3000, &s);
+	pkg_info(&mi);
+	T_ASSERT(mi.max_used == top, "queue %d: max_used %" PRIu64 " after "
+		"taking back what was freed, %" PRIu64 " before", queue,
+		mi.max_used, top);
+	finish(v, 24, T_AT);
+	return mi.max_used;
+}
+
+START_TEST(test_peak)
+{
+	start(_i);
+	uint64_t on = peak_after_retake(1);
+	pkg_destroy();
+	start(_i);
+	uint64_t off = peak_after_retake(0);
+	ck_assert_uint_eq(on, off);
+	ck_assert_int_eq(pkg_check(), 0);
+}
+END_TEST
+
 Suite *fqueue_suite(void)
 {
 	Suite *s = suite_create("fqueue");
@@ -358,5 +397,6 @@ Suite *fqueue_suite(void)
 	t_add_loop(s, "off_at_runtime", test_off_at_runtime, T_NBACKENDS,
 		teardown, 30);
 	t_add_loop(s, "fork", test_fork, T_NBACKENDS, teardown, 30);
+	t_add_loop(s, "peak", test_peak, T_NBACKENDS, teardown, 30);
 	return s;
 }
