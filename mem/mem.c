@@ -548,16 +548,20 @@ static inline void fq_peak_after(struct mem_pool *pool, uint64_t before)
 		fq_peak_lower(pool, before);
 }
 
-/* An object of a span for a request of size bytes, or NULL: no slab, a
- * size above SLAB_MAX, or no room for a new span (the heap then serves). */
-static inline void *small_malloc(struct mem_pool *pool, size_t size)
+static void *span_malloc(struct mem_pool *pool, size_t size)
 {
-	if (MEMDBG || !pool->slab || size > SLAB_MAX)
-		return NULL;
 	uint64_t peak = fq_peak_before(pool);   /* a new span may raise it */
 	void *p = slab_malloc(pool, size);
 	fq_peak_after(pool, peak);
 	return p;
+}
+
+/* An object of a span for a request of size bytes, or NULL: no slab, a
+ * size above SLAB_MAX, or no room for a new span (the heap then serves). */
+static inline void *small_malloc(struct mem_pool *pool, size_t size)
+{
+	return !MEMDBG && pool->slab && size <= SLAB_MAX ?
+		span_malloc(pool, size) : NULL;
 }
 
 /* 1 when p was the slab's: given back, or reported. */
