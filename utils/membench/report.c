@@ -226,8 +226,11 @@ static void w2_cells(col_t *c, const struct wl_result *r, int a)
 	if (alloc_defs[a].kind == K_HARNESS)
 		for (int k = 3; k < 8; k++)
 			snprintf(c[k], COLW, "-");
-	snprintf(c[8], COLW, "%.63s", alloc_defs[a].kind == K_HARNESS ?
-		"-" : r->cell[a][0].used_src);
+	char b[COLW];
+	const struct series *pre = metric(r, a, 0, "prefaulted", b);
+	snprintf(c[8], COLW, "%.63s", alloc_defs[a].kind == K_HARNESS ? "-" :
+		pre && series_median(pre) > 0 ? "pool faulted in before timing "
+		"(MEMBENCH_PREFAULT): no peak" : r->cell[a][0].used_src);
 }
 
 void table_w2(const struct wl_result *r)
