@@ -66,7 +66,7 @@
 # builds are a mem.o and links, their tests one Check runner), the fuzz
 # targets' build (clang, build/<tag>/fuzz/) and build-switches.sh (builds
 # of its own, in a copy of the tree) run in the background at nice 10
-# too; the fuzz targets run at the end, alone.
+# too; the fuzz targets run at the end, alone (one per CPU at a time).
 # `make test` in one configuration runs everything, at full size.
 # Each configuration builds in its own build/<tag>/ folder; "time:" lines
 # give each one's build seconds (beside the previous configuration's
