@@ -35,6 +35,9 @@ int pkg_init(size_t size, const char *backend)
 	track_setup();
 	size_t slab = !MEMDBG && pkg_slab && !track_watching() ?
 		slab_size(size) : 0;
+	if (!MEMDBG && pkg_slab && !track_watching() && !slab)
+		mem_log(MEM_L_WARN, "pkg: pkg_slab: a pool of %zu MiB is above "
+			"what the span map covers (64 GiB): no spans", size >> 20);
 	size_t head = PKG_HEAD + ((slab + 63) & ~(size_t)63);
 	if (size < head + 4096) {
 		mem_log(MEM_L_ERR, "pkg: %zu bytes is too small a pool", size);

@@ -28,7 +28,10 @@
  *                   mended, all is freed as usual;
  *   oom_trims       a request that fits only once empty spans are given
  *                   back succeeds, with no report; a full heap makes a
- *                   small request fail cleanly.
+ *                   small request fail cleanly;
+ *   too_large       a pool above what the span map covers (64 GiB, a
+ *                   NORESERVE mapping that stays untouched): a warning at
+ *                   pkg_init, no spans, small requests served by the heap.
  * In MEMDBG=1 builds pkg_slab is ignored (every fragment has its record):
  * each case then asserts that no slab exists and runs its calls on the
  * heap, with the same answers and reports.
@@ -291,6 +294,25 @@ START_TEST(test_oom_trims)
 }
 END_TEST
 
+START_TEST(test_too_large)
+{
+	const size_t size = (size_t)65 << 30;
+	t_log_start();
+	pkg_slab = 1;
+	ck_assert_int_eq(pkg_init(size, t_backend(_i)), 0);
+	ck_assert_ptr_null(mem_pkg_pool->slab);
+	if (!MEMDBG)
+		T_LOG_HAS("pkg: pkg_slab: a pool of 66560 MiB is above what "
+			"the span map covers (64 GiB): no spans");
+	t_log_clear();
+	void *p = m(24);
+	memset(p, 1, 24);
+	pkg_free(p);
+	ck_assert_int_eq(pkg_check(), 0);
+	T_LOG_EMPTY();
+}
+END_TEST
+
 Suite *slab_suite(void)
 {
 	Suite *s = suite_create("slab");
@@ -303,5 +325,6 @@ Suite *slab_suite(void)
 	t_add_loop(s, "header_broken", test_header_broken, T_NBACKENDS,
 		teardown, 30);
 	t_add_loop(s, "oom_trims", test_oom_trims, T_NBACKENDS, teardown, 30);
+	t_add_loop(s, "too_large", test_too_large, T_NBACKENDS, teardown, 30);
 	return s;
 }
