@@ -165,7 +165,7 @@
  *     real_used so far), which malloc and resize raise.  The common layer
  *     reads it around a pkg malloc and lowers a peak that the free queue
  *     made (frees still waiting would have made room), to no less than
- *     the real_used after they are made (mem.c, fq_peak).  O(1).
+ *     the real_used after they are made (mem.c, fq_peak_lower).  O(1).
  */
 #ifndef SRMEM_BACKEND_H
 #define SRMEM_BACKEND_H
