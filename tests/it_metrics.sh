@@ -116,9 +116,8 @@ check_metrics() {
 	# a module and a file that need escaping: a quote, a backslash, a newline
 	res test.alloc '["shm",1000,5,"it\"m\\x.c","it_fn",77,"m\"od\nx"]' .id > /dev/null
 	res test.alloc "[\"pkg\",300000,2,\"it_p.c\",\"it_pfn\",5,\"pmod\",\"pid\",$w1]" .id > /dev/null
-	sleep 1.2                       # worker 1 publishes its counters
+	pk=$(res pkg.stats "[\"pid\",$w1]" '.[0]')    # published by test.alloc
 	shm=$(res core.shmmem '[]' .)
-	pk=$(res pkg.stats "[\"pid\",$w1]" '.[0]')
 	m=$(scrape '?scan=1')
 	ok "metrics: parsed, families" "$(printf '%s\n' "$m" | jq '.families | length > 20')" true
 	ok "metrics: every family has HELP and TYPE" "$(printf '%s\n' "$m" | jq -c '[.families | to_entries[] | select(.value.has_help and .value.has_type and .value.help != "" | not) | .key]')" '[]'
@@ -188,12 +187,10 @@ check_alarms() {
 	pt=$(res pkg.stats "[\"pid\",$w1]" '.[0].total_size')
 	pr=$(res pkg.stats "[\"pid\",$w1]" '.[0].real_used')
 	c=$(res test.alloc "[\"pkg\",$((pt * 60 / 100 - pr)),1,\"a.c\",\"f\",1,\"m\",\"pid\",$w1]" .id)
-	sleep 1.3
 	ok "pkg alarm: warn in pkg.stats" "$(res pkg.stats "[\"pid\",$w1]" '.[0].alarm')" '"warn"'
 	ok "pkg alarm: others ok" "$(res pkg.stats '[]' "[.[] | select(.pid != $w1) | .alarm] | unique | tostring")" '"[\"ok\"]"'
 	ok "metrics: pkg alarm level" "$(val "$(scrape '')" srmem_alarm_level "{\"pool\":\"pkg\",\"pid\":\"$w1\"}")" 1
 	res test.free "[$c]" .freed > /dev/null
-	sleep 1.3
 	ok "pkg alarm: back to ok" "$(res pkg.stats "[\"pid\",$w1]" '.[0].alarm')" '"ok"'
 	ok "pkg alarm: logged once each way" "$(lines "pkg of process [0-9]* (sip worker #1) pid $w1 memory at .*above the warn") $(lines "pkg of process [0-9]* (sip worker #1) pid $w1 memory back")" "1 1"
 	ok "mem.alarm: pkg rows" "$(res mem.alarm '[]' "[.pkg[] | select(.pid == $w1) | .raised_warn, .cleared] | tostring")" '"[1,1]"'

@@ -37,8 +37,10 @@ start() {  # start BACKEND [EXTRA OPTIONS]
 }
 stop() { srv_stop; }
 
-# The pkg `used` a process published (waits for a fresh publish).
-pkg_used() { sleep 1.2; res pkg.stats "[\"pid\",$1]" '.[0].used'; }
+# The pkg `used` process $1 published last: test.alloc and test.free
+# publish it before they answer (core/rpc/m_test.c); a baseline waits for
+# a publish after the call (pkg_fresh).
+pkg_used() { res pkg.stats "[\"pid\",$1]" '.[0].used'; }
 shm_used() { res core.shmmem '[]' '.used'; }
 
 check_shm_state() {
@@ -69,7 +71,7 @@ check_shm_state() {
 
 check_pkg_state() {
 	w=$(res pkg.stats '["rank",1]' '.[0].pid')
-	u0=$(pkg_used "$w")
+	u0=$(pkg_fresh "$w" .used)
 	id=$(res test.alloc "[\"pkg\",300,4,\"it_pkg.c\",\"it_pkg_fn\",45,\"itpkg\",\"pid\",$w]" .id)
 	ok "test.alloc pkg in worker" "$(echo "$id" | grep -c '^[0-9]')" 1
 	ok "test.free of no group" "$(rpc test.free '[999999]' | jq -c .error.code)" -32000

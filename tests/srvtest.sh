@@ -10,6 +10,14 @@
 #                             whatever happens), back once $sock answers;
 #                             exits the driver if it never does
 #   srv_stop                  SIGTERM and wait: the orderly stop
+#   pkg_fresh PID FILTER      jq FILTER applied to process PID's pkg.stats
+#                             row once that row was published after this
+#                             call began (a process publishes at least
+#                             every second, and checks its pkg alarm then):
+#                             polled until its age_ms is below the time
+#                             from the call's start to the poll, 4 s at
+#                             most (then the last row: the caller's check
+#                             fails on it)
 # The driver sets srv (the srproxy binary), cli (prog_rpcabuse), sock, and
 # fails=0 before using them.
 rpc() { "$cli" call "$sock" "$@"; }
@@ -38,4 +46,16 @@ srv_stop() {
 	kill -TERM "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	pid=
+}
+
+pkg_fresh() {
+	_t0=$(date +%s%3N)
+	for _ in $(seq 40); do
+		_t1=$(date +%s%3N)
+		_row=$(rpc pkg.stats "[\"pid\",$1]" | jq -c '.result[0]')
+		[ "$(echo "$_row" | jq .age_ms)" -ge $((_t1 - _t0)) ] 2>/dev/null ||
+			break
+		sleep 0.1
+	done
+	echo "$_row" | jq -c "$2"
 }

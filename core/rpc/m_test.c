@@ -16,6 +16,12 @@
  * not in the pools under test: the pools then move by the test's blocks
  * and nothing else, and test.free brings them back exactly.
  *
+ * An asked process publishes its pkg counters (proc_publish_pkg) right
+ * after it allocated or freed, before it builds its reply: pkg.stats shows
+ * the change as soon as the request has returned, with no wait for the
+ * process's next publish (the reply's own pkg, freed once sent, is not in
+ * it).
+ *
  * test.lock_hold makes a worker take the shm lock and keep it MS ms; the
  * worker answers first and holds from a deferred call (loop_defer), so
  * the request returns at once and a test can kill the holder.
@@ -150,11 +156,14 @@ char *rpc_ipc_test_alloc(const char *arg, const char **err)
 	g = group_alloc(id, mem_pkg_pool, count, size, rpc_site_at(site), err);
 	if (!g)
 		return NULL;
+	proc_publish_pkg();
 	/* The reply itself needs pkg: when the blocks took the last of it,
 	 * the caller hears "out of memory", so nothing may stay behind. */
 	char *reply = rpc_ipc_reply(group_json(g), err);
-	if (!reply)
+	if (!reply) {
 		group_free(group_find(id));
+		proc_publish_pkg();
+	}
 	return reply;
 }
 
@@ -169,8 +178,10 @@ char *rpc_ipc_test_free(const char *arg, const char **err)
 	}
 	if (strchr(arg, ' '))
 		step = atol(strchr(arg, ' ') + 1);
-	return rpc_ipc_reply(json_pack("{s:I}", "freed", (json_int_t)(step > 0 ?
-		group_thin(*g, (size_t)step) : group_free(g))), err);
+	size_t freed = step > 0 ? group_thin(*g, (size_t)step) : group_free(g);
+	proc_publish_pkg();
+	return rpc_ipc_reply(json_pack("{s:I}", "freed", (json_int_t)freed),
+		err);
 }
 
 static void hold(void *arg)
