@@ -11,7 +11,7 @@
 # shared host hits both alike; JSON lines are kept in $OUT.  Printed per
 # workload, allocator, P and metric: the median over rounds of each build
 # and the median of the per-round ratios, "speed-up" = old / new for
-# times (ns) and new / old for throughputs (ops_per_s), plain medians for
+# times (ns) and new / old for throughputs (ops_per_s, W4's msgs_per_s), plain medians for
 # the rest (overhead, faults and context switches per Mop), with the load
 # average before the first and after the last round.  A membench that
 # fails (a run failed, or the library reported an error) is named, its

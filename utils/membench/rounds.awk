@@ -19,7 +19,7 @@ function median(vals, k,    i, j, t) {
 # counts per Mop: below 1 is fewer).
 function kind(m) {
 	if (m ~ /_ns$|^ns_per_op$|^cpu_ns_per_op$/) return "time"
-	if (m == "ops_per_s") return "rate"
+	if (m == "ops_per_s" || m == "msgs_per_s") return "rate"
 	if (m ~ /_per_mop$|^overhead$/) return "plain"
 	return ""
 }
