@@ -72,7 +72,10 @@ struct mem_site {
  *   max_used     the highest real_used seen (shm with caches: as sampled
  *                by every locked allocation that grows the heap past it
  *                and by every shm_info(); cache hits alone write nothing
- *                shared, so a peak made and undone by them is not seen)
+ *                shared, so a peak made and undone by them is not seen;
+ *                pkg in release builds: frees still waiting in the free
+ *                queue are made before a new peak is kept, so the queue
+ *                never raises it)
  *   min_frag     the smallest fragment the backend makes (header included)
  *   total_frags  the number of FREE fragments, as Kamailio counts it (not
  *                all fragments, and parked ones are not among them)
