@@ -93,12 +93,22 @@ stop() {
 		fail "$be: the server's log reports a fault"
 }
 
-# shm used and the used pkg of every SIP worker, as the RPC reads them
-# (a process publishes its pkg counters at least every second).
+# shm used and the used pkg of every SIP worker, as the RPC reads them,
+# once every worker has published its pkg counters after this call began
+# (each does at least every second): pkg.stats polled until every
+# worker's age_ms is below the time from the call's start to the poll, 4
+# s at most (then the last rows: a stale one fails the comparison).
 memory() {
-	sleep 1.2
+	t0=$(date +%s%3N)
+	for _ in $(seq 40); do
+		t1=$(date +%s%3N)
+		rows=$(rpc pkg.stats | jq -c '[.[] | select(.rank >= 1)]')
+		[ "$(echo "$rows" | jq '[.[].age_ms] | max')" -lt $((t1 - t0)) ] \
+			2>/dev/null && break
+		sleep 0.1
+	done
 	echo "shm $(rpc core.shmmem | jq .used)" \
-		"pkg $(rpc pkg.stats | jq -c '[.[] | select(.rank >= 1) | .used]')"
+		"pkg $(echo "$rows" | jq -c '[.[].used]')"
 }
 
 # sipp SCENARIO LOCAL_PORT STATFILE ARGS...: a client run, bounded.
