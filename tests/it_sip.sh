@@ -43,6 +43,7 @@ fail() {
 	echo "FAIL: $*"
 	exit 1
 }
+. "$TOP/tests/srvtest.sh"       # fresh
 rpc() { timeout 10 "$ctl" -s "$tmp/srp.sock" --json raw "$@"; }
 counter() { rpc core.stats "$1" | jq --arg k "$1" '.[$k]'; }
 
@@ -93,20 +94,11 @@ stop() {
 		fail "$be: the server's log reports a fault"
 }
 
-# shm used and the used pkg of every SIP worker, as the RPC reads them,
-# once every worker has published its pkg counters after this call began
-# (each does at least every second): pkg.stats polled until every
-# worker's age_ms is below the time from the call's start to the poll, 4
-# s at most (then the last rows: a stale one fails the comparison).
+# shm used and the used pkg of every SIP worker, as the RPC reads them
+# once every worker has published after this call began (fresh).
+worker_rows() { rpc pkg.stats | jq -c '[.[] | select(.rank >= 1)]'; }
 memory() {
-	t0=$(date +%s%3N)
-	for _ in $(seq 40); do
-		t1=$(date +%s%3N)
-		rows=$(rpc pkg.stats | jq -c '[.[] | select(.rank >= 1)]')
-		[ "$(echo "$rows" | jq '[.[].age_ms] | max')" -lt $((t1 - t0)) ] \
-			2>/dev/null && break
-		sleep 0.1
-	done
+	rows=$(fresh worker_rows)
 	echo "shm $(rpc core.shmmem | jq .used)" \
 		"pkg $(echo "$rows" | jq -c '[.[].used]')"
 }

@@ -10,16 +10,19 @@
 #                             whatever happens), back once $sock answers;
 #                             exits the driver if it never does
 #   srv_stop                  SIGTERM and wait: the orderly stop
-#   pkg_fresh PID FILTER      jq FILTER applied to process PID's pkg.stats
-#                             row once that row was published after this
-#                             call began (a process publishes at least
-#                             every second, and checks its pkg alarm then):
-#                             polled until its age_ms is below the time
-#                             from the call's start to the poll, 4 s at
-#                             most (then the last row: the caller's check
-#                             fails on it)
+#   fresh CMD...              the JSON array of pkg.stats rows that CMD
+#                             prints, once every row was published after
+#                             this call began (a process publishes at
+#                             least every second, and checks its pkg alarm
+#                             then): polled until every age_ms is below
+#                             the time from the call's start to the poll,
+#                             4 s at most (then the last rows: the
+#                             caller's check fails on them)
+#   pkg_fresh PID FILTER      jq FILTER applied to process PID's row, so
+#                             published
 # The driver sets srv (the srproxy binary), cli (prog_rpcabuse), sock, and
-# fails=0 before using them.
+# fails=0 before using them.  it_sip.sh, which talks through srmemctl,
+# uses fresh only (with an rpc of its own defined after sourcing this).
 rpc() { "$cli" call "$sock" "$@"; }
 res() { rpc "$1" "${2:-[]}" | jq -c "if .error then \"ERROR \" + .error.message else .result end | $3"; }
 ok() {
@@ -48,14 +51,17 @@ srv_stop() {
 	pid=
 }
 
-pkg_fresh() {
+fresh() {
 	_t0=$(date +%s%3N)
 	for _ in $(seq 40); do
 		_t1=$(date +%s%3N)
-		_row=$(rpc pkg.stats "[\"pid\",$1]" | jq -c '.result[0]')
-		[ "$(echo "$_row" | jq .age_ms)" -ge $((_t1 - _t0)) ] 2>/dev/null ||
-			break
+		_rows=$("$@")
+		[ "$(echo "$_rows" | jq '[.[].age_ms] | max')" -lt $((_t1 - _t0)) ] \
+			2>/dev/null && break
 		sleep 0.1
 	done
-	echo "$_row" | jq -c "$2"
+	echo "$_rows"
 }
+
+pkg_rows() { rpc pkg.stats "[\"pid\",$1]" | jq -c .result; }
+pkg_fresh() { fresh pkg_rows "$1" | jq -c ".[0] | $2"; }
